@@ -1,0 +1,66 @@
+"""A running cluster as the plugin records it, shareable between pytest-xdist workers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Who owns what a run creates: labels on every resource are made from this."""
+
+    run_id: str
+    pid: int
+    hostname: str
+
+    @classmethod
+    def new(cls) -> RunIdentity:
+        return cls(run_id=uuid.uuid4().hex[:12], pid=os.getpid(), hostname=socket.gethostname())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunIdentity:
+        return cls(run_id=data["run_id"], pid=int(data["pid"]), hostname=data["hostname"])
+
+
+@dataclass
+class Node:
+    name: str
+    role: str
+    #: A testinfra host spec reaching into the node: docker://ID, ssh://user@host, local://.
+    host_spec: str
+
+
+@dataclass
+class Cluster:
+    """One cluster the run uses; everything in it is plain data, saved as JSON."""
+
+    key: str
+    distro: str
+    version: str
+    provisioner: str
+    kubeconfig: str
+    api_server: str
+    image: str | None = None
+    nodes: list[Node] = field(default_factory=list)
+    #: Whether this run started it (and so may stop it).
+    created: bool = True
+    #: Provisioner-specific facts: container ids, network, volumes.
+    details: dict[str, Any] = field(default_factory=dict)
+    #: Seconds from the start of provisioning to each readiness stage.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cluster:
+        values = dict(data)
+        values["nodes"] = [Node(**node) for node in data.get("nodes", [])]
+        return cls(**values)

@@ -1,0 +1,26 @@
+"""The registry of provisioners by name, imported on first use.
+
+Other plugins add their own with the ``pytest_k8sdistro_add_provisioners`` hook.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
+
+__all__ = ["BUILTIN", "ProvisionError", "Provisioner", "load"]
+
+#: name -> "module:Class"
+BUILTIN: dict[str, str] = {
+    "docker": "pytest_k8sdistro.provisioners.docker:DockerProvisioner",
+    "existing": "pytest_k8sdistro.provisioners.existing:ExistingCluster",
+}
+
+
+def load(target: str | type[Provisioner]) -> type[Provisioner]:
+    if not isinstance(target, str):
+        return target
+    module_name, _, attribute = target.partition(":")
+    provisioner: type[Provisioner] = getattr(importlib.import_module(module_name), attribute)
+    return provisioner

@@ -1,0 +1,34 @@
+"""``--kubeconfig``: a cluster that is already running; nothing is started or stopped."""
+
+from __future__ import annotations
+
+from pytest_k8sdistro import kubeconfig
+from pytest_k8sdistro.cluster import Cluster, Node
+from pytest_k8sdistro.provisioners.base import Provisioner
+from pytest_k8sdistro.spec import DistroSpec
+
+
+class ExistingCluster(Provisioner):
+    NAME = "existing"
+
+    def create(self, spec: DistroSpec, key: str) -> Cluster:
+        assert self.settings.kubeconfig is not None  # settings choose this provisioner for it
+        data = kubeconfig.load(self.settings.kubeconfig)
+        # A private copy, so that nothing the tests do can alter the user's file.
+        path = kubeconfig.write_private(data, self.workdir / f"{key}.kubeconfig")
+        return Cluster(
+            key=key,
+            distro=spec.name,
+            version=spec.version,
+            provisioner=self.NAME,
+            kubeconfig=str(path),
+            api_server=kubeconfig.server(data),
+            created=False,
+            nodes=[Node(name="local", role="unknown", host_spec="local://")],
+        )
+
+    def destroy(self, cluster: Cluster) -> None:
+        """Nothing to do: the cluster belongs to the user."""
+
+    def attach(self, cluster: Cluster) -> bool:
+        return True

@@ -1,0 +1,143 @@
+"""The run's settings, gathered from options and ini values and checked together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_k8sdistro import kubeconfig
+from pytest_k8sdistro.keep import KeepPolicy
+from pytest_k8sdistro.options import keep_policy, timeout_seconds
+from pytest_k8sdistro.spec import DistroSpec, parse_distro
+
+settings_key = pytest.StashKey["Settings"]()
+
+
+@dataclass(frozen=True)
+class Settings:
+    distros: tuple[DistroSpec, ...]
+    image: str | None
+    image_archive: Path | None
+    kubeconfig: Path | None
+    keep: KeepPolicy
+    reuse: bool
+    strict_features: bool
+    nodes: int
+    node_memory: int | None
+    node_cpus: float | None
+    ready_timeout: float | None
+
+    @property
+    def provisioner(self) -> str:
+        """The provisioner that brings clusters up for this run."""
+        return "existing" if self.kubeconfig is not None else "docker"
+
+
+def from_config(config: pytest.Config) -> Settings:
+    """Build and check the run's settings; every problem is a :class:`pytest.UsageError`."""
+    option = config.option
+    raw_distros: list[str] = option.distro or config.getini("k8sdistro_distros")
+    distros = tuple(dict.fromkeys(parse_distro(value) for value in raw_distros))
+
+    keep = option.keep_cluster
+    if keep is None:
+        keep = keep_policy(config.getini("k8sdistro_keep_cluster"))
+    timeout = option.ready_timeout
+    if timeout is None and config.getini("k8sdistro_ready_timeout"):
+        timeout = timeout_seconds(
+            config.getini("k8sdistro_ready_timeout"), flag="k8sdistro_ready_timeout"
+        )
+
+    settings = Settings(
+        distros=distros,
+        image=option.distro_image,
+        image_archive=Path(option.distro_image_archive) if option.distro_image_archive else None,
+        kubeconfig=Path(option.k8sdistro_kubeconfig) if option.k8sdistro_kubeconfig else None,
+        keep=keep,
+        reuse=option.reuse_cluster,
+        strict_features=option.strict_features,
+        nodes=option.nodes,
+        node_memory=option.node_memory,
+        node_cpus=option.node_cpus,
+        ready_timeout=timeout,
+    )
+    _check_image(settings)
+    _check_kubeconfig(settings)
+    _check_reuse(settings, explicit_keep=option.keep_cluster)
+    _check_provisioner(settings)
+    return settings
+
+
+def _check_image(settings: Settings) -> None:
+    if settings.image is not None:
+        if len(settings.distros) != 1:
+            raise pytest.UsageError(
+                f"--distro-image={settings.image!r} needs exactly one --distro to say which "
+                f"distribution's contract the image follows (got {len(settings.distros)}); "
+                "e.g. --distro=k3s --distro-image=REF"
+            )
+        if not settings.image.strip() or any(c.isspace() for c in settings.image):
+            raise pytest.UsageError(f"--distro-image={settings.image!r} is not an image reference")
+    archive = settings.image_archive
+    if archive is not None and not archive.is_file():
+        raise pytest.UsageError(
+            f"--distro-image-archive={str(archive)!r}: no such file; give the path of a "
+            "tarball made by 'docker save'"
+        )
+
+
+def _check_kubeconfig(settings: Settings) -> None:
+    if settings.kubeconfig is None:
+        return
+    path = str(settings.kubeconfig)
+    if len(settings.distros) != 1:
+        raise pytest.UsageError(
+            f"--kubeconfig={path!r} needs exactly one --distro naming the distribution that "
+            f"runs there, so its expectations apply (got {len(settings.distros)}); "
+            "e.g. --kubeconfig=PATH --distro=k3s"
+        )
+    conflicts = [
+        flag
+        for flag, given in (
+            ("--distro-image", settings.image is not None),
+            ("--distro-image-archive", settings.image_archive is not None),
+            ("--reuse-cluster", settings.reuse),
+            ("--nodes", settings.nodes != 1),
+            ("--node-memory", settings.node_memory is not None),
+            ("--node-cpus", settings.node_cpus is not None),
+        )
+        if given
+    ]
+    if conflicts:
+        raise pytest.UsageError(
+            f"--kubeconfig tests a cluster that is already running, so {', '.join(conflicts)} "
+            "cannot apply; drop them, or drop --kubeconfig to let the plugin start a cluster"
+        )
+    try:
+        kubeconfig.load(settings.kubeconfig)
+    except kubeconfig.KubeconfigError as exc:
+        raise pytest.UsageError(f"--kubeconfig: {exc}") from None
+
+
+def _check_reuse(settings: Settings, *, explicit_keep: KeepPolicy | None) -> None:
+    if settings.reuse and explicit_keep is not None and explicit_keep is not KeepPolicy.ALWAYS:
+        raise pytest.UsageError(
+            f"--reuse-cluster keeps the cluster for the next run, which "
+            f"--keep-cluster={explicit_keep.value} contradicts; drop one of them"
+        )
+
+
+def _check_provisioner(settings: Settings) -> None:
+    if settings.kubeconfig is not None:
+        return
+    for spec in settings.distros:
+        if spec.profile.container is None:
+            raise pytest.UsageError(
+                f"--distro={spec}: {spec.name} is a snap and cannot run in a container "
+                "(canonical/microk8s#233). Install it on a machine "
+                f"(snap install microk8s --classic --channel={spec.version}), write its "
+                "kubeconfig with 'microk8s config > microk8s.yaml', and run with "
+                f"--distro={spec.name} --kubeconfig=microk8s.yaml"
+            )
