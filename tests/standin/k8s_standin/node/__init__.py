@@ -1,22 +1,90 @@
-"""Node side of the stand-in (kubelet + controllers). Stub: owned by the node helper.
+"""Node side of the stand-in: kubelet, kube-proxy, controllers and add-ons.
 
 Contract with the API server (k8s_standin.api):
-- `start(config)` is called once, after the API serves; it must return quickly and
-  run its work in daemon threads.
-- Pods bound to an existing Node are deleted gracefully, as upstream: DELETE sets
-  metadata.deletionTimestamp and deletionGracePeriodSeconds, and the kubelet removes
-  the object with a DELETE carrying gracePeriodSeconds=0 once the containers stopped.
-  Unbound pods, terminal pods and pods whose Node object is gone are removed at once.
+- `start(config)` is called once, after the API serves; it returns quickly and runs
+  its work in daemon threads. It talks to the API over HTTPS only, with the
+  credentials in `config.kubeconfig_path`, like real kubelets and controllers.
+- Servers (`config.is_server`) run the controllers (node IPAM, scheduler,
+  Deployment/ReplicaSet/DaemonSet, garbage collector, Endpoints) and the
+  distribution's add-ons; nodes with a kubelet (`enable_worker`, or any agent)
+  register a Node and run pods as real processes.
+- Pods bound to an existing Node are deleted gracefully: the kubelet stops the
+  containers and removes the object with a DELETE carrying gracePeriodSeconds=0.
 - Container logs go to `config.pod_log_dir / f"{ns}_{pod}_{uid}" / container /
-  f"{restartCount}.log"`; the API serves pods/log from there.
+  f"{restartCount}.log"` in CRI format; the API serves pods/log from there.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
+
 from ..config import NodeConfig
+from .util import Loop, log
 
-__all__ = ["NodeConfig", "start"]
+__all__ = ["Node", "NodeConfig", "start"]
 
 
-def start(config: NodeConfig) -> None:
-    """Start the kubelet and controllers for `config` (stub until node/ lands)."""
+@dataclass
+class Node:
+    """Handle on the running node side; `stop()` ends the threads, never the pods."""
+
+    config: NodeConfig
+    loops: list[Loop] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for loop in self.loops:
+            loop.stop()
+
+
+def _client(config: NodeConfig, name: str):  # type: ignore[no-untyped-def]
+    from .client import Client, Credentials
+
+    creds = Credentials.from_kubeconfig(config.kubeconfig_path)
+    if config.api_url:
+        creds.server = config.api_url
+    return Client(creds, user_agent=f"{name}/{config.version} (linux/amd64) k8s-standin")
+
+
+def start(config: NodeConfig) -> Node:
+    """Start the kubelet and controllers for `config` in daemon threads."""
+    from . import addons, cni, endpoints, env, gc, ipam, proxy, scheduler, workloads
+    from .kubelet import Kubelet
+    from .nodereg import NodeRegistration
+    from .podnet import PodNetwork
+
+    node = Node(config)
+    period = env.interval()
+
+    def loop(name: str, step, every: float = period) -> None:  # type: ignore[no-untyped-def]
+        thread = Loop(name, step, every)
+        node.loops.append(thread)
+        thread.start()
+
+    if config.is_server:
+        ctl = _client(config, "kube-controller-manager")
+        loop("node-ipam", ipam.NodeIpam(ctl, config).step)
+        loop("scheduler", scheduler.Scheduler(_client(config, "kube-scheduler")).step)
+        loop("deployments", workloads.DeploymentController(ctl).step)
+        loop("replicasets", workloads.ReplicaSetController(_client(config, "rs")).step)
+        loop("daemonsets", workloads.DaemonSetController(_client(config, "ds")).step)
+        loop("endpoints", endpoints.EndpointsController(_client(config, "ep")).step)
+        loop("garbage-collector", gc.GarbageCollector(_client(config, "gc")).step, 2.0)
+        for name, step in addons.controllers(_client(config, config.flavor), config):
+            loop(name, step)
+    if config.enable_worker or not config.is_server:
+        kube = _client(config, "kubelet")
+        registration = NodeRegistration(kube, config)
+        network = PodNetwork(config)
+        try:
+            cni.write(config)
+        except OSError as err:
+            log.warning("cannot write CNI config: %s", err)
+        kubelet = Kubelet(kube, config, network)
+        loop("node-status", registration.heartbeat, 1.0)
+        loop("kubelet", kubelet.step)
+        loop("kube-proxy", proxy.Proxy(_client(config, "kube-proxy"), config, network).step,
+             1.0)
+    log.info("node side started for %s (%s, pod network %s, pid %d)", config.node_name,
+             config.flavor, env.pod_network(), os.getpid())
+    return node

@@ -1,0 +1,42 @@
+"""Node IPAM (controller-manager): give each Node a pod CIDR per IP family.
+
+k3s and k0s both run the node-ipam controller with /24 per node for IPv4 and /64
+for IPv6; the kubelet assigns pod IPs from the node's range.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ..config import NodeConfig
+from .client import Client
+
+
+def _subnet(cidr: str, index: int) -> str:
+    net = ipaddress.ip_network(cidr, strict=False)
+    prefix = 24 if net.version == 4 else 64
+    prefix = max(prefix, net.prefixlen)
+    size = 1 << ((32 if net.version == 4 else 128) - prefix)
+    base = int(net.network_address) + index * size
+    return f"{ipaddress.ip_address(base)}/{prefix}"
+
+
+class NodeIpam:
+    def __init__(self, client: Client, config: NodeConfig) -> None:
+        self.client = client
+        self.cidrs = [c for c in config.cluster_cidrs
+                      if not (config.faults.no_ipv6 and ":" in c)]
+
+    def step(self) -> None:
+        nodes = self.client.list("nodes")
+        used = {n["spec"]["podCIDR"] for n in nodes if n.get("spec", {}).get("podCIDR")}
+        for node in nodes:
+            if node.get("spec", {}).get("podCIDR"):
+                continue
+            index = 0
+            while _subnet(self.cidrs[0], index) in used:
+                index += 1
+            cidrs = [_subnet(c, index) for c in self.cidrs]
+            used.add(cidrs[0])
+            self.client.patch("nodes", node["metadata"]["name"],
+                              {"spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs}})
