@@ -1,0 +1,80 @@
+"""What stand-in images exist: distributions, versions and how they are named and labelled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Repository prefix for every image built here. It is deliberately not "rancher/" or
+# "k0sproject/": a stand-in must never be mistaken for (or shadow) the real image.
+REPOSITORY = "pytest-k8sdistro-standin"
+
+# Labels. Images are NOT labelled ``pytest-k8sdistro.test=1``: that label marks what a test
+# run created and may delete, and containers inherit their image's labels, so putting it on
+# the images would let one session's cleanup remove images another session is using.
+LABEL_PREFIX = "pytest-k8sdistro.standin"
+LABEL_STANDIN = f"{LABEL_PREFIX}"  # "1" on every stand-in image, base included
+LABEL_DISTRO = f"{LABEL_PREFIX}.distro"
+LABEL_VERSION = f"{LABEL_PREFIX}.version"
+LABEL_SOURCE_HASH = f"{LABEL_PREFIX}.source-hash"  # hash of tests/standin/k8s_standin
+LABEL_CONTEXT_HASH = f"{LABEL_PREFIX}.context-hash"  # hash of the whole build context + base
+LABEL_PACKAGES_HASH = f"{LABEL_PREFIX}.packages-hash"  # base image only
+DESCRIPTION_LABEL = "org.opencontainers.image.description"
+
+
+def image_tag(version: str) -> str:
+    """Image tag for a version: registries forbid ``+`` in tags, so upstream uses ``-``."""
+    return version.replace("+", "-")
+
+
+@dataclass(frozen=True)
+class StandinSpec:
+    """One image to build: a distribution, a version and its role in the tests."""
+
+    distro: str  # "k3s" or "k0s"
+    version: str  # as the distribution prints it, e.g. "v1.33.6+k3s1"
+    role: str  # "default" or "upgrade" (the target of in-place upgrade tests)
+
+    @property
+    def ref(self) -> str:
+        return f"{REPOSITORY}/{self.distro}:{image_tag(self.version)}"
+
+
+# Two versions per distribution: what clusters start on, and what an upgrade test moves to.
+STANDINS: tuple[StandinSpec, ...] = (
+    StandinSpec("k3s", "v1.33.6+k3s1", "default"),
+    StandinSpec("k3s", "v1.34.2+k3s1", "upgrade"),
+    StandinSpec("k0s", "v1.33.13+k0s.0", "default"),
+    StandinSpec("k0s", "v1.34.2+k0s.0", "upgrade"),
+)
+
+
+@dataclass(frozen=True)
+class StandinImage:
+    """A built stand-in image."""
+
+    distro: str
+    version: str
+    ref: str  # "pytest-k8sdistro-standin/k3s:v1.33.6-k3s1"
+    image_id: str
+
+
+@dataclass(frozen=True)
+class StandinImages:
+    """Every built stand-in image, as the ``standin_images`` fixture returns it."""
+
+    base: str  # ref of the Debian base image
+    k3s: StandinImage
+    k3s_upgrade: StandinImage
+    k0s: StandinImage
+    k0s_upgrade: StandinImage
+
+    def all(self) -> tuple[StandinImage, ...]:
+        return (self.k3s, self.k3s_upgrade, self.k0s, self.k0s_upgrade)
+
+    def for_distro(self, distro: str, role: str = "default") -> StandinImage:
+        """The image for ``distro`` ("k3s"/"k0s") and ``role`` ("default"/"upgrade")."""
+        name = distro if role == "default" else f"{distro}_{role}"
+        image = getattr(self, name, None)
+        if not isinstance(image, StandinImage):
+            raise KeyError(f"no stand-in image for distro={distro!r} role={role!r}")
+        return image
