@@ -166,7 +166,7 @@ class DistroProfile:
         match = self.version_pattern.fullmatch(version)
         if match is None:
             return version
-        return match.group(1)
+        return ("v" if version.startswith("v") else "") + match.group(1)
 
     def image(self, version: str) -> str | None:
         """The official image reference for ``version``."""
