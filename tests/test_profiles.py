@@ -1,0 +1,53 @@
+"""Distribution profiles: versions, images and claimed features."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_k8sdistro.profiles import FEATURES, get_profile, known_distros
+from pytest_k8sdistro.spec import parse_distro
+
+
+@pytest.mark.parametrize(
+    ("value", "version"),
+    [
+        ("k3s", "v1.33.6+k3s1"),
+        ("k3s:v1.31.4+k3s1", "v1.31.4+k3s1"),
+        ("k3s:v1.31.4-k3s1", "v1.31.4+k3s1"),
+        ("K3S:1.31.4+k3s2", "v1.31.4+k3s2"),
+        ("k0s:v1.33.13-k0s.0", "v1.33.13+k0s.0"),
+        ("microk8s:1.32", "1.32"),
+        ("microk8s:1.32/edge", "1.32/edge"),
+    ],
+)
+def test_versions_are_normalised(value: str, version: str) -> None:
+    assert parse_distro(value).version == version
+
+
+def test_image_tags_use_dashes() -> None:
+    assert get_profile("k3s").image("v1.31.4+k3s1") == "rancher/k3s:v1.31.4-k3s1"
+    assert get_profile("k0s").image("v1.33.13+k0s.0") == "k0sproject/k0s:v1.33.13-k0s.0"
+    assert get_profile("microk8s").image("1.33/stable") is None
+
+
+def test_every_distro_has_a_profile_with_sources() -> None:
+    for name in known_distros():
+        profile = get_profile(name)
+        assert profile.name == name
+        assert profile.normalise_version(profile.default_version) == profile.default_version
+        assert profile.sources
+
+
+def test_features_follow_the_expectations() -> None:
+    k3s = get_profile("k3s").expectations.features()
+    k0s = get_profile("k0s").expectations.features()
+    assert {"storage", "ingress", "load-balancer", "ipv6"} <= k3s
+    assert not {"storage", "ingress", "load-balancer"} & k0s
+    assert k3s <= set(FEATURES) and k0s <= set(FEATURES)
+
+
+def test_overrides_reject_unknown_keys() -> None:
+    expectations = get_profile("k0s").expectations
+    assert expectations.with_overrides({"storage_class": "openebs"}).storage_class == "openebs"
+    with pytest.raises(KeyError, match="storage_klass"):
+        expectations.with_overrides({"storage_klass": "x"})
