@@ -1,0 +1,396 @@
+"""The HTTP face of the stand-in: a WSGI app that routes Kubernetes API paths.
+
+Paths are parsed by hand rather than with werkzeug's router because the API's
+grammar is ambiguous by segment count (`/api/v1/namespaces/x/status` is a
+subresource, `/api/v1/namespaces/x/pods` a collection) and needs the resource table
+to resolve.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from werkzeug.wrappers import Request, Response
+
+from . import discovery, openapi, podlogs, tables
+from .errors import ApiError
+from .registry import Registry, success_status
+from .resources import Resource, find
+from .store import Expired
+
+log = logging.getLogger("k8s_standin.api")
+Obj = dict[str, Any]
+_MAX_WATCH_SECONDS = 1800  # upstream's default --min-request-timeout
+
+
+@dataclass
+class ApiInfo:
+    version: str  # gitVersion, e.g. v1.33.6+k3s1
+    server_address: str  # host:port advertised in /api
+    pod_log_dirs: tuple[Path, ...]
+    ca_pem: bytes = b""
+    never_ready: bool = False
+    join_token: str = ""
+    cluster_config: Obj = field(default_factory=dict)
+
+
+def _json(obj: Any, code: int = 200, mimetype: str = "application/json") -> Response:
+    return Response(json.dumps(obj, separators=(",", ":")) + "\n", code, mimetype=mimetype)
+
+
+def _error(err: ApiError) -> Response:
+    return _json(err.status(), err.code)
+
+
+class ApiApp:
+    def __init__(self, registry: Registry, info: ApiInfo) -> None:
+        self.registry = registry
+        self.info = info
+        self.ready = threading.Event()
+        # Set while the API must look dead: open streams end, so clients reconnect.
+        self.stopping = threading.Event()
+
+    # -- WSGI --------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except ApiError as err:
+            response = _error(err)
+        except Exception as exc:  # a bug must surface as a 500 Status, not a hang
+            log.exception("internal error on %s %s", request.method, request.path)
+            response = _error(ApiError("InternalError", f"Internal error occurred: {exc}"))
+        return response(environ, start_response)  # type: ignore[no-any-return]
+
+    def dispatch(self, request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
+        if path in ("/livez", "/healthz", "/readyz") or path.startswith(("/livez/", "/readyz/")):
+            return self._health(path)
+        if path == "/version":
+            return _json(self._version())
+        if path == "/cacerts":
+            return Response(self.info.ca_pem, 200, mimetype="text/plain")
+        if path == "/standin/cluster-config":
+            return self._cluster_config(request)
+        if path == "/api":
+            if discovery.wants_aggregated(request.headers.get("Accept", "")):
+                return _json(discovery.aggregated(core=True), mimetype=discovery.AGGREGATED_V2)
+            return _json(discovery.api_versions(self.info.server_address))
+        if path == "/apis":
+            if discovery.wants_aggregated(request.headers.get("Accept", "")):
+                return _json(discovery.aggregated(core=False), mimetype=discovery.AGGREGATED_V2)
+            return _json(discovery.api_group_list())
+        parts = path.strip("/").split("/")
+        if parts[:2] == ["openapi", "v3"]:
+            return self._openapi(parts[2:])
+        if parts[0] == "api" and len(parts) >= 2:
+            return self._resource(request, "", parts[1], parts[2:])
+        if parts[0] == "apis" and len(parts) == 2 and parts[1] in {r.group for r in _all()}:
+                return _json(discovery.api_group(parts[1]))
+        if parts[0] == "apis" and len(parts) >= 3:
+            return self._resource(request, parts[1], parts[2], parts[3:])
+        raise ApiError("NotFound", "the server could not find the requested resource",
+                       {}, 404)
+
+    def _openapi(self, rest: list[str]) -> Response:
+        if not rest:
+            return _json(openapi.root())
+        doc = None
+        if rest[0] == "api" and len(rest) == 2:
+            doc = openapi.gv_document("", rest[1])
+        elif rest[0] == "apis" and len(rest) == 3:
+            doc = openapi.gv_document(rest[1], rest[2])
+        if doc is None:
+            raise ApiError("NotFound", "the server could not find the requested resource",
+                           {}, 404)
+        return _json(doc)
+
+    def _cluster_config(self, request: Request) -> Response:
+        """Join information for agents/workers; needs the join token, like k3s's
+        supervisor endpoints."""
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not presented or not _token_matches(presented, self.info.join_token):
+            raise ApiError("Unauthorized", "Unauthorized", code=401)
+        return _json(self.info.cluster_config)
+
+    def _health(self, path: str) -> Response:
+        if path.startswith("/livez"):
+            return Response("ok", 200, mimetype="text/plain")
+        if self.info.never_ready or not self.ready.is_set():
+            return Response("[-]poststarthook/standin-ready failed: reason withheld\n"
+                            "readyz check failed\n", 500, mimetype="text/plain")
+        return Response("ok", 200, mimetype="text/plain")
+
+    def _version(self) -> Obj:
+        version = self.info.version
+        core = version.lstrip("v").split("+")[0].split("-")[0]
+        major, minor = [*core.split("."), "0", "0"][:2]
+        return {
+            "major": major, "minor": minor, "gitVersion": version,
+            "gitCommit": "0000000000000000000000000000000000000000",
+            "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z",
+            "goVersion": "go1.24.0", "compiler": "gc", "platform": "linux/amd64",
+        }
+
+    # -- resources ---------------------------------------------------------
+    def _resource(self, request: Request, group: str, version: str,
+                  rest: list[str]) -> Response:
+        if not rest:
+            if not any(r.group == group and r.version == version for r in _all()):
+                raise ApiError("NotFound", "the server could not find the requested resource",
+                               {}, 404)
+            return _json(discovery.resource_list(group, version))
+        ns = ""
+        res = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            candidate = find(group, version, rest[2])
+            if candidate is not None and candidate.namespaced:
+                ns, res, rest = rest[1], candidate, rest[2:]
+        if res is None:
+            res = find(group, version, rest[0])
+        if res is None:
+            raise ApiError("NotFound", "the server could not find the requested resource",
+                           {}, 404)
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if len(rest) > 3 or (sub and sub not in res.subresources):
+            raise ApiError("NotFound", "the server could not find the requested resource",
+                           {}, 404)
+        if not name:
+            return self._collection(request, res, ns)
+        return self._item(request, res, ns, name, sub)
+
+    def _collection(self, request: Request, res: Resource, ns: str) -> Response:
+        args = request.args
+        method = request.method
+        if method == "GET":
+            if args.get("watch") in ("1", "true", "True"):
+                return self._watch(request, res, ns or None)
+            result = self.registry.list(
+                res, ns or None, args.get("labelSelector"), args.get("fieldSelector"),
+                int(args.get("limit") or 0), args.get("continue"),
+            )
+            return self._maybe_table(request, res, result)
+        if method == "POST":
+            if res.namespaced and not ns:
+                raise ApiError("MethodNotAllowed",
+                               "the server does not allow this method on the requested resource",
+                               {}, 405)
+            created = self.registry.create(res, ns, _body(request), _dry_run(request))
+            return _json(created, 201)
+        if method == "DELETE":
+            options = _delete_options(request)
+            listed = self.registry.list(res, ns or None, request.args.get("labelSelector"),
+                                        request.args.get("fieldSelector"))
+            for item in listed["items"]:
+                meta = item["metadata"]
+                try:
+                    self.registry.delete(res, meta.get("namespace", ""), meta["name"], options)
+                except ApiError as err:
+                    if err.reason != "NotFound":
+                        raise
+            listed["items"] = []
+            return _json(listed)
+        raise ApiError("MethodNotAllowed",
+                       "the server does not allow this method on the requested resource", {}, 405)
+
+    def _item(self, request: Request, res: Resource, ns: str, name: str, sub: str) -> Response:
+        method = request.method
+        if res.namespaced and not ns:
+            raise ApiError("NotFound", "the server could not find the requested resource",
+                           {}, 404)
+        if sub == "log":
+            return self._logs(request, res, ns, name)
+        if sub == "scale":
+            return self._scale(request, res, ns, name)
+        if method == "GET":
+            obj = self.registry.get(res, ns, name)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                table = tables.to_table(res.kind, [obj], {"resourceVersion": obj["metadata"][
+                    "resourceVersion"]}, request.args.get("includeObject", "Metadata"))
+                return _json(table)
+            return _json(obj)
+        if method == "PUT":
+            return _json(self.registry.update(res, ns, name, _body(request), sub,
+                                              _dry_run(request)))
+        if method == "PATCH":
+            ctype = request.headers.get("Content-Type", "")
+            return _json(self.registry.patch(res, ns, name, ctype, _body(request), sub,
+                                             _dry_run(request)))
+        if method == "DELETE" and not sub:
+            obj, _ = self.registry.delete(res, ns, name, _delete_options(request),
+                                          _dry_run(request))
+            return _json(obj)
+        raise ApiError("MethodNotAllowed",
+                       "the server does not allow this method on the requested resource", {}, 405)
+
+    def _maybe_table(self, request: Request, res: Resource, result: Obj) -> Response:
+        if tables.wants_table(request.headers.get("Accept", "")):
+            return _json(tables.to_table(res.kind, result["items"], result["metadata"],
+                                         request.args.get("includeObject", "Metadata")))
+        return _json(result)
+
+    # -- watch -------------------------------------------------------------
+    def _watch(self, request: Request, res: Resource, ns: str | None) -> Response:
+        args = request.args
+        rv_arg = args.get("resourceVersion")
+        since = int(rv_arg) if rv_arg and rv_arg != "0" else None
+        timeout = float(args.get("timeoutSeconds") or _MAX_WATCH_SECONDS)
+        deadline = time.monotonic() + min(timeout, _MAX_WATCH_SECONDS)
+        bookmark = args.get("sendInitialEvents") in ("true", "1")
+        as_table = tables.wants_table(request.headers.get("Accept", ""))
+        include = args.get("includeObject", "Metadata")
+        try:
+            events = self.registry.watch(res, ns, since, deadline, args.get("labelSelector"),
+                                         args.get("fieldSelector"), bookmark or since is None)
+        except Expired as exc:
+            err = ApiError("Expired", str(exc), code=410)
+            line = json.dumps({"type": "ERROR", "object": err.status()}) + "\n"
+            return Response(line, 200, mimetype="application/json")
+
+        def stream() -> Iterator[bytes]:
+            for etype, obj in events:
+                if self.stopping.is_set():
+                    return
+                if etype == "INITIAL_END":
+                    if bookmark:
+                        yield _bookmark(res, self.registry.store.rv)
+                    continue
+                if not etype:
+                    continue
+                if as_table:
+                    obj = tables.to_table(res.kind, [obj], {"resourceVersion": obj[
+                        "metadata"]["resourceVersion"]}, include)
+                yield (json.dumps({"type": etype, "object": obj}, separators=(",", ":"))
+                       + "\n").encode()
+
+        return Response(stream(), 200, mimetype="application/json",
+                        headers={"Cache-Control": "no-cache"})
+
+    # -- subresources ------------------------------------------------------
+    def _logs(self, request: Request, res: Resource, ns: str, name: str) -> Response:
+        if request.method != "GET":
+            raise ApiError("MethodNotAllowed", "only GET is allowed on pods/log", {}, 405)
+        pod = self.registry.get(res, ns, name)
+        args = request.args
+        container = args.get("container")
+        previous = args.get("previous") in ("true", "1")
+        path = None
+        for root in self.info.pod_log_dirs:
+            try:
+                path = podlogs.log_file(root, pod, container, previous)
+                break
+            except ApiError as err:
+                failure = err
+        if path is None:
+            raise failure
+        tail = int(args["tailLines"]) if args.get("tailLines") else None
+        stamps = args.get("timestamps") in ("true", "1")
+        if args.get("follow") in ("true", "1"):
+            uid = pod["metadata"]["uid"]
+
+            def alive() -> bool:
+                current = self.registry.find(res, ns, name)
+                return (current is not None and current["metadata"]["uid"] == uid
+                        and not self.stopping.is_set())
+
+            return Response(podlogs.follow(path, tail, stamps, alive), 200,
+                            mimetype="text/plain")
+        limit = int(args["limitBytes"]) if args.get("limitBytes") else None
+        return Response(podlogs.read(path, tail, stamps, limit), 200, mimetype="text/plain")
+
+    def _scale(self, request: Request, res: Resource, ns: str, name: str) -> Response:
+        obj = self.registry.get(res, ns, name)
+        if request.method in ("PUT", "PATCH"):
+            body = _body(request)
+            current = _scale_of(obj)
+            if request.method == "PATCH":
+                from . import patch as patching
+
+                ctype = request.headers.get("Content-Type", "")
+                if ctype.startswith("application/json-patch"):
+                    body = patching.json_patch(current, body)
+                else:
+                    body = patching.merge_patch(current, body)
+            want_rv = (body.get("metadata") or {}).get("resourceVersion")
+            replicas = (body.get("spec") or {}).get("replicas", 0)
+            update = dict(obj)
+            update["spec"] = dict(obj.get("spec", {}), replicas=replicas)
+            if want_rv:
+                update["metadata"] = dict(obj["metadata"], resourceVersion=want_rv)
+            obj = self.registry.update(res, ns, name, update)
+        elif request.method != "GET":
+            raise ApiError("MethodNotAllowed", "method not allowed on scale", {}, 405)
+        return _json(_scale_of(obj))
+
+
+def _token_matches(presented: str, token: str) -> bool:
+    """Accept the full token or just its secret part (k3s short tokens)."""
+    secret = token.rsplit(":", 1)[-1]
+    return presented in (token, secret) or presented.rsplit(":", 1)[-1] == secret
+
+
+def _all() -> tuple[Resource, ...]:
+    from .resources import RESOURCES
+
+    return RESOURCES
+
+
+def _bookmark(res: Resource, rv: int) -> bytes:
+    obj = {"kind": res.kind, "apiVersion": res.api_version,
+           "metadata": {"resourceVersion": str(rv),
+                        "annotations": {"k8s.io/initial-events-end": "true"}}}
+    return (json.dumps({"type": "BOOKMARK", "object": obj}) + "\n").encode()
+
+
+def _scale_of(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    selector = (obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                          "creationTimestamp") if k in meta},
+        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+        "status": {"replicas": obj.get("status", {}).get("replicas", 0),
+                   "selector": ",".join(f"{k}={v}" for k, v in selector.items())},
+    }
+
+
+def _body(request: Request) -> Any:
+    raw = request.get_data()
+    if not raw:
+        return {}
+    ctype = request.headers.get("Content-Type", "")
+    try:
+        if "yaml" in ctype:
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ApiError("BadRequest", f"the body of the request could not be decoded: {exc}"
+                       ) from None
+
+
+def _dry_run(request: Request) -> bool:
+    return "All" in request.args.getlist("dryRun")
+
+
+def _delete_options(request: Request) -> Obj:
+    body = _body(request) if request.method == "DELETE" else {}
+    options = body if isinstance(body, dict) else {}
+    args = request.args
+    if args.get("propagationPolicy"):
+        options["propagationPolicy"] = args["propagationPolicy"]
+    if args.get("gracePeriodSeconds") is not None and args.get("gracePeriodSeconds") != "":
+        options["gracePeriodSeconds"] = int(args["gracePeriodSeconds"])
+    return options
+
+
+__all__ = ["ApiApp", "ApiInfo", "success_status"]

@@ -1,0 +1,168 @@
+"""The few kube-controller-manager loops that upstream runs next to the API:
+service accounts and root CA per namespace, namespace finalization, and garbage
+collection of owned objects. They run in-process against the registry because in
+a real distribution they ship in the same binary as the API server; the node side's
+controllers (deployments, scheduling, ...) go through HTTP instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from .errors import ApiError
+from .registry import NS, Registry, rkey
+from .resources import RESOURCES, Resource, find
+
+log = logging.getLogger("k8s_standin.controllers")
+Obj = dict[str, Any]
+SA = find("", "v1", "serviceaccounts")
+CM = find("", "v1", "configmaps")
+assert SA and CM
+_BY_KEY = {rkey(r): r for r in RESOURCES}
+# A real serviceaccount controller takes a moment; clients must cope with that race.
+SA_DELAY = 0.3
+
+
+class Controllers:
+    def __init__(self, registry: Registry, ca_pem: bytes, stop: threading.Event) -> None:
+        self.registry = registry
+        self.ca_pem = ca_pem
+        self.stop = stop
+        self._first_seen: dict[str, float] = {}  # namespace uid -> monotonic time
+
+    def start(self) -> None:
+        for target in (self._namespaces_loop, self._gc_loop):
+            threading.Thread(target=target, daemon=True, name=target.__name__).start()
+
+    # -- service accounts, root CA, namespace finalization -------------------
+    def _namespaces_loop(self) -> None:
+        while not self.stop.wait(0.2):
+            try:
+                self._sync_namespaces()
+            except Exception:
+                log.exception("namespace controller")
+
+    def _sync_namespaces(self) -> None:
+        namespaces = self.registry.list(NS, None)["items"]
+        for ns in namespaces:
+            meta = ns["metadata"]
+            if meta.get("deletionTimestamp"):
+                self._finalize(ns)
+                continue
+            seen = self._first_seen.setdefault(meta["uid"], time.monotonic())
+            if time.monotonic() - seen < SA_DELAY:
+                continue
+            name = meta["name"]
+            if self.registry.find(SA, name, "default") is None:
+                self._create(SA, name, {"metadata": {"name": "default"}})
+            if self.registry.find(CM, name, "kube-root-ca.crt") is None:
+                self._create(CM, name, {"metadata": {"name": "kube-root-ca.crt"},
+                                        "data": {"ca.crt": self.ca_pem.decode()}})
+
+    def _create(self, res: Resource, ns: str, body: Obj) -> None:
+        try:
+            self.registry.create(res, ns, body)
+        except ApiError as err:
+            if err.reason not in ("AlreadyExists", "Forbidden", "NotFound"):
+                raise
+
+    def _finalize(self, ns: Obj) -> None:
+        name = ns["metadata"]["name"]
+        remaining = 0
+        for res in RESOURCES:
+            if not res.namespaced:
+                continue
+            for obj in self.registry.list(res, name)["items"]:
+                remaining += 1
+                if obj["metadata"].get("deletionTimestamp"):
+                    continue
+                try:
+                    self.registry.delete(res, name, obj["metadata"]["name"],
+                                         {"propagationPolicy": "Background"})
+                except ApiError as err:
+                    if err.reason != "NotFound":
+                        raise
+        if remaining:
+            return
+        finalizers = [f for f in ns.get("spec", {}).get("finalizers") or [] if f != "kubernetes"]
+        if finalizers != (ns.get("spec", {}).get("finalizers") or []):
+            body = dict(ns, spec=dict(ns.get("spec", {}), finalizers=finalizers))
+            self.registry.update(NS, "", name, body, subresource="finalize")
+
+    # -- garbage collector -------------------------------------------------
+    def _gc_loop(self) -> None:
+        while not self.stop.wait(0.25):
+            try:
+                self._collect()
+            except Exception:
+                log.exception("garbage collector")
+
+    def _collect(self) -> None:
+        """Full sweep: cheap at test scale, and it needs no state across restarts."""
+        store = self.registry.store
+        objects: list[tuple[Resource, Obj]] = []
+        for key in store.rkeys():
+            res = _BY_KEY.get(key)
+            if res is None:
+                continue
+            objects.extend((res, o) for o in store.list(key)[0])
+        uids = {o["metadata"]["uid"]: (r, o) for r, o in objects}
+        dependents: dict[str, list[tuple[Resource, Obj]]] = {}
+        for res, obj in objects:
+            for ref in obj["metadata"].get("ownerReferences") or []:
+                dependents.setdefault(ref.get("uid", ""), []).append((res, obj))
+        # Dependents whose owners are all gone go away (background propagation).
+        for res, obj in objects:
+            refs = obj["metadata"].get("ownerReferences") or []
+            orphaned = refs and not any(r.get("uid") in uids for r in refs)
+            if orphaned and not obj["metadata"].get("deletionTimestamp"):
+                self._delete(res, obj)
+        # Owners waiting on foregroundDeletion / orphan finalizers.
+        for uid, (res, owner) in uids.items():
+            meta = owner["metadata"]
+            finalizers = meta.get("finalizers") or []
+            if not meta.get("deletionTimestamp"):
+                continue
+            deps = dependents.get(uid, [])
+            if "orphan" in finalizers:
+                for dep_res, dep in deps:
+                    self._orphan(dep_res, dep, uid)
+                self._drop_finalizer(res, owner, "orphan")
+            elif "foregroundDeletion" in finalizers:
+                if deps:
+                    for dep_res, dep in deps:
+                        if not dep["metadata"].get("deletionTimestamp"):
+                            self._delete(dep_res, dep, "Foreground")
+                else:
+                    self._drop_finalizer(res, owner, "foregroundDeletion")
+
+    def _delete(self, res: Resource, obj: Obj, policy: str = "Background") -> None:
+        meta = obj["metadata"]
+        try:
+            self.registry.delete(res, meta.get("namespace", ""), meta["name"],
+                                 {"propagationPolicy": policy,
+                                  "preconditions": {"uid": meta["uid"]}})
+        except ApiError as err:
+            if err.reason not in ("NotFound", "Conflict"):
+                raise
+
+    def _orphan(self, res: Resource, obj: Obj, owner_uid: str) -> None:
+        meta = obj["metadata"]
+        refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid") != owner_uid]
+        patch = {"metadata": {"ownerReferences": refs or None}}
+        self.registry.patch(res, meta.get("namespace", ""), meta["name"],
+                            "application/merge-patch+json", patch)
+
+    def _drop_finalizer(self, res: Resource, obj: Obj, finalizer: str) -> None:
+        meta = obj["metadata"]
+        kept = [f for f in meta.get("finalizers") or [] if f != finalizer]
+        try:
+            self.registry.patch(res, meta.get("namespace", ""), meta["name"],
+                                "application/merge-patch+json",
+                                {"metadata": {"finalizers": kept or None}})
+        except ApiError as err:
+            if err.reason != "NotFound":
+                raise

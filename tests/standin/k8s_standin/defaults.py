@@ -1,0 +1,226 @@
+"""Defaulting and validation of the fields clients commonly depend on.
+
+Upstream defaults every field of every type; the stand-in covers what tests and
+kubectl output look at (pod restart and DNS policy, container pull policy,
+workload strategies) and rejects what upstream rejects most often.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import Causes
+from .resources import Resource
+
+Obj = dict[str, Any]
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+# Kinds whose names must be DNS-1123 labels (63 chars), not subdomains.
+_LABEL_NAMED = {"Namespace", "Service"}
+
+
+def validate_name(res: Resource, obj: Obj, causes: Causes) -> None:
+    name = obj.get("metadata", {}).get("name") or ""
+    if not name:
+        causes.required("metadata.name")
+        return
+    if res.kind in _LABEL_NAMED:
+        if len(name) > 63 or not _DNS1123_LABEL.match(name):
+            causes.invalid(
+                "metadata.name",
+                name,
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric "
+                "characters or '-', and must start and end with an alphanumeric character",
+            )
+    elif res.kind not in ("Lease", "Event") and (
+        len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name)
+    ):
+        causes.invalid(
+            "metadata.name",
+            name,
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+            "characters, '-' or '.', and must start and end with an alphanumeric character",
+        )
+
+
+def _pull_policy(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    tag = last.split(":", 1)[1] if ":" in last else "latest"
+    return "Always" if tag == "latest" else "IfNotPresent"
+
+
+def _default_container(c: Obj) -> None:
+    if c.get("image"):
+        c.setdefault("imagePullPolicy", _pull_policy(c["image"]))
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    c.setdefault("resources", {})
+    for port in c.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if isinstance(c.get(probe), dict):
+            p = c[probe]
+            p.setdefault("timeoutSeconds", 1)
+            p.setdefault("periodSeconds", 10)
+            p.setdefault("successThreshold", 1)
+            p.setdefault("failureThreshold", 3)
+
+
+def default_pod_spec(spec: Obj) -> None:
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    if "serviceAccount" in spec and "serviceAccountName" not in spec:
+        spec["serviceAccountName"] = spec["serviceAccount"]
+    spec.setdefault("serviceAccountName", "default")
+    spec["serviceAccount"] = spec["serviceAccountName"]
+    spec.setdefault("enableServiceLinks", True)
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or []:
+            if isinstance(c, dict):
+                _default_container(c)
+
+
+def validate_pod_spec(spec: Any, path: str, causes: Causes) -> None:
+    if not isinstance(spec, dict):
+        causes.required(path)
+        return
+    containers = spec.get("containers")
+    if not containers:
+        causes.required(f"{path}.containers")
+    seen: set[str] = set()
+    for key in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(key) or []):
+            where = f"{path}.{key}[{i}]"
+            if not isinstance(c, dict):
+                causes.invalid(where, c, "must be an object")
+                continue
+            name = c.get("name") or ""
+            if not name:
+                causes.required(f"{where}.name")
+            elif not _DNS1123_LABEL.match(name) or len(name) > 63:
+                causes.invalid(f"{where}.name", name, "a lowercase RFC 1123 label is required")
+            elif name in seen:
+                causes.items.append(
+                    {
+                        "reason": "FieldValueDuplicate",
+                        "message": f'Duplicate value: "{name}"',
+                        "field": f"{where}.name",
+                    }
+                )
+            seen.add(name)
+            if not c.get("image"):
+                causes.required(f"{where}.image")
+    policy = spec.get("restartPolicy", "Always")
+    if policy not in ("Always", "OnFailure", "Never"):
+        causes.unsupported(f"{path}.restartPolicy", policy, ["Always", "OnFailure", "Never"])
+
+
+def _pct(value: str) -> Obj:
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": value, "maxSurge": value}}
+
+
+def default(res: Resource, obj: Obj) -> None:
+    """Fill defaults in place (called on create and on update)."""
+    spec = obj.setdefault("spec", {}) if res.kind not in _NO_SPEC else None
+    kind = res.kind
+    if kind == "Pod" and spec is not None:
+        default_pod_spec(spec)
+        status = obj.setdefault("status", {})
+        status.setdefault("phase", "Pending")
+        status.setdefault("qosClass", "BestEffort")
+    elif kind in ("Deployment", "ReplicaSet", "DaemonSet") and spec is not None:
+        if kind != "DaemonSet":
+            spec.setdefault("replicas", 1)
+        if kind == "Deployment":
+            spec.setdefault("strategy", _pct("25%"))
+            if spec["strategy"].get("type") == "RollingUpdate":
+                spec["strategy"].setdefault("rollingUpdate", _pct("25%")["rollingUpdate"])
+            spec.setdefault("progressDeadlineSeconds", 600)
+        if kind == "DaemonSet":
+            spec.setdefault(
+                "updateStrategy",
+                {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+            )
+        if kind != "ReplicaSet":
+            spec.setdefault("revisionHistoryLimit", 10)
+        template = spec.get("template")
+        if isinstance(template, dict):
+            default_pod_spec(template.setdefault("spec", {}))
+            template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+        obj.setdefault("status", {})
+    elif kind == "PersistentVolumeClaim" and spec is not None:
+        spec.setdefault("volumeMode", "Filesystem")
+        obj.setdefault("status", {}).setdefault("phase", "Pending")
+    elif kind == "PersistentVolume" and spec is not None:
+        spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+        spec.setdefault("volumeMode", "Filesystem")
+        obj.setdefault("status", {}).setdefault("phase", "Pending")
+    elif kind == "Namespace" and spec is not None:
+        spec.setdefault("finalizers", ["kubernetes"])
+        obj.setdefault("status", {}).setdefault("phase", "Active")
+    elif kind == "StorageClass":
+        obj.setdefault("reclaimPolicy", "Delete")
+        obj.setdefault("volumeBindingMode", "Immediate")
+    elif kind == "Secret":
+        obj.setdefault("type", "Opaque")
+    elif kind == "Node" and spec is not None:
+        obj.setdefault("status", {})
+    elif kind == "Ingress" and spec is not None:
+        obj.setdefault("status", {"loadBalancer": {}})
+
+
+# Kinds without a spec at the top level.
+_NO_SPEC = {
+    "ConfigMap",
+    "Secret",
+    "ServiceAccount",
+    "Endpoints",
+    "Event",
+    "StorageClass",
+}
+
+
+def validate(res: Resource, obj: Obj, causes: Causes) -> None:
+    validate_name(res, obj, causes)
+    spec = obj.get("spec")
+    kind = res.kind
+    if kind == "Pod":
+        validate_pod_spec(spec, "spec", causes)
+    elif kind in ("Deployment", "ReplicaSet", "DaemonSet"):
+        from .selectors import match_labels
+
+        spec = spec or {}
+        selector = spec.get("selector")
+        if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+            causes.required("spec.selector")
+        template = spec.get("template") or {}
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if selector and not match_labels(selector, labels):
+            causes.invalid(
+                "spec.template.metadata.labels",
+                labels,
+                "`selector` does not match template `labels`",
+            )
+        validate_pod_spec(template.get("spec"), "spec.template.spec", causes)
+        if kind != "DaemonSet":
+            replicas = spec.get("replicas", 1)
+            if not isinstance(replicas, int) or replicas < 0:
+                causes.invalid(
+                    "spec.replicas", replicas, "must be greater than or equal to 0"
+                )
+    elif kind == "ConfigMap":
+        for key in (obj.get("data") or {}):
+            if not re.match(r"^[-._a-zA-Z0-9]+$", key):
+                causes.invalid(
+                    f"data[{key}]", key,
+                    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                )

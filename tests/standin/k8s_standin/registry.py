@@ -1,0 +1,474 @@
+"""The verbs (get, list, create, update, patch, delete) with upstream's semantics.
+
+This is the apiserver's "registry" layer: metadata bookkeeping, optimistic
+concurrency, defaulting, admission checks, graceful deletion and finalizers. HTTP
+concerns live in api.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import json
+import secrets
+import string
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from . import defaults, errors, ipam, patch, services
+from .errors import ApiError, Causes
+from .resources import Resource, by_kind, find
+from .selectors import Predicate, field_selector, label_selector
+from .store import Event, Store
+
+Obj = dict[str, Any]
+
+NS = find("", "v1", "namespaces")
+NODES = find("", "v1", "nodes")
+SERVICES = find("", "v1", "services")
+SERVICE_ACCOUNTS = find("", "v1", "serviceaccounts")
+STORAGE_CLASSES = find("storage.k8s.io", "v1", "storageclasses")
+assert NS and NODES and SERVICES and SERVICE_ACCOUNTS and STORAGE_CLASSES
+
+_STATUS_KINDS_WITH_SPEC_GENERATION = {
+    "Deployment", "ReplicaSet", "DaemonSet", "Ingress", "NetworkPolicy", "StorageClass",
+    "PersistentVolumeClaim", "Service", "Pod",
+}
+
+
+def rkey(res: Resource) -> str:
+    return f"{res.group}/{res.plural}"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _after(seconds: int) -> str:
+    at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def success_status(res: Resource, obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": meta["name"], "group": res.group, "kind": res.plural,
+                    "uid": meta.get("uid")},
+    }
+
+
+class Registry:
+    def __init__(self, store: Store, service_ips: ipam.ServiceIPs) -> None:
+        self.store = store
+        self.service_ips = service_ips
+
+    # -- reads -------------------------------------------------------------
+    def get(self, res: Resource, ns: str, name: str) -> Obj:
+        obj = self.store.get(rkey(res), ns if res.namespaced else "", name)
+        if obj is None:
+            raise errors.not_found(res.plural, res.group, name)
+        return self._typed(res, obj)
+
+    def find(self, res: Resource, ns: str, name: str) -> Obj | None:
+        return self.store.get(rkey(res), ns if res.namespaced else "", name)
+
+    @staticmethod
+    def _typed(res: Resource, obj: Obj) -> Obj:
+        obj["apiVersion"] = res.api_version
+        obj["kind"] = res.kind
+        return obj
+
+    def list(
+        self,
+        res: Resource,
+        ns: str | None,
+        labels: str | None = None,
+        fields: str | None = None,
+        limit: int = 0,
+        cont: str | None = None,
+    ) -> Obj:
+        items, rv = self.store.list(rkey(res), ns if res.namespaced else None)
+        match_l, match_f = label_selector(labels), field_selector(fields)
+        items = [self._typed(res, o) for o in items if match_l(o) and match_f(o)]
+        meta: Obj = {"resourceVersion": str(rv)}
+        if cont:
+            try:
+                state = json.loads(base64.urlsafe_b64decode(cont.encode()))
+                after = tuple(state["after"])
+                meta["resourceVersion"] = str(state["rv"])
+            except (ValueError, KeyError, TypeError):
+                raise ApiError("BadRequest", "continue key is not valid") from None
+            items = [o for o in items if _sort_key(o) > after]
+        if limit and len(items) > limit:
+            last = _sort_key(items[limit - 1])
+            items = items[:limit]
+            token = {"after": list(last), "rv": int(meta["resourceVersion"])}
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+            meta["remainingItemCount"] = 0
+        return {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta,
+                "items": items}
+
+    def watch(
+        self,
+        res: Resource,
+        ns: str | None,
+        since_rv: int | None,
+        deadline: float,
+        labels: str | None = None,
+        fields: str | None = None,
+        initial: bool = False,
+    ) -> Iterator[tuple[str, Obj]]:
+        """Yield (type, object); type "" is a heartbeat, "INITIAL_END" follows the
+        initial ADDED events. Follows upstream filtering: an object that stops matching
+        a selector is reported as DELETED. Raises Expired before the first yield."""
+        match_l, match_f = label_selector(labels), field_selector(fields)
+        key = rkey(res)
+        seen: set[tuple[str, str]] = set()
+        with self.store.lock:
+            current, rv = self.store.list(key, ns if res.namespaced else None)
+            for obj in current:
+                if match_l(obj) and match_f(obj):
+                    seen.add(_ident(obj))
+            if since_rv is None:
+                since_rv = rv
+                initial = True
+            events = self.store.events(since_rv, deadline)
+        return self._stream(res, ns, key, current, seen, events, initial, match_l, match_f)
+
+    def _stream(self, res: Resource, ns: str | None, key: str, current: list[Obj],
+                seen: set[tuple[str, str]], events: Iterator[Event], initial: bool,
+                match_l: Predicate, match_f: Predicate) -> Iterator[tuple[str, Obj]]:
+        if initial:
+            for obj in current:
+                if _ident(obj) in seen:
+                    yield "ADDED", self._typed(res, obj)
+            yield "INITIAL_END", {}
+        for event in events:
+            if event.type == "HEARTBEAT":
+                yield "", {}
+                continue
+            kind = self._filter(event, key, res, ns, match_l, match_f, seen)
+            if kind:
+                yield kind, self._typed(res, copy.deepcopy(event.obj))
+
+    @staticmethod
+    def _filter(event: Event, key: str, res: Resource, ns: str | None, match_l: Predicate,
+                match_f: Predicate, seen: set[tuple[str, str]]) -> str:
+        if event.rkey != key:
+            return ""
+        obj = event.obj
+        if res.namespaced and ns and obj["metadata"].get("namespace") != ns:
+            return ""
+        ident = _ident(obj)
+        matches = match_l(obj) and match_f(obj)
+        if event.type == "DELETED":
+            if ident in seen or matches:
+                seen.discard(ident)
+                return "DELETED"
+            return ""
+        if ident in seen:
+            if matches:
+                return "MODIFIED"
+            seen.discard(ident)
+            return "DELETED"
+        if matches:
+            seen.add(ident)
+            return "ADDED"
+        return ""
+
+    # -- create ------------------------------------------------------------
+    def create(self, res: Resource, ns: str, body: Any, dry_run: bool = False) -> Obj:
+        if not isinstance(body, dict):
+            raise ApiError("BadRequest", "the body of the request was in an unknown format")
+        self._check_type(res, body)
+        obj = copy.deepcopy(body)
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise ApiError("BadRequest", "metadata must be an object")
+        if res.namespaced:
+            body_ns = meta.get("namespace")
+            if body_ns and ns and body_ns != ns:
+                raise ApiError(
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request",
+                )
+            meta["namespace"] = ns or body_ns or "default"
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            suffix = "".join(secrets.choice(string.ascii_lowercase + "0123456789")
+                             for _ in range(5))
+            meta["name"] = meta["generateName"] + suffix
+        with self.store.lock:
+            if res.namespaced:
+                self._check_namespace(res, meta["namespace"], meta.get("name") or "")
+            if self.find(res, meta.get("namespace", ""), meta.get("name") or "") is not None:
+                raise errors.already_exists(res.plural, res.group, meta["name"])
+            for drop in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+                meta.pop(drop, None)
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = now()
+            meta["generation"] = 1
+            self._admit(res, obj, None)
+            if dry_run:
+                return self._typed(res, obj)
+            stored = self.store.put(rkey(res), obj, "ADDED")
+        return self._typed(res, stored)
+
+    def _check_type(self, res: Resource, body: Obj) -> None:
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        if kind and kind != res.kind:
+            raise ApiError("BadRequest", f"the kind {kind!r} does not match {res.kind!r}")
+        if api_version and by_kind(api_version, res.kind) is None and kind:
+            raise ApiError(
+                "BadRequest", f"the API version in the data ({api_version}) does not match the "
+                f"expected API version ({res.api_version})",
+            )
+
+    def _check_namespace(self, res: Resource, ns: str, name: str = "") -> None:
+        namespace = self.store.get(rkey(NS), "", ns)
+        if namespace is None:
+            raise errors.not_found("namespaces", "", ns)
+        if namespace["metadata"].get("deletionTimestamp") and res.kind != "Event":
+            raise ApiError(
+                "Forbidden",
+                f'{res.plural} "{name}" is forbidden: unable to create new content in namespace '
+                f"{ns} because it is being terminated",
+                {"kind": res.plural, "group": res.group},
+            )
+
+    def _admit(self, res: Resource, obj: Obj, old: Obj | None) -> None:
+        """Defaulting, validation and the admission plugins the stand-in models."""
+        defaults.default(res, obj)
+        causes = Causes()
+        defaults.validate(res, obj, causes)
+        name = obj["metadata"].get("name", "")
+        if res.kind == "Service":
+            svcs, _ = self.store.list(rkey(SERVICES))
+            services.prepare(obj, old, svcs, self.service_ips, causes)
+        causes.raise_if_any(res.kind, res.group, name)
+        if old is None and res.kind == "Pod":
+            # ServiceAccount admission: a pod needs its service account to exist, the
+            # root of the well-known "serviceaccount default not found" startup race.
+            sa = obj["spec"].get("serviceAccountName", "default")
+            if self.store.get(rkey(SERVICE_ACCOUNTS), obj["metadata"]["namespace"], sa) is None:
+                raise ApiError(
+                    "Forbidden",
+                    f'pods "{name}" is forbidden: error looking up service account '
+                    f'{obj["metadata"]["namespace"]}/{sa}: serviceaccount "{sa}" not found',
+                    {"name": name, "kind": "pods"},
+                )
+        if old is None and res.kind == "PersistentVolumeClaim":
+            spec = obj["spec"]
+            if "storageClassName" not in spec:
+                default_sc = self._default_storage_class()
+                if default_sc:
+                    spec["storageClassName"] = default_sc
+
+    def _default_storage_class(self) -> str | None:
+        classes, _ = self.store.list(rkey(STORAGE_CLASSES))
+        for sc in classes:
+            ann = sc["metadata"].get("annotations") or {}
+            if ann.get("storageclass.kubernetes.io/is-default-class") == "true":
+                return str(sc["metadata"]["name"])
+        return None
+
+    # -- update / patch ----------------------------------------------------
+    def update(self, res: Resource, ns: str, name: str, body: Any,
+               subresource: str = "", dry_run: bool = False) -> Obj:
+        if not isinstance(body, dict):
+            raise ApiError("BadRequest", "the body of the request was in an unknown format")
+        self._check_type(res, body)
+        body_name = (body.get("metadata") or {}).get("name")
+        if body_name and body_name != name:
+            raise ApiError(
+                "BadRequest", "the name of the object does not match the name on the URL"
+            )
+        with self.store.lock:
+            old = self.find(res, ns, name)
+            if old is None:
+                if res.create_on_update and not subresource:
+                    return self.create(res, ns, body, dry_run)
+                raise errors.not_found(res.plural, res.group, name)
+            want_rv = (body.get("metadata") or {}).get("resourceVersion")
+            if want_rv and want_rv != old["metadata"]["resourceVersion"]:
+                raise errors.conflict(res.plural, res.group, name)
+            return self._replace(res, old, copy.deepcopy(body), subresource, dry_run)
+
+    def patch(self, res: Resource, ns: str, name: str, content_type: str, body: Any,
+              subresource: str = "", dry_run: bool = False) -> Obj:
+        with self.store.lock:
+            old = self.find(res, ns, name)
+            if old is None:
+                if content_type.startswith("application/apply-patch") and not subresource:
+                    if isinstance(body, dict):
+                        body.setdefault("metadata", {}).setdefault("name", name)
+                    return self.create(res, ns, body, dry_run)
+                raise errors.not_found(res.plural, res.group, name)
+            base = self._typed(res, copy.deepcopy(old))
+            if content_type.startswith("application/json-patch+json"):
+                new = patch.json_patch(base, body)
+            elif content_type.startswith("application/merge-patch+json"):
+                new = patch.merge_patch(base, body)
+            elif content_type.startswith("application/strategic-merge-patch+json"):
+                new = patch.strategic_merge(base, body)
+            elif content_type.startswith("application/apply-patch"):
+                new = patch.apply_patch(base, body)
+            else:
+                raise ApiError(
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: application/json-patch+json, application/merge-patch+json, "
+                    f"application/apply-patch+yaml (got {content_type!r})",
+                )
+            if not isinstance(new, dict):
+                raise ApiError("BadRequest", "patch produced a non-object")
+            want_rv = (new.get("metadata") or {}).get("resourceVersion")
+            if want_rv and want_rv != old["metadata"]["resourceVersion"]:
+                raise errors.conflict(res.plural, res.group, name)
+            return self._replace(res, old, new, subresource, dry_run)
+
+    def _replace(self, res: Resource, old: Obj, new: Obj, subresource: str,
+                 dry_run: bool) -> Obj:
+        meta = new.setdefault("metadata", {})
+        old_meta = old["metadata"]
+        # System-owned metadata cannot be changed by a client.
+        for key in ("uid", "creationTimestamp", "namespace", "deletionTimestamp",
+                    "deletionGracePeriodSeconds", "generation", "name"):
+            if key in old_meta:
+                meta[key] = old_meta[key]
+            else:
+                meta.pop(key, None)
+        has_status = "status" in res.subresources
+        if subresource == "status":
+            # Only status changes through /status (metadata labels too, as upstream).
+            status = new.get("status")
+            new = copy.deepcopy(old)
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+            new["metadata"] = meta
+            new["metadata"]["finalizers"] = old_meta.get("finalizers")
+            if new["metadata"]["finalizers"] is None:
+                new["metadata"].pop("finalizers")
+        elif has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        if res.kind == "Namespace" and subresource != "finalize":
+            new["spec"] = copy.deepcopy(old.get("spec", {}))
+        if subresource == "finalize":
+            kept = copy.deepcopy(old)
+            kept["spec"] = new.get("spec", {})
+            new = kept
+        if res.kind in _STATUS_KINDS_WITH_SPEC_GENERATION and new.get("spec") != old.get("spec"):
+            meta["generation"] = int(old_meta.get("generation", 1)) + 1
+        self._admit(res, new, old)
+        new.pop("apiVersion", None)
+        new.pop("kind", None)
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        if new == old:
+            return self._typed(res, new)  # no-op writes do not bump resourceVersion
+        if dry_run:
+            return self._typed(res, new)
+        if self._finished(res, new):
+            return self._typed(res, self.store.remove(rkey(res), new))
+        return self._typed(res, self.store.put(rkey(res), new, "MODIFIED"))
+
+    @staticmethod
+    def _finished(res: Resource, obj: Obj) -> bool:
+        """A deleted object leaves storage once no finalizer and no grace period holds it."""
+        meta = obj["metadata"]
+        if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+            return False
+        if res.kind == "Namespace":
+            return not (obj.get("spec") or {}).get("finalizers")
+        return not meta.get("deletionGracePeriodSeconds")
+
+    # -- delete ------------------------------------------------------------
+    def delete(self, res: Resource, ns: str, name: str, options: Obj | None = None,
+               dry_run: bool = False) -> tuple[Obj, bool]:
+        """Returns (object or Status, finished)."""
+        options = options or {}
+        with self.store.lock:
+            obj = self.find(res, ns, name)
+            if obj is None:
+                raise errors.not_found(res.plural, res.group, name)
+            meta = obj["metadata"]
+            pre = options.get("preconditions") or {}
+            if (pre.get("uid") and pre["uid"] != meta.get("uid")) or (
+                pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]
+            ):
+                raise errors.conflict(res.plural, res.group, name)
+            if dry_run:
+                return self._typed(res, obj), False
+            if res.kind == "Namespace":
+                if not meta.get("deletionTimestamp"):
+                    meta["deletionTimestamp"] = now()
+                    meta["deletionGracePeriodSeconds"] = 0
+                    obj.setdefault("status", {})["phase"] = "Terminating"
+                    obj = self.store.put(rkey(res), obj, "MODIFIED")
+                return self._typed(res, obj), False
+            policy = options.get("propagationPolicy")
+            if policy is None and options.get("orphanDependents") is True:
+                policy = "Orphan"
+            had = list(meta.get("finalizers") or [])
+            finalizers = list(had)
+            if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            elif policy == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            if finalizers:
+                meta["finalizers"] = finalizers
+            grace = self._grace(res, obj, options.get("gracePeriodSeconds"))
+            pending = bool(finalizers) or grace > 0
+            if not pending:
+                final = self.store.remove(rkey(res), obj)
+                if res.kind == "Pod":
+                    return self._typed(res, final), True
+                return success_status(res, final), True
+            changed = False
+            if not meta.get("deletionTimestamp"):
+                meta["deletionTimestamp"] = _after(grace)
+                meta["deletionGracePeriodSeconds"] = grace
+                changed = True
+            elif grace < int(meta.get("deletionGracePeriodSeconds") or 0):
+                meta["deletionGracePeriodSeconds"] = grace
+                meta["deletionTimestamp"] = _after(grace)
+                changed = True
+            if finalizers != had:
+                changed = True
+            if changed:
+                obj = self.store.put(rkey(res), obj, "MODIFIED")
+            return self._typed(res, obj), False
+
+    def _grace(self, res: Resource, obj: Obj, requested: Any) -> int:
+        """Graceful deletion applies to pods a kubelet is running, as upstream."""
+        if res.kind != "Pod":
+            return 0
+        node = obj.get("spec", {}).get("nodeName")
+        phase = obj.get("status", {}).get("phase")
+        if not node or phase in ("Succeeded", "Failed"):
+            return 0
+        if self.store.get(rkey(NODES), "", node) is None:
+            return 0  # what the pod GC does for pods of a vanished node
+        if requested is not None:
+            return max(0, int(requested))
+        return int(obj["spec"].get("terminationGracePeriodSeconds", 30))
+
+
+def _ident(obj: Obj) -> tuple[str, str]:
+    return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+
+def _sort_key(obj: Obj) -> tuple[str, str]:
+    return _ident(obj)

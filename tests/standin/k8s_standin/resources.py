@@ -1,0 +1,83 @@
+"""The resource types the stand-in serves, with what discovery says about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str  # "" for core
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "finalize"
+    categories: tuple[str, ...] = ()
+    # Types upstream lets a PUT create (AllowCreateOnUpdate).
+    create_on_update: bool = False
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+
+_ALL = ("all",)
+RESOURCES: tuple[Resource, ...] = (
+    Resource("", "v1", "Namespace", "namespaces", False, ("ns",), ("status", "finalize")),
+    Resource("", "v1", "Node", "nodes", False, ("no",), ("status",), create_on_update=False),
+    Resource("", "v1", "Pod", "pods", True, ("po",), ("status", "log"), _ALL),
+    Resource("", "v1", "Service", "services", True, ("svc",), ("status",), _ALL),
+    Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), create_on_update=True),
+    Resource("", "v1", "Event", "events", True, ("ev",)),
+    Resource("", "v1", "PersistentVolume", "persistentvolumes", False, ("pv",), ("status",)),
+    Resource(
+        "", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",), ("status",)
+    ),
+    Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
+    Resource("", "v1", "Secret", "secrets", True),
+    Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
+    Resource(
+        "apps", "v1", "Deployment", "deployments", True, ("deploy",), ("status", "scale"), _ALL
+    ),
+    Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("status", "scale"), _ALL),
+    Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), ("status",), _ALL),
+    Resource("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",)),
+    Resource("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), ("status",)),
+    Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
+    Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
+    Resource("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
+    Resource("coordination.k8s.io", "v1", "Lease", "leases", True, create_on_update=True),
+)
+
+# Groups in the order discovery lists them (core first, like upstream's priority).
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES))
+
+
+def find(group: str, version: str, plural: str) -> Resource | None:
+    for res in RESOURCES:
+        if res.group == group and res.version == version and res.plural == plural:
+            return res
+    return None
+
+
+def by_kind(api_version: str, kind: str) -> Resource | None:
+    for res in RESOURCES:
+        if res.api_version == api_version and res.kind == kind:
+            return res
+    return None
+
+
+def group_versions(group: str) -> list[str]:
+    return list(dict.fromkeys(r.version for r in RESOURCES if r.group == group))

@@ -1,0 +1,215 @@
+"""Run one control-plane process: TLS, storage, API, controllers, node side, faults."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import kubeconfig, pki
+from .api import ApiApp, ApiInfo
+from .config import NodeConfig, log_root, pod_log_dir
+from .controllers import Controllers
+from .errors import ApiError
+from .faults import Faults
+from .httpserver import HttpsServer
+from .ipam import ServiceIPs
+from .registry import NS, SERVICES, Registry
+from .resources import find
+from .store import Store
+
+log = logging.getLogger("k8s_standin")
+ENDPOINTS = find("", "v1", "endpoints")
+assert ENDPOINTS
+BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass
+class Kubeconfig:
+    path: Path
+    server: str
+    mode: int = 0o600
+    names: tuple[str, str, str] = ("default", "default", "default")
+
+
+@dataclass
+class ServerOptions:
+    flavor: str
+    version: str
+    data_dir: Path
+    db_path: Path
+    tls: pki.Paths
+    port: int
+    bind_address: str
+    node_name: str
+    node_ip: str
+    node_ipv6: str | None
+    cluster_cidrs: tuple[str, ...]
+    service_cidrs: tuple[str, ...]
+    cluster_dns: tuple[str, ...]
+    token: str
+    token_path: Path | None
+    kubeconfigs: list[Kubeconfig]
+    tls_sans: list[str] = field(default_factory=list)
+    disabled: frozenset[str] = frozenset()
+    enable_worker: bool = True
+    no_taints: bool = False
+    ready_line: str = ""
+    ca_name: str = "k3s-server-ca"
+    faults: Faults = field(default_factory=Faults)
+    start_node: bool = True
+    status_path: Path | None = None  # k0s status file, removed on exit
+    # Turns (secret, CA PEM) into the token the distro prints (k3s: "K10<hash>::server:...").
+    token_format: Callable[[str, bytes], str] | None = None
+
+
+class ControlPlane:
+    def __init__(self, opts: ServerOptions) -> None:
+        self.opts = opts
+        self.stop = threading.Event()
+        self.ballast: bytearray | None = None
+
+    def run(self) -> int:
+        opts = self.opts
+        started = time.monotonic()
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        self._hold_memory()
+        service_ips = ServiceIPs(opts.service_cidrs)
+        sans = ["127.0.0.1", "localhost", "::1", "kubernetes", "kubernetes.default",
+                "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+                opts.node_name, opts.node_ip, *([opts.node_ipv6] if opts.node_ipv6 else []),
+                *[service_ips.first_ip(f) for f in service_ips.families], *opts.tls_sans]
+        pki.ensure(opts.tls, sans, opts.ca_name)
+        ca_pem = opts.tls.ca_cert.read_bytes()
+        if opts.token_format is not None:
+            opts.token = opts.token_format(opts.token, ca_pem)
+        self._write_credentials(ca_pem)
+
+        store = Store(opts.db_path)
+        registry = Registry(store, service_ips)
+        self._bootstrap(registry, service_ips)
+        info = ApiInfo(version=opts.version, server_address=f"{opts.node_ip}:{opts.port}",
+                       pod_log_dirs=(pod_log_dir(), log_root()), ca_pem=ca_pem,
+                       never_ready=opts.faults.never_ready, join_token=opts.token,
+                       cluster_config=self._cluster_config())
+        app = ApiApp(registry, info)
+        server = HttpsServer(opts.bind_address, opts.port, app, str(opts.tls.server_cert),
+                             str(opts.tls.server_key))
+        server.start()
+        log.info("Running kube-apiserver --advertise-address=%s --secure-port=%d "
+                 "--service-cluster-ip-range=%s", opts.node_ip, opts.port,
+                 ",".join(opts.service_cidrs))
+        Controllers(registry, ca_pem, self.stop).start()
+        app.ready.set()
+        if opts.status_path is not None:
+            opts.status_path.parent.mkdir(parents=True, exist_ok=True)
+            opts.status_path.write_text(str(os.getpid()))
+        if not opts.faults.never_ready and opts.ready_line:
+            log.info("%s", opts.ready_line)
+        log.info("API ready after %.2fs", time.monotonic() - started)
+        if opts.start_node:
+            self._start_node(opts)
+        if opts.faults.api_down_window:
+            threading.Thread(target=self._api_down, args=(server, app), daemon=True).start()
+        self.stop.wait()
+        log.info("Received SIGTERM, shutting down")
+        app.stopping.set()
+        server.stop()
+        store.close()
+        if opts.status_path is not None:
+            opts.status_path.unlink(missing_ok=True)
+        return 0
+
+    def _cluster_config(self) -> dict[str, object]:
+        """What joining nodes fetch from /standin/cluster-config (k3s agents get the
+        equivalent from the server's supervisor API)."""
+        opts = self.opts
+        return {"flavor": opts.flavor, "version": opts.version,
+                "clusterCIDRs": list(opts.cluster_cidrs),
+                "serviceCIDRs": list(opts.service_cidrs), "clusterDNS": list(opts.cluster_dns),
+                "disabled": sorted(opts.disabled)}
+
+    def _hold_memory(self) -> None:
+        mib = self.opts.faults.hold_memory_mib
+        if mib <= 0:
+            return
+        ballast = bytearray(mib * 1024 * 1024)
+        # Touch one byte per page so the memory is resident, not just reserved.
+        ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))
+        self.ballast = ballast
+        log.info("Holding %d MiB of memory (STANDIN_HOLD_MEMORY_MIB)", mib)
+
+    def _write_credentials(self, ca_pem: bytes) -> None:
+        opts = self.opts
+        cert = opts.tls.client_cert.read_bytes()
+        key = opts.tls.client_key.read_bytes()
+        for kc in opts.kubeconfigs:
+            config = kubeconfig.build(kc.server, ca_pem, kc.names, cert, key)
+            kubeconfig.write(kc.path, config, kc.mode)
+            log.info("Wrote kubeconfig %s", kc.path)
+        if opts.token_path is not None:
+            opts.token_path.parent.mkdir(parents=True, exist_ok=True)
+            opts.token_path.write_text(opts.token + "\n")
+            opts.token_path.chmod(0o600)
+
+    def _bootstrap(self, registry: Registry, ips: ServiceIPs) -> None:
+        """What the apiserver's own bootstrap controllers create."""
+        opts = self.opts
+        for name in BUILTIN_NAMESPACES:
+            if registry.find(NS, "", name) is None:
+                registry.create(NS, "", {"metadata": {"name": name}})
+        if registry.find(SERVICES, "default", "kubernetes") is None:
+            fam = ips.families[0]
+            registry.create(SERVICES, "default", {
+                "metadata": {"name": "kubernetes",
+                             "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {"clusterIP": ips.first_ip(fam), "ipFamilies": [fam],
+                         "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                    "targetPort": opts.port}]},
+            })
+        endpoints = {
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": opts.node_ip}],
+                         "ports": [{"name": "https", "port": opts.port, "protocol": "TCP"}]}],
+        }
+        try:
+            registry.update(ENDPOINTS, "default", "kubernetes", endpoints)
+        except ApiError:
+            log.exception("could not write the kubernetes Endpoints")
+
+    def _start_node(self, opts: ServerOptions) -> None:
+        from . import node
+
+        kc = opts.kubeconfigs[0]
+        config = NodeConfig(
+            flavor="k3s" if opts.flavor == "k3s" else "k0s",
+            version=opts.version, data_dir=opts.data_dir,
+            api_url=f"https://127.0.0.1:{opts.port}", kubeconfig_path=kc.path,
+            node_name=opts.node_name, node_ip=opts.node_ip, node_ipv6=opts.node_ipv6,
+            cluster_cidrs=opts.cluster_cidrs, service_cidrs=opts.service_cidrs,
+            cluster_dns=opts.cluster_dns, disabled=opts.disabled, is_server=True,
+            enable_worker=opts.enable_worker, no_taints=opts.no_taints, faults=opts.faults,
+            token=opts.token,
+        )
+        node.start(config)
+
+    def _api_down(self, server: HttpsServer, app: ApiApp) -> None:
+        faults = self.opts.faults
+        if self.stop.wait(faults.api_down_after):
+            return
+        log.warning("Fault: API going down for %.1fs (STANDIN_API_DOWN_FOR)",
+                    faults.api_down_for)
+        app.stopping.set()
+        server.stop()
+        if self.stop.wait(faults.api_down_for):
+            return
+        app.stopping.clear()
+        server.start()
+        log.info("Fault: API back after the down window")
