@@ -48,7 +48,7 @@ def _client(config: NodeConfig, name: str):  # type: ignore[no-untyped-def]
 
 def start(config: NodeConfig) -> Node:
     """Start the kubelet and controllers for `config` in daemon threads."""
-    from . import addons, cni, endpoints, env, gc, ipam, proxy, scheduler, workloads
+    from . import addons, cni, endpoints, env, ipam, proxy, scheduler, workloads
     from .kubelet import Kubelet
     from .nodereg import NodeRegistration
     from .podnet import PodNetwork
@@ -69,7 +69,6 @@ def start(config: NodeConfig) -> Node:
         loop("replicasets", workloads.ReplicaSetController(_client(config, "rs")).step)
         loop("daemonsets", workloads.DaemonSetController(_client(config, "ds")).step)
         loop("endpoints", endpoints.EndpointsController(_client(config, "ep")).step)
-        loop("garbage-collector", gc.GarbageCollector(_client(config, "gc")).step, 2.0)
         for name, step in addons.controllers(_client(config, config.flavor), config):
             loop(name, step)
     if config.enable_worker or not config.is_server:

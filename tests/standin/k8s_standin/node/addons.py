@@ -1,12 +1,223 @@
-"""Add-on controllers per flavour (placeholder)."""
+"""The add-ons each distribution deploys into kube-system, applied like manifests.
+
+k3s (unless `--disable`d): CoreDNS, local-path provisioner with its default
+StorageClass, Traefik with IngressClass `traefik`, metrics-server, and the
+ServiceLB controller. k0s: CoreDNS, kube-proxy and kube-router DaemonSets,
+metrics-server; no StorageClass, ingress or load balancer. Objects are re-created
+if deleted, as k3s's deploy controller and k0s's manifest applier do.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 from ..config import NodeConfig
+from . import env
 from .client import Client
+from .servicelb import ServiceLB
+from .volumectl import VolumeBinder
+
+Obj = dict[str, Any]
+KS = "kube-system"
+REAPPLY_SECONDS = 10.0
+# Container images as the distributions pin them; images are never pulled.
+IMAGES = {
+    "coredns": "rancher/mirrored-coredns-coredns:1.12.0",
+    "local-path": "rancher/local-path-provisioner:v0.0.30",
+    "traefik": "rancher/mirrored-library-traefik:3.3.2",
+    "metrics-server": "rancher/mirrored-metrics-server:v0.7.2",
+    "kube-proxy": "quay.io/k0sproject/kube-proxy:v1.33.6",
+    "kube-router": "quay.io/k0sproject/kube-router:v2.4.1-iptables1.8.9-0",
+}
+
+
+COREFILE = """.:53 {
+    errors
+    health
+    ready
+    kubernetes DOMAIN in-addr.arpa ip6.arpa {
+      pods insecure
+      fallthrough in-addr.arpa ip6.arpa
+    }
+    forward . /etc/resolv.conf
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+"""
+
+
+def _deployment(name: str, labels: dict[str, str], container: Obj, *,
+                volumes: list[Obj] | None = None, replicas: int = 1) -> Obj:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": KS, "labels": dict(labels)},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
+                     "template": {"metadata": {"labels": dict(labels)},
+                                  "spec": {"containers": [container],
+                                           "volumes": volumes or [],
+                                           "priorityClassName": "system-cluster-critical",
+                                           "tolerations": [{"operator": "Exists",
+                                                            "effect": "NoSchedule"}]}}}}
+
+
+def _daemonset(name: str, labels: dict[str, str], container: Obj) -> Obj:
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": name, "namespace": KS, "labels": dict(labels)},
+            "spec": {"selector": {"matchLabels": dict(labels)},
+                     "template": {"metadata": {"labels": dict(labels)},
+                                  "spec": {"hostNetwork": True, "containers": [container],
+                                           "priorityClassName": "system-node-critical",
+                                           "tolerations": [{"operator": "Exists"}]}}}}
+
+
+def _module(name: str, *args: str) -> list[str]:
+    return ["python3", "-m", f"k8s_standin.node.{name}", *args]
+
+
+def _placeholder(component: str) -> list[str]:
+    # The node agent itself programs these components' effects (routes, service
+    # rules); the pod exists so kube-system looks as it does on a real node.
+    return ["sh", "-c", f'echo "{component}: handled by the stand-in node agent"; '
+            "exec sleep 2147483647"]
+
+
+def coredns(config: NodeConfig) -> list[tuple[str, Obj]]:
+    labels = {"k8s-app": "kube-dns"}
+    port = env.port("DNS", 53)
+    corefile = COREFILE.replace("DOMAIN", config.cluster_domain)
+    container = {"name": "coredns", "image": IMAGES["coredns"],
+                 "command": _module("dns", "--port", str(port),
+                                    "--domain", config.cluster_domain),
+                 "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                           {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                           {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}],
+                 "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 2}}
+    dual = len(config.cluster_dns) > 1 and not config.faults.no_ipv6
+    service = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "kube-dns", "namespace": KS, "labels": {
+                   "k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS",
+                   "kubernetes.io/cluster-service": "true"},
+                   "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}},
+               "spec": {"selector": labels,
+                        "clusterIP": config.cluster_dns[0],
+                        "clusterIPs": list(config.cluster_dns if dual else config.cluster_dns[:1]),
+                        "ipFamilyPolicy": "PreferDualStack" if dual else "SingleStack",
+                        "ports": [{"name": "dns", "port": 53, "protocol": "UDP",
+                                   "targetPort": port},
+                                  {"name": "dns-tcp", "port": 53, "protocol": "TCP",
+                                   "targetPort": port},
+                                  {"name": "metrics", "port": 9153, "protocol": "TCP",
+                                   "targetPort": 9153}]}}
+    return [
+        ("configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": "coredns", "namespace": KS},
+                        "data": {"Corefile": corefile}}),
+        ("deployments", _deployment("coredns", labels, container)),
+        ("services", service),
+    ]
+
+
+def local_path(config: NodeConfig) -> list[tuple[str, Obj]]:
+    labels = {"app": "local-path-provisioner"}
+    storage = str(config.data_dir / "storage")
+    container = {"name": "local-path-provisioner", "image": IMAGES["local-path"],
+                 "command": _module("localpath", "--storage", storage)}
+    sc = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+          "metadata": {"name": "local-path", "annotations": {
+              "storageclass.kubernetes.io/is-default-class": "true",
+              "defaultVolumeType": "local"}},
+          "provisioner": "rancher.io/local-path", "reclaimPolicy": "Delete",
+          "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": False}
+    return [("storageclasses", sc),
+            ("deployments", _deployment("local-path-provisioner", labels, container))]
+
+
+def traefik(config: NodeConfig) -> list[tuple[str, Obj]]:
+    labels = {"app.kubernetes.io/name": "traefik",
+              "app.kubernetes.io/instance": "traefik-kube-system"}
+    web, websecure = env.port("INGRESS_HTTP", 8000), env.port("INGRESS_HTTPS", 8443)
+    container = {"name": "traefik", "image": IMAGES["traefik"],
+                 "command": _module("ingress", "--port", str(web),
+                                    "--tls-port", str(websecure)),
+                 "ports": [{"name": "web", "containerPort": web, "protocol": "TCP"},
+                           {"name": "websecure", "containerPort": websecure, "protocol": "TCP"}],
+                 "readinessProbe": {"tcpSocket": {"port": web}, "periodSeconds": 2}}
+    service = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "traefik", "namespace": KS, "labels": dict(labels)},
+               "spec": {"type": "LoadBalancer", "selector": labels,
+                        "ports": [{"name": "web", "port": 80, "targetPort": "web",
+                                   "protocol": "TCP"},
+                                  {"name": "websecure", "port": 443, "targetPort": "websecure",
+                                   "protocol": "TCP"}]}}
+    objs: list[tuple[str, Obj]] = [("deployments", _deployment("traefik", labels, container)),
+                                   ("services", service)]
+    if not config.faults.missing_ingressclass:
+        objs.insert(0, ("ingressclasses", {
+            "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+            "metadata": {"name": "traefik", "annotations": {
+                "ingressclass.kubernetes.io/is-default-class": "true"}},
+            "spec": {"controller": "traefik.io/ingress-controller"}}))
+    return objs
+
+
+def metrics_server(config: NodeConfig) -> list[tuple[str, Obj]]:
+    labels = {"k8s-app": "metrics-server"}
+    container = {"name": "metrics-server", "image": IMAGES["metrics-server"],
+                 "command": _placeholder("metrics-server")}
+    return [("deployments", _deployment("metrics-server", labels, container))]
+
+
+def k0s_network(config: NodeConfig) -> list[tuple[str, Obj]]:
+    return [
+        ("daemonsets", _daemonset("kube-proxy", {"k8s-app": "kube-proxy"}, {
+            "name": "kube-proxy", "image": IMAGES["kube-proxy"],
+            "command": _placeholder("kube-proxy")})),
+        ("daemonsets", _daemonset("kube-router", {"k8s-app": "kube-router"}, {
+            "name": "kube-router", "image": IMAGES["kube-router"],
+            "command": _placeholder("kube-router")})),
+    ]
+
+
+def manifests(config: NodeConfig) -> list[tuple[str, Obj]]:
+    disabled = config.disabled
+    out: list[tuple[str, Obj]] = []
+    if "coredns" not in disabled:
+        out += coredns(config)
+    if config.flavor == "k3s":
+        if "local-storage" not in disabled:
+            out += local_path(config)
+        if "traefik" not in disabled:
+            out += traefik(config)
+    else:
+        out += k0s_network(config)
+    if "metrics-server" not in disabled:
+        out += metrics_server(config)
+    return out
+
+
+class AddonApplier:
+    def __init__(self, client: Client, config: NodeConfig) -> None:
+        self.client = client
+        self.objects = manifests(config)
+        self._last = 0.0
+
+    def step(self) -> None:
+        if time.monotonic() - self._last < REAPPLY_SECONDS:
+            return
+        for resource, obj in self.objects:
+            ns = obj["metadata"].get("namespace")
+            self.client.ensure(resource, obj, ns)
+        self._last = time.monotonic()
 
 
 def controllers(client: Client, config: NodeConfig) -> list[tuple[str, Callable[[], None]]]:
-    return []
+    out: list[tuple[str, Callable[[], None]]] = [
+        ("addons", AddonApplier(client, config).step),
+        ("persistentvolume-binder", VolumeBinder(client).step),
+    ]
+    if config.flavor == "k3s" and "servicelb" not in config.disabled:
+        out.append(("servicelb", ServiceLB(client, config).step))
+    return out
