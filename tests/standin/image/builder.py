@@ -52,7 +52,7 @@ def ensure_images(
             build_base(client, progress)
         base_id = client.images.get(base).id
         built = {
-            (spec.distro, spec.role): _ensure_one(client, spec, base, base_id, source_dir, progress)
+            (spec.distro, spec.role): ensure_one(client, spec, base, base_id, source_dir, progress)
             for spec in STANDINS
         }
     return StandinImages(
@@ -64,14 +64,16 @@ def ensure_images(
     )
 
 
-def _ensure_one(
+def ensure_one(
     client: docker.DockerClient,
     spec: StandinSpec,
     base: str,
     base_id: str,
     source_dir: Path,
     progress: Progress,
+    extra_labels: dict[str, str] | None = None,
 ) -> StandinImage:
+    """Build one stand-in image unless an image with its tag and context hash exists."""
     context = make_context(spec, base, base_id, source_dir)
     old_id: str | None = None
     try:
@@ -85,7 +87,7 @@ def _ensure_one(
             return StandinImage(spec.distro, spec.version, spec.ref, existing.id)
         old_id = existing.id
         progress(f"{spec.distro} {spec.version}: sources changed, rebuilding {spec.ref}")
-    image_id = _build(client, context, progress)
+    image_id = _build(client, context, progress, extra_labels or {})
     if old_id and old_id != image_id:
         _remove_quietly(client, old_id)
     return StandinImage(spec.distro, spec.version, spec.ref, image_id)
@@ -106,7 +108,12 @@ def _labels(context: BuildContext) -> dict[str, str]:
     }
 
 
-def _build(client: docker.DockerClient, context: BuildContext, progress: Progress) -> str:
+def _build(
+    client: docker.DockerClient,
+    context: BuildContext,
+    progress: Progress,
+    extra_labels: dict[str, str],
+) -> str:
     spec = context.spec
     started = time.monotonic()
     progress(f"{spec.distro} {spec.version}: building {spec.ref}")
@@ -116,7 +123,7 @@ def _build(client: docker.DockerClient, context: BuildContext, progress: Progres
         fileobj=context.tar(),
         custom_context=True,
         tag=spec.ref,
-        labels=_labels(context),
+        labels={**_labels(context), **extra_labels},
         rm=True,
         forcerm=True,
         pull=False,
