@@ -111,6 +111,12 @@ def add_options(parser: pytest.Parser) -> None:
         "nothing is started or stopped",
     )
     group.addoption(
+        "--provisioner",
+        metavar="NAME",
+        default=None,
+        help="how clusters are brought up. Default: docker (existing with --kubeconfig)",
+    )
+    group.addoption(
         "--keep-cluster",
         type=keep_policy,
         default=None,

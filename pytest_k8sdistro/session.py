@@ -57,8 +57,7 @@ class K8sDistroSession:
     @property
     def manager(self) -> ClusterManager:
         if self._manager is None:
-            registry: dict[str, Any] = dict(provisioners.BUILTIN)
-            self.config.hook.pytest_k8sdistro_add_provisioners(registry=registry)
+            registry = provisioners.registry(self.config)
             cls = provisioners.load(registry[self.settings.provisioner])
             run_dir = self.run_dir()
             progress = self.progress()

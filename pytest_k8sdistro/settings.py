@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro import kubeconfig
+from pytest_k8sdistro import kubeconfig, provisioners
 from pytest_k8sdistro.keep import KeepPolicy
 from pytest_k8sdistro.options import keep_policy, timeout_seconds
 from pytest_k8sdistro.spec import DistroSpec, parse_distro
@@ -28,11 +28,8 @@ class Settings:
     node_memory: int | None
     node_cpus: float | None
     ready_timeout: float | None
-
-    @property
-    def provisioner(self) -> str:
-        """The provisioner that brings clusters up for this run."""
-        return "existing" if self.kubeconfig is not None else "docker"
+    #: The name of the provisioner that brings clusters up for this run.
+    provisioner: str
 
 
 def from_config(config: pytest.Config) -> Settings:
@@ -50,6 +47,13 @@ def from_config(config: pytest.Config) -> Settings:
             config.getini("k8sdistro_ready_timeout"), flag="k8sdistro_ready_timeout"
         )
 
+    registry = provisioners.registry(config)
+    provisioner = option.provisioner or ("existing" if option.k8sdistro_kubeconfig else "docker")
+    if provisioner not in registry:
+        raise pytest.UsageError(
+            f"--provisioner={provisioner!r} is not a known provisioner; "
+            f"known: {', '.join(sorted(registry))}"
+        )
     settings = Settings(
         distros=distros,
         image=option.distro_image,
@@ -62,6 +66,7 @@ def from_config(config: pytest.Config) -> Settings:
         node_memory=option.node_memory,
         node_cpus=option.node_cpus,
         ready_timeout=timeout,
+        provisioner=provisioner,
     )
     _check_image(settings)
     _check_kubeconfig(settings)
@@ -110,6 +115,8 @@ def _check_kubeconfig(settings: Settings) -> None:
         )
         if given
     ]
+    if settings.provisioner != "existing":
+        conflicts.append(f"--provisioner={settings.provisioner}")
     if conflicts:
         raise pytest.UsageError(
             f"--kubeconfig tests a cluster that is already running, so {', '.join(conflicts)} "
@@ -130,7 +137,7 @@ def _check_reuse(settings: Settings, *, explicit_keep: KeepPolicy | None) -> Non
 
 
 def _check_provisioner(settings: Settings) -> None:
-    if settings.kubeconfig is not None:
+    if settings.provisioner != "docker":
         return
     for spec in settings.distros:
         if spec.profile.container is None:

@@ -62,6 +62,7 @@ def test_unknown_distro_names_the_known_ones(pytester: pytest.Pytester) -> None:
         (["--distro=k3s", "--distro-image-archive=/no/such.tar"], "no such file"),
         (["--distro=microk8s"], "microk8s config > microk8s.yaml"),
         (["--distro=k3s", "--reuse-cluster", "--keep-cluster=never"], "contradicts"),
+        (["--provisioner=vagrant"], "'vagrant' is not a known provisioner; known: docker, existing"),
     ],
 )
 def test_bad_values_are_usage_errors(
@@ -103,7 +104,14 @@ class TestKubeconfigOption:
         assert "no usable current-context (found 'missing'; contexts: test)" in output
 
     @pytest.mark.parametrize(
-        "extra", ["--distro-image=me/k3s:1", "--reuse-cluster", "--nodes=2", "--node-cpus=1"]
+        "extra",
+        [
+            "--distro-image=me/k3s:1",
+            "--reuse-cluster",
+            "--nodes=2",
+            "--node-cpus=1",
+            "--provisioner=docker",
+        ],
     )
     def test_conflicts_name_the_flags(
         self, pytester: pytest.Pytester, tmp_path: Path, extra: str

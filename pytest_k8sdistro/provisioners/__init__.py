@@ -6,10 +6,13 @@ Other plugins add their own with the ``pytest_k8sdistro_add_provisioners`` hook.
 from __future__ import annotations
 
 import importlib
+from typing import Any
+
+import pytest
 
 from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
 
-__all__ = ["BUILTIN", "ProvisionError", "Provisioner", "load"]
+__all__ = ["BUILTIN", "ProvisionError", "Provisioner", "load", "registry"]
 
 #: name -> "module:Class"
 BUILTIN: dict[str, str] = {
@@ -24,3 +27,10 @@ def load(target: str | type[Provisioner]) -> type[Provisioner]:
     module_name, _, attribute = target.partition(":")
     provisioner: type[Provisioner] = getattr(importlib.import_module(module_name), attribute)
     return provisioner
+
+
+def registry(config: pytest.Config) -> dict[str, Any]:
+    """Built-in provisioners plus those other plugins add: name -> class or "module:Class"."""
+    found: dict[str, Any] = dict(BUILTIN)
+    config.hook.pytest_k8sdistro_add_provisioners(registry=found)
+    return found
