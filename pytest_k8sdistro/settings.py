@@ -116,7 +116,7 @@ def _check_kubeconfig(settings: Settings) -> None:
         if given
     ]
     if settings.provisioner != "existing":
-        conflicts.append(f"--provisioner={settings.provisioner}")
+        conflicts.append("--provisioner")
     if conflicts:
         raise pytest.UsageError(
             f"--kubeconfig tests a cluster that is already running, so {', '.join(conflicts)} "

@@ -39,14 +39,14 @@ def pod_ips(pod: Obj) -> list[str]:
 class EndpointsController:
     def __init__(self, client: Client) -> None:
         self.client = client
+        self.slices_served = True
 
     def step(self) -> None:
         pods = [p for p in self.client.list("pods") if not is_terminating(p)
                 and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")]
         existing = {(e["metadata"]["namespace"], e["metadata"]["name"]): e
                     for e in self.client.list("endpoints")}
-        slices = {(s["metadata"]["namespace"], s["metadata"]["name"]): s
-                  for s in self.client.list("endpointslices")}
+        slices = self._slices()
         services = self.client.list("services")
         for svc in services:
             selector = svc["spec"].get("selector")
@@ -60,8 +60,21 @@ class EndpointsController:
             if managed and key not in names:
                 self.client.delete("endpoints", key[1], key[0])
 
+    def _slices(self) -> dict[tuple[str, str], Obj] | None:
+        """EndpointSlices are optional: None when the API does not serve them."""
+        if not self.slices_served:
+            return None
+        try:
+            return {(s["metadata"]["namespace"], s["metadata"]["name"]): s
+                    for s in self.client.list("endpointslices")}
+        except ApiError as err:
+            if err.status != 404:
+                raise
+            self.slices_served = False
+            return None
+
     def _sync(self, svc: Obj, pods: list[Obj], existing: dict[tuple[str, str], Obj],
-              slices: dict[tuple[str, str], Obj]) -> None:
+              slices: dict[tuple[str, str], Obj] | None) -> None:
         meta = svc["metadata"]
         ns, name = meta["namespace"], meta["name"]
         members = [p for p in pods if p["metadata"]["namespace"] == ns
@@ -99,7 +112,8 @@ class EndpointsController:
         elif (current.get("subsets") or []) != subsets:
             body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
             self.client.replace("endpoints", body, ns)
-        self._slice(svc, members, ports, slices)
+        if slices is not None:
+            self._slice(svc, members, ports, slices)
 
     def _slice(self, svc: Obj, members: list[Obj], ports: list[Obj],
                slices: dict[tuple[str, str], Obj]) -> None:
@@ -134,6 +148,6 @@ class EndpointsController:
                 elif current.get("endpoints") != endpoints or current.get("ports") != ports:
                     body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
                     self.client.replace("endpointslices", body, ns)
-            except (ApiError, KeyError):
-                # EndpointSlices are optional in the stand-in API; Endpoints suffice.
-                return
+            except ApiError as err:
+                if err.status != 409:
+                    raise
