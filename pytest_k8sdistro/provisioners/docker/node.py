@@ -1,0 +1,155 @@
+"""How a node container is started: names, arguments and ``containers.create`` options.
+
+Pure functions of the profile and what was found out about the engine, so the
+whole start specification is unit-tested without an engine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pytest_k8sdistro.profiles.base import ContainerStart
+from pytest_k8sdistro.provisioners.docker import supervisor
+from pytest_k8sdistro.provisioners.docker.privileges import Privileges
+
+Role = Literal["server", "agent"]
+
+API_PORT = "6443/tcp"
+#: Published besides the API so that ingress suites can reach the node's 80/443.
+INGRESS_PORTS = ("80/tcp", "443/tcp")
+#: Published ports listen on the loopback only: a test cluster must not be reachable
+#: from the network the machine is on.
+PUBLISH_HOST_IP = "127.0.0.1"
+
+#: Where k3s servers keep the token agents join with.
+K3S_TOKEN_PATH = "/var/lib/rancher/k3s/server/token"
+
+
+def container_name(key: str, role: Role, index: int) -> str:
+    return f"k8sdistro-{key}-{role}-{index}"
+
+
+def volume_name(container: str, path: str) -> str:
+    slug = re.sub(r"[^a-zA-Z0-9]+", "-", path).strip("-") or "root"
+    return f"{container}-{slug}"
+
+
+def server_args(distro: str, start: ContainerStart, name: str) -> list[str]:
+    args = list(start.server_args)
+    if distro == "k3s":
+        # The API is reached through a port published on 127.0.0.1, so the serving
+        # certificate must list it; k3s's docker tests and k3d do the same.
+        args += ["--tls-san=127.0.0.1", "--https-listen-port=6443", f"--node-name={name}"]
+    # k0s: its API certificate lists 127.0.0.1 and localhost already, and the node
+    # is named after the container's hostname.
+    return args
+
+
+def agent_args(distro: str, start: ContainerStart, name: str, token: str) -> list[str]:
+    args = list(start.agent_args)
+    if distro == "k3s":
+        args.append(f"--node-name={name}")  # K3S_URL and K3S_TOKEN come in the environment
+    elif start.join == "token":
+        args.append(token)
+    return args
+
+
+def agent_env(distro: str, start: ContainerStart, server_name: str, token: str) -> dict[str, str]:
+    if distro == "k3s" and start.join == "env":
+        return {"K3S_URL": f"https://{server_name}:6443", "K3S_TOKEN": token}
+    return {}
+
+
+def prepare_snippet(distro: str, role: Role) -> str:
+    """Shell run once by the supervisor before the first start of the distribution.
+
+    The k0s image's /entrypoint.sh prepares the container (cgroup v2 remount and
+    nesting, Docker DNS fix-up, K0S_CONFIG) and then execs its arguments; it decides
+    what to do from the role, which it normally reads from k0s's own arguments.
+    """
+    if distro == "k0s":
+        k0s_role = "controller+worker" if role == "server" else "worker"
+        return f"[ ! -x /entrypoint.sh ] || K0S_ENTRYPOINT_ROLE={k0s_role} /entrypoint.sh true"
+    return ""
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What node containers depend on about the engine's host."""
+
+    cgroup_v2: bool
+    privileges: Privileges
+
+
+@dataclass
+class NodeSpec:
+    """Everything ``containers.create`` needs for one node."""
+
+    distro: str
+    start: ContainerStart
+    role: Role
+    name: str
+    image: str
+    args: list[str]
+    labels: dict[str, str]
+    #: Named volume -> path in the container.
+    volumes: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    network: str | None = None
+    publish: bool = False
+    memory: int | None = None
+    cpus: float | None = None
+
+    def create_options(self, host: HostFacts) -> dict[str, Any]:
+        env = {**self.start.env, **self.env}
+        if host.cgroup_v2 and self.distro != "k0s":
+            # The k0s entrypoint nests cgroups itself (prepare_snippet).
+            env[supervisor.ENV_CGROUP_NESTING] = "1"
+        if not host.privileges.privileged:
+            env[supervisor.ENV_REMOUNT_RW] = "1"
+        prepare = prepare_snippet(self.distro, self.role)
+        if prepare:
+            env[supervisor.ENV_PREPARE] = prepare
+
+        privileges = host.privileges.create_options()
+        mounts: dict[str, dict[str, str]] = privileges.pop("volumes", {})
+        mounts.update({name: {"bind": path, "mode": "rw"} for name, path in self.volumes.items()})
+        options: dict[str, Any] = {
+            "image": self.image,
+            "name": self.name,
+            "hostname": self.name,
+            "entrypoint": supervisor.entrypoint(self.start.init),
+            "command": supervisor.command(self.start.binary, self.args),
+            "environment": env,
+            "labels": dict(self.labels),
+            "tmpfs": {path: "" for path in self.start.tmpfs},
+            "volumes": mounts,
+            # Private on cgroup v2 (what kind does, and Docker's default since 20.10 on
+            # v2); on v1 the node needs the host's hierarchy to manage pods' cgroups.
+            "cgroupns": "private" if host.cgroup_v2 else "host",
+            "detach": True,
+            **privileges,
+        }
+        if self.network is not None:
+            options["network"] = self.network
+        if self.publish:
+            options["ports"] = {
+                port: (PUBLISH_HOST_IP, None) for port in (API_PORT, *INGRESS_PORTS)
+            }
+        if self.memory is not None:
+            options["mem_limit"] = self.memory
+            # No swap beyond the limit, so the threshold means what it says.
+            options["memswap_limit"] = self.memory
+        if self.cpus is not None:
+            options["nano_cpus"] = int(self.cpus * 1e9)
+        return options
+
+
+def network_options(labels: dict[str, str]) -> dict[str, Any]:
+    """Options of the dedicated network for a multi-node cluster.
+
+    IPv6 and dual-stack clusters will add ``enable_ipv6`` and an IPAM config here.
+    """
+    return {"driver": "bridge", "labels": dict(labels), "check_duplicate": True}

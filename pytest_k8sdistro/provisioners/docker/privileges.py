@@ -1,0 +1,173 @@
+"""How much privilege the engine grants a node container, found out once per process.
+
+Node containers want ``--privileged`` (k3s and k0s docs, kind). Some sandboxes cannot
+grant it: when the engine's own capability bounding set lacks a capability (here:
+CAP_SYS_RESOURCE), runc fails with "unable to apply caps: operation not permitted".
+The fallback is every capability the engine can grant, with seccomp and AppArmor
+unconfined, which lets the node mount and manage cgroups all the same.
+
+Probing starts tiny containers from the node image itself (it is local by then),
+running ``test -e /dev/kmsg`` so the same probe tells whether the kernel log device
+exists on the engine's host (kubernetes-sigs/kind#662).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import docker
+import docker.errors
+
+from pytest_k8sdistro.provisioners.base import ProvisionError
+
+#: "host": a privileged container sees it already; "device": passed in with --device;
+#: "null": the host has none, /dev/null is bound in its place so the kubelet can open it.
+KmsgMode = Literal["host", "device", "null"]
+
+SECURITY_UNCONFINED = ["seccomp=unconfined", "apparmor=unconfined"]
+KMSG_DEVICE = "/dev/kmsg:/dev/kmsg:rwm"
+
+
+@dataclass(frozen=True)
+class Privileges:
+    privileged: bool
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    kmsg: KmsgMode = "host"
+    #: What was tried before this, and why it failed: for the message said once.
+    refused: tuple[str, ...] = field(default=(), compare=False)
+
+    def create_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``containers.create`` that apply these privileges."""
+        options: dict[str, Any] = {}
+        if self.privileged:
+            options["privileged"] = True
+        else:
+            options["cap_add"] = list(self.cap_add)
+            options["cap_drop"] = list(self.cap_drop)
+            options["security_opt"] = list(SECURITY_UNCONFINED)
+        if self.kmsg == "device":
+            options["devices"] = [KMSG_DEVICE]
+        elif self.kmsg == "null":
+            options["volumes"] = {"/dev/null": {"bind": "/dev/kmsg", "mode": "rw"}}
+        return options
+
+    def describe(self) -> str:
+        if self.privileged:
+            how = "node containers run --privileged"
+        else:
+            caps = "all capabilities" + (
+                f" except {', '.join(self.cap_drop)}" if self.cap_drop else ""
+            )
+            reason = f" ({self.refused[0]})" if self.refused else ""
+            how = (
+                f"the engine cannot grant --privileged{reason}; node containers get {caps} "
+                "with seccomp and AppArmor unconfined instead"
+            )
+        if self.kmsg == "null":
+            how += "; the engine's host has no /dev/kmsg, so /dev/null is bound there"
+        return how
+
+
+#: Tried in order: what the k3s and k0s docs use, then the fallback.
+CANDIDATES: tuple[Privileges, ...] = (
+    Privileges(privileged=True),
+    Privileges(privileged=False, cap_add=("ALL",)),
+    # The sandboxes we know of lack CAP_SYS_RESOURCE in their bounding set.
+    Privileges(privileged=False, cap_add=("ALL",), cap_drop=("SYS_RESOURCE",)),
+)
+
+_cache: dict[str, Privileges] = {}
+_lock = threading.Lock()
+
+
+def detect(
+    client: docker.DockerClient, image: str, labels: dict[str, str], say: Any = None
+) -> Privileges:
+    """The privileges node containers get on this engine, probed once per process.
+
+    ``say`` (a callable taking a message) hears the outcome the first time only.
+    """
+    key = str(client.api.base_url)
+    with _lock:
+        found = _cache.get(key)
+        if found is not None:
+            return found
+        found = _probe_all(client, image, labels)
+        _cache[key] = found
+    if say is not None:
+        say(found.describe())
+    return found
+
+
+def _probe_all(client: docker.DockerClient, image: str, labels: dict[str, str]) -> Privileges:
+    refused: list[str] = []
+    for candidate in CANDIDATES:
+        kmsg_modes: tuple[KmsgMode, ...] = ("host",) if candidate.privileged else ("device", "null")
+        for kmsg in kmsg_modes:
+            trial = Privileges(candidate.privileged, candidate.cap_add, candidate.cap_drop, kmsg)
+            error, kmsg_present = _probe(client, image, labels, trial)
+            if error is None:
+                if trial.privileged and not kmsg_present:
+                    trial = Privileges(True, kmsg="null")
+                return Privileges(
+                    trial.privileged, trial.cap_add, trial.cap_drop, trial.kmsg, tuple(refused)
+                )
+            if kmsg == "device" and "kmsg" in error:
+                continue  # no /dev/kmsg on the host: try with /dev/null bound there
+            refused.append(_short(error))
+            break
+    raise ProvisionError(
+        f"the Docker engine refused every way of starting a node container from {image}: "
+        + "; ".join(refused)
+    )
+
+
+def _probe(
+    client: docker.DockerClient, image: str, labels: dict[str, str], trial: Privileges
+) -> tuple[str | None, bool]:
+    """(None, /dev/kmsg exists) when a container with ``trial`` starts, else (error, False)."""
+    try:
+        container = client.containers.create(
+            image,
+            entrypoint=["/bin/sh", "-c", "test -e /dev/kmsg"],
+            command=[],
+            labels=labels,
+            network_mode="none",
+            **trial.create_options(),
+        )
+    except docker.errors.APIError as exc:
+        return str(exc.explanation or exc), False
+    try:
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            message = str(exc.explanation or exc)
+            if "/bin/sh" in message and (
+                "executable file not found" in message or "no such file" in message.lower()
+            ):
+                raise ProvisionError(
+                    f"image {image} has no /bin/sh, which the node's supervisor needs"
+                ) from None
+            return message, False
+        status = container.wait(timeout=60).get("StatusCode", 1)
+        return None, status == 0
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True)
+
+
+def _short(message: str) -> str:
+    for marker in ("unable to apply caps", "operation not permitted"):
+        if marker in message:
+            return f"runc: {marker}"
+    return message.strip().splitlines()[0][:200] if message.strip() else "refused"
+
+
+def forget() -> None:
+    """Drop the cached outcome (tests)."""
+    with _lock:
+        _cache.clear()

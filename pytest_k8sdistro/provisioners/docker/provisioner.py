@@ -1,0 +1,496 @@
+"""``DockerProvisioner``: k3s and k0s nodes as containers on a Docker engine."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import posixpath
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+
+from pytest_k8sdistro import kubeconfig
+from pytest_k8sdistro.cluster import Cluster, Node
+from pytest_k8sdistro.profiles.base import ContainerStart, DistroProfile
+from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
+from pytest_k8sdistro.provisioners.docker import (
+    cleanup,
+    diagnostics,
+    engine,
+    images,
+    labels,
+    node,
+    privileges,
+    supervisor,
+)
+from pytest_k8sdistro.spec import DistroSpec
+
+T = TypeVar("T")
+
+POLL_S = 1.0
+#: How long a restarted server may take to have a new child process.
+RESTART_TIMEOUT_S = 30.0
+
+
+class DockerProvisioner(Provisioner):
+    NAME = "docker"
+
+    _client: docker.DockerClient | None = None
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = engine.connect()
+        return self._client
+
+    # -- leftovers ------------------------------------------------------------
+
+    def cleanup_leftovers(self) -> None:
+        report = cleanup.remove_leftovers(self.client, cleanup.OwnerCheck(self.run.hostname))
+        if report:
+            self.progress.say(f"removed leftovers of runs that are gone: {report.summary()}")
+
+    # -- create ---------------------------------------------------------------
+
+    def create(self, spec: DistroSpec, key: str) -> Cluster:
+        profile = spec.profile
+        if profile.container is None:  # settings reject this; a plugin may not
+            raise ProvisionError(f"{spec.name} cannot run in a container")
+        image = self.settings.image or profile.image(spec.version)
+        assert image is not None  # every profile with a container start names its image
+        try:
+            return _Creation(self, spec, key, image, profile, profile.container).run()
+        except BaseException as exc:
+            # Ctrl-C or SIGTERM (turned into KeyboardInterrupt) in the middle of a
+            # start must not leave a half-made node behind.
+            if isinstance(exc, Exception):
+                self._diagnose_failed_start(key)
+            self._remove(self.run.run_id, key)
+            raise
+
+    def _diagnose_failed_start(self, key: str) -> None:
+        dest = self.workdir / "diagnostics" / key
+        try:
+            found = self.client.containers.list(
+                all=True, filters=labels.of_cluster(self.run.run_id, key)
+            )
+            if found:
+                dest.mkdir(parents=True, exist_ok=True)
+                diagnostics.collect(found, dest, kubeconfig_path=None, log_paths=())
+                self.progress.say(f"{key}: diagnostics of the failed start written to {dest}")
+        except Exception as exc:  # never hide the original failure
+            self.progress.say(f"{key}: could not collect diagnostics: {exc}")
+
+    # -- destroy, keep, attach ---------------------------------------------------
+
+    def destroy(self, cluster: Cluster) -> None:
+        self._remove(cluster.details.get("run_id", self.run.run_id), cluster.key)
+
+    def _remove(self, run_id: str, key: str) -> None:
+        """Remove what run ``run_id`` made for cluster ``key``, found by its labels."""
+        wanted = labels.of_cluster(run_id, key)
+        for container in self.client.containers.list(all=True, filters=wanted):
+            _ignore_missing(functools.partial(container.remove, force=True, v=True))
+        for network in self.client.networks.list(filters=wanted):
+            _ignore_missing(network.remove)
+        for volume in self.client.volumes.list(filters=wanted):
+            _ignore_missing(volume.remove)
+
+    def keep(self, cluster: Cluster) -> None:
+        """Mark ``cluster`` kept with a labelled marker volume.
+
+        Container labels cannot change after creation, so the mark is a separate
+        object; leftover clean-up spares every resource whose run and cluster a
+        marker names, and removes the marker once the cluster's containers are gone.
+        """
+        run_id = cluster.details.get("run_id", self.run.run_id)
+        name = f"k8sdistro-kept-{cluster.key}-{run_id}"
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            self.client.volumes.create(name=name, labels=labels.kept_marker(run_id, cluster.key))
+
+    def attach(self, cluster: Cluster) -> bool:
+        run_id = cluster.details.get("run_id", "")
+        kept = self.client.volumes.list(filters={"label": [f"{labels.KEPT}=1"]})
+        if not any(
+            (v.attrs.get("Labels") or {}).get(labels.RUN_ID) == run_id
+            and (v.attrs.get("Labels") or {}).get(labels.CLUSTER) == cluster.key
+            for v in kept
+        ):
+            return False
+        for container_id in cluster.details.get("containers", []):
+            try:
+                container = self.client.containers.get(container_id)
+            except docker.errors.NotFound:
+                return False
+            if container.status != "running":
+                return False
+        server = self.client.containers.get(cluster.details["containers"][0])
+        # A restarted engine may have published the API on another port.
+        return (
+            _published(server).get(node.API_PORT) == cluster.details["ports"].get(node.API_PORT)
+            and Path(cluster.kubeconfig).is_file()
+        )
+
+    # -- logs and diagnostics ------------------------------------------------------
+
+    def logs(self, cluster: Cluster, tail: int = 40) -> str:
+        containers = cluster.details.get("containers", [])
+        if not containers:
+            return ""
+        try:
+            raw = self.client.containers.get(containers[0]).logs(tail=tail)
+        except docker.errors.NotFound:
+            return ""
+        return bytes(raw).decode(errors="replace")
+
+    def diagnostics(self, cluster: Cluster, dest: Path) -> None:
+        containers = []
+        for container_id in cluster.details.get("containers", []):
+            try:
+                containers.append(self.client.containers.get(container_id))
+            except docker.errors.NotFound:
+                continue
+        diagnostics.collect(
+            containers,
+            dest,
+            kubeconfig_path=cluster.kubeconfig,
+            log_paths=diagnostics.NODE_LOGS.get(cluster.distro, ()),
+        )
+        self.progress.say(f"{cluster.key}: diagnostics written to {dest}")
+
+    # -- in-place restart and upgrade --------------------------------------------
+
+    def restart_server(self, cluster: Cluster, index: int = 0) -> int:
+        """Restart the distribution's process in node ``index``; the container stays.
+
+        Returns the new process's pid (in the container's pid namespace).
+        """
+        container = self.client.containers.get(cluster.details["containers"][index])
+        before = _child_pid(container)
+        code, output = container.exec_run(list(supervisor.RESTART_COMMAND))
+        if code != 0:
+            raise ProvisionError(
+                f"asking the supervisor in {container.name} to restart failed: "
+                f"{output.decode(errors='replace').strip()}"
+            )
+        deadline = time.monotonic() + RESTART_TIMEOUT_S
+        while time.monotonic() < deadline:
+            after = _child_pid(container)
+            if after is not None and after != before:
+                self.progress.say(f"{container.name}: restarted (pid {before} -> {after})")
+                return after
+            time.sleep(0.2)
+        raise ProvisionError(
+            f"{container.name}: the distribution's process did not restart within "
+            f"{RESTART_TIMEOUT_S:.0f}s; last log lines:\n{self.logs(cluster)}"
+        )
+
+    def replace_binary(self, cluster: Cluster, source_image: str) -> None:
+        """Swap the distribution's binary for ``source_image``'s in every node, in place.
+
+        Servers first, as both projects' upgrade docs say. The binary is copied out of
+        a container created from ``source_image`` and never started, copied into each
+        running node over the old one, and the node's process restarted: pods and the
+        container survive.
+        """
+        profile = DistroSpec(cluster.distro, cluster.version).profile
+        assert profile.container is not None
+        binary = profile.container.binary
+        images.ensure(self.client, source_image, archive=None, say=self.progress.say)
+        payload = self._binary_from(source_image, binary)
+        for index, container_id in enumerate(cluster.details.get("containers", [])):
+            container = self.client.containers.get(container_id)
+            if not container.put_archive(posixpath.dirname(binary), payload):
+                raise ProvisionError(f"copying {binary} into {container.name} failed")
+            self.progress.say(f"{container.name}: {binary} replaced from {source_image}")
+            self.restart_server(cluster, index)
+        cluster.details["binary_from"] = source_image
+
+    def _binary_from(self, image: str, binary: str) -> bytes:
+        source = self.client.containers.create(
+            image,
+            entrypoint=["/bin/true"],
+            labels=labels.for_run(self.run, "", "binary-source"),
+        )
+        try:
+            stream, _ = source.get_archive(binary)
+            data = b"".join(stream)
+        finally:
+            _ignore_missing(functools.partial(source.remove, force=True))
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                raise ProvisionError(f"{binary} in {image} is not a regular file")
+        return data
+
+
+class _Creation:
+    """One cluster being started; every step removes nothing (``create`` does)."""
+
+    def __init__(
+        self,
+        owner: DockerProvisioner,
+        spec: DistroSpec,
+        key: str,
+        image: str,
+        profile: DistroProfile,
+        start: ContainerStart,
+    ) -> None:
+        self.owner = owner
+        self.client = owner.client
+        self.settings = owner.settings
+        self.spec = spec
+        self.key = key
+        self.image = image
+        self.profile = profile
+        self.start = start
+        self.say = owner.progress.say
+        timeout = self.settings.ready_timeout or profile.readiness.timeout_s
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout
+        self.base = key
+        self.volumes: list[str] = []
+
+    def labels(self, role: str) -> dict[str, str]:
+        return labels.for_run(self.owner.run, self.key, role)
+
+    def run(self) -> Cluster:
+        facts = engine.facts(self.client)
+        images.ensure(self.client, self.image, archive=self.settings.image_archive, say=self.say)
+        granted = privileges.detect(self.client, self.image, self.labels("probe"), say=self.say)
+        host = node.HostFacts(cgroup_v2=facts.cgroup_v2, privileges=granted)
+        server_name = self._names()
+        network = self._network() if self.settings.nodes > 1 else None
+
+        server = self._start_node(
+            host,
+            role="server",
+            name=server_name,
+            args=node.server_args(self.spec.name, self.start, server_name),
+            env={},
+            network=network,
+        )
+        self.say(f"{self.spec}: node {server.name} started; waiting for its kubeconfig")
+        data = self._wait(f"the kubeconfig of {server.name}", server, self._read_kubeconfig)
+        ports = _published(server)
+        api_port = ports.get(node.API_PORT)
+        if api_port is None:
+            raise ProvisionError(f"{server.name}: the engine published no port for 6443")
+        path = kubeconfig.write_private(
+            kubeconfig.rewrite_server(data, node.PUBLISH_HOST_IP, api_port),
+            self.owner.workdir / f"{self.key}.kubeconfig",
+        )
+
+        containers = [server]
+        if self.settings.nodes > 1:
+            token = self._wait(f"a join token from {server.name}", server, self._join_token)
+            for index in range(1, self.settings.nodes):
+                name = node.container_name(self.base, "agent", index)
+                containers.append(
+                    self._start_node(
+                        host,
+                        role="agent",
+                        name=name,
+                        args=node.agent_args(self.spec.name, self.start, name, token),
+                        env=node.agent_env(self.spec.name, self.start, server_name, token),
+                        network=network,
+                    )
+                )
+            self.say(f"{self.spec}: {self.settings.nodes - 1} agent node(s) started")
+
+        return Cluster(
+            key=self.key,
+            distro=self.spec.name,
+            version=self.spec.version,
+            provisioner=DockerProvisioner.NAME,
+            kubeconfig=str(path),
+            api_server=f"https://{node.PUBLISH_HOST_IP}:{api_port}",
+            image=self.image,
+            nodes=[
+                Node(
+                    name=c.name,
+                    role="server" if index == 0 else "agent",
+                    host_spec=f"docker://{c.id}",
+                )
+                for index, c in enumerate(containers)
+            ],
+            details={
+                "run_id": self.owner.run.run_id,
+                "containers": [c.id for c in containers],
+                "names": [c.name for c in containers],
+                "network": network,
+                "volumes": self.volumes,
+                "ports": ports,
+                "privileged": granted.privileged,
+                "kmsg": granted.kmsg,
+                "cgroup_version": facts.cgroup_version,
+            },
+        )
+
+    def _names(self) -> str:
+        """The server's name; a run-specific one when another run holds the plain one."""
+        name = node.container_name(self.base, "server", 0)
+        try:
+            other = self.client.containers.get(name)
+        except docker.errors.NotFound:
+            return name
+        owner = labels.Owner.from_labels(other.labels or {})
+        whose = f"run {owner.run_id} (pid {owner.pid} on {owner.hostname})" if owner else "?"
+        self.base = f"{self.key}-{self.owner.run.run_id[:6]}"
+        self.say(
+            f"{name} exists (made by {whose}); naming this run's nodes k8sdistro-{self.base}-*"
+        )
+        return node.container_name(self.base, "server", 0)
+
+    def _network(self) -> str:
+        name = f"k8sdistro-{self.base}"
+        self.client.networks.create(name, **node.network_options(self.labels("network")))
+        return name
+
+    def _start_node(
+        self,
+        host: node.HostFacts,
+        *,
+        role: node.Role,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        network: str | None,
+    ) -> Any:
+        volumes = {}
+        declared = self.client.images.get(self.image).attrs.get("Config", {}).get("Volumes") or {}
+        # Every path the image declares gets a named, labelled volume: an anonymous one
+        # would carry no labels, so clean-up could not find it if the container went.
+        for path in sorted({*self.start.volumes, *declared}):
+            volume = node.volume_name(name, path)
+            self.client.volumes.create(name=volume, labels=self.labels("volume"))
+            self.volumes.append(volume)
+            volumes[volume] = path
+        spec = node.NodeSpec(
+            distro=self.spec.name,
+            start=self.start,
+            role=role,
+            name=name,
+            image=self.image,
+            args=args,
+            labels=self.labels(role),
+            volumes=volumes,
+            env=env,
+            network=network,
+            publish=role == "server",
+            memory=self.settings.node_memory,
+            cpus=self.settings.node_cpus,
+        )
+        try:
+            container = self.client.containers.create(**spec.create_options(host))
+        except docker.errors.APIError as exc:
+            raise ProvisionError(f"cannot create node {name}: {exc.explanation or exc}") from None
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            raise ProvisionError(f"cannot start node {name}: {exc.explanation or exc}") from None
+        container.reload()
+        return container
+
+    def _wait(self, what: str, container: Any, attempt: Callable[[Any], T | None]) -> T:
+        """Poll ``attempt`` until it returns a value, the node stops, or time runs out."""
+        while True:
+            found = attempt(container)
+            if found is not None:
+                return found
+            container.reload()
+            elapsed = time.monotonic() - self.started
+            if container.status not in ("created", "running"):
+                raise ProvisionError(
+                    f"{container.name} stopped ({container.status}, exit code "
+                    f"{container.attrs['State'].get('ExitCode')}) while waiting for {what}; "
+                    f"last log lines:\n{_tail(container)}"
+                )
+            if time.monotonic() >= self.deadline:
+                raise ProvisionError(
+                    f"no {what} after {elapsed:.0f}s; last log lines:\n{_tail(container)}"
+                )
+            self.owner.progress.every(
+                f"docker-wait-{container.name}", 10.0, f"waiting {elapsed:.0f}s for {what}"
+            )
+            time.sleep(POLL_S)
+
+    def _read_kubeconfig(self, container: Any) -> dict[str, Any] | None:
+        source = self.profile.kubeconfig
+        if source.path is not None:
+            text = _read_file(container, source.path)
+        else:
+            text = _exec_stdout(container, list(source.command))
+        if not text:
+            return None
+        try:
+            return kubeconfig.parse(text, origin=f"the kubeconfig of {container.name}")
+        except kubeconfig.KubeconfigError:
+            return None  # written but not complete yet
+
+    def _join_token(self, container: Any) -> str | None:
+        if self.start.join == "env":
+            text = _read_file(container, node.K3S_TOKEN_PATH)
+        else:
+            text = _exec_stdout(container, [self.start.binary, "token", "create", "--role=worker"])
+        return text.strip() or None
+
+
+def _published(container: Any) -> dict[str, int]:
+    """Container port -> host port on 127.0.0.1, from a fresh inspect."""
+    ports: dict[str, int] = {}
+    for port, bindings in (container.attrs["NetworkSettings"].get("Ports") or {}).items():
+        for binding in bindings or ():
+            if binding.get("HostIp") == node.PUBLISH_HOST_IP and binding.get("HostPort"):
+                ports[port] = int(binding["HostPort"])
+    return ports
+
+
+def _read_file(container: Any, path: str) -> str:
+    try:
+        stream, _ = container.get_archive(path)
+        data = b"".join(stream)
+    except docker.errors.NotFound:
+        return ""
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:  # container not running
+            return ""
+        raise
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.next()
+        handle = tar.extractfile(member) if member is not None else None
+        return handle.read().decode(errors="replace") if handle is not None else ""
+
+
+def _exec_stdout(container: Any, command: list[str]) -> str:
+    try:
+        code, (stdout, _) = container.exec_run(command, demux=True)
+    except docker.errors.APIError:
+        return ""  # not running (yet)
+    return bytes(stdout or b"").decode(errors="replace") if code == 0 else ""
+
+
+def _child_pid(container: Any) -> int | None:
+    code, output = container.exec_run(list(supervisor.CHILD_PID_COMMAND))
+    text = bytes(output).decode(errors="replace").strip()
+    return int(text) if code == 0 and text.isdigit() else None
+
+
+def _tail(container: Any, lines: int = 30) -> str:
+    try:
+        return bytes(container.logs(tail=lines)).decode(errors="replace").rstrip()
+    except docker.errors.APIError:
+        return "(no logs)"
+
+
+def _ignore_missing(action: Callable[[], object]) -> None:
+    with contextlib.suppress(docker.errors.NotFound):
+        action()
