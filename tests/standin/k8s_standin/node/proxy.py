@@ -1,15 +1,185 @@
-"""kube-proxy placeholder (replaced below)."""
+"""kube-proxy (iptables mode) and the CNI portmap plugin, for netns pod networking.
+
+Programs the nat table the way kube-proxy does: KUBE-SERVICES (from PREROUTING
+and OUTPUT) sends each ClusterIP:port and NodePort to a KUBE-SVC-* chain that
+picks a KUBE-SEP-* endpoint at random (statistic match) and DNATs to it;
+KUBE-POSTROUTING masquerades marked traffic. Unlike kube-proxy, all service
+traffic is marked for masquerade, so replies return through the node even
+without br_netfilter. hostPorts (ServiceLB pods) get CNI-HOSTPORT-DNAT rules.
+IPv6 services and endpoints go to ip6tables. Debian's `iptables` is the nft
+backend; when it cannot use the nat table we fall back to `iptables-legacy`
+(k3s-io/k3s#7206 describes mixing the two). In host mode nothing is programmed:
+pods share the node's stack, and ClusterIPs are not reachable.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+
 from ..config import NodeConfig
 from .client import Client
+from .endpoints import pod_ips, target_port
 from .podnet import PodNetwork
+from .util import Obj, log, pod_ready, service_matches
+
+JUMPS = [
+    ("PREROUTING", ["-m", "comment", "--comment", "kubernetes service portals",
+                    "-j", "KUBE-SERVICES"]),
+    ("OUTPUT", ["-m", "comment", "--comment", "kubernetes service portals",
+                "-j", "KUBE-SERVICES"]),
+    ("POSTROUTING", ["-m", "comment", "--comment", "kubernetes postrouting rules",
+                     "-j", "KUBE-POSTROUTING"]),
+    ("PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"]),
+    ("OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"]),
+]
+BASE_CHAINS = ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ",
+               "CNI-HOSTPORT-DNAT")
+
+
+def _chain(prefix: str, *parts: str) -> str:
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()[:16].upper()
+    return f"{prefix}-{digest}"
+
+
+def find_iptables(v6: bool) -> str | None:
+    names = ["ip6tables", "ip6tables-legacy"] if v6 else ["iptables", "iptables-legacy"]
+    forced = os.environ.get("STANDIN_IPTABLES")
+    if forced:
+        names = [forced.replace("iptables", "ip6tables") if v6 else forced]
+    for name in names:
+        try:
+            ok = subprocess.run([name, "-w", "-t", "nat", "-S", "POSTROUTING"],
+                                capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if ok:
+            return name
+    return None
 
 
 class Proxy:
     def __init__(self, client: Client, config: NodeConfig, network: PodNetwork) -> None:
         self.client, self.config, self.network = client, config, network
+        self.enabled = network.mode == "netns"
+        self.tools: dict[bool, str | None] = {}
+        self._last: dict[bool, str] = {}
+        self._chains: dict[bool, set[str]] = {False: set(), True: set()}
 
     def step(self) -> None:
-        self.network.sync_routes(self.client.list("nodes"))
+        nodes = self.client.list("nodes")
+        self.network.sync_routes(nodes)
+        if not self.enabled:
+            return
+        services = self.client.list("services")
+        pods = [p for p in self.client.list("pods")
+                if not p["metadata"].get("deletionTimestamp") and pod_ips(p)]
+        for v6 in (False, True):
+            if v6 and (self.config.faults.no_ipv6 or not self.config.node_ipv6):
+                continue
+            if v6 not in self.tools:
+                self.tools[v6] = find_iptables(v6)
+                if self.tools[v6] is None:
+                    log.warning("kube-proxy: no working %s; services unreachable",
+                                "ip6tables" if v6 else "iptables")
+                else:
+                    self._ensure_jumps(v6)
+            if self.tools[v6]:
+                self._apply(v6, self._rules(v6, services, pods))
+
+    def _ensure_jumps(self, v6: bool) -> None:
+        tool = self.tools[v6]
+        assert tool
+        for chain in BASE_CHAINS:
+            subprocess.run([tool, "-w", "-t", "nat", "-N", chain], capture_output=True)
+        for chain, rule in JUMPS:
+            if subprocess.run([tool, "-w", "-t", "nat", "-C", chain, *rule],
+                              capture_output=True).returncode:
+                subprocess.run([tool, "-w", "-t", "nat", "-I", chain, "1", *rule],
+                               capture_output=True, check=True)
+
+    def _rules(self, v6: bool, services: list[Obj], pods: list[Obj]) -> tuple[list[str], set[str]]:
+        lines = [
+            "-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000",
+            "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN",
+            "-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000",
+            "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring "
+            "SNAT\" -j MASQUERADE",
+        ]
+        chains: set[str] = set()
+        for svc in services:
+            spec = svc["spec"]
+            ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]
+                   if ip and ip != "None" and (":" in ip) == v6]
+            if not ips:
+                continue
+            ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
+            members = [p for p in pods if p["metadata"]["namespace"] == ns and pod_ready(p)
+                       and service_matches(spec.get("selector"), p["metadata"].get("labels"))]
+            for port in spec.get("ports") or []:
+                proto = port.get("protocol", "TCP").lower()
+                svc_chain = _chain("KUBE-SVC", ns, name, str(port["port"]), proto, str(v6))
+                chains.add(svc_chain)
+                comment = f'-m comment --comment "{ns}/{name}:{port.get("name", "")}"'
+                for ip in ips:
+                    host = f"{ip}/128" if v6 else f"{ip}/32"
+                    lines.append(f"-A KUBE-SERVICES -d {host} -p {proto} {comment} "
+                                 f"--dport {port['port']} -j {svc_chain}")
+                if port.get("nodePort"):
+                    lines.append(f"-A KUBE-NODEPORTS -p {proto} {comment} "
+                                 f"--dport {port['nodePort']} -j {svc_chain}")
+                endpoints = []
+                for pod in members:
+                    number = target_port(port, pod)
+                    for ip in pod_ips(pod):
+                        if (":" in ip) == v6 and number:
+                            endpoints.append((ip, number))
+                lines.append(f"-A {svc_chain} -j KUBE-MARK-MASQ")
+                if not endpoints:
+                    lines.append(f"-A {svc_chain} -p {proto} -j REJECT")
+                for index, (ip, number) in enumerate(endpoints):
+                    sep = _chain("KUBE-SEP", ns, name, str(port["port"]), proto, ip, str(number))
+                    chains.add(sep)
+                    remaining = len(endpoints) - index
+                    pick = "" if remaining == 1 else \
+                        f"-m statistic --mode random --probability {1 / remaining:.5f} "
+                    lines.append(f"-A {svc_chain} {pick}-j {sep}")
+                    target = f"[{ip}]:{number}" if v6 else f"{ip}:{number}"
+                    lines.append(f"-A {sep} -p {proto} -j DNAT --to-destination {target}")
+        lines.append("-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
+        for pod in pods:
+            if pod["spec"].get("nodeName") != self.config.node_name or \
+                    pod["spec"].get("hostNetwork"):
+                continue
+            ip = next((i for i in pod_ips(pod) if (":" in i) == v6), None)
+            if ip is None:
+                continue
+            for container in pod["spec"].get("containers") or []:
+                for cport in container.get("ports") or []:
+                    if not cport.get("hostPort"):
+                        continue
+                    proto = cport.get("protocol", "TCP").lower()
+                    target = f"[{ip}]:{cport['containerPort']}" if v6 else \
+                        f"{ip}:{cport['containerPort']}"
+                    lines.append(f"-A CNI-HOSTPORT-DNAT -p {proto} --dport {cport['hostPort']} "
+                                 f"-j DNAT --to-destination {target}")
+        return lines, chains
+
+    def _apply(self, v6: bool, rules: tuple[list[str], set[str]]) -> None:
+        lines, chains = rules
+        stale = self._chains[v6] - chains
+        payload = "\n".join(
+            ["*nat", *(f":{c} - [0:0]" for c in (*BASE_CHAINS, *sorted(chains | stale))),
+             *lines, *(f"-X {c}" for c in sorted(stale)), "COMMIT", ""])
+        if payload == self._last.get(v6):
+            return
+        tool = self.tools[v6]
+        assert tool
+        restore = f"{tool}-restore"  # iptables-legacy -> iptables-legacy-restore
+        proc = subprocess.run([restore, "-w", "--noflush"], input=payload, text=True,
+                              capture_output=True, timeout=30)
+        if proc.returncode:
+            raise RuntimeError(f"{restore}: {proc.stderr.strip()}")
+        self._last[v6] = payload
+        self._chains[v6] = chains

@@ -159,7 +159,8 @@ class Volumes:
         raw = (spec.get("hostPath") or spec.get("local") or {}).get("path")
         if not raw:
             raise VolumeNotReady(f"persistentvolume {pv['metadata']['name']} has no local path")
-        path = _host_path(raw)
+        # A PV names a real path on the node (the provisioner made it), never re-rooted.
+        path = Path(raw)
         path.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -1,0 +1,133 @@
+"""Run a whole stand-in control plane as a subprocess, for host tests.
+
+Host mode: pods share the host's network (STANDIN_POD_NETWORK=host), node paths
+live under a temporary STANDIN_ROOT, listeners move to free ports. `stop()` ends
+the control plane and, unless told otherwise, every container it started (they
+outlive it on purpose, see runtime.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .killall import killall
+
+T = TypeVar("T")
+STANDIN_DIR = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.3) -> T:
+    """Poll until `check` returns something truthy; fail with the last value seen."""
+    __tracebackhide__ = True
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = check()
+        except Exception as err:  # transient API errors while things converge
+            last = err
+        if last and not isinstance(last, Exception):
+            return last  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
+
+
+class Standin:
+    def __init__(self, base: Path, flavor: str = "k3s", env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
+        self.base = base
+        self.flavor = flavor
+        self.extra_env = dict(env or {})
+        self.args = args
+        self.port = free_port()
+        self.ingress_port = free_port()
+        self.dns_port = free_port()
+        self.data_dir = base / "data"
+        self.root = base / "root"
+        self.log_root = base / "log"
+        self.kubeconfig = base / "kubeconfig.yaml"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.output = base / "standin.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
+        env.update({
+            "PYTHONPATH": str(STANDIN_DIR), "STANDIN_POD_NETWORK": "host",
+            "STANDIN_ROOT": str(self.root), "STANDIN_LOG_ROOT": str(self.log_root),
+            "STANDIN_DNS_PORT": str(self.dns_port),
+            "STANDIN_INGRESS_HTTP_PORT": str(self.ingress_port),
+            "STANDIN_INGRESS_HTTPS_PORT": str(free_port()),
+            "STANDIN_BACKOFF_SECONDS": "1", "STANDIN_SYNC_INTERVAL": "0.3",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def command(self) -> list[str]:
+        if self.flavor == "k3s":
+            return [sys.executable, "-m", "k8s_standin", "k3s", "server",
+                    "--data-dir", str(self.data_dir), "--https-listen-port", str(self.port),
+                    "--bind-address", "127.0.0.1", "--node-ip", "127.0.0.1",
+                    "--write-kubeconfig", str(self.kubeconfig), *self.args]
+        return [sys.executable, "-m", "k8s_standin", "k0s", "controller", "--enable-worker",
+                "--data-dir", str(self.data_dir), *self.args]
+
+    def start(self, timeout: float = 30) -> Standin:
+        self.base.mkdir(parents=True, exist_ok=True)
+        with open(self.output, "ab") as out:
+            self.proc = subprocess.Popen(self.command(), env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self._api_ready, timeout, f"the stand-in API (log: {self.output})")
+        return self
+
+    def _api_ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"stand-in exited with {self.proc.returncode}:\n"
+                                 + self.output.read_text()[-3000:])
+        if not self.kubeconfig.exists():
+            return False
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self, kill_pods: bool = True) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+        if kill_pods:
+            killall(self.base)
+
+    def restart(self, timeout: float = 30) -> Standin:
+        self.stop(kill_pods=False)
+        return self.start(timeout)
+
+    def api_client(self) -> Any:
+        from kubernetes import config
+
+        return config.new_client_from_config(config_file=str(self.kubeconfig))
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.output.read_text()[-chars:]
+        except OSError:
+            return ""
