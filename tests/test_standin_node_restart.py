@@ -1,0 +1,184 @@
+"""The stand-in's node side across control-plane restarts, and its fault switches.
+
+Each test runs its own server process, because restarts and faults change it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from k8s_standin.node.testing import Standin, wait_for
+from kubernetes import client
+
+PID_SCRIPT = "echo pid=$$; while true; do sleep 1; done"
+
+
+@pytest.fixture
+def make(tmp_path: Path) -> Iterator[Any]:
+    servers: list[Standin] = []
+
+    def factory(**env: str) -> Standin:
+        server = Standin(tmp_path / f"s{len(servers)}", env=env)
+        servers.append(server)
+        return server.start()
+
+    yield factory
+    for server in servers:
+        server.stop()
+
+
+def _pod(name: str, script: str = PID_SCRIPT) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"terminationGracePeriodSeconds": 2, "containers": [
+                {"name": "c", "image": "busybox", "command": ["sh", "-c", script]}]}}
+
+
+def _running(core: client.CoreV1Api, name: str) -> Any:
+    pod = core.read_namespaced_pod(name, "default")
+    statuses = pod.status.container_statuses or []
+    return pod if pod.status.phase == "Running" and statuses and statuses[0].ready else None
+
+
+def _pid(core: client.CoreV1Api, name: str) -> int:
+    for line in core.read_namespaced_pod_log(name, "default").splitlines():
+        if line.startswith("pid="):
+            return int(line.split("=", 1)[1])
+    raise AssertionError(f"no pid in the log of {name}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _ready_service_account(core: client.CoreV1Api) -> None:
+    wait_for(lambda: core.read_namespaced_service_account("default", "default"), 15,
+             "the default service account")
+
+
+def test_running_pods_are_adopted_across_restart(make: Any) -> None:
+    server = make()
+    core = client.CoreV1Api(server.api_client())
+    _ready_service_account(core)
+    core.create_namespaced_pod("default", _pod("survivor"))
+    core.create_namespaced_pod("default", _pod("crashy", "echo pid=$$; sleep 1; exit 1"))
+    before = wait_for(lambda: _running(core, "survivor"), 30, "the pod to run")
+    pid = wait_for(lambda: _pid(core, "survivor"), 10, "the pid line")
+    wait_for(lambda: core.read_namespaced_pod("crashy", "default").status
+             .container_statuses[0].restart_count >= 1, 30, "crashy to restart once")
+
+    server.restart()
+    assert _alive(pid), "stopping the control plane must not stop containers"
+    core = client.CoreV1Api(server.api_client())
+    wait_for(lambda: all(c.status == "True" for n in core.list_node().items
+                         for c in n.status.conditions if c.type == "Ready"), 30, "node Ready")
+    # Give the new kubelet a few sync periods to (wrongly) restart anything.
+    wait_for(lambda: core.read_namespaced_pod("survivor", "default").status
+             .container_statuses[0].state.running, 20, "the adopted pod's status")
+    after = _running(core, "survivor")
+    assert after is not None
+    assert after.metadata.uid == before.metadata.uid
+    assert after.status.container_statuses[0].restart_count == 0
+    assert after.status.container_statuses[0].container_id == \
+        before.status.container_statuses[0].container_id
+    assert _alive(pid) and _pid(core, "survivor") == pid
+    # A crashing container keeps counting from where it was.
+    crashy = core.read_namespaced_pod("crashy", "default").status.container_statuses[0]
+    assert crashy.restart_count >= 1
+
+    core.delete_namespaced_pod("survivor", "default")
+    wait_for(lambda: not _alive(pid), 15, "the adopted process to stop on deletion")
+
+
+def test_kill_pods_on_restart_fault(make: Any) -> None:
+    server = make(STANDIN_KILL_PODS_ON_RESTART="1")
+    core = client.CoreV1Api(server.api_client())
+    _ready_service_account(core)
+    core.create_namespaced_pod("default", _pod("victim"))
+    wait_for(lambda: _running(core, "victim"), 30, "the pod to run")
+    pid = wait_for(lambda: _pid(core, "victim"), 10, "the pid line")
+    assert core.read_namespaced_pod("victim", "default").status \
+        .container_statuses[0].restart_count == 0
+
+    server.restart()
+    core = client.CoreV1Api(server.api_client())
+    wait_for(lambda: not _alive(pid), 20, "the old container process to be killed")
+    status = wait_for(lambda: (s := core.read_namespaced_pod("victim", "default").status
+                               .container_statuses[0]).restart_count == 1 and s.ready and s,
+                      30, "the container to be restarted once")
+    assert status.last_state.terminated is not None
+    new_pid = wait_for(lambda: _pid(core, "victim"), 10, "a pid in the new log")
+    assert new_pid != pid and _alive(new_pid)
+
+
+def test_pvc_pending_fault_emits_warning(make: Any, tmp_path: Path) -> None:
+    server = make(STANDIN_PVC_PENDING="1")
+    core = client.CoreV1Api(server.api_client())
+    _ready_service_account(core)
+    core.create_namespaced_persistent_volume_claim("default", {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "stuck"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local-path",
+                 "resources": {"requests": {"storage": "1Gi"}}}})
+    pod = _pod("user", "sleep 3600")
+    pod["spec"]["volumes"] = [{"name": "v", "persistentVolumeClaim": {"claimName": "stuck"}}]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "v",
+                                                     "mountPath": str(tmp_path / "m")}]
+    core.create_namespaced_pod("default", pod)
+
+    def warning() -> Any:
+        return [e for e in core.list_namespaced_event("default").items
+                if e.type == "Warning" and e.reason == "ProvisioningFailed"
+                and e.involved_object.name == "stuck"]
+
+    event = wait_for(warning, 40, "a ProvisioningFailed warning on the claim")[0]
+    assert "STANDIN_PVC_PENDING" in event.message
+    assert core.read_namespaced_persistent_volume_claim("stuck", "default").status.phase \
+        == "Pending"
+    assert core.read_namespaced_pod("user", "default").status.phase == "Pending"
+
+
+def test_missing_ingressclass_fault(make: Any) -> None:
+    server = make(STANDIN_MISSING_INGRESSCLASS="1")
+    api = server.api_client()
+    apps = client.AppsV1Api(api)
+    wait_for(lambda: apps.read_namespaced_deployment("traefik", "kube-system").status
+             .available_replicas, 40, "traefik to be available")
+    assert client.NetworkingV1Api(api).list_ingress_class().items == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="volume mounts need root")
+def test_emptydir_and_configmap_volumes(make: Any, tmp_path: Path) -> None:
+    server = make()
+    core = client.CoreV1Api(server.api_client())
+    _ready_service_account(core)
+    core.create_namespaced_config_map("default", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
+        "data": {"greeting": "hi there"}})
+    mnt = tmp_path / "mnt"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vols"},
+           "spec": {"restartPolicy": "Never",
+                    "volumes": [{"name": "scratch", "emptyDir": {}},
+                                {"name": "cfg", "configMap": {"name": "cfg"}}],
+                    "initContainers": [{"name": "init", "image": "busybox", "command": [
+                        "sh", "-c", f"echo from-init > {mnt}/scratch/x"],
+                        "volumeMounts": [{"name": "scratch", "mountPath": f"{mnt}/scratch"}]}],
+                    "containers": [{"name": "c", "image": "busybox", "command": [
+                        "sh", "-c", f"cat {mnt}/scratch/x {mnt}/cfg/greeting; echo; "
+                                    f"echo $MY_POD"],
+                        "env": [{"name": "MY_POD", "valueFrom": {
+                            "fieldRef": {"fieldPath": "metadata.name"}}}],
+                        "volumeMounts": [{"name": "scratch", "mountPath": f"{mnt}/scratch"},
+                                         {"name": "cfg", "mountPath": f"{mnt}/cfg",
+                                          "readOnly": True}]}]}}
+    core.create_namespaced_pod("default", pod)
+    wait_for(lambda: core.read_namespaced_pod("vols", "default").status.phase == "Succeeded",
+             30, "the pod to succeed")
+    assert core.read_namespaced_pod_log("vols", "default", container="c").split() == [
+        "from-init", "hi", "there", "vols"]
