@@ -12,6 +12,8 @@ from pytest_k8sdistro import namespaces
 from pytest_k8sdistro.client import Kube
 from pytest_k8sdistro.cluster import Cluster
 from pytest_k8sdistro.distro import Distro
+from pytest_k8sdistro.provisioners.base import ProvisionError
+from pytest_k8sdistro.readiness import ReadinessTimeout
 from pytest_k8sdistro.session import K8sDistroSession
 from pytest_k8sdistro.spec import DistroSpec
 
@@ -46,7 +48,12 @@ def cluster(request: pytest.FixtureRequest, k8sdistro_spec: DistroSpec) -> Itera
     ``KUBECONFIG`` points at its private kubeconfig for subprocesses that tests
     start (kubectl, helm); the user's own kubeconfig is never used or changed.
     """
-    found = _session(request).manager.acquire(k8sdistro_spec)
+    try:
+        found = _session(request).manager.acquire(k8sdistro_spec)
+    except (ProvisionError, ReadinessTimeout) as exc:
+        # The message says what was missing and what to do; the plugin's own
+        # frames would only hide it.
+        pytest.fail(str(exc), pytrace=False)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KUBECONFIG", found.kubeconfig)
         yield found

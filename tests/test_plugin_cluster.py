@@ -1,0 +1,180 @@
+"""The cluster lifecycle through real pytest runs: one cluster per run (xdist
+included), keep and reuse, namespaces, KUBECONFIG, and readiness failures.
+
+Clusters here are the stand-in k3s control plane run as a host process by the
+``standin-process`` provisioner (tests/standin/standin_provisioner.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+STANDIN_DIR = Path(__file__).parent / "standin"
+
+USES_CLUSTER = """
+import os, stat
+
+def _mark(what):
+    with open(os.environ["K8SDISTRO_TEST_RECORD"], "a") as handle:
+        handle.write(f"test {what} {os.getpid()}\\n")
+
+def test_nodes(kube):
+    assert kube.core.list_node().items
+    _mark("nodes")
+
+def test_kubeconfig_env(cluster):
+    assert os.environ["KUBECONFIG"] == cluster.kubeconfig
+    assert stat.S_IMODE(os.stat(cluster.kubeconfig).st_mode) == 0o600
+    _mark("env")
+
+def test_namespace(kube, namespace):
+    assert kube.core.read_namespace(namespace).metadata.labels[
+        "app.kubernetes.io/managed-by"] == "pytest-k8sdistro"
+    _mark("namespace")
+"""
+
+
+@pytest.fixture
+def record(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = pytester.path / "record.txt"
+    monkeypatch.setenv("K8SDISTRO_TEST_RECORD", str(path))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(STANDIN_DIR), os.environ.get("PYTHONPATH", "")])
+    )
+    # The user's kubeconfig must never be the one used: point HOME somewhere empty.
+    monkeypatch.setenv("HOME", str(pytester.path / "home"))
+    return path
+
+
+def events(path: Path) -> list[str]:
+    return [line.split()[0] + ":" + line.split()[1] for line in path.read_text().splitlines()]
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "-p",
+        "standin_provisioner",
+        "--provisioner=standin-process",
+        "--distro=k3s",
+        "--ready-timeout=60",
+        *args,
+        timeout=240,
+    )
+
+
+def test_xdist_workers_share_one_cluster_created_and_removed_once(
+    pytester: pytest.Pytester, record: Path
+) -> None:
+    pytester.makepyfile(test_a=USES_CLUSTER, test_b=USES_CLUSTER.replace('_mark("', '_mark("b-'))
+    result = run(pytester, "-n", "3")
+    result.assert_outcomes(passed=6)
+    lines = record.read_text().splitlines()
+    kinds = [line.split()[0] for line in lines]
+    assert kinds.count("create") == 1, lines
+    assert kinds.count("destroy") == 1, lines
+    assert kinds[-1] == "destroy", "torn down only after the last test"
+    test_pids = {line.split()[2] for line in lines if line.startswith("test ")}
+    assert len(test_pids) > 1, "tests ran in more than one worker"
+    stderr = result.stderr.str()
+    assert stderr.count("starting with the standin-process provisioner") == 1
+    assert "ready: default ServiceAccount" in stderr
+
+
+def test_keep_then_reuse_attaches_without_creating(pytester: pytest.Pytester, record: Path) -> None:
+    pytester.makepyfile(USES_CLUSTER)
+    first = run(pytester, "--keep-cluster=always")
+    first.assert_outcomes(passed=3)
+    assert "kept cluster k3s-v1.33.6-k3s1" in first.stderr.str()
+    second = run(pytester, "--reuse-cluster")
+    second.assert_outcomes(passed=3)
+    assert "reusing the cluster kept by an earlier run" in second.stderr.str()
+    assert [e for e in events(record) if not e.startswith("test")] == ["create:k3s-v1.33.6-k3s1"]
+    kept = json.loads(
+        (pytester.path / ".pytest_cache/d/k8sdistro-kept/k3s-v1.33.6-k3s1.json").read_text()
+    )
+    kept_kubeconfig = Path(kept["kubeconfig"])
+    assert stat.S_IMODE(kept_kubeconfig.stat().st_mode) == 0o600
+    # Remove the kept cluster: a last run that neither reuses nor keeps would
+    # start a new one, so stop it through the provisioner directly.
+    from standin_provisioner import StandinProcess  # type: ignore[import-not-found]
+
+    from pytest_k8sdistro import Cluster
+
+    StandinProcess.destroy(None, Cluster.from_dict(kept))  # type: ignore[arg-type]
+    assert events(record)[-1] == "destroy:k3s-v1.33.6-k3s1"
+
+
+def test_namespaces_of_failed_tests_are_kept_on_failure(
+    pytester: pytest.Pytester, record: Path
+) -> None:
+    pytester.makepyfile(
+        """
+        import os
+
+        def _note(name):
+            with open(os.environ["K8SDISTRO_TEST_RECORD"], "a") as handle:
+                handle.write(f"ns {name} 0\\n")
+
+        def test_passes(namespace):
+            _note(namespace)
+
+        def test_fails(namespace):
+            _note(namespace)
+            assert False, "on purpose"
+        """
+    )
+    result = run(pytester, "--keep-cluster=on-failure")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "kept namespace t-test-fails" in result.stderr.str()
+    passed_ns, failed_ns = [
+        line.split()[1] for line in record.read_text().splitlines() if line.startswith("ns ")
+    ]
+    kept = json.loads(
+        (pytester.path / ".pytest_cache/d/k8sdistro-kept/k3s-v1.33.6-k3s1.json").read_text()
+    )
+    from kubernetes.client.exceptions import ApiException
+
+    from pytest_k8sdistro.client import Kube
+    from pytest_k8sdistro.kube import api_client
+
+    kube = Kube(api_client(kept["kubeconfig"]))
+    try:
+        assert kube.core.read_namespace(failed_ns).status.phase == "Active"
+        try:
+            phase = kube.core.read_namespace(passed_ns).status.phase
+        except ApiException as exc:
+            assert exc.status == 404
+        else:
+            assert phase == "Terminating"
+    finally:
+        from standin_provisioner import StandinProcess
+
+        from pytest_k8sdistro import Cluster
+
+        StandinProcess.destroy(None, Cluster.from_dict(kept))  # type: ignore[arg-type]
+
+
+def test_cluster_that_never_gets_ready_fails_with_what_was_missing(
+    pytester: pytest.Pytester, record: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STANDIN_NEVER_READY", "1")
+    pytester.makepyfile(USES_CLUSTER)
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "standin_provisioner",
+        "--provisioner=standin-process",
+        "--distro=k3s",
+        "--ready-timeout=8",
+        timeout=240,
+    )
+    result.assert_outcomes(errors=3)
+    output = result.stdout.str()
+    assert "the cluster did not become ready: stage 'log line' still waits for" in output
+    assert "last lines of the node's log:" in output
+    # One attempt, cleaned up at once; no worker starts a second cluster after it.
+    assert events(record) == ["create:k3s-v1.33.6-k3s1", "destroy:k3s-v1.33.6-k3s1"]
