@@ -8,6 +8,7 @@ outlive it on purpose, see runtime.py).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -60,7 +61,9 @@ class Standin:
         self.data_dir = base / "data"
         self.root = base / "root"
         self.log_root = base / "log"
-        self.kubeconfig = base / "kubeconfig.yaml"
+        # k0s keeps its admin kubeconfig in its PKI dir; k3s writes where it is told.
+        self.kubeconfig = base / "kubeconfig.yaml" if flavor == "k3s" else \
+            self.data_dir / "pki" / "admin.conf"
         self.proc: subprocess.Popen[bytes] | None = None
         self.output = base / "standin.log"
 
@@ -74,6 +77,7 @@ class Standin:
             "STANDIN_INGRESS_HTTP_PORT": str(self.ingress_port),
             "STANDIN_INGRESS_HTTPS_PORT": str(free_port()),
             "STANDIN_BACKOFF_SECONDS": "1", "STANDIN_SYNC_INTERVAL": "0.3",
+            "STANDIN_BIND_ADDRESS": "127.0.0.1",
         })
         env.update(self.extra_env)
         return env
@@ -84,8 +88,13 @@ class Standin:
                     "--data-dir", str(self.data_dir), "--https-listen-port", str(self.port),
                     "--bind-address", "127.0.0.1", "--node-ip", "127.0.0.1",
                     "--write-kubeconfig", str(self.kubeconfig), *self.args]
+        config = self.base / "k0s.yaml"
+        config.write_text(json.dumps({"apiVersion": "k0s.k0sproject.io/v1beta1",
+                                      "kind": "ClusterConfig",
+                                      "spec": {"api": {"address": "127.0.0.1",
+                                                       "port": self.port}}}))
         return [sys.executable, "-m", "k8s_standin", "k0s", "controller", "--enable-worker",
-                "--data-dir", str(self.data_dir), *self.args]
+                "--data-dir", str(self.data_dir), "--config", str(config), *self.args]
 
     def start(self, timeout: float = 30) -> Standin:
         self.base.mkdir(parents=True, exist_ok=True)
