@@ -22,11 +22,11 @@ from . import env
 from .client import ApiError, Client
 from .commands import NoCommand, container_argv, default_path
 from .events import emit
-from .podnet import PodNet, PodNetwork
+from .podnet import PodNet, PodNetwork, resolv_conf
 from .probes import Prober
 from .runtime import ContainerDir, ContainerState, reap, remove_tree
 from .util import Obj, log, now, parse_time
-from .volumes import VolumeNotReady, Volumes, field_value, mount_script
+from .volumes import Bind, VolumeNotReady, Volumes, field_value, mount_script
 
 BACKOFF_CAP = 300.0
 
@@ -239,6 +239,10 @@ class Kubelet:
         if info.get("netns"):
             wrapper = ["ip", "netns", "exec", info["netns"]]
         workdir = container.get("workingDir")
+        if info.get("netns") and resolv_conf(info["netns"]).exists():
+            # `ip netns exec` binds /etc/netns/<ns>/resolv.conf itself; binding it again
+            # here also covers STANDIN_ROOT layouts (tests) where it is elsewhere.
+            binds = [*binds, Bind(resolv_conf(info["netns"]), "/etc/resolv.conf", True)]
         if binds or (workdir and info.get("netns")):
             if not info.get("netns"):
                 if not self._mount_ns:

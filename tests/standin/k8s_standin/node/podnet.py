@@ -30,6 +30,11 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+def resolv_conf(ns: str) -> Path:
+    """Where `ip netns exec` looks for a namespace's resolv.conf (under STANDIN_ROOT in tests)."""
+    return env.under_root("/etc/netns") / ns / "resolv.conf"
+
+
 @dataclass
 class PodNet:
     ips: list[str]
@@ -93,7 +98,7 @@ class PodNetwork:
             return
         domain = self.config.cluster_domain
         namespace = pod["metadata"]["namespace"]
-        path = Path("/etc/netns") / ns / "resolv.conf"
+        path = resolv_conf(ns)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
             f"search {namespace}.svc.{domain} svc.{domain} {domain}\n"
@@ -151,7 +156,7 @@ class PodNetwork:
         ns = f"cni-{uid}"
         if Path(f"/var/run/netns/{ns}").exists():
             sh("ip", "netns", "del", ns, check=False)
-        resolv = Path("/etc/netns") / ns
+        resolv = resolv_conf(ns).parent
         if resolv.is_dir():
             for item in resolv.iterdir():
                 item.unlink(missing_ok=True)

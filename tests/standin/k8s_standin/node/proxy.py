@@ -135,9 +135,8 @@ class Proxy:
                     for ip in pod_ips(pod):
                         if (":" in ip) == v6 and number:
                             endpoints.append((ip, number))
+                # No endpoints: no DNAT (kube-proxy REJECTs in the filter table instead).
                 lines.append(f"-A {svc_chain} -j KUBE-MARK-MASQ")
-                if not endpoints:
-                    lines.append(f"-A {svc_chain} -p {proto} -j REJECT")
                 for index, (ip, number) in enumerate(endpoints):
                     sep = _chain("KUBE-SEP", ns, name, str(port["port"]), proto, ip, str(number))
                     chains.add(sep)

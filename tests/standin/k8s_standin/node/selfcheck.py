@@ -1,0 +1,169 @@
+"""End-to-end check of netns pod networking inside a throwaway network namespace.
+
+Meant to run as root under `unshare --net --mount --propagation private`, so the
+bridge, veths, pod namespaces and iptables rules it creates vanish with it and the
+host's network is never touched. It gives the sandbox a node address on a veth,
+hides /run behind a tmpfs (for /run/netns), starts a k3s stand-in with
+STANDIN_POD_NETWORK=netns, then checks from a client pod: cluster DNS through the
+kube-dns ClusterIP, HTTP to a Service ClusterIP (kube-proxy DNAT) and pod IPs from
+the node's pod CIDR. Prints one JSON object with what it found.
+
+Run: unshare --net --mount --propagation private python3 -m k8s_standin.node.selfcheck DIR
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .client import Client, Credentials
+from .killall import killall
+from .testing import wait_for
+
+NODE_IP = "192.168.77.1"
+PORT = 6443
+
+WEB = ("import http.server, os\n"
+       "class H(http.server.BaseHTTPRequestHandler):\n"
+       "    def do_GET(self):\n"
+       "        body = ('web:' + os.environ['HOSTNAME']).encode()\n"
+       "        self.send_response(200)\n"
+       "        self.send_header('Content-Length', str(len(body)))\n"
+       "        self.end_headers()\n"
+       "        self.wfile.write(body)\n"
+       "http.server.HTTPServer(('0.0.0.0', 8080), H).serve_forever()\n")
+CLIENT = ("import socket, time, urllib.request\n"
+          "name = 'web.default.svc.cluster.local.'\n"
+          "while True:\n"
+          "    try:\n"
+          "        ip = socket.getaddrinfo(name, 80, socket.AF_INET)[0][4][0]\n"
+          "        body = urllib.request.urlopen(f'http://{ip}/', timeout=3).read().decode()\n"
+          "        print('RESULT', ip, body, flush=True)\n"
+          "    except Exception as err:\n"
+          "        print('ERROR', repr(err), flush=True)\n"
+          "    time.sleep(1)\n")
+
+
+def sh(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def sandbox_network() -> None:
+    sh("ip", "link", "set", "lo", "up")
+    sh("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+    sh("ip", "addr", "add", f"{NODE_IP}/24", "dev", "eth0")
+    sh("ip", "link", "set", "eth0p", "up")
+    sh("ip", "link", "set", "eth0", "up")
+    sh("ip", "route", "add", "default", "dev", "eth0")  # nodes have one; ClusterIPs need it
+    sh("mount", "-t", "tmpfs", "tmpfs", "/run")
+
+
+def deployment(name: str, script: str) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                         "terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": name, "image": "python:3",
+                                         "command": ["python3", "-c", script]}]}}}}
+
+
+def main(argv: list[str]) -> int:
+    base = Path(argv[0])
+    base.mkdir(parents=True, exist_ok=True)
+    sandbox_network()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
+    env.update({"STANDIN_POD_NETWORK": "netns", "STANDIN_ROOT": str(base / "root"),
+                "STANDIN_LOG_ROOT": str(base / "log"), "STANDIN_BIND_ADDRESS": "0.0.0.0",
+                "STANDIN_SYNC_INTERVAL": "0.3",
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    kubeconfig = base / "kubeconfig.yaml"
+    out = open(base / "standin.log", "wb")  # noqa: SIM115 - lives as long as the server
+    server = subprocess.Popen(
+        [sys.executable, "-m", "k8s_standin", "k3s", "server", "--data-dir", str(base / "data"),
+         "--https-listen-port", str(PORT), "--node-ip", NODE_IP,
+         "--write-kubeconfig", str(kubeconfig), "--disable", "traefik",
+         "--disable", "metrics-server"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    result: dict[str, Any] = {}
+    try:
+        wait_for(kubeconfig.exists, 30, "kubeconfig")
+        creds = Credentials.from_kubeconfig(kubeconfig)
+        creds.server = f"https://127.0.0.1:{PORT}"
+        api = Client(creds)
+        wait_for(lambda: api.get("serviceaccounts", "default", "default"), 30, "default SA")
+        api.create("deployments", deployment("web", WEB), "default")
+        api.create("services", {"apiVersion": "v1", "kind": "Service",
+                                "metadata": {"name": "web"},
+                                "spec": {"selector": {"app": "web"},
+                                         "ports": [{"port": 80, "targetPort": 8080}]}},
+                   "default")
+        api.create("deployments", deployment("client", CLIENT), "default")
+        node = wait_for(lambda: api.get("nodes", "vm" if False else
+                                        api.list("nodes")[0]["metadata"]["name"])
+                        ["spec"].get("podCIDR") and api.list("nodes")[0], 30, "a pod CIDR")
+        result["podCIDR"] = node["spec"]["podCIDR"]
+
+        def pod(app: str) -> Any:
+            pods = [p for p in api.list("pods", "default")
+                    if p["metadata"].get("labels", {}).get("app") == app
+                    and p.get("status", {}).get("phase") == "Running"]
+            return pods[0] if pods else None
+
+        web = wait_for(lambda: pod("web"), 60, "web pod running")
+        client = wait_for(lambda: pod("client"), 60, "client pod running")
+        result["webIP"] = web["status"]["podIP"]
+        result["clientIP"] = client["status"]["podIP"]
+        result["inPodCIDR"] = all(ipaddress.ip_address(p) in ipaddress.ip_network(
+            result["podCIDR"]) for p in (result["webIP"], result["clientIP"]))
+        cluster_ip = api.get("services", "web", "default")["spec"]["clusterIP"]
+        result["clusterIP"] = cluster_ip
+        logs = base / "log" / "pods"
+
+        def client_result() -> str | None:
+            for path in logs.glob("default_client-*/client/*.log"):
+                for line in path.read_text().splitlines():
+                    if " RESULT " in f" {line.split(' F ', 1)[-1]} ":
+                        return line.split(" F ", 1)[-1]
+            return None
+
+        try:
+            result["fromPod"] = wait_for(client_result, 60, "the client pod's request")
+        except AssertionError as err:
+            result["fromPod"] = None
+            result["clientLog"] = "\n".join(p.read_text()[-1500:] for p in
+                                            logs.glob("default_client-*/client/*.log"))
+            result["error"] = str(err)
+        try:
+            body = wait_for(lambda: urllib.request.urlopen(f"http://{cluster_ip}/", timeout=3)
+                            .read().decode(), 20, "node to ClusterIP")
+            result["fromNode"] = body
+        except AssertionError as err:
+            result["fromNode"] = None
+            result["nodeError"] = str(err)
+        if not (result.get("fromPod") and result.get("fromNode")):
+            result["debug"] = {
+                "nat": subprocess.run(["iptables-save", "-t", "nat"], capture_output=True,
+                                      text=True).stdout[-3000:],
+                "ip_forward": Path("/proc/sys/net/ipv4/ip_forward").read_text().strip(),
+                "routes": subprocess.run(["ip", "route"], capture_output=True,
+                                         text=True).stdout}
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        killall(base)
+        time.sleep(0.5)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

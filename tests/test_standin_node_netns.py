@@ -1,0 +1,40 @@
+"""Netns pod networking, exercised on this host inside a throwaway network namespace.
+
+`k8s_standin.node.selfcheck` runs under `unshare --net --mount`, so the bridge,
+pod namespaces and iptables rules exist only in the sandbox and vanish with it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+STANDIN = Path(__file__).parent / "standin"
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(t) for t in ("unshare", "ip", "iptables")),
+    reason="needs root, unshare, ip and iptables to build a network namespace sandbox")
+
+
+def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(STANDIN)}
+    proc = subprocess.run(
+        ["unshare", "--net", "--mount", "--propagation", "private", sys.executable, "-m",
+         "k8s_standin.node.selfcheck", str(tmp_path / "sandbox")],
+        env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["inPodCIDR"], result
+    assert ipaddress.ip_address(result["webIP"]) in ipaddress.ip_network("10.42.0.0/16")
+    assert result["webIP"] != result["clientIP"]
+    # The client pod resolved the Service through kube-dns's ClusterIP and reached it.
+    assert result["fromPod"] and result["fromPod"].startswith(
+        f"RESULT {result['clusterIP']} web:web-"), result
+    assert result["fromNode"] and result["fromNode"].startswith("web:web-"), result
