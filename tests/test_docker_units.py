@@ -1,0 +1,270 @@
+"""How the Docker provisioner builds node containers: no engine needed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pytest_k8sdistro.cluster import RunIdentity
+from pytest_k8sdistro.profiles import get_profile
+from pytest_k8sdistro.provisioners import ProvisionError
+from pytest_k8sdistro.provisioners.docker import cleanup, images, labels, node, supervisor
+from pytest_k8sdistro.provisioners.docker.privileges import CANDIDATES, Privileges
+
+FALLBACK = Privileges(privileged=False, cap_add=("ALL",), cap_drop=("SYS_RESOURCE",), kmsg="device")
+RUN = RunIdentity(run_id="abc123def456", pid=os.getpid(), hostname="here")
+
+
+def spec_for(distro: str, role: node.Role = "server", **kw: object) -> node.NodeSpec:
+    start = get_profile(distro).container
+    assert start is not None
+    name = node.container_name("key", role, 0 if role == "server" else 1)
+    args = (
+        node.server_args(distro, start, name)
+        if role == "server"
+        else node.agent_args(distro, start, name, "TOKEN")
+    )
+    values: dict[str, object] = {
+        "distro": distro,
+        "start": start,
+        "role": role,
+        "name": name,
+        "image": f"img/{distro}:1",
+        "args": args,
+        "labels": labels.for_run(RUN, "key", role),
+        "volumes": {f"{name}-data": "/data"},
+        "publish": role == "server",
+    }
+    values.update(kw)
+    return node.NodeSpec(**values)  # type: ignore[arg-type]
+
+
+# -- container start spec -----------------------------------------------------------
+
+
+def test_k3s_server_runs_under_the_supervisor_with_documented_flags() -> None:
+    options = spec_for("k3s").create_options(node.HostFacts(False, Privileges(True)))
+    assert options["entrypoint"][:2] == ["/bin/sh", "-c"]
+    assert options["entrypoint"][3] == supervisor.NAME
+    assert options["command"] == [
+        "/bin/k3s",
+        "server",
+        "--tls-san=127.0.0.1",
+        "--https-listen-port=6443",
+        "--node-name=k8sdistro-key-server-0",
+    ]
+    assert options["name"] == options["hostname"] == "k8sdistro-key-server-0"
+    assert options["privileged"] is True
+    assert "cap_add" not in options
+    assert options["tmpfs"] == {"/run": "", "/var/run": ""}
+    assert options["cgroupns"] == "host"
+
+
+def test_k0s_keeps_tini_as_pid_1_and_prepares_with_its_entrypoint() -> None:
+    options = spec_for("k0s").create_options(node.HostFacts(True, Privileges(True)))
+    assert options["entrypoint"][:5] == ["/sbin/tini", "--", "/bin/sh", "-c", supervisor.SCRIPT]
+    assert options["command"] == [
+        "/usr/local/bin/k0s",
+        "controller",
+        "--enable-worker",
+        "--no-taints",
+    ]
+    env = options["environment"]
+    assert (
+        "K0S_ENTRYPOINT_ROLE=controller+worker /entrypoint.sh true" in env[supervisor.ENV_PREPARE]
+    )
+    # The k0s entrypoint nests cgroups itself; the supervisor must not do it twice.
+    assert supervisor.ENV_CGROUP_NESTING not in env
+    assert env["KUBECONFIG"] == "/var/lib/k0s/pki/admin.conf"
+    assert options["cgroupns"] == "private"
+
+
+def test_cgroup_v2_host_gets_private_namespace_and_nesting_for_k3s() -> None:
+    options = spec_for("k3s").create_options(node.HostFacts(True, Privileges(True)))
+    assert options["cgroupns"] == "private"
+    assert options["environment"][supervisor.ENV_CGROUP_NESTING] == "1"
+
+
+def test_api_and_ingress_ports_are_published_on_loopback_only() -> None:
+    options = spec_for("k3s").create_options(node.HostFacts(False, Privileges(True)))
+    assert options["ports"] == {
+        "6443/tcp": ("127.0.0.1", None),
+        "80/tcp": ("127.0.0.1", None),
+        "443/tcp": ("127.0.0.1", None),
+    }
+    agent = spec_for("k3s", "agent").create_options(node.HostFacts(False, Privileges(True)))
+    assert "ports" not in agent
+
+
+def test_fallback_privileges_and_kmsg_device() -> None:
+    options = spec_for("k3s").create_options(node.HostFacts(False, FALLBACK))
+    assert "privileged" not in options
+    assert options["cap_add"] == ["ALL"]
+    assert options["cap_drop"] == ["SYS_RESOURCE"]
+    assert options["security_opt"] == ["seccomp=unconfined", "apparmor=unconfined"]
+    assert options["devices"] == ["/dev/kmsg:/dev/kmsg:rwm"]
+    # Without --privileged, /sys and cgroups come read-only; the supervisor remounts.
+    assert options["environment"][supervisor.ENV_REMOUNT_RW] == "1"
+    assert "fallback" not in FALLBACK.describe()
+    assert "SYS_RESOURCE" in FALLBACK.describe()
+
+
+def test_missing_kmsg_binds_dev_null_beside_the_data_volumes() -> None:
+    host = node.HostFacts(False, Privileges(True, kmsg="null"))
+    options = spec_for("k3s").create_options(host)
+    assert options["volumes"] == {
+        "/dev/null": {"bind": "/dev/kmsg", "mode": "rw"},
+        "k8sdistro-key-server-0-data": {"bind": "/data", "mode": "rw"},
+    }
+    assert "/dev/null is bound" in host.privileges.describe()
+
+
+def test_limits_are_applied_without_extra_swap() -> None:
+    options = spec_for("k3s", memory=1 << 30, cpus=1.5).create_options(
+        node.HostFacts(False, Privileges(True))
+    )
+    assert options["mem_limit"] == options["memswap_limit"] == 1 << 30
+    assert options["nano_cpus"] == 1_500_000_000
+    plain = spec_for("k3s").create_options(node.HostFacts(False, Privileges(True)))
+    assert "mem_limit" not in plain and "nano_cpus" not in plain
+
+
+def test_agents_join_per_distro() -> None:
+    k3s = get_profile("k3s").container
+    k0s = get_profile("k0s").container
+    assert k3s is not None and k0s is not None
+    assert node.agent_args("k3s", k3s, "n1", "T") == ["agent", "--node-name=n1"]
+    assert node.agent_env("k3s", k3s, "srv", "T") == {
+        "K3S_URL": "https://srv:6443",
+        "K3S_TOKEN": "T",
+    }
+    assert node.agent_args("k0s", k0s, "n1", "T") == ["worker", "T"]
+    assert node.agent_env("k0s", k0s, "srv", "T") == {}
+    assert "K0S_ENTRYPOINT_ROLE=worker " in node.prepare_snippet("k0s", "agent")
+
+
+def test_names_and_volume_names() -> None:
+    assert (
+        node.container_name("k3s-v1.33.6-k3s1", "agent", 2) == "k8sdistro-k3s-v1.33.6-k3s1-agent-2"
+    )
+    assert node.volume_name("c", "/var/lib/rancher/k3s") == "c-var-lib-rancher-k3s"
+
+
+def test_network_options_are_labelled_bridge() -> None:
+    options = node.network_options({"a": "b"})
+    assert options["driver"] == "bridge" and options["labels"] == {"a": "b"}
+
+
+def test_supervisor_takes_the_distribution_as_arguments() -> None:
+    entry = supervisor.entrypoint()
+    # sh -c SCRIPT NAME then the command's words become "$@": no quoting problems.
+    assert entry == ["/bin/sh", "-c", supervisor.SCRIPT, supervisor.NAME]
+    assert supervisor.command("/bin/k3s", ("server", "--x=a b")) == [
+        "/bin/k3s",
+        "server",
+        "--x=a b",
+    ]
+    for word in ("trap", "HUP", "TERM", supervisor.RESTART_FILE.rsplit("/", 1)[1]):
+        assert word in supervisor.SCRIPT
+
+
+def test_supervisor_script_is_valid_posix_sh() -> None:
+    subprocess.run(["sh", "-n", "-c", supervisor.SCRIPT], check=True)
+
+
+def test_privilege_candidates_start_with_privileged() -> None:
+    assert CANDIDATES[0].privileged
+    assert CANDIDATES[-1].cap_drop == ("SYS_RESOURCE",)
+
+
+# -- labels and leftover decisions -------------------------------------------------
+
+
+def test_labels_identify_run_process_and_cluster() -> None:
+    found = labels.for_run(RUN, "k3s-x", "server")
+    assert found[labels.OWNED] == "1"
+    assert found[labels.RUN_ID] == RUN.run_id
+    assert found[labels.PID] == str(os.getpid())
+    assert found[labels.HOSTNAME] == "here"
+    assert found[labels.CLUSTER] == "k3s-x"
+    assert found[labels.ROLE] == "server"
+    if sys.platform == "linux":
+        assert found[labels.PID_START] == labels.process_start(os.getpid()) != ""
+    owner = labels.Owner.from_labels(found)
+    assert owner is not None and owner.pid == os.getpid()
+    assert labels.Owner.from_labels({"unrelated": "1"}) is None
+
+
+def owner(pid: int, start: str = "", host: str = "here") -> labels.Owner:
+    return labels.Owner("run", pid, start, host, "key")
+
+
+def test_owner_gone_only_when_certainly_dead_here() -> None:
+    check = cleanup.OwnerCheck("here", alive=lambda pid: pid == 10, started=lambda pid: "t0")
+    assert check.gone(owner(11))  # dead
+    assert not check.gone(owner(10, "t0"))  # alive, same process
+    assert check.gone(owner(10, "t-other"))  # pid reused by a later process
+    assert not check.gone(owner(10))  # alive, nothing to compare: spare it
+    assert not check.gone(owner(11, host="elsewhere"))  # other hosts' pids mean nothing here
+
+
+def test_owner_check_with_real_processes() -> None:
+    check = cleanup.OwnerCheck("here")
+    assert not check.gone(owner(os.getpid(), labels.process_start(os.getpid())))
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert check.gone(owner(int(done.stdout)))
+
+
+# -- images -------------------------------------------------------------------------
+
+
+def test_pull_progress_is_summarised_not_spammed() -> None:
+    said: list[str] = []
+    now = [0.0]
+    progress = images.PullProgress("r/k3s:v1", said.append, clock=lambda: now[0], every=5.0)
+    for second in range(20):
+        now[0] = float(second)
+        progress.feed(
+            {
+                "status": "Downloading",
+                "id": "l1",
+                "progressDetail": {"current": second * 1_000_000, "total": 20_000_000},
+            }
+        )
+    progress.feed({"status": "Pull complete", "id": "l1"})
+    assert len(said) == 4  # at 0, 5, 10, 15 s
+    assert said[-1] == "pulling r/k3s:v1: 0/1 layers, 15/20 MB"
+    with pytest.raises(images._PullFailed, match="denied"):
+        progress.feed({"error": "x", "errorDetail": {"message": "denied"}})
+
+
+def test_how_to_supply_names_every_way() -> None:
+    text = images.how_to_supply("rancher/k3s:v1.33.6-k3s1")
+    assert "docker pull rancher/k3s:v1.33.6-k3s1" in text
+    assert "docker save" in text and "--distro-image-archive" in text
+    assert "--distro-image=" in text
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("rancher/k3s:v1.33.6-k3s1", ("rancher/k3s", "v1.33.6-k3s1")),
+        ("localhost:5000/k3s", ("localhost:5000/k3s", "latest")),
+        ("localhost:5000/k3s:v1", ("localhost:5000/k3s", "v1")),
+        ("k3s@sha256:abc", ("k3s@sha256:abc", None)),
+    ],
+)
+def test_split_ref(ref: str, expected: tuple[str, str | None]) -> None:
+    assert images.split_ref(ref) == expected
+
+
+def test_provision_error_is_the_base_type() -> None:
+    assert issubclass(ProvisionError, RuntimeError)
