@@ -77,8 +77,12 @@ class ClusterManager:
             state: dict[str, Any] = {"clusters": {}, "swept": False}
             if self._state_path.exists():
                 state = json.loads(self._state_path.read_text())
-            yield state
-            self._state_path.write_text(json.dumps(state, indent=2))
+            try:
+                yield state
+            finally:
+                # Written on errors too: a failed start must be seen by other
+                # workers, so that they report it instead of retrying.
+                self._state_path.write_text(json.dumps(state, indent=2))
 
     # -- acquiring ----------------------------------------------------------
 

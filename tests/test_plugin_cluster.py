@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +35,10 @@ def test_kubeconfig_env(cluster):
     assert os.environ["KUBECONFIG"] == cluster.kubeconfig
     assert stat.S_IMODE(os.stat(cluster.kubeconfig).st_mode) == 0o600
     _mark("env")
+
+def test_node(node):
+    assert node.run("true").rc == 0
+    _mark("node")
 
 def test_namespace(kube, namespace):
     assert kube.core.read_namespace(namespace).metadata.labels[
@@ -72,7 +80,7 @@ def test_xdist_workers_share_one_cluster_created_and_removed_once(
 ) -> None:
     pytester.makepyfile(test_a=USES_CLUSTER, test_b=USES_CLUSTER.replace('_mark("', '_mark("b-'))
     result = run(pytester, "-n", "3")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=8)
     lines = record.read_text().splitlines()
     kinds = [line.split()[0] for line in lines]
     assert kinds.count("create") == 1, lines
@@ -88,10 +96,10 @@ def test_xdist_workers_share_one_cluster_created_and_removed_once(
 def test_keep_then_reuse_attaches_without_creating(pytester: pytest.Pytester, record: Path) -> None:
     pytester.makepyfile(USES_CLUSTER)
     first = run(pytester, "--keep-cluster=always")
-    first.assert_outcomes(passed=3)
+    first.assert_outcomes(passed=4)
     assert "kept cluster k3s-v1.33.6-k3s1" in first.stderr.str()
     second = run(pytester, "--reuse-cluster")
-    second.assert_outcomes(passed=3)
+    second.assert_outcomes(passed=4)
     assert "reusing the cluster kept by an earlier run" in second.stderr.str()
     assert [e for e in events(record) if not e.startswith("test")] == ["create:k3s-v1.33.6-k3s1"]
     kept = json.loads(
@@ -172,9 +180,50 @@ def test_cluster_that_never_gets_ready_fails_with_what_was_missing(
         "--ready-timeout=8",
         timeout=240,
     )
-    result.assert_outcomes(errors=3)
+    result.assert_outcomes(errors=4)
     output = result.stdout.str()
     assert "the cluster did not become ready: stage 'log line' still waits for" in output
     assert "last lines of the node's log:" in output
     # One attempt, cleaned up at once; no worker starts a second cluster after it.
     assert events(record) == ["create:k3s-v1.33.6-k3s1", "destroy:k3s-v1.33.6-k3s1"]
+
+
+def test_sigterm_tears_the_cluster_down(pytester: pytest.Pytester, record: Path) -> None:
+    pytester.makepyfile(
+        """
+        import os, time
+
+        def test_waits(kube):
+            with open(os.environ["K8SDISTRO_TEST_RECORD"], "a") as handle:
+                handle.write("test running 0\\n")
+            time.sleep(120)
+        """
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "standin_provisioner",
+            "--provisioner=standin-process",
+            "--distro=k3s",
+            "--ready-timeout=60",
+        ],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while "test:running" not in (events(record) if record.exists() else []):
+            assert process.poll() is None, process.communicate()[0].decode()
+            assert time.monotonic() < deadline, "the test never started"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert events(record)[-1] == "destroy:k3s-v1.33.6-k3s1", output
+    assert "KeyboardInterrupt" in output

@@ -1,0 +1,79 @@
+"""The cluster manager's shared state, with a provisioner that records calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_k8sdistro import Cluster, DistroSpec, ProvisionError, RunIdentity
+from pytest_k8sdistro.keep import KeepPolicy
+from pytest_k8sdistro.manager import ClusterManager, cluster_key
+from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners.base import Provisioner
+from pytest_k8sdistro.settings import Settings
+from pytest_k8sdistro.spec import parse_distro
+
+
+def settings(**changes: object) -> Settings:
+    values: dict[str, object] = {
+        "distros": (parse_distro("k3s"),),
+        "image": None,
+        "image_archive": None,
+        "kubeconfig": None,
+        "keep": KeepPolicy.NEVER,
+        "reuse": False,
+        "strict_features": False,
+        "nodes": 1,
+        "node_memory": None,
+        "node_cpus": None,
+        "ready_timeout": None,
+        "provisioner": "broken",
+    }
+    values.update(changes)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class Broken(Provisioner):
+    NAME = "broken"
+    creates = 0
+    sweeps = 0
+
+    def cleanup_leftovers(self) -> None:
+        type(self).sweeps += 1
+
+    def create(self, spec: DistroSpec, key: str) -> Cluster:
+        type(self).creates += 1
+        raise ProvisionError("image rancher/k3s:v1.33.6-k3s1 cannot be had")
+
+    def destroy(self, cluster: Cluster) -> None:
+        raise AssertionError("nothing was created")
+
+
+def manager(tmp_path: Path, run_settings: Settings) -> ClusterManager:
+    progress = Progress()
+    provisioner = Broken(run_settings, RunIdentity.new(), tmp_path / "work", progress)
+    return ClusterManager(run_settings, provisioner, tmp_path, tmp_path / "kept", progress)
+
+
+def test_a_failed_start_is_reported_to_every_later_user_without_retrying(tmp_path: Path) -> None:
+    Broken.creates = Broken.sweeps = 0
+    run_settings = settings()
+    spec = run_settings.distros[0]
+    with pytest.raises(ProvisionError, match="cannot be had"):
+        manager(tmp_path, run_settings).acquire(spec)
+    # A second process (another xdist worker) sharing the run directory.
+    with pytest.raises(ProvisionError, match=r"k3s:v1.33.6\+k3s1 could not be started: image"):
+        manager(tmp_path, run_settings).acquire(spec)
+    assert Broken.creates == 1
+    assert Broken.sweeps == 1, "leftovers are swept once per run"
+
+
+def test_keys_are_stable_and_tell_images_apart() -> None:
+    spec = parse_distro("k3s:v1.33.6+k3s1")
+    assert cluster_key(spec, settings()) == "k3s-v1.33.6-k3s1"
+    vendor = cluster_key(spec, settings(image="acme/k3s:1"))
+    assert vendor.startswith("k3s-v1.33.6-k3s1-") and vendor != cluster_key(
+        spec, settings(image="acme/k3s:2")
+    )
+    assert cluster_key(spec, settings(nodes=3)) != cluster_key(spec, settings())
