@@ -55,6 +55,7 @@ def ensure_images(
             (spec.distro, spec.role): ensure_one(client, spec, base, base_id, source_dir, progress)
             for spec in STANDINS
         }
+        _prune_stale(client)
     return StandinImages(
         base=base,
         k3s=built["k3s", "default"],
@@ -149,3 +150,10 @@ def _remove_quietly(client: docker.DockerClient, image_id: str) -> None:
     # still run it, and then it stays.
     with contextlib.suppress(docker.errors.APIError):
         client.images.remove(image_id, force=False)
+
+
+def _prune_stale(client: docker.DockerClient) -> None:
+    """Remove untagged stand-ins left by earlier rebuilds once no container uses them."""
+    stale = client.images.list(filters={"dangling": True, "label": f"{LABEL_STANDIN}=1"})
+    for image in stale:
+        _remove_quietly(client, str(image.id))
