@@ -62,7 +62,10 @@ def test_unknown_distro_names_the_known_ones(pytester: pytest.Pytester) -> None:
         (["--distro=k3s", "--distro-image-archive=/no/such.tar"], "no such file"),
         (["--distro=microk8s"], "microk8s config > microk8s.yaml"),
         (["--distro=k3s", "--reuse-cluster", "--keep-cluster=never"], "contradicts"),
-        (["--provisioner=vagrant"], "'vagrant' is not a known provisioner; known: docker, existing"),
+        (
+            ["--provisioner=vagrant"],
+            "'vagrant' is not a known provisioner; known: docker, existing",
+        ),
     ],
 )
 def test_bad_values_are_usage_errors(
