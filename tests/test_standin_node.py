@@ -317,6 +317,11 @@ def test_ingress_routes_by_host_and_path(standin: Standin, api: Any, ns: str,
     assert get("/other").status_code == 404
     assert get("/app", host="other.example").status_code == 404
     assert get("/application").status_code == 404, "Prefix matches whole path segments"
+    # Through ServiceLB: the svclb pod's hostPort (shifted in host mode) forwards to traefik.
+    lb = f"http://127.0.0.1:{standin.hostport_offset + 80}/app/lb"
+    via_lb = wait_for(lambda: requests.get(lb, headers={"Host": "echo.example"}, timeout=5),
+                      20, "the svclb forwarder")
+    assert via_lb.status_code == 200 and via_lb.text.endswith("/app/lb")
     ing = wait_for(lambda: client.NetworkingV1Api(api).read_namespaced_ingress("echo", ns)
                    .status.load_balancer.ingress, 20, "ingress status address")
     assert ing[0].ip == "127.0.0.1"

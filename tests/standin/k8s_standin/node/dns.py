@@ -149,7 +149,7 @@ class Resolver(BaseResolver):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="k8s_standin.node.dns")
     parser.add_argument("--port", type=int, default=int(os.environ.get("STANDIN_DNS_PORT", 53)))
-    parser.add_argument("--address", default=os.environ.get("STANDIN_DNS_ADDRESS", "::"))
+    parser.add_argument("--address", default=os.environ.get("STANDIN_LISTEN_ADDRESS", "::"))
     parser.add_argument("--domain", default="cluster.local")
     args = parser.parse_args(argv)
     records = ClusterRecords(from_env("coredns"), args.domain)

@@ -37,6 +37,19 @@ def port(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def listen_address() -> str | None:
+    """Address add-on listeners bind (DNS, ingress, svclb); None means every address.
+
+    Host tests set 127.0.0.1 so nothing listens beyond loopback on the test machine.
+    """
+    return os.environ.get("STANDIN_LISTEN_ADDRESS") or None
+
+
+def hostport_offset() -> int:
+    """Shift of hostPorts in host mode, so svclb pods stay off the machine's real ports."""
+    return int(os.environ.get("STANDIN_HOSTPORT_OFFSET") or 0)
+
+
 def interval() -> float:
     """Reconcile period of controllers and kubelet; short so tests stay fast."""
     return float(os.environ.get("STANDIN_SYNC_INTERVAL", "0.5"))

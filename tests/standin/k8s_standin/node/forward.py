@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 
+from . import env
 from .client import Client
 from .endpoints import pod_ips, target_port
 from .podclient import from_env
@@ -88,9 +89,11 @@ def _handle(conn: socket.socket, backends: Backends) -> None:
     upstream.close()
 
 
-def listen(port: int) -> list[socket.socket]:
+def listen(port: int, address: str | None = None) -> list[socket.socket]:
     socks = []
-    for family, addr in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+    pairs = [(socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")] if not address else \
+        [(socket.AF_INET6 if ":" in address else socket.AF_INET, address)]
+    for family, addr in pairs:
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     namespace, name = args.service.split("/", 1)
     backends = Backends(from_env("svclb"), namespace, name, args.port)
-    socks = listen(args.listen)
+    socks = listen(args.listen, env.listen_address())
     if not socks:
         return 1
     log.info("forwarding :%d to service %s port %d", args.listen, args.service, args.port)

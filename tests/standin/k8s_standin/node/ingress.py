@@ -17,11 +17,13 @@ import argparse
 import http.client
 import itertools
 import logging
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from . import env
 from .client import Client
 from .endpoints import pod_ips, target_port
 from .podclient import from_env
@@ -176,17 +178,23 @@ def handler(routes: Routes) -> type[BaseHTTPRequestHandler]:
 
 class DualStackServer(ThreadingHTTPServer):
     daemon_threads = True
-    address_family = __import__("socket").AF_INET6
+    address_family = socket.AF_INET6
 
     def server_bind(self) -> None:
-        import socket
-
         # One socket for both families where the pod has IPv6; IPv4-only falls back below.
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         super().server_bind()
 
 
 def serve(port: int, routes: Routes) -> ThreadingHTTPServer:
+    address = env.listen_address()
+    if address:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        server_cls = type("Server", (ThreadingHTTPServer,), {"address_family": family,
+                                                              "daemon_threads": True})
+        server = server_cls((address, port), handler(routes))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
     try:
         server: ThreadingHTTPServer = DualStackServer(("::", port), handler(routes))
     except OSError:

@@ -58,7 +58,9 @@ class ServiceLB:
     def _daemonset(self, name: str, svc: Obj) -> Obj:
         labels = {"app": name, SVC_NAME: svc["metadata"]["name"],
                   SVC_NS: svc["metadata"]["namespace"]}
-        offset = int(env.port("HOSTPORT_OFFSET", 0)) if env.pod_network() == "host" else 0
+        # In host mode svclb pods share the machine's ports: tests shift them out of the
+        # way (STANDIN_HOSTPORT_OFFSET) and bind loopback only (STANDIN_LISTEN_ADDRESS).
+        offset = env.hostport_offset() if env.pod_network() == "host" else 0
         containers = []
         for port in svc["spec"].get("ports") or []:
             protocol = port.get("protocol", "TCP")

@@ -58,6 +58,8 @@ class Standin:
         self.port = free_port()
         self.ingress_port = free_port()
         self.dns_port = free_port()
+        # svclb pods listen on <service port> + offset in host mode (80 -> offset + 80).
+        self.hostport_offset = free_port() // 2 + 10000
         self.data_dir = base / "data"
         self.root = base / "root"
         self.log_root = base / "log"
@@ -77,7 +79,8 @@ class Standin:
             "STANDIN_INGRESS_HTTP_PORT": str(self.ingress_port),
             "STANDIN_INGRESS_HTTPS_PORT": str(free_port()),
             "STANDIN_BACKOFF_SECONDS": "1", "STANDIN_SYNC_INTERVAL": "0.3",
-            "STANDIN_BIND_ADDRESS": "127.0.0.1",
+            "STANDIN_BIND_ADDRESS": "127.0.0.1", "STANDIN_LISTEN_ADDRESS": "127.0.0.1",
+            "STANDIN_HOSTPORT_OFFSET": str(self.hostport_offset),
         })
         env.update(self.extra_env)
         return env
