@@ -50,9 +50,13 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
 
 class Standin:
     def __init__(self, base: Path, flavor: str = "k3s", env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = ()) -> None:
+                 args: tuple[str, ...] = (), join: Standin | None = None,
+                 token: str = "standin-test-token", node_name: str = "") -> None:
         self.base = base
         self.flavor = flavor
+        self.join = join  # set for a k3s agent joining that server
+        self.token = token
+        self.node_name = node_name
         self.extra_env = dict(env or {})
         self.args = args
         self.port = free_port()
@@ -86,11 +90,17 @@ class Standin:
         return env
 
     def command(self) -> list[str]:
+        if self.join is not None:
+            return [sys.executable, "-m", "k8s_standin", "k3s", "agent",
+                    "--server", f"https://127.0.0.1:{self.join.port}", "--token", self.token,
+                    "--data-dir", str(self.data_dir), "--node-ip", "127.0.0.1",
+                    *(["--node-name", self.node_name] if self.node_name else []), *self.args]
         if self.flavor == "k3s":
             return [sys.executable, "-m", "k8s_standin", "k3s", "server",
                     "--data-dir", str(self.data_dir), "--https-listen-port", str(self.port),
                     "--bind-address", "127.0.0.1", "--node-ip", "127.0.0.1",
-                    "--write-kubeconfig", str(self.kubeconfig), *self.args]
+                    "--write-kubeconfig", str(self.kubeconfig), "--token", self.token,
+                    *(["--node-name", self.node_name] if self.node_name else []), *self.args]
         config = self.base / "k0s.yaml"
         config.write_text(json.dumps({"apiVersion": "k0s.k0sproject.io/v1beta1",
                                       "kind": "ClusterConfig",
@@ -111,6 +121,9 @@ class Standin:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"stand-in exited with {self.proc.returncode}:\n"
                                  + self.output.read_text()[-3000:])
+        if self.join is not None:
+            # Agents serve no API; they are up once they wrote their kubelet credentials.
+            return (self.data_dir / "agent" / "kubelet.kubeconfig").exists()
         if not self.kubeconfig.exists():
             return False
         with socket.socket() as sock:
