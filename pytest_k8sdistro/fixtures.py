@@ -35,10 +35,10 @@ def k8sdistro_spec(request: pytest.FixtureRequest) -> DistroSpec:
 
 
 @pytest.fixture(scope="session")
-def distro(k8sdistro_spec: DistroSpec) -> Distro:
-    """The profile and expectations of the distribution under test."""
-    profile = k8sdistro_spec.profile
-    return Distro(spec=k8sdistro_spec, profile=profile, expectations=profile.expectations)
+def distro(request: pytest.FixtureRequest, k8sdistro_spec: DistroSpec) -> Distro:
+    """The profile and expectations (with ``--distro-expect`` changes) under test."""
+    expectations = _session(request).settings.expectations(k8sdistro_spec)
+    return Distro(spec=k8sdistro_spec, profile=k8sdistro_spec.profile, expectations=expectations)
 
 
 @pytest.fixture(scope="session")

@@ -104,6 +104,11 @@ def add_options(parser: pytest.Parser) -> None:
         help="'docker load' this tarball first, for air-gapped runs",
     )
     group.addoption(
+        "--distro-expect",
+        metavar="FILE",
+        help="YAML file changing the distributions' expectations, for vendors' images",
+    )
+    group.addoption(
         "--kubeconfig",
         dest="k8sdistro_kubeconfig",
         metavar="PATH",

@@ -85,9 +85,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     allowed = markers.allowed_distros(item)
     if allowed is not None and spec.name not in allowed:
         pytest.skip(f"runs only on {', '.join(sorted(allowed))}; this run tests {spec}")
-    missing = markers.unclaimed_features(item, spec.profile.expectations.features())
+    settings: Settings = item.config.stash[settings_key]
+    missing = markers.unclaimed_features(item, settings.expectations(spec).features())
     if missing:
-        settings: Settings = item.config.stash[settings_key]
         message = f"{spec} does not claim feature(s): {', '.join(missing)}"
         if settings.strict_features:
             pytest.fail(message + " (--strict-features)", pytrace=False)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_k8sdistro import kubeconfig, provisioners
+from pytest_k8sdistro import expectfile, kubeconfig, provisioners
 from pytest_k8sdistro.keep import KeepPolicy
 from pytest_k8sdistro.options import keep_policy, timeout_seconds
+from pytest_k8sdistro.profiles import Expectations
 from pytest_k8sdistro.spec import DistroSpec, parse_distro
 
 settings_key = pytest.StashKey["Settings"]()
@@ -30,6 +32,12 @@ class Settings:
     ready_timeout: float | None
     #: The name of the provisioner that brings clusters up for this run.
     provisioner: str
+    #: ``--distro-expect`` changes, by distribution name.
+    expect_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def expectations(self, spec: DistroSpec) -> Expectations:
+        """The profile's expectations for ``spec`` with the vendor's changes applied."""
+        return spec.profile.expectations.with_overrides(self.expect_overrides.get(spec.name, {}))
 
 
 def from_config(config: pytest.Config) -> Settings:
@@ -67,12 +75,22 @@ def from_config(config: pytest.Config) -> Settings:
         node_cpus=option.node_cpus,
         ready_timeout=timeout,
         provisioner=provisioner,
+        expect_overrides=_expect_overrides(option.distro_expect),
     )
     _check_image(settings)
     _check_kubeconfig(settings)
     _check_reuse(settings, explicit_keep=option.keep_cluster)
     _check_provisioner(settings)
     return settings
+
+
+def _expect_overrides(value: str | None) -> dict[str, dict[str, Any]]:
+    if value is None:
+        return {}
+    try:
+        return expectfile.load(Path(value))
+    except expectfile.ExpectFileError as exc:
+        raise pytest.UsageError(f"--distro-expect: {exc}") from None
 
 
 def _check_image(settings: Settings) -> None:
