@@ -9,6 +9,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+#: Node ports published besides the API and 80/443, so that LoadBalancer Services
+#: (k3s ServiceLB binds hostPorts on the node) can be reached from the host.
+#: Docker cannot publish ports on a running container, so they are fixed up front.
+LOAD_BALANCER_PORTS: tuple[int, ...] = (8080, 8443)
+
+
 @dataclass(frozen=True)
 class RunIdentity:
     """Who owns what a run creates: labels on every resource are made from this."""
@@ -51,10 +57,26 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     #: Whether this run started it (and so may stop it).
     created: bool = True
+    #: Node ports reachable from the pytest host: "80/tcp" -> port on 127.0.0.1.
+    ports: dict[str, int] = field(default_factory=dict)
     #: Provisioner-specific facts: container ids, network, volumes.
     details: dict[str, Any] = field(default_factory=dict)
     #: Seconds from the start of provisioning to each readiness stage.
     timings: dict[str, float] = field(default_factory=dict)
+
+    def host_port(self, node_port: int, protocol: str = "tcp") -> int:
+        """The port on 127.0.0.1 that reaches ``node_port`` of the first node.
+
+        Only ports the provisioner publishes are reachable: the API, 80 and 443
+        (ingress), and :data:`LOAD_BALANCER_PORTS`.
+        """
+        key = f"{node_port}/{protocol}"
+        if key not in self.ports:
+            raise LookupError(
+                f"node port {key} is not published by the {self.provisioner} provisioner; "
+                f"published: {', '.join(sorted(self.ports)) or 'none'}"
+            )
+        return self.ports[key]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
