@@ -257,6 +257,9 @@ class ApiApp:
             return Response(line, 200, mimetype="application/json")
 
         def stream() -> Iterator[bytes]:
+            # werkzeug sends the status line with the first chunk; an empty one flushes
+            # the headers at once, which clients waiting on a quiet watch rely on.
+            yield b""
             for etype, obj in events:
                 if self.stopping.is_set():
                     return

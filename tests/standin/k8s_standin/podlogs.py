@@ -103,6 +103,7 @@ def read(path: Path, tail: int | None, timestamps: bool, limit_bytes: int | None
 def follow(path: Path, tail: int | None, timestamps: bool,
            alive: Callable[[], bool]) -> Iterator[bytes]:
     """Stream the file and its growth until `alive()` turns false (pod gone)."""
+    yield b""  # headers now: a quiet log must not look like a hung server
     first = read(path, tail, timestamps, None)
     if first:
         yield first
