@@ -62,8 +62,8 @@ def test_agent_registers_and_runs_its_pods(cluster: tuple[Standin, Standin]) -> 
     assert set(pods) == {"server-1", "agent-1"}
     # The agent's kubelet ran its pod: the log is in the agent's own log tree.
     pod = pods["agent-1"]
-    logs = list(agent.log_root.glob(f"pods/default_{pod.metadata.name}_*/c/0.log"))
-    assert logs, "the agent writes logs for the pods it runs"
+    logs = wait_for(lambda: list(agent.log_root.glob(f"pods/default_{pod.metadata.name}_*/c/"
+                                                     "0.log")), 10, "the agent's pod log")
     wait_for(lambda: "on agent-1" in logs[0].read_text(), 10, "the pod's output")
     ds = wait_for(lambda: (d := apps.read_namespaced_daemon_set("everywhere", "default"))
                   .status.number_ready == 2 and d, 20, "DaemonSet status")

@@ -112,9 +112,15 @@ def node_status(config: NodeConfig) -> Obj:
     }
 
 
+# Conditions only change status when the process (re)starts; keep the first stamp so
+# lastTransitionTime means what it says while heartbeats refresh lastHeartbeatTime.
+_TRANSITIONS: dict[str, str] = {}
+
+
 def _cond(type_: str, status: str, reason: str, message: str, stamp: str) -> Obj:
+    since = _TRANSITIONS.setdefault(f"{type_}={status}", stamp)
     return {"type": type_, "status": status, "reason": reason, "message": message,
-            "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}
+            "lastHeartbeatTime": stamp, "lastTransitionTime": since}
 
 
 class NodeRegistration:

@@ -102,6 +102,10 @@ class ContainerDir:
         self.save_meta({"containerID": container_id, "restartCount": restart_count,
                         "startedAt": now(), "startedEpoch": time.time(),
                         "logFile": str(log_file)})
+        # Create the log before the process exists, as containerd does, so pods/log never
+        # races a container that is already reported running.
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.touch()
         shim_env = dict(env)
         shim_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p)
