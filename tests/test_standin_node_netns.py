@@ -23,11 +23,12 @@ pytestmark = pytest.mark.skipif(
     reason="needs root, unshare, ip and iptables to build a network namespace sandbox")
 
 
-def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path) -> None:
+@pytest.mark.parametrize("proxy_mode", ["iptables", "userspace"])
+def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path, proxy_mode: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(STANDIN)}
     proc = subprocess.run(
         ["unshare", "--net", "--mount", "--propagation", "private", sys.executable, "-m",
-         "k8s_standin.node.selfcheck", str(tmp_path / "sandbox")],
+         "k8s_standin.node.selfcheck", str(tmp_path / "sandbox"), proxy_mode],
         env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -38,3 +39,5 @@ def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path) -> None:
     assert result["fromPod"] and result["fromPod"].startswith(
         f"RESULT {result['clusterIP']} web:web-"), result
     assert result["fromNode"] and result["fromNode"].startswith("web:web-"), result
+    # iptables mode programs kube-proxy's chains; the userspace fallback must not need them.
+    assert result["kubeChains"] == (proxy_mode == "iptables")

@@ -8,8 +8,9 @@ traffic is marked for masquerade, so replies return through the node even
 without br_netfilter. hostPorts (ServiceLB pods) get CNI-HOSTPORT-DNAT rules.
 IPv6 services and endpoints go to ip6tables. Debian's `iptables` is the nft
 backend; when it cannot use the nat table we fall back to `iptables-legacy`
-(k3s-io/k3s#7206 describes mixing the two). In host mode nothing is programmed:
-pods share the node's stack, and ClusterIPs are not reachable.
+(k3s-io/k3s#7206 describes mixing the two), and without either to the userspace
+proxy (userspace.py); STANDIN_PROXY_MODE=userspace forces it. In host mode nothing
+is programmed: pods share the node's stack, and ClusterIPs are not reachable.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..config import NodeConfig
 from .client import Client
 from .endpoints import pod_ips, target_port
 from .podnet import PodNetwork
+from .userspace import UserspaceProxy
 from .util import Obj, log, pod_ready, service_matches
 
 JUMPS = [
@@ -66,6 +68,9 @@ class Proxy:
         self.tools: dict[bool, str | None] = {}
         self._last: dict[bool, str] = {}
         self._chains: dict[bool, set[str]] = {False: set(), True: set()}
+        self.userspace: UserspaceProxy | None = None
+        if os.environ.get("STANDIN_PROXY_MODE") == "userspace":
+            self.tools = {False: None, True: None}
 
     def step(self) -> None:
         nodes = self.client.list("nodes")
@@ -75,9 +80,10 @@ class Proxy:
         services = self.client.list("services")
         pods = [p for p in self.client.list("pods")
                 if not p["metadata"].get("deletionTimestamp") and pod_ips(p)]
-        for v6 in (False, True):
-            if v6 and (self.config.faults.no_ipv6 or not self.config.node_ipv6):
-                continue
+        families = [False] + ([True] if self.config.node_ipv6
+                              and not self.config.faults.no_ipv6 else [])
+        fallback = []
+        for v6 in families:
             if v6 not in self.tools:
                 self.tools[v6] = find_iptables(v6)
                 if self.tools[v6] is None:
@@ -87,6 +93,36 @@ class Proxy:
                     self._ensure_jumps(v6)
             if self.tools[v6]:
                 self._apply(v6, self._rules(v6, services, pods))
+            else:
+                fallback.append(v6)
+        if fallback:
+            self._userspace(fallback, services, pods)
+
+    def _userspace(self, families: list[bool], services: list[Obj], pods: list[Obj]) -> None:
+        if self.userspace is None:
+            log.warning("kube-proxy: iptables unusable, using the userspace proxy")
+            self.userspace = UserspaceProxy()
+        wanted: dict[tuple[str, int, str], list[tuple[str, int]]] = {}
+        cluster_ips: set[str] = set()
+        for svc in services:
+            spec = svc["spec"]
+            ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]
+                   if ip and ip != "None" and (":" in ip) in families]
+            members = [p for p in pods if p["metadata"]["namespace"] == svc["metadata"][
+                "namespace"] and pod_ready(p) and service_matches(spec.get("selector"),
+                                                                  p["metadata"].get("labels"))]
+            for port in spec.get("ports") or []:
+                proto = port.get("protocol", "TCP").lower()
+                for ip in ips:
+                    backends = [(pip, number) for pod in members
+                                if (number := target_port(port, pod))
+                                for pip in pod_ips(pod) if (":" in pip) == (":" in ip)]
+                    cluster_ips.add(ip)
+                    wanted[(ip, int(port["port"]), proto)] = backends
+                    if port.get("nodePort"):
+                        wanted[("::" if ":" in ip else "0.0.0.0", int(port["nodePort"]),
+                                proto)] = backends
+        self.userspace.sync(wanted, cluster_ips)
 
     def _ensure_jumps(self, v6: bool) -> None:
         tool = self.tools[v6]

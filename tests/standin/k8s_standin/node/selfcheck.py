@@ -8,7 +8,8 @@ STANDIN_POD_NETWORK=netns, then checks from a client pod: cluster DNS through th
 kube-dns ClusterIP, HTTP to a Service ClusterIP (kube-proxy DNAT) and pod IPs from
 the node's pod CIDR. Prints one JSON object with what it found.
 
-Run: unshare --net --mount --propagation private python3 -m k8s_standin.node.selfcheck DIR
+Run: unshare --net --mount --propagation private \
+         python3 -m k8s_standin.node.selfcheck DIR [iptables|userspace]
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def main(argv: list[str]) -> int:
                 "STANDIN_LOG_ROOT": str(base / "log"), "STANDIN_BIND_ADDRESS": "0.0.0.0",
                 "STANDIN_SYNC_INTERVAL": "0.3",
                 "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    mode = argv[1] if len(argv) > 1 else "iptables"
+    if mode == "userspace":
+        env["STANDIN_PROXY_MODE"] = "userspace"
     kubeconfig = base / "kubeconfig.yaml"
     out = open(base / "standin.log", "wb")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
@@ -90,7 +94,7 @@ def main(argv: list[str]) -> int:
          "--https-listen-port", str(PORT), "--node-ip", NODE_IP,
          "--write-kubeconfig", str(kubeconfig), "--disable", "traefik",
          "--disable", "metrics-server"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"proxyMode": mode}
     try:
         wait_for(kubeconfig.exists, 30, "kubeconfig")
         creds = Credentials.from_kubeconfig(kubeconfig)
@@ -146,6 +150,8 @@ def main(argv: list[str]) -> int:
         except AssertionError as err:
             result["fromNode"] = None
             result["nodeError"] = str(err)
+        result["kubeChains"] = "KUBE-SERVICES" in subprocess.run(
+            ["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
         if not (result.get("fromPod") and result.get("fromNode")):
             result["debug"] = {
                 "nat": subprocess.run(["iptables-save", "-t", "nat"], capture_output=True,
