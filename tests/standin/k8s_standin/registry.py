@@ -129,58 +129,41 @@ class Registry:
         a selector is reported as DELETED. Raises Expired before the first yield."""
         match_l, match_f = label_selector(labels), field_selector(fields)
         key = rkey(res)
-        seen: set[tuple[str, str]] = set()
         with self.store.lock:
             current, rv = self.store.list(key, ns if res.namespaced else None)
-            for obj in current:
-                if match_l(obj) and match_f(obj):
-                    seen.add(_ident(obj))
             if since_rv is None:
                 since_rv = rv
                 initial = True
             events = self.store.events(since_rv, deadline)
-        return self._stream(res, ns, key, current, seen, events, initial, match_l, match_f)
+        return self._stream(res, ns, key, current, events, initial, match_l, match_f)
 
     def _stream(self, res: Resource, ns: str | None, key: str, current: list[Obj],
-                seen: set[tuple[str, str]], events: Iterator[Event], initial: bool,
-                match_l: Predicate, match_f: Predicate) -> Iterator[tuple[str, Obj]]:
+                events: Iterator[Event], initial: bool, match_l: Predicate,
+                match_f: Predicate) -> Iterator[tuple[str, Obj]]:
+        def matches(obj: Obj | None) -> bool:
+            return obj is not None and match_l(obj) and match_f(obj)
+
         if initial:
             for obj in current:
-                if _ident(obj) in seen:
+                if matches(obj):
                     yield "ADDED", self._typed(res, obj)
             yield "INITIAL_END", {}
         for event in events:
             if event.type == "HEARTBEAT":
                 yield "", {}
                 continue
-            kind = self._filter(event, key, res, ns, match_l, match_f, seen)
+            if event.rkey != key:
+                continue
+            if res.namespaced and ns and event.obj["metadata"].get("namespace") != ns:
+                continue
+            now_in, was_in = matches(event.obj), matches(event.prev)
+            if event.type == "MODIFIED":
+                kind = {(True, True): "MODIFIED", (True, False): "ADDED",
+                        (False, True): "DELETED"}.get((now_in, was_in), "")
+            else:
+                kind = event.type if now_in else ""
             if kind:
                 yield kind, self._typed(res, copy.deepcopy(event.obj))
-
-    @staticmethod
-    def _filter(event: Event, key: str, res: Resource, ns: str | None, match_l: Predicate,
-                match_f: Predicate, seen: set[tuple[str, str]]) -> str:
-        if event.rkey != key:
-            return ""
-        obj = event.obj
-        if res.namespaced and ns and obj["metadata"].get("namespace") != ns:
-            return ""
-        ident = _ident(obj)
-        matches = match_l(obj) and match_f(obj)
-        if event.type == "DELETED":
-            if ident in seen or matches:
-                seen.discard(ident)
-                return "DELETED"
-            return ""
-        if ident in seen:
-            if matches:
-                return "MODIFIED"
-            seen.discard(ident)
-            return "DELETED"
-        if matches:
-            seen.add(ident)
-            return "ADDED"
-        return ""
 
     # -- create ------------------------------------------------------------
     def create(self, res: Resource, ns: str, body: Any, dry_run: bool = False) -> Obj:
@@ -466,7 +449,7 @@ class Registry:
         return int(obj["spec"].get("terminationGracePeriodSeconds", 30))
 
 
-def _ident(obj: Obj) -> tuple[str, str]:
+def _ident(obj: Obj) -> tuple[str, str]:  # (namespace, name)
     return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
 
 

@@ -32,6 +32,7 @@ class Event:
     rkey: str  # "<group>/<plural>"
     type: str  # ADDED, MODIFIED, DELETED
     obj: Obj
+    prev: Obj | None = None  # the object before a MODIFIED, for selector transitions
 
 
 class Expired(Exception):
@@ -123,9 +124,12 @@ class Store:
             meta["resourceVersion"] = str(self.rv)
             ns = meta.get("namespace", "")
             stored = copy.deepcopy(obj)
-            self._objects.setdefault(rkey, {})[(ns, meta["name"])] = stored
+            bucket = self._objects.setdefault(rkey, {})
+            # Stored dicts are replaced, never mutated, so keeping a reference is safe.
+            prev = bucket.get((ns, meta["name"]))
+            bucket[(ns, meta["name"])] = stored
             self._persist(rkey, ns, meta["name"], stored)
-            self._append(Event(self.rv, rkey, etype, stored))
+            self._append(Event(self.rv, rkey, etype, stored, prev))
             return copy.deepcopy(stored)
 
     def remove(self, rkey: str, obj: Obj) -> Obj:
