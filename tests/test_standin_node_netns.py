@@ -23,12 +23,15 @@ pytestmark = pytest.mark.skipif(
     reason="needs root, unshare, ip and iptables to build a network namespace sandbox")
 
 
-@pytest.mark.parametrize("proxy_mode", ["iptables", "userspace"])
-def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path, proxy_mode: str) -> None:
+@pytest.mark.parametrize(("proxy_mode", "dual"), [
+    ("iptables", False), ("userspace", False), ("iptables", True), ("userspace", True)])
+def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path, proxy_mode: str,
+                                                 dual: bool) -> None:
     env = {**os.environ, "PYTHONPATH": str(STANDIN)}
     proc = subprocess.run(
         ["unshare", "--net", "--mount", "--propagation", "private", sys.executable, "-m",
-         "k8s_standin.node.selfcheck", str(tmp_path / "sandbox"), proxy_mode],
+         "k8s_standin.node.selfcheck", str(tmp_path / "sandbox"), proxy_mode,
+         *(["dual"] if dual else [])],
         env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -39,5 +42,8 @@ def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path, proxy_mode: str
     assert result["fromPod"] and result["fromPod"].startswith(
         f"RESULT {result['clusterIP']} web:web-"), result
     assert result["fromNode"] and result["fromNode"].startswith("web:web-"), result
+    if dual:
+        assert [ip for ip in result["webIPs"] if ":" in ip], result
+        assert result.get("fromPod6", "").startswith("RESULT6 fd43::"), result
     # iptables mode programs kube-proxy's chains; the userspace fallback must not need them.
     assert result["kubeChains"] == (proxy_mode == "iptables")

@@ -9,7 +9,7 @@ kube-dns ClusterIP, HTTP to a Service ClusterIP (kube-proxy DNAT) and pod IPs fr
 the node's pod CIDR. Prints one JSON object with what it found.
 
 Run: unshare --net --mount --propagation private \
-         python3 -m k8s_standin.node.selfcheck DIR [iptables|userspace]
+         python3 -m k8s_standin.node.selfcheck DIR [iptables|userspace] [dual]
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from .killall import killall
 from .testing import wait_for
 
 NODE_IP = "192.168.77.1"
+NODE_IP6 = "fd77::1"
 PORT = 6443
 
-WEB = ("import http.server, os\n"
+WEB = ("import http.server, os, socket\n"
        "class H(http.server.BaseHTTPRequestHandler):\n"
        "    def do_GET(self):\n"
        "        body = ('web:' + os.environ['HOSTNAME']).encode()\n"
@@ -39,16 +40,26 @@ WEB = ("import http.server, os\n"
        "        self.send_header('Content-Length', str(len(body)))\n"
        "        self.end_headers()\n"
        "        self.wfile.write(body)\n"
-       "http.server.HTTPServer(('0.0.0.0', 8080), H).serve_forever()\n")
-CLIENT = ("import socket, time, urllib.request\n"
+       "class S(http.server.HTTPServer):\n"
+       "    address_family = socket.AF_INET6\n"
+       "    def server_bind(self):\n"
+       "        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n"
+       "        super().server_bind()\n"
+       "S(('::', 8080), H).serve_forever()\n")
+CLIENT = ("import os, socket, time, urllib.request\n"
           "name = 'web.default.svc.cluster.local.'\n"
+          "families = [('RESULT', socket.AF_INET, '{}')]\n"
+          "if os.environ.get('DUAL'):\n"
+          "    families.append(('RESULT6', socket.AF_INET6, '[{}]'))\n"
           "while True:\n"
-          "    try:\n"
-          "        ip = socket.getaddrinfo(name, 80, socket.AF_INET)[0][4][0]\n"
-          "        body = urllib.request.urlopen(f'http://{ip}/', timeout=3).read().decode()\n"
-          "        print('RESULT', ip, body, flush=True)\n"
-          "    except Exception as err:\n"
-          "        print('ERROR', repr(err), flush=True)\n"
+          "    for tag, family, fmt in families:\n"
+          "        try:\n"
+          "            ip = socket.getaddrinfo(name, 80, family)[0][4][0]\n"
+          "            url = 'http://' + fmt.format(ip) + '/'\n"
+          "            body = urllib.request.urlopen(url, timeout=3).read().decode()\n"
+          "            print(tag, ip, body, flush=True)\n"
+          "        except Exception as err:\n"
+          "            print('ERROR', tag, repr(err), flush=True)\n"
           "    time.sleep(1)\n")
 
 
@@ -56,29 +67,35 @@ def sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
 
-def sandbox_network() -> None:
+def sandbox_network(dual: bool) -> None:
     sh("ip", "link", "set", "lo", "up")
     sh("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
     sh("ip", "addr", "add", f"{NODE_IP}/24", "dev", "eth0")
     sh("ip", "link", "set", "eth0p", "up")
     sh("ip", "link", "set", "eth0", "up")
     sh("ip", "route", "add", "default", "dev", "eth0")  # nodes have one; ClusterIPs need it
+    if dual:
+        sh("ip", "-6", "addr", "add", f"{NODE_IP6}/64", "dev", "eth0", "nodad")
+        sh("ip", "-6", "route", "add", "default", "dev", "eth0")
     sh("mount", "-t", "tmpfs", "tmpfs", "/run")
 
 
-def deployment(name: str, script: str) -> dict[str, Any]:
+def deployment(name: str, script: str, dual: bool = False) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}}, "spec": {
                          "terminationGracePeriodSeconds": 1,
                          "containers": [{"name": name, "image": "python:3",
-                                         "command": ["python3", "-c", script]}]}}}}
+                                         "command": ["python3", "-c", script],
+                                         "env": [{"name": "DUAL", "value": "1" if dual
+                                                  else ""}]}]}}}}
 
 
 def main(argv: list[str]) -> int:
     base = Path(argv[0])
     base.mkdir(parents=True, exist_ok=True)
-    sandbox_network()
+    dual = "dual" in argv[2:]
+    sandbox_network(dual)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
     env.update({"STANDIN_POD_NETWORK": "netns", "STANDIN_ROOT": str(base / "root"),
                 "STANDIN_LOG_ROOT": str(base / "log"), "STANDIN_BIND_ADDRESS": "0.0.0.0",
@@ -91,10 +108,13 @@ def main(argv: list[str]) -> int:
     out = open(base / "standin.log", "wb")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
         [sys.executable, "-m", "k8s_standin", "k3s", "server", "--data-dir", str(base / "data"),
-         "--https-listen-port", str(PORT), "--node-ip", NODE_IP,
+         "--https-listen-port", str(PORT),
+         *(["--node-ip", f"{NODE_IP},{NODE_IP6}", "--cluster-cidr",
+             "10.42.0.0/16,fd42::/56", "--service-cidr", "10.43.0.0/16,fd43::/112"]
+           if dual else ["--node-ip", NODE_IP]),
          "--write-kubeconfig", str(kubeconfig), "--disable", "traefik",
          "--disable", "metrics-server"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    result: dict[str, Any] = {"proxyMode": mode}
+    result: dict[str, Any] = {"proxyMode": mode, "dual": dual}
     try:
         wait_for(kubeconfig.exists, 30, "kubeconfig")
         creds = Credentials.from_kubeconfig(kubeconfig)
@@ -105,9 +125,11 @@ def main(argv: list[str]) -> int:
         api.create("services", {"apiVersion": "v1", "kind": "Service",
                                 "metadata": {"name": "web"},
                                 "spec": {"selector": {"app": "web"},
+                                         "ipFamilyPolicy": "PreferDualStack" if dual
+                                         else "SingleStack",
                                          "ports": [{"port": 80, "targetPort": 8080}]}},
                    "default")
-        api.create("deployments", deployment("client", CLIENT), "default")
+        api.create("deployments", deployment("client", CLIENT, dual), "default")
         node = wait_for(lambda: api.get("nodes", "vm" if False else
                                         api.list("nodes")[0]["metadata"]["name"])
                         ["spec"].get("podCIDR") and api.list("nodes")[0], 30, "a pod CIDR")
@@ -122,6 +144,7 @@ def main(argv: list[str]) -> int:
         web = wait_for(lambda: pod("web"), 60, "web pod running")
         client = wait_for(lambda: pod("client"), 60, "client pod running")
         result["webIP"] = web["status"]["podIP"]
+        result["webIPs"] = [p["ip"] for p in web["status"].get("podIPs") or []]
         result["clientIP"] = client["status"]["podIP"]
         result["inPodCIDR"] = all(ipaddress.ip_address(p) in ipaddress.ip_network(
             result["podCIDR"]) for p in (result["webIP"], result["clientIP"]))
@@ -129,15 +152,20 @@ def main(argv: list[str]) -> int:
         result["clusterIP"] = cluster_ip
         logs = base / "log" / "pods"
 
-        def client_result() -> str | None:
+        def client_result(tag: str) -> str | None:
             for path in logs.glob("default_client-*/client/*.log"):
                 for line in path.read_text().splitlines():
-                    if " RESULT " in f" {line.split(' F ', 1)[-1]} ":
-                        return line.split(" F ", 1)[-1]
+                    text = line.split(" F ", 1)[-1]
+                    if text.startswith(tag + " "):
+                        return text
             return None
 
         try:
-            result["fromPod"] = wait_for(client_result, 60, "the client pod's request")
+            result["fromPod"] = wait_for(lambda: client_result("RESULT"), 60,
+                                         "the client pod's request")
+            if dual:
+                result["fromPod6"] = wait_for(lambda: client_result("RESULT6"), 30,
+                                              "the client pod's IPv6 request")
         except AssertionError as err:
             result["fromPod"] = None
             result["clientLog"] = "\n".join(p.read_text()[-1500:] for p in
