@@ -424,25 +424,34 @@ def test_reused_pid_and_other_hosts(
             remove_run(engine, run.run_id)
 
 
-def dead_run() -> RunIdentity:
+def isolated_runs() -> tuple[RunIdentity, RunIdentity]:
+    """A run whose process is gone and a later, live run, both on a host of their own.
+
+    The made-up host name keeps concurrent clean-ups (other xdist workers, other
+    sessions on this engine) away from what these tests leave for their own clean-up.
+    """
+    host = f"pytest-k8sdistro-test-{uuid.uuid4().hex[:8]}"
     done = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    return RunIdentity(uuid.uuid4().hex[:12], int(done.stdout), RunIdentity.new().hostname)
+    earlier = RunIdentity(uuid.uuid4().hex[:12], int(done.stdout), host)
+    later = RunIdentity(uuid.uuid4().hex[:12], os.getpid(), host)
+    return earlier, later
 
 
 def test_a_kept_cluster_is_spared_attached_and_destroyed_with_its_marker(
     make: Make, engine: docker.DockerClient
 ) -> None:
     # Created by a run that is gone by now, as a kept cluster is at the next run.
-    earlier = make("k3s", run=dead_run())
+    gone, live = isolated_runs()
+    earlier = make("k3s", run=gone)
     cluster = earlier.create(spec(), key())
     earlier.keep(cluster)
 
-    later = make("k3s")
+    later = make("k3s", run=live)
     later.cleanup_leftovers()
     assert engine.containers.get(cluster.details["containers"][0]).status == "running"
     assert later.attach(cluster)
@@ -455,9 +464,10 @@ def test_a_kept_cluster_is_spared_attached_and_destroyed_with_its_marker(
 def test_an_unkept_cluster_of_a_gone_run_is_removed(
     make: Make, engine: docker.DockerClient
 ) -> None:
-    earlier = make("k3s", run=dead_run())
+    gone, live = isolated_runs()
+    earlier = make("k3s", run=gone)
     cluster = earlier.create(spec(), key())
-    make("k3s").cleanup_leftovers()
+    make("k3s", run=live).cleanup_leftovers()
     assert owned_by(engine, earlier.run.run_id) == []
     assert not earlier.attach(cluster)
 

@@ -85,7 +85,7 @@ def remove_leftovers(client: docker.DockerClient, check: OwnerCheck) -> Report:
             return False
         return (owner.run_id, owner.cluster) not in kept and check.gone(owner)
 
-    for container in client.containers.list(all=True, filters=labels.owned()):
+    for container in client.containers.list(all=True, ignore_removed=True, filters=labels.owned()):
         # v=True: also the anonymous volumes the image declared and nobody named.
         remove = functools.partial(container.remove, force=True, v=True)
         if leftover(container.labels) and _quietly(remove):
@@ -118,7 +118,9 @@ def _orphaned_markers(client: docker.DockerClient) -> list[str]:
             continue
         run_id = marker_labels.get(labels.RUN_ID, "")
         cluster = marker_labels.get(labels.CLUSTER, "")
-        containers = client.containers.list(all=True, filters=labels.of_cluster(run_id, cluster))
+        containers = client.containers.list(
+            all=True, ignore_removed=True, filters=labels.of_cluster(run_id, cluster)
+        )
         if not containers and _quietly(marker.remove):
             removed.append(marker.name)
     return removed

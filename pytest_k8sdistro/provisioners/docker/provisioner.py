@@ -34,8 +34,9 @@ from pytest_k8sdistro.spec import DistroSpec
 T = TypeVar("T")
 
 POLL_S = 1.0
-#: How long a restarted server may take to have a new child process.
-RESTART_TIMEOUT_S = 30.0
+#: How long a restarted server may take to have a new child process: the supervisor
+#: gives the old one 60 s to stop before it kills it.
+RESTART_TIMEOUT_S = 90.0
 
 
 class DockerProvisioner(Provisioner):
@@ -78,7 +79,7 @@ class DockerProvisioner(Provisioner):
         dest = self.workdir / "diagnostics" / key
         try:
             found = self.client.containers.list(
-                all=True, filters=labels.of_cluster(self.run.run_id, key)
+                all=True, ignore_removed=True, filters=labels.of_cluster(self.run.run_id, key)
             )
             if found:
                 dest.mkdir(parents=True, exist_ok=True)
@@ -95,7 +96,7 @@ class DockerProvisioner(Provisioner):
     def _remove(self, run_id: str, key: str) -> None:
         """Remove what run ``run_id`` made for cluster ``key``, found by its labels."""
         wanted = labels.of_cluster(run_id, key)
-        for container in self.client.containers.list(all=True, filters=wanted):
+        for container in self.client.containers.list(all=True, ignore_removed=True, filters=wanted):
             _ignore_missing(functools.partial(container.remove, force=True, v=True))
         for network in self.client.networks.list(filters=wanted):
             _ignore_missing(network.remove)
@@ -181,11 +182,14 @@ class DockerProvisioner(Provisioner):
                 f"asking the supervisor in {container.name} to restart failed: "
                 f"{output.decode(errors='replace').strip()}"
             )
-        deadline = time.monotonic() + RESTART_TIMEOUT_S
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        while time.monotonic() < started + RESTART_TIMEOUT_S:
             after = _child_pid(container)
             if after is not None and after != before:
-                self.progress.say(f"{container.name}: restarted (pid {before} -> {after})")
+                self.progress.say(
+                    f"{container.name}: restarted in {time.monotonic() - started:.1f}s "
+                    f"(pid {before} -> {after})"
+                )
                 return after
             time.sleep(0.2)
         raise ProvisionError(

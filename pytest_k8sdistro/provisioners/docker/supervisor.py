@@ -91,9 +91,19 @@ fi
 unset K8SDISTRO_PREPARE K8SDISTRO_CGROUP_NESTING K8SDISTRO_REMOUNT_RW
 
 child=0
+watchdog=0
 stopping=0
 restart=0
-forward() { [ "$child" -gt 0 ] && kill -TERM "$child" 2>/dev/null; }
+# SIGTERM to the child, and SIGKILL if it has not gone after the grace period: a
+# control plane that hangs while stopping must not block a restart forever.
+forward() {
+    [ "$child" -gt 0 ] || return 0
+    kill -TERM "$child" 2>/dev/null || return 0
+    if [ "$watchdog" = 0 ]; then
+        (sleep "${K8SDISTRO_STOP_GRACE_S:-60}" && kill -KILL "$child" 2>/dev/null) &
+        watchdog=$!
+    fi
+}
 trap 'stopping=1; forward' TERM INT
 trap 'restart=1; forward' HUP
 while :; do
@@ -108,6 +118,11 @@ while :; do
         kill -0 "$child" 2>/dev/null || break
     done
     child=0
+    if [ "$watchdog" != 0 ]; then
+        kill "$watchdog" 2>/dev/null
+        wait "$watchdog" 2>/dev/null
+        watchdog=0
+    fi
     if [ "$stopping" = 1 ]; then
         say "stopped: $1 exited with status $status"
         exit "$status"
