@@ -372,6 +372,14 @@ def _body(request: Request) -> Any:
     if not raw:
         return {}
     ctype = request.headers.get("Content-Type", "")
+    if "protobuf" in ctype or "cbor" in ctype:
+        # Only JSON (and YAML) bodies are understood; upstream answers 415 for any media
+        # type it does not serve, and client-go then retries with JSON.
+        raise ApiError(
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types "
+            f"include: application/json, application/yaml (got {ctype})",
+        )
     try:
         if "yaml" in ctype:
             return yaml.safe_load(raw)
