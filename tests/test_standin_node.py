@@ -325,3 +325,18 @@ def test_ingress_routes_by_host_and_path(standin: Standin, api: Any, ns: str,
     ing = wait_for(lambda: client.NetworkingV1Api(api).read_namespaced_ingress("echo", ns)
                    .status.load_balancer.ingress, 20, "ingress status address")
     assert ing[0].ip == "127.0.0.1"
+
+
+def test_unschedulable_pod_gets_failed_scheduling(api: Any, ns: str) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(ns, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nowhere"},
+        "spec": {"nodeSelector": {"disktype": "unicorn"},
+                 "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "1"]}]}})
+    event = wait_for(lambda: [e for e in core.list_namespaced_event(ns).items
+                              if e.reason == "FailedScheduling"], 20, "FailedScheduling")[0]
+    assert event.type == "Warning" and "0/1 nodes are available" in event.message
+    pod = core.read_namespaced_pod("nowhere", ns)
+    assert pod.status.phase == "Pending" and not pod.spec.node_name
+    cond = {c.type: c for c in pod.status.conditions}["PodScheduled"]
+    assert cond.status == "False" and cond.reason == "Unschedulable"

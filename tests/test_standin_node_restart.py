@@ -182,3 +182,50 @@ def test_emptydir_and_configmap_volumes(make: Any, tmp_path: Path) -> None:
              30, "the pod to succeed")
     assert core.read_namespaced_pod_log("vols", "default", container="c").split() == [
         "from-init", "hi", "there", "vols"]
+
+
+@pytest.mark.parametrize("no_ipv6", [False, True])
+def test_dual_stack_node_and_no_ipv6_fault(tmp_path: Path, no_ipv6: bool) -> None:
+    env = {"STANDIN_NO_IPV6": "1"} if no_ipv6 else {}
+    server = Standin(tmp_path / "dual", env=env, args=(
+        "--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56",
+        "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112"), node_ip="127.0.0.1,::1")
+    try:
+        server.start()
+        core = client.CoreV1Api(server.api_client())
+        node = wait_for(lambda: (n := core.list_node().items) and n[0].spec.pod_cidrs
+                        and n[0], 30, "a node with pod CIDRs")
+        addresses = [a.address for a in node.status.addresses if a.type == "InternalIP"]
+        if no_ipv6:
+            assert addresses == ["127.0.0.1"]
+            assert node.spec.pod_cidrs == ["10.42.0.0/24"]
+        else:
+            assert addresses == ["127.0.0.1", "::1"]
+            assert node.spec.pod_cidrs == ["10.42.0.0/24", "2001:cafe:42::/64"]
+        dns = wait_for(lambda: core.read_namespaced_service("kube-dns", "kube-system"), 20,
+                       "kube-dns")
+        assert len(dns.spec.cluster_ips) == (1 if no_ipv6 else 2)
+    finally:
+        server.stop()
+
+
+def test_liveness_probe_failure_restarts_container(make: Any, tmp_path: Path) -> None:
+    server = make()
+    core = client.CoreV1Api(server.api_client())
+    _ready_service_account(core)
+    flag = tmp_path / "alive"
+    flag.touch()
+    pod = _pod("probed", "exec sleep 3600")
+    pod["spec"]["containers"][0]["livenessProbe"] = {
+        "exec": {"command": ["test", "-e", str(flag)]}, "periodSeconds": 1,
+        "failureThreshold": 2}
+    core.create_namespaced_pod("default", pod)
+    wait_for(lambda: _running(core, "probed"), 30, "the probed pod to run")
+    flag.unlink()
+    status = wait_for(lambda: (s := core.read_namespaced_pod("probed", "default").status
+                               .container_statuses[0]).restart_count >= 1 and s, 30,
+                      "a restart after liveness failures")
+    assert status.last_state.terminated.exit_code == 137
+    reasons = {e.reason for e in core.list_namespaced_event("default").items
+               if e.involved_object.name == "probed"}
+    assert {"Unhealthy", "Killing"} <= reasons

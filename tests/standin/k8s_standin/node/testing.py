@@ -31,6 +31,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class StandinExited(Exception):
+    """The process under test died: waiting longer cannot help."""
+
+
 def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.3) -> T:
     """Poll until `check` returns something truthy; fail with the last value seen."""
     __tracebackhide__ = True
@@ -39,6 +43,8 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
     while True:
         try:
             last = check()
+        except StandinExited:
+            raise
         except Exception as err:  # transient API errors while things converge
             last = err
         if last and not isinstance(last, Exception):
@@ -51,12 +57,14 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
 class Standin:
     def __init__(self, base: Path, flavor: str = "k3s", env: dict[str, str] | None = None,
                  args: tuple[str, ...] = (), join: Standin | None = None,
-                 token: str = "standin-test-token", node_name: str = "") -> None:
+                 token: str = "standin-test-token", node_name: str = "",
+                 node_ip: str = "127.0.0.1") -> None:
         self.base = base
         self.flavor = flavor
         self.join = join  # set for a k3s agent joining that server
         self.token = token
         self.node_name = node_name
+        self.node_ip = node_ip  # "127.0.0.1,::1" for a dual-stack node
         self.extra_env = dict(env or {})
         self.args = args
         self.port = free_port()
@@ -93,12 +101,12 @@ class Standin:
         if self.join is not None:
             return [sys.executable, "-m", "k8s_standin", "k3s", "agent",
                     "--server", f"https://127.0.0.1:{self.join.port}", "--token", self.token,
-                    "--data-dir", str(self.data_dir), "--node-ip", "127.0.0.1",
+                    "--data-dir", str(self.data_dir), "--node-ip", self.node_ip,
                     *(["--node-name", self.node_name] if self.node_name else []), *self.args]
         if self.flavor == "k3s":
             return [sys.executable, "-m", "k8s_standin", "k3s", "server",
                     "--data-dir", str(self.data_dir), "--https-listen-port", str(self.port),
-                    "--bind-address", "127.0.0.1", "--node-ip", "127.0.0.1",
+                    "--bind-address", "127.0.0.1", "--node-ip", self.node_ip,
                     "--write-kubeconfig", str(self.kubeconfig), "--token", self.token,
                     *(["--node-name", self.node_name] if self.node_name else []), *self.args]
         config = self.base / "k0s.yaml"
@@ -119,7 +127,7 @@ class Standin:
 
     def _api_ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(f"stand-in exited with {self.proc.returncode}:\n"
+            raise StandinExited(f"stand-in exited with {self.proc.returncode}:\n"
                                  + self.output.read_text()[-3000:])
         if self.join is not None:
             # Agents serve no API; they are up once they wrote their kubelet credentials.
