@@ -450,3 +450,20 @@ def test_kubectl_reports_invalid_object(k3s: testing.StandIn) -> None:
     result = kubectl(k3s, "apply", "-f", "-", stdin=bad, check=False)
     assert result.returncode != 0
     assert 'The Pod "bad" is invalid' in result.stderr and "spec.containers" in result.stderr
+
+
+@needs_kubectl
+def test_kubectl_typed_creates(k3s: testing.StandIn) -> None:
+    """kubectl sends protobuf for these; the stand-in decodes the simple kinds."""
+    kubectl(k3s, "create", "namespace", "typed")
+    kubectl(k3s, "create", "configmap", "c", "-n", "typed", "--from-literal=a=b")
+    kubectl(k3s, "create", "secret", "generic", "s", "-n", "typed", "--from-literal=pw=x y")
+    kubectl(k3s, "create", "serviceaccount", "robot", "-n", "typed")
+    cm = json.loads(kubectl(k3s, "get", "cm", "c", "-n", "typed", "-o", "json").stdout)
+    assert cm["data"] == {"a": "b"}
+    secret = json.loads(kubectl(k3s, "get", "secret", "s", "-n", "typed", "-o", "json").stdout)
+    assert secret["data"] == {"pw": "eCB5"} and secret["type"] == "Opaque"
+    again = kubectl(k3s, "create", "namespace", "typed", check=False)
+    assert again.returncode != 0 and 'namespaces "typed" already exists' in again.stderr
+    described = kubectl(k3s, "describe", "service", "kubernetes").stdout
+    assert f"127.0.0.1:{k3s.port}" in described

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
-from . import discovery, openapi, podlogs, tables
+from . import discovery, openapi, podlogs, protobuf, tables
 from .errors import ApiError
 from .registry import Registry, success_status
 from .resources import Resource, find
@@ -372,7 +372,16 @@ def _body(request: Request) -> Any:
     if not raw:
         return {}
     ctype = request.headers.get("Content-Type", "")
-    if "protobuf" in ctype or "cbor" in ctype:
+    if "protobuf" in ctype:
+        try:
+            return protobuf.decode_object(raw)
+        except (protobuf.Unsupported, KeyError, ValueError) as exc:
+            raise ApiError(
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: application/json, application/yaml ({exc})",
+            ) from None
+    if "cbor" in ctype:
         # Only JSON (and YAML) bodies are understood; upstream answers 415 for any media
         # type it does not serve, and client-go then retries with JSON.
         raise ApiError(

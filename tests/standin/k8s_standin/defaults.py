@@ -171,7 +171,8 @@ def default(res: Resource, obj: Obj) -> None:
         obj.setdefault("reclaimPolicy", "Delete")
         obj.setdefault("volumeBindingMode", "Immediate")
     elif kind == "Secret":
-        obj.setdefault("type", "Opaque")
+        if not obj.get("type"):
+            obj["type"] = "Opaque"
     elif kind == "Node" and spec is not None:
         obj.setdefault("status", {})
     elif kind == "Ingress" and spec is not None:
@@ -186,6 +187,7 @@ _NO_SPEC = {
     "Endpoints",
     "Event",
     "StorageClass",
+    "EndpointSlice",
 }
 
 

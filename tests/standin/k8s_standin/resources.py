@@ -58,6 +58,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
     Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
     Resource("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
+    Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True,
+             create_on_update=True),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", True, create_on_update=True),
 )
 

@@ -25,7 +25,8 @@ from .store import Store
 
 log = logging.getLogger("k8s_standin")
 ENDPOINTS = find("", "v1", "endpoints")
-assert ENDPOINTS
+ENDPOINT_SLICES = find("discovery.k8s.io", "v1", "endpointslices")
+assert ENDPOINTS and ENDPOINT_SLICES
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -179,8 +180,19 @@ class ControlPlane:
             "subsets": [{"addresses": [{"ip": opts.node_ip}],
                          "ports": [{"name": "https", "port": opts.port, "protocol": "TCP"}]}],
         }
+        fam = "IPv6" if ":" in opts.node_ip else "IPv4"
+        slice_ = {
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "kubernetes",
+                                    "endpointslice.kubernetes.io/managed-by":
+                                        "endpointslicemirroring-controller.k8s.io"}},
+            "addressType": fam,
+            "endpoints": [{"addresses": [opts.node_ip], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": opts.port, "protocol": "TCP"}],
+        }
         try:
             registry.update(ENDPOINTS, "default", "kubernetes", endpoints)
+            registry.update(ENDPOINT_SLICES, "default", "kubernetes", slice_)
         except ApiError:
             log.exception("could not write the kubernetes Endpoints")
 
