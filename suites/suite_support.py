@@ -1,0 +1,215 @@
+"""Workloads the suites deploy (from fixtures/), and the timeouts they wait with.
+
+Everything is created in the test's own namespace through the API; probes are
+one-shot busybox pods whose phase and logs are the result, so no exec, kubectl or
+port-forward is needed and every wait has the namespace's evidence at hand.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from pytest_k8sdistro import Cluster, Kube
+from pytest_k8sdistro.checks import (
+    Manifests,
+    NotYet,
+    apply,
+    fail,
+    namespace_evidence,
+    wait_for,
+    wait_pod_done,
+    wait_pod_ready,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+#: Every suite workload runs this image with an explicit command.
+DEFAULT_IMAGE = "busybox:1.36.1"
+CLUSTER_DOMAIN = "cluster.local"
+#: An HTTP GET bounded by ``timeout`` (an applet of busybox too) rather than wget's
+#: own ``-T``, which some busybox builds (Debian's 1.35) crash on.
+WGET = "timeout 3 busybox wget -qO-"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    #: Longest wait for anything to converge (pods Ready, PVCs Bound, addresses).
+    wait: float
+    #: How long a state that must *not* change (Pending PVC, no address) is watched.
+    hold: float
+
+
+def retry_script(command: str, attempts: int) -> str:
+    """Shell that runs ``command`` until it succeeds, at most ``attempts`` times."""
+    return (
+        f"i=0; while [ $i -lt {attempts} ]; do "
+        f"if {command}; then exit 0; fi; i=$((i+1)); sleep 1; done; "
+        f'echo "gave up after {attempts} attempts: {command}"; exit 1'
+    )
+
+
+class Workloads:
+    """Deploys the suites' fixtures into one namespace and reports with its evidence."""
+
+    def __init__(self, kube: Kube, namespace: str, image: str, timeouts: Timeouts) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.image = image
+        self.timeouts = timeouts
+        self.manifests = Manifests(FIXTURES)
+
+    # The number of tries a probe pod makes: each takes up to ~4 s (3 s client
+    # timeout, 1 s pause), and the pod must end before the wait on it does.
+    @property
+    def attempts(self) -> int:
+        return max(2, int(self.timeouts.wait / 5))
+
+    def evidence(self) -> str:
+        return namespace_evidence(self.kube, self.namespace)
+
+    def apply(self, manifest: str, **values: Any) -> None:
+        apply(self.kube, self.namespace, self.manifests.load(manifest, **values))
+
+    def web(self, name: str, *, labels: dict[str, str] | None = None) -> Any:
+        """A Ready web pod serving the text ``web:<name>``; returns the pod."""
+        self.apply(
+            "web.yaml",
+            name=name,
+            labels={"app": name, **(labels or {})},
+            image=self.image,
+            marker=f"web:{name}",
+        )
+        return wait_pod_ready(self.kube, self.namespace, name, self.timeouts.wait)
+
+    def service(
+        self,
+        name: str,
+        *,
+        selector: str | None = None,
+        port: int = 80,
+        type: str = "ClusterIP",
+        ip_family_policy: str | None = None,
+    ) -> Any:
+        self.apply(
+            "service.yaml",
+            name=name,
+            selector=selector or name,
+            port=port,
+            type=type,
+            ip_family_policy=ip_family_policy,
+        )
+        return self.kube.core.read_namespaced_service(name, self.namespace)
+
+    def probe(
+        self, name: str, script: str, *, labels: dict[str, str] | None = None
+    ) -> tuple[str, str]:
+        """Run ``script`` in a one-shot pod; returns its final phase and its logs."""
+        self.apply(
+            "probe.yaml",
+            name=name,
+            labels={"role": "probe", **(labels or {})},
+            image=self.image,
+            script=script,
+        )
+        return self.wait_done(name)
+
+    def wait_done(self, name: str) -> tuple[str, str]:
+        """Phase and logs of a one-shot pod once it ended."""
+        # A probe's own retries end within ``wait``; scheduling and start get as much.
+        return wait_pod_done(self.kube, self.namespace, name, 2 * self.timeouts.wait)
+
+    def fetch(
+        self, name: str, url: str, *, expected: str, what: str, labels: dict[str, str] | None = None
+    ) -> str:
+        """From a probe pod, GET ``url`` until the body holds ``expected``."""
+        __tracebackhide__ = True
+        command = f"{WGET} {url} | tee /dev/stderr | grep -q '{expected}'"
+        phase, logs = self.probe(name, retry_script(command, self.attempts), labels=labels)
+        if phase != "Succeeded" or expected not in logs:
+            fail(
+                what,
+                expected=f"GET {url} from pod {name} answers with {expected!r}",
+                found=f"probe pod {phase}; its output: {logs.strip()[-400:] or '(none)'}",
+                evidence=self.evidence,
+            )
+        return logs
+
+
+def host_port(cluster: Cluster, node_port: int, why: str, evidence: Any) -> int:
+    """The host port reaching ``node_port`` of the first node, or a failure saying why not."""
+    __tracebackhide__ = True
+    try:
+        return cluster.host_port(node_port)
+    except LookupError as exc:
+        problem = str(exc)
+    fail(
+        f"{why}: node port {node_port} cannot be reached from this host",
+        expected=f"node port {node_port}/tcp published on 127.0.0.1 by the provisioner",
+        found=problem,
+        evidence=evidence,
+    )
+
+
+def http_get(url: str, host: str | None = None, timeout: float = 3.0) -> tuple[int, str]:
+    """GET from the pytest host: (status, body); raises OSError when nothing answers."""
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status), response.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode(errors="replace")
+
+
+def host_get_until(
+    what: str,
+    url: str,
+    *,
+    expected: str,
+    timeout: float,
+    evidence: Any,
+    host: str | None = None,
+) -> str:
+    """GET ``url`` from the pytest host until the body holds ``expected``."""
+    __tracebackhide__ = True
+
+    def probe() -> str:
+        try:
+            status, body = http_get(url, host)
+        except OSError as exc:
+            raise NotYet(f"no answer: {exc}") from None
+        if expected not in body:
+            raise NotYet(f"HTTP {status}: {body.strip()[:200]!r}")
+        return body
+
+    return wait_for(
+        what,
+        probe,
+        expected=f"GET {url}" + (f" (Host: {host})" if host else "") + f" answers {expected!r}",
+        timeout=timeout,
+        evidence=evidence,
+    )
+
+
+def delete(delete_call: Any, *args: Any) -> None:
+    """Delete through the client without decoding the answer: the API answers with the
+    object or with a Status, and the client can only decode the former."""
+    try:
+        delete_call(*args, _preload_content=False)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def read_or_none(read: Any, *args: Any) -> Any:
+    """``read(*args)``, or None when the object does not exist."""
+    try:
+        return read(*args)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise

@@ -1,0 +1,39 @@
+"""Multi-node: with --nodes=N every agent joins, turns Ready, and takes pods."""
+
+from __future__ import annotations
+
+import pytest
+from suite_support import Workloads
+
+from pytest_k8sdistro import Cluster, Kube
+from pytest_k8sdistro.checks import expect, wait_pod_ready
+
+
+@pytest.mark.distro_feature("multi-node")
+def test_agents_join_and_take_pods(cluster: Cluster, kube: Kube, work: Workloads) -> None:
+    if len(cluster.nodes) < 2:
+        pytest.skip("single-node cluster: run with --nodes=2 (or more) to check agents join")
+    nodes = kube.core.list_node().items
+    names = sorted(n.metadata.name for n in nodes)
+    ready = sorted(
+        n.metadata.name
+        for n in nodes
+        if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
+    )
+    expect(
+        len(names) == len(cluster.nodes) and ready == names,
+        "not every node joined and turned Ready",
+        expected=f"{len(cluster.nodes)} Ready nodes ({', '.join(n.name for n in cluster.nodes)})",
+        found=f"nodes {names}, Ready {ready}",
+    )
+    for index, name in enumerate(names):
+        work.apply("pinned-pod.yaml", name=f"on-{index}", node=name, image=work.image)
+    for index, name in enumerate(names):
+        pod = wait_pod_ready(kube, work.namespace, f"on-{index}", work.timeouts.wait)
+        expect(
+            pod.spec.node_name == name,
+            f"a pod for node {name} ran elsewhere",
+            expected=f"pod on-{index} on {name}",
+            found=f"on {pod.spec.node_name}",
+            evidence=work.evidence,
+        )
