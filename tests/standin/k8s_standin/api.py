@@ -68,7 +68,7 @@ class ApiApp:
         except Exception as exc:  # a bug must surface as a 500 Status, not a hang
             log.exception("internal error on %s %s", request.method, request.path)
             response = _error(ApiError("InternalError", f"Internal error occurred: {exc}"))
-        return response(environ, start_response)  # type: ignore[no-any-return]
+        return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
@@ -94,7 +94,7 @@ class ApiApp:
         if parts[0] == "api" and len(parts) >= 2:
             return self._resource(request, "", parts[1], parts[2:])
         if parts[0] == "apis" and len(parts) == 2 and parts[1] in {r.group for r in _all()}:
-                return _json(discovery.api_group(parts[1]))
+            return _json(discovery.api_group(parts[1]))
         if parts[0] == "apis" and len(parts) >= 3:
             return self._resource(request, parts[1], parts[2], parts[3:])
         raise ApiError("NotFound", "the server could not find the requested resource",

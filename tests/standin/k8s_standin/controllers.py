@@ -14,13 +14,12 @@ from typing import Any
 
 from .errors import ApiError
 from .registry import NS, Registry, rkey
-from .resources import RESOURCES, Resource, find
+from .resources import RESOURCES, Resource, get
 
 log = logging.getLogger("k8s_standin.controllers")
 Obj = dict[str, Any]
-SA = find("", "v1", "serviceaccounts")
-CM = find("", "v1", "configmaps")
-assert SA and CM
+SA = get("", "v1", "serviceaccounts")
+CM = get("", "v1", "configmaps")
 _BY_KEY = {rkey(r): r for r in RESOURCES}
 # A real serviceaccount controller takes a moment; clients must cope with that race.
 SA_DELAY = 0.3

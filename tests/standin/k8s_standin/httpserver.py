@@ -45,15 +45,20 @@ class HttpsServer:
         self.ssl.set_alpn_protocols(["http/1.1"])
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        handler = type("Handler", (_Handler,), {"connections": set(), "lock": threading.Lock()})
-        # HTTP/1.1 enables chunked streaming for watches and keep-alive.
-        handler.protocol_version = "HTTP/1.1"
-        self._handler = handler
+        # A subclass per server so each one tracks only its own connections.
+        class Handler(_Handler):
+            connections: set[socket.socket] = set()  # noqa: RUF012
+            lock = threading.Lock()
+            # HTTP/1.1 enables chunked streaming for watches, and keep-alive.
+            protocol_version = "HTTP/1.1"
+
+        self._handler = Handler
 
     def start(self) -> None:
         self._server = make_server(self.host, self.port, self.app, threaded=True,
                                    request_handler=self._handler, ssl_context=self.ssl)
-        self._server.daemon_threads = True
+        # Handler threads must not hold up exit (ThreadingMixIn joins non-daemons).
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="https")
         self._thread.start()

@@ -111,8 +111,8 @@ def run_k3s_agent(args: argparse.Namespace, version: str) -> int:
     settings = json.loads(_fetch(f"{server}/standin/cluster-config", ca_pem, args.token))
     data = Path(args.data_dir)
     kc_path = data / "agent" / "kubelet.kubeconfig"
-    kubeconfig.write(kc_path, kubeconfig.build(server, ca_pem, ("default",) * 3,  # type: ignore[arg-type]
-                                               token=args.token))
+    names = ("default", "default", "default")
+    kubeconfig.write(kc_path, kubeconfig.build(server, ca_pem, names, token=args.token))
     log.info("Starting k3s agent %s (standin)", version)
     return _start("k3s", version, data, server, kc_path, settings, args.node_name,
                   args.node_ip, args.token)

@@ -32,7 +32,7 @@ def _container(pod: Obj, requested: str | None) -> str:
             )
         return requested
     if len(names) == 1:
-        return names[0]
+        return str(names[0])
     raise ApiError(
         "BadRequest",
         f"a container name must be specified for pod {name}, choose one of: "

@@ -19,18 +19,18 @@ from typing import Any
 
 from . import defaults, errors, ipam, patch, services
 from .errors import ApiError, Causes
-from .resources import Resource, by_kind, find
+from .resources import Resource, by_kind, get
 from .selectors import Predicate, field_selector, label_selector
 from .store import Event, Store
 
 Obj = dict[str, Any]
+ObjList = list[Obj]  # the method named list() shadows the builtin in class bodies
 
-NS = find("", "v1", "namespaces")
-NODES = find("", "v1", "nodes")
-SERVICES = find("", "v1", "services")
-SERVICE_ACCOUNTS = find("", "v1", "serviceaccounts")
-STORAGE_CLASSES = find("storage.k8s.io", "v1", "storageclasses")
-assert NS and NODES and SERVICES and SERVICE_ACCOUNTS and STORAGE_CLASSES
+NS = get("", "v1", "namespaces")
+NODES = get("", "v1", "nodes")
+SERVICES = get("", "v1", "services")
+SERVICE_ACCOUNTS = get("", "v1", "serviceaccounts")
+STORAGE_CLASSES = get("storage.k8s.io", "v1", "storageclasses")
 
 _STATUS_KINDS_WITH_SPEC_GENERATION = {
     "Deployment", "ReplicaSet", "DaemonSet", "Ingress", "NetworkPolicy", "StorageClass",
@@ -137,7 +137,7 @@ class Registry:
             events = self.store.events(since_rv, deadline)
         return self._stream(res, ns, key, current, events, initial, match_l, match_f)
 
-    def _stream(self, res: Resource, ns: str | None, key: str, current: list[Obj],
+    def _stream(self, res: Resource, ns: str | None, key: str, current: ObjList,
                 events: Iterator[Event], initial: bool, match_l: Predicate,
                 match_f: Predicate) -> Iterator[tuple[str, Obj]]:
         def matches(obj: Obj | None) -> bool:

@@ -74,6 +74,14 @@ def find(group: str, version: str, plural: str) -> Resource | None:
     return None
 
 
+def get(group: str, version: str, plural: str) -> Resource:
+    """Like find() for resources the code itself names; a typo fails at import."""
+    res = find(group, version, plural)
+    if res is None:
+        raise KeyError(f"{group}/{version}/{plural}")
+    return res
+
+
 def by_kind(api_version: str, kind: str) -> Resource | None:
     for res in RESOURCES:
         if res.api_version == api_version and res.kind == kind:

@@ -20,13 +20,12 @@ from .faults import Faults
 from .httpserver import HttpsServer
 from .ipam import ServiceIPs
 from .registry import NS, SERVICES, Registry
-from .resources import find
+from .resources import get
 from .store import Store
 
 log = logging.getLogger("k8s_standin")
-ENDPOINTS = find("", "v1", "endpoints")
-ENDPOINT_SLICES = find("discovery.k8s.io", "v1", "endpointslices")
-assert ENDPOINTS and ENDPOINT_SLICES
+ENDPOINTS = get("", "v1", "endpoints")
+ENDPOINT_SLICES = get("discovery.k8s.io", "v1", "endpointslices")
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 

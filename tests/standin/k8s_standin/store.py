@@ -10,6 +10,7 @@ gets 410 Expired, as a compacted etcd would answer.
 from __future__ import annotations
 
 import bisect
+import builtins
 import copy
 import json
 import sqlite3
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 Obj = dict[str, Any]
+ObjList = list[Obj]  # the method named list() shadows the builtin in class bodies
 
 # Bounded so a long test session cannot grow the log without limit.
 _MAX_EVENTS = 50_000
@@ -102,7 +104,7 @@ class Store:
             obj = self._objects.get(rkey, {}).get((ns, name))
             return copy.deepcopy(obj) if obj is not None else None
 
-    def list(self, rkey: str, ns: str | None = None) -> tuple[list[Obj], int]:
+    def list(self, rkey: str, ns: str | None = None) -> tuple[ObjList, int]:
         with self._cond:
             items = [
                 copy.deepcopy(obj)
@@ -111,7 +113,7 @@ class Store:
             ]
             return items, self.rv
 
-    def rkeys(self) -> list[str]:
+    def rkeys(self) -> builtins.list[str]:
         with self._cond:
             return [k for k, v in self._objects.items() if v]
 
