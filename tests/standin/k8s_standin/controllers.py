@@ -31,6 +31,7 @@ class Controllers:
         self.ca_pem = ca_pem
         self.stop = stop
         self._first_seen: dict[str, float] = {}  # namespace uid -> monotonic time
+        self._swept_rv = -1  # the GC sweeps again only after a write
 
     def start(self) -> None:
         for target in (self._namespaces_loop, self._gc_loop):
@@ -102,12 +103,10 @@ class Controllers:
     def _collect(self) -> None:
         """Full sweep: cheap at test scale, and it needs no state across restarts."""
         store = self.registry.store
-        objects: list[tuple[Resource, Obj]] = []
-        for key in store.rkeys():
-            res = _BY_KEY.get(key)
-            if res is None:
-                continue
-            objects.extend((res, o) for o in store.list(key)[0])
+        if store.rv == self._swept_rv:
+            return
+        self._swept_rv = store.rv
+        objects = [(_BY_KEY[key], obj) for key, obj in store.snapshot() if key in _BY_KEY]
         uids = {o["metadata"]["uid"]: (r, o) for r, o in objects}
         dependents: dict[str, list[tuple[Resource, Obj]]] = {}
         for res, obj in objects:

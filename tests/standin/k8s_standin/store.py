@@ -113,6 +113,13 @@ class Store:
             ]
             return items, self.rv
 
+    def snapshot(self) -> builtins.list[tuple[str, Obj]]:
+        """Every (rkey, object) by reference, for read-only sweeps; no copies, because a
+        periodic sweep that deep-copied the whole store would dominate CPU time."""
+        with self._cond:
+            return [(rkey, obj) for rkey, bucket in self._objects.items()
+                    for obj in bucket.values()]
+
     def rkeys(self) -> builtins.list[str]:
         with self._cond:
             return [k for k, v in self._objects.items() if v]
