@@ -467,3 +467,4 @@ def test_kubectl_typed_creates(k3s: testing.StandIn) -> None:
     assert again.returncode != 0 and 'namespaces "typed" already exists' in again.stderr
     described = kubectl(k3s, "describe", "service", "kubernetes").stdout
     assert f"127.0.0.1:{k3s.port}" in described
+    assert kubectl(k3s, "auth", "can-i", "delete", "nodes").stdout.strip() == "yes"

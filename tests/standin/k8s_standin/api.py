@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 from . import discovery, openapi, podlogs, protobuf, tables
 from .errors import ApiError
 from .registry import Registry, success_status
-from .resources import Resource, find
+from .resources import REVIEW_KINDS, Resource, find
 from .store import Expired
 
 log = logging.getLogger("k8s_standin.api")
@@ -171,6 +171,10 @@ class ApiApp:
     def _collection(self, request: Request, res: Resource, ns: str) -> Response:
         args = request.args
         method = request.method
+        if res.kind in REVIEW_KINDS and method != "POST":
+            raise ApiError("MethodNotAllowed",
+                           "the server does not allow this method on the requested resource",
+                           {}, 405)
         if method == "GET":
             if args.get("watch") in ("1", "true", "True"):
                 return self._watch(request, res, ns or None)
@@ -184,6 +188,15 @@ class ApiApp:
                 raise ApiError("MethodNotAllowed",
                                "the server does not allow this method on the requested resource",
                                {}, 405)
+            if res.kind in REVIEW_KINDS:
+                # The answer does not depend on the question, so a body we cannot
+                # decode (kubectl sends protobuf) is fine.
+                try:
+                    review = _body(request)
+                except ApiError:
+                    review = {}
+                review["status"] = {"allowed": True, "reason": "stand-in admits everyone"}
+                return _json(dict(review, apiVersion=res.api_version, kind=res.kind), 201)
             created = self.registry.create(res, ns, _body(request), _dry_run(request))
             return _json(created, 201)
         if method == "DELETE":

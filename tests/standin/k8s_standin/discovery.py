@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .resources import GROUPS, RESOURCES, VERBS, Resource, group_versions
+from .resources import GROUPS, RESOURCES, Resource, group_versions
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 Obj = dict[str, Any]
@@ -25,7 +25,7 @@ def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
 
 
 def _verbs(res: Resource) -> list[str]:
-    return list(VERBS)
+    return list(res.verbs)
 
 
 def resource_list(group: str, version: str) -> Obj:

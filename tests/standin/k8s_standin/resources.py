@@ -19,6 +19,7 @@ class Resource:
     categories: tuple[str, ...] = ()
     # Types upstream lets a PUT create (AllowCreateOnUpdate).
     create_on_update: bool = False
+    verbs: tuple[str, ...] = VERBS
 
     @property
     def api_version(self) -> str:
@@ -61,7 +62,11 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True,
              create_on_update=True),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", True, create_on_update=True),
+    # Answered, never stored: everyone is an administrator here (see README).
+    Resource("authorization.k8s.io", "v1", "SelfSubjectAccessReview",
+             "selfsubjectaccessreviews", False, verbs=("create",)),
 )
+REVIEW_KINDS = {"SelfSubjectAccessReview"}
 
 # Groups in the order discovery lists them (core first, like upstream's priority).
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES))
