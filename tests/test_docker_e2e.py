@@ -1,0 +1,171 @@
+"""End to end: ``pytest --distro=... --distro-image=<stand-in>`` on a real engine.
+
+Each test runs the stand-in image under an alias tag of its own, so the cluster key
+(which hashes the image) is unique to the test and concurrent runs never share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+from image.specs import StandinImages
+
+from pytest_k8sdistro.provisioners.docker import labels
+
+pytestmark = pytest.mark.docker
+
+TEST_LABELS = {"pytest-k8sdistro.test": "1"}
+
+NODES_TEST = """
+def test_lists_its_node(kube, cluster):
+    names = [n.metadata.name for n in kube.core.list_node().items]
+    assert names == [cluster.nodes[0].name]
+    assert cluster.api_server.startswith("https://127.0.0.1:")
+    print("CLUSTER-KEY", cluster.key)
+"""
+
+
+@pytest.fixture
+def engine() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def alias(engine: docker.DockerClient) -> Iterator[dict[str, str]]:
+    """distro -> a tag of its own for the stand-in image, removed afterwards."""
+    made: dict[str, str] = {}
+    yield made
+    for ref in made.values():
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            engine.images.remove(ref)  # only the tag: the image stays for others
+
+
+def tag(engine: docker.DockerClient, images: StandinImages, distro: str) -> str:
+    ref = f"pytest-k8sdistro-test/e2e-{distro}:{uuid.uuid4().hex[:10]}"
+    repository, tag_name = ref.split(":")
+    engine.images.get(images.for_distro(distro).ref).tag(repository, tag_name)
+    return ref
+
+
+def of_cluster(engine: docker.DockerClient, key: str) -> list[str]:
+    """Everything the plugin made for cluster ``key``, in any run."""
+    wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
+    return (
+        [c.name for c in engine.containers.list(all=True, filters=wanted)]
+        + [v.name for v in engine.volumes.list(filters=wanted)]
+        + [n.name for n in engine.networks.list(filters=wanted)]
+    )
+
+
+def remove_cluster(engine: docker.DockerClient, key: str) -> None:
+    wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
+    for container in engine.containers.list(all=True, filters=wanted):
+        container.remove(force=True, v=True)
+    for network in engine.networks.list(filters=wanted):
+        network.remove()
+    for volume in engine.volumes.list(filters=wanted):
+        volume.remove(force=True)
+
+
+@pytest.mark.parametrize("distro", ["k3s", "k0s"])
+def test_a_run_brings_the_node_up_and_removes_everything(
+    pytester: pytest.Pytester,
+    engine: docker.DockerClient,
+    standin_images: StandinImages,
+    alias: dict[str, str],
+    distro: str,
+) -> None:
+    ref = alias[distro] = tag(engine, standin_images, distro)
+    pytester.makepyfile(test_nodes=NODES_TEST)
+    result = pytester.runpytest_subprocess(
+        f"--distro={distro}", f"--distro-image={ref}", "--ready-timeout=180", "-s"
+    )
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["*node k8sdistro-*-server-0 started*", "*removing cluster*"])
+    key = next(
+        line.split("CLUSTER-KEY ")[1].split()[0]
+        for line in result.stdout.lines
+        if "CLUSTER-KEY " in line
+    )
+    assert key.startswith(distro)
+    assert of_cluster(engine, key) == []
+
+
+def test_leftovers_of_a_sigkilled_run_go_with_the_next_run(
+    pytester: pytest.Pytester,
+    engine: docker.DockerClient,
+    standin_images: StandinImages,
+    alias: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    ref = alias["k3s"] = tag(engine, standin_images, "k3s")
+    flag = tmp_path / "reached"
+    pytester.makepyfile(
+        test_waits=f"""
+        import os, time
+        from pathlib import Path
+
+        def test_waits(cluster):
+            if os.environ.get("K8SDISTRO_TEST_WAIT"):
+                Path({str(flag)!r}).write_text(cluster.key)
+                time.sleep(600)
+        """
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "pytester",
+        "--distro=k3s",
+        f"--distro-image={ref}",
+        "--ready-timeout=180",
+        "test_waits.py",
+    ]
+    env = {**os.environ, "K8SDISTRO_TEST_WAIT": "1"}
+    killed = subprocess.Popen(
+        args, cwd=pytester.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    unlabelled = None
+    try:
+        deadline = time.monotonic() + 240
+        while not flag.exists():
+            assert killed.poll() is None, "the first run ended before its test was reached"
+            assert time.monotonic() < deadline, "the first run never reached its test"
+            time.sleep(0.5)
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+        key = flag.read_text()
+        assert of_cluster(engine, key)  # nothing could tear it down
+
+        unlabelled = engine.containers.run(
+            standin_images.base, ["sleep", "300"], detach=True, labels=TEST_LABELS
+        )
+        result = pytester.runpytest_subprocess(
+            "--distro=k3s", f"--distro-image={ref}", "--ready-timeout=180", "test_waits.py"
+        )
+        result.assert_outcomes(passed=1)
+        result.stderr.fnmatch_lines(["*removed leftovers of runs that are gone*"])
+        assert of_cluster(engine, key) == []
+        unlabelled.reload()
+        assert unlabelled.status == "running"
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+        if unlabelled is not None:
+            unlabelled.remove(force=True)
+        if flag.exists():
+            remove_cluster(engine, flag.read_text())
