@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import select
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -269,6 +270,8 @@ class ApiApp:
             line = json.dumps({"type": "ERROR", "object": err.status()}) + "\n"
             return Response(line, 200, mimetype="application/json")
 
+        sock = request.environ.get("werkzeug.socket")
+
         def stream() -> Iterator[bytes]:
             # werkzeug sends the status line with the first chunk; an empty one flushes
             # the headers at once, which clients waiting on a quiet watch rely on.
@@ -281,6 +284,8 @@ class ApiApp:
                         yield _bookmark(res, self.registry.store.rv)
                     continue
                 if not etype:
+                    if _peer_gone(sock):
+                        return  # free the thread now rather than at timeoutSeconds
                     continue
                 if as_table:
                     obj = tables.to_table(res.kind, [obj], {"resourceVersion": obj[
@@ -313,7 +318,11 @@ class ApiApp:
         if args.get("follow") in ("true", "1"):
             uid = pod["metadata"]["uid"]
 
+            sock = request.environ.get("werkzeug.socket")
+
             def alive() -> bool:
+                if _peer_gone(sock):
+                    return False
                 current = self.registry.find(res, ns, name)
                 return (current is not None and current["metadata"]["uid"] == uid
                         and not self.stopping.is_set())
@@ -346,6 +355,18 @@ class ApiApp:
         elif request.method != "GET":
             raise ApiError("MethodNotAllowed", "method not allowed on scale", {}, 405)
         return _json(_scale_of(obj))
+
+
+def _peer_gone(sock: Any) -> bool:
+    """True once the client hung up. A streaming client never sends anything while it
+    reads, so any readability (EOF or TLS close_notify) means it is gone."""
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _token_matches(presented: str, token: str) -> bool:
