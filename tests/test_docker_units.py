@@ -108,7 +108,6 @@ def test_fallback_privileges_and_kmsg_device() -> None:
     assert options["devices"] == ["/dev/kmsg:/dev/kmsg:rwm"]
     # Without --privileged, /sys and cgroups come read-only; the supervisor remounts.
     assert options["environment"][supervisor.ENV_REMOUNT_RW] == "1"
-    assert "fallback" not in FALLBACK.describe()
     assert "SYS_RESOURCE" in FALLBACK.describe()
 
 
