@@ -279,6 +279,17 @@ def test_namespace_finalization(core: client.CoreV1Api) -> None:
     eventually(lambda: not _exists(lambda: core.read_namespace("doomed")))
 
 
+def test_secret_string_data_and_protected_namespaces(core: client.CoreV1Api, ns: str) -> None:
+    secret = core.create_namespaced_secret(ns, {"metadata": {"name": "s"},
+                                               "stringData": {"user": "admin"}})
+    assert secret.data == {"user": "YWRtaW4="} and secret.type == "Opaque"
+    assert secret.string_data is None
+    with pytest.raises(ApiException) as err:
+        core.delete_namespace("kube-system")
+    assert err.value.status == 403
+    assert core.read_namespace("kube-system").status.phase == "Active"
+
+
 def test_owner_references_cascade(core: client.CoreV1Api, ns: str) -> None:
     owner = core.create_namespaced_config_map(ns, {"metadata": {"name": "owner"}})
     ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",

@@ -7,6 +7,7 @@ workload strategies) and rejects what upstream rejects most often.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -173,6 +174,9 @@ def default(res: Resource, obj: Obj) -> None:
     elif kind == "Secret":
         if not obj.get("type"):
             obj["type"] = "Opaque"
+        # stringData is write-only: upstream folds it into data on every write.
+        for key, value in (obj.pop("stringData", None) or {}).items():
+            obj.setdefault("data", {})[key] = base64.b64encode(str(value).encode()).decode()
     elif kind == "Node" and spec is not None:
         obj.setdefault("status", {})
     elif kind == "Ingress" and spec is not None:

@@ -38,6 +38,10 @@ _STATUS_KINDS_WITH_SPEC_GENERATION = {
 }
 
 
+# The NamespaceLifecycle admission plugin refuses to delete these.
+_UNDELETABLE_NAMESPACES = {"default", "kube-system", "kube-public"}
+
+
 def rkey(res: Resource) -> str:
     return f"{res.group}/{res.plural}"
 
@@ -395,6 +399,12 @@ class Registry:
             if dry_run:
                 return self._typed(res, obj), False
             if res.kind == "Namespace":
+                if name in _UNDELETABLE_NAMESPACES:
+                    raise ApiError(
+                        "Forbidden",
+                        f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                        {"name": name, "kind": "namespaces"},
+                    )
                 if not meta.get("deletionTimestamp"):
                     meta["deletionTimestamp"] = now()
                     meta["deletionGracePeriodSeconds"] = 0
