@@ -38,7 +38,11 @@ class NotYet(Exception):
 
 def report(what: str, *, expected: str, found: str, evidence: str = "") -> str:
     """The three-part message every failing check uses."""
-    lines = [what, f"  expected: {expected}", f"  found:    {found}"]
+
+    def indent(text: str) -> str:
+        return text.strip().replace("\n", "\n            ")
+
+    lines = [what, f"  expected: {indent(expected)}", f"  found:    {indent(found)}"]
     if evidence.strip():
         lines.append("  evidence:")
         lines += [f"    {line}" for line in evidence.rstrip().splitlines()]
