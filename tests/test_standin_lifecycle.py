@@ -6,9 +6,11 @@ import base64
 import gzip
 import hashlib
 import json
+import shutil
 import socket
 import ssl
 import stat
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -73,6 +75,13 @@ def test_k3s_kubeconfig_token_and_tls(tmp_path: Path) -> None:
                 assert tls.version()
         token = (tmp_path / "data" / "server" / "token").read_text().strip()
         assert token == f"K10{hashlib.sha256(ca_pem).hexdigest()}::server:s3cret"
+        assert (tmp_path / "data" / "server" / "node-token").read_text().strip() == token
+        if shutil.which("kubectl"):
+            env_kc = dict(standin.env, KUBECONFIG=str(standin.kubeconfig))
+            out = subprocess.run(standin.command("kubectl", "get", "ns", "default", "-o",
+                                                 "name"), env=env_kc, capture_output=True,
+                                 text=True, timeout=30, check=False)
+            assert out.stdout.strip() == "namespace/default", out.stderr
         assert (tmp_path / "data" / "server" / "db" / "state.db").exists()
         status, body = raw_get(standin, "/standin/cluster-config", token)
         assert status == 200 and json.loads(body)["clusterDNS"] == ["10.43.0.10"]

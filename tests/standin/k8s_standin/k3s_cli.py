@@ -49,10 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--write-kubeconfig-mode",
                         default=os.environ.get("K3S_KUBECONFIG_MODE", ""))
     server.add_argument("--token", "-t", default=os.environ.get("K3S_TOKEN", ""))
+    server.add_argument("--token-file", default=os.environ.get("K3S_TOKEN_FILE", ""))
     server.add_argument("--debug", action="store_true")
     agent = sub.add_parser("agent")
     agent.add_argument("--server", "-s", default=os.environ.get("K3S_URL", ""))
     agent.add_argument("--token", "-t", default=os.environ.get("K3S_TOKEN", ""))
+    agent.add_argument("--token-file", default=os.environ.get("K3S_TOKEN_FILE", ""))
     agent.add_argument("--data-dir", "-d", default="/var/lib/rancher/k3s")
     agent.add_argument("--node-ip", "-i", default="")
     agent.add_argument("--node-name", default=os.environ.get("K3S_NODE_NAME", ""))
@@ -72,6 +74,8 @@ def main(argv: list[str]) -> int:
             log.warning("standin: ignoring unsupported flag %s", flag)
     if args.command == "server":
         return ControlPlane(server_options(args)).run()
+    if getattr(args, "token_file", "") and not args.token:
+        args.token = Path(args.token_file).read_text().strip()
     if args.command == "agent":
         return join.run_k3s_agent(args, version())
     print("usage: k3s server|agent [flags]")
@@ -123,7 +127,7 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
         tls_sans=[s.strip() for item in args.tls_san for s in item.split(",") if s.strip()],
         disabled=disabled, ready_line="k3s is up and running", ca_name="k3s-server-ca",
         faults=Faults.from_env(), start_node=not os.environ.get("STANDIN_NO_NODE"),
-        token_format=_full_token,
+        token_format=_full_token, token_copies=(data / "server" / "node-token",),
     )
     opts.token = secret  # made a full K10 token once the CA exists
     log.info("Starting k3s %s (standin)", version())

@@ -66,6 +66,7 @@ class ServerOptions:
     status_path: Path | None = None  # k0s status file, removed on exit
     # Turns (secret, CA PEM) into the token the distro prints (k3s: "K10<hash>::server:...").
     token_format: Callable[[str, bytes], str] | None = None
+    token_copies: tuple[Path, ...] = ()  # k3s also writes server/node-token
 
 
 class ControlPlane:
@@ -153,10 +154,12 @@ class ControlPlane:
             config = kubeconfig.build(kc.server, ca_pem, kc.names, cert, key)
             kubeconfig.write(kc.path, config, kc.mode)
             log.info("Wrote kubeconfig %s", kc.path)
-        if opts.token_path is not None:
-            opts.token_path.parent.mkdir(parents=True, exist_ok=True)
-            opts.token_path.write_text(opts.token + "\n")
-            opts.token_path.chmod(0o600)
+        for path in (opts.token_path, *opts.token_copies):
+            if path is None:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(opts.token + "\n")
+            path.chmod(0o600)
 
     def _bootstrap(self, registry: Registry, ips: ServiceIPs) -> None:
         """What the apiserver's own bootstrap controllers create."""
