@@ -136,7 +136,8 @@ def controller_options(args: argparse.Namespace, data: Path) -> ServerOptions:
                                 ("local", "user", "Default"))],
         tls_sans=[str(s) for s in api.get("sans") or []], enable_worker=enable_worker,
         no_taints=bool(args.no_taints), ca_name="kubernetes-ca", faults=Faults.from_env(),
-        start_node=enable_worker and not os.environ.get("STANDIN_NO_NODE"),
+        # Controllers run on every controller; the kubelet only with enable_worker.
+        start_node=not os.environ.get("STANDIN_NO_NODE"),
         status_path=data / "run" / "status.pid",
     )
 
