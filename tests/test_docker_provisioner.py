@@ -166,7 +166,8 @@ def test_create_publishes_on_loopback_and_destroy_leaves_nothing(
     assert container.labels[labels.PID] == str(os.getpid())
     assert container.labels[labels.CLUSTER] == name
     bindings = container.attrs["NetworkSettings"]["Ports"]
-    assert set(bindings) >= {"6443/tcp", "80/tcp", "443/tcp"}
+    assert set(bindings) >= {"6443/tcp", "80/tcp", "443/tcp", "8080/tcp", "8443/tcp"}
+    assert cluster.host_port(80) == cluster.details["ports"]["80/tcp"]
     for port, published in bindings.items():
         assert published, port
         assert {b["HostIp"] for b in published} == {"127.0.0.1"}, port

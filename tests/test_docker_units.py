@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pytest_k8sdistro.cluster import RunIdentity
+from pytest_k8sdistro.cluster import LOAD_BALANCER_PORTS, RunIdentity
 from pytest_k8sdistro.profiles import get_profile
 from pytest_k8sdistro.provisioners import ProvisionError
 from pytest_k8sdistro.provisioners.docker import cleanup, images, labels, node, supervisor
@@ -91,9 +91,7 @@ def test_cgroup_v2_host_gets_private_namespace_and_nesting_for_k3s() -> None:
 def test_api_and_ingress_ports_are_published_on_loopback_only() -> None:
     options = spec_for("k3s").create_options(node.HostFacts(False, Privileges(True)))
     assert options["ports"] == {
-        "6443/tcp": ("127.0.0.1", None),
-        "80/tcp": ("127.0.0.1", None),
-        "443/tcp": ("127.0.0.1", None),
+        f"{port}/tcp": ("127.0.0.1", None) for port in (6443, 80, 443, *LOAD_BALANCER_PORTS)
     }
     agent = spec_for("k3s", "agent").create_options(node.HostFacts(False, Privileges(True)))
     assert "ports" not in agent

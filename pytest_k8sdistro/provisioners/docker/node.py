@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pytest_k8sdistro.cluster import LOAD_BALANCER_PORTS
 from pytest_k8sdistro.profiles.base import ContainerStart
 from pytest_k8sdistro.provisioners.docker import supervisor
 from pytest_k8sdistro.provisioners.docker.privileges import Privileges
@@ -17,8 +18,10 @@ from pytest_k8sdistro.provisioners.docker.privileges import Privileges
 Role = Literal["server", "agent"]
 
 API_PORT = "6443/tcp"
-#: Published besides the API so that ingress suites can reach the node's 80/443.
-INGRESS_PORTS = ("80/tcp", "443/tcp")
+#: Published besides the API so that ingress suites can reach the node's 80/443, and
+#: LoadBalancer suites the hostPorts ServiceLB binds. Docker cannot publish a port on a
+#: running container, so the set is fixed up front.
+NODE_PORTS = ("80/tcp", "443/tcp", *(f"{port}/tcp" for port in LOAD_BALANCER_PORTS))
 #: Published ports listen on the loopback only: a test cluster must not be reachable
 #: from the network the machine is on.
 PUBLISH_HOST_IP = "127.0.0.1"
@@ -135,9 +138,7 @@ class NodeSpec:
         if self.network is not None:
             options["network"] = self.network
         if self.publish:
-            options["ports"] = {
-                port: (PUBLISH_HOST_IP, None) for port in (API_PORT, *INGRESS_PORTS)
-            }
+            options["ports"] = {port: (PUBLISH_HOST_IP, None) for port in (API_PORT, *NODE_PORTS)}
         if self.memory is not None:
             options["mem_limit"] = self.memory
             # No swap beyond the limit, so the threshold means what it says.

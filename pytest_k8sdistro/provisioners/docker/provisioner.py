@@ -318,6 +318,7 @@ class _Creation:
             kubeconfig=str(path),
             api_server=f"https://{node.PUBLISH_HOST_IP}:{api_port}",
             image=self.image,
+            ports=ports,
             nodes=[
                 Node(
                     name=c.name,
