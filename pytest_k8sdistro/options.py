@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import re
 from functools import partial
+from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from pytest_k8sdistro.keep import KeepPolicy
+from pytest_k8sdistro.provisioners.installers import (
+    ARTIFACT_HELP,
+    MICROK8S_ADDONS,
+    Artifact,
+    ArtifactKind,
+    artifact_kind,
+    parse_addons,
+)
 
 GROUP = "k8sdistro"
 
@@ -83,6 +93,38 @@ def keep_policy(value: str) -> KeepPolicy:
         ) from None
 
 
+def distro_addons(value: str) -> tuple[str, ...]:
+    try:
+        return parse_addons(value)
+    except ValueError as exc:
+        raise pytest.UsageError(
+            f"--distro-addons={value!r}: {exc}; accepted: {', '.join(MICROK8S_ADDONS)} "
+            "(metallb as metallb:FIRST-LAST)"
+        ) from None
+
+
+def install_artifact(value: str) -> Artifact:
+    """``[KIND=]PATH``; the kind is guessed from the file name when not given."""
+    kinds: tuple[str, ...] = get_args(ArtifactKind)
+    kind, sep, rest = value.partition("=")
+    if sep and kind in kinds:
+        path = Path(rest).expanduser()
+        chosen: ArtifactKind = kind  # type: ignore[assignment]
+    elif sep and "/" not in kind:
+        raise pytest.UsageError(
+            f"--install-artifact={value!r}: {kind!r} is not an artifact kind; use one of: "
+            + "; ".join(f"{k} ({v})" for k, v in ARTIFACT_HELP.items())
+        )
+    else:
+        path = Path(value).expanduser()
+        chosen = artifact_kind(path)
+    if not path.is_file():
+        raise pytest.UsageError(
+            f"--install-artifact={value!r}: no such file; give [KIND=]PATH of a local file"
+        )
+    return Artifact(chosen, path.resolve())
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "Kubernetes distributions (pytest-k8sdistro)")
     group.addoption(
@@ -117,9 +159,35 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--provisioner",
-        metavar="NAME",
+        metavar="NAME|ssh://USER@HOST[:PORT]",
         default=None,
-        help="how clusters are brought up. Default: docker (existing with --kubeconfig)",
+        help="how clusters are brought up: docker, host (this machine, with "
+        "--allow-host-install), ssh://user@host[:port] (a machine over SSH), multipass "
+        "(a throwaway VM). Default: docker (existing with --kubeconfig)",
+    )
+    group.addoption(
+        "--allow-host-install",
+        action="store_true",
+        default=False,
+        help="let --provisioner=host install the distribution on this machine (and "
+        "uninstall it afterwards); for throwaway machines such as CI runners",
+    )
+    group.addoption(
+        "--distro-addons",
+        type=distro_addons,
+        default=None,
+        metavar="A,B,...",
+        help="microk8s addons to enable, e.g. dns,hostpath-storage,ingress; the "
+        "expectations follow what is enabled",
+    )
+    group.addoption(
+        "--install-artifact",
+        type=install_artifact,
+        action="append",
+        default=[],
+        metavar="[KIND=]PATH",
+        help="install from this local file instead of downloading (air-gapped): "
+        "binary, images, script (k3s install.sh), snap, assert. Repeatable",
     )
     group.addoption(
         "--keep-cluster",

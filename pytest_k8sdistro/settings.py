@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -12,6 +14,8 @@ from pytest_k8sdistro import expectfile, kubeconfig, provisioners
 from pytest_k8sdistro.keep import KeepPolicy
 from pytest_k8sdistro.options import keep_policy, timeout_seconds
 from pytest_k8sdistro.profiles import Expectations
+from pytest_k8sdistro.profiles import microk8s as microk8s_profile
+from pytest_k8sdistro.provisioners.installers import ARTIFACT_KINDS, Artifact
 from pytest_k8sdistro.spec import DistroSpec, parse_distro
 
 settings_key = pytest.StashKey["Settings"]()
@@ -34,10 +38,29 @@ class Settings:
     provisioner: str
     #: ``--distro-expect`` changes, by distribution name.
     expect_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What the provisioner works on, when it takes an address (``ssh://user@host``).
+    provisioner_target: str | None = None
+    #: ``--allow-host-install``: the host provisioner may change this machine.
+    allow_host_install: bool = False
+    #: ``--distro-addons`` (microk8s), or None when not given.
+    distro_addons: tuple[str, ...] | None = None
+    #: ``--install-artifact``: local files installed instead of downloads.
+    install_artifacts: tuple[Artifact, ...] = ()
 
     def expectations(self, spec: DistroSpec) -> Expectations:
         """The profile's expectations for ``spec`` with the vendor's changes applied."""
-        return spec.profile.expectations.with_overrides(self.expect_overrides.get(spec.name, {}))
+        expectations = spec.profile.expectations
+        if spec.name == "microk8s" and (
+            self.distro_addons is not None or self.provisioner in MACHINE_PROVISIONERS
+        ):
+            # A microk8s this run installs, or one whose addons were named, offers
+            # what its enabled addons add and nothing more.
+            expectations = microk8s_profile.with_addons(expectations, self.distro_addons or ())
+        return expectations.with_overrides(self.expect_overrides.get(spec.name, {}))
+
+
+#: Provisioners that install a distribution on a machine (provisioners/machine.py).
+MACHINE_PROVISIONERS = ("host", "ssh", "multipass")
 
 
 def from_config(config: pytest.Config) -> Settings:
@@ -57,10 +80,11 @@ def from_config(config: pytest.Config) -> Settings:
 
     registry = provisioners.registry(config)
     provisioner = option.provisioner or ("existing" if option.k8sdistro_kubeconfig else "docker")
+    provisioner, target = _provisioner_and_target(provisioner)
     if provisioner not in registry:
         raise pytest.UsageError(
             f"--provisioner={provisioner!r} is not a known provisioner; "
-            f"known: {', '.join(sorted(registry))}"
+            f"known: {', '.join(sorted(registry))} (ssh as ssh://user@host[:port])"
         )
     settings = Settings(
         distros=distros,
@@ -76,12 +100,40 @@ def from_config(config: pytest.Config) -> Settings:
         ready_timeout=timeout,
         provisioner=provisioner,
         expect_overrides=_expect_overrides(option.distro_expect),
+        provisioner_target=target,
+        allow_host_install=option.allow_host_install,
+        distro_addons=option.distro_addons,
+        install_artifacts=tuple(option.install_artifact or ()),
     )
     _check_image(settings)
     _check_kubeconfig(settings)
     _check_reuse(settings, explicit_keep=option.keep_cluster)
     _check_provisioner(settings)
+    _check_machine(settings)
     return settings
+
+
+def _provisioner_and_target(value: str) -> tuple[str, str | None]:
+    """``ssh://user@host`` -> ("ssh", the URL): the registry is keyed by the scheme."""
+    if "://" not in value:
+        if value == "ssh":
+            raise pytest.UsageError(
+                "--provisioner=ssh needs the machine: --provisioner=ssh://user@host[:port]"
+            )
+        return value, None
+    scheme = urlsplit(value).scheme
+    if scheme != "ssh":
+        raise pytest.UsageError(
+            f"--provisioner={value!r}: only ssh:// takes an address "
+            "(ssh://user@host[:port]); other provisioners are named plainly"
+        )
+    from pytest_k8sdistro.provisioners.ssh import parse_url
+
+    try:
+        parse_url(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--provisioner={value!r}: {exc}") from None
+    return scheme, value
 
 
 def _expect_overrides(value: str | None) -> dict[str, dict[str, Any]]:
@@ -161,8 +213,78 @@ def _check_provisioner(settings: Settings) -> None:
         if spec.profile.container is None:
             raise pytest.UsageError(
                 f"--distro={spec}: {spec.name} is a snap and cannot run in a container "
-                "(canonical/microk8s#233). Install it on a machine "
-                f"(snap install microk8s --classic --channel={spec.version}), write its "
-                "kubeconfig with 'microk8s config > microk8s.yaml', and run with "
+                "(canonical/microk8s#233). Run it on a machine instead: "
+                "--provisioner=host --allow-host-install installs it on this machine "
+                "(a throwaway one), --provisioner=ssh://user@host[:port] on a machine "
+                "reached by SSH, --provisioner=multipass in a throwaway VM; or test one you "
+                "installed with 'microk8s config > microk8s.yaml' and "
                 f"--distro={spec.name} --kubeconfig=microk8s.yaml"
             )
+
+
+def _check_machine(settings: Settings) -> None:
+    """Options of the host, ssh and multipass provisioners, checked together."""
+    machine = settings.provisioner in MACHINE_PROVISIONERS
+    if settings.provisioner == "host" and not settings.allow_host_install:
+        raise pytest.UsageError(
+            "--provisioner=host installs the distribution on this machine as system "
+            "services and removes it afterwards; allow that with --allow-host-install "
+            "(only on a throwaway machine), or use --provisioner=ssh://user@host or "
+            "--provisioner=multipass"
+        )
+    if machine:
+        conflicts = [
+            flag
+            for flag, given in (
+                ("--distro-image", settings.image is not None),
+                ("--distro-image-archive", settings.image_archive is not None),
+                ("--nodes", settings.nodes != 1),
+            )
+            if given
+        ]
+        if settings.provisioner != "multipass":
+            conflicts += [
+                flag
+                for flag, given in (
+                    ("--node-memory", settings.node_memory is not None),
+                    ("--node-cpus", settings.node_cpus is not None),
+                )
+                if given
+            ]
+        if conflicts:
+            raise pytest.UsageError(
+                f"--provisioner={settings.provisioner} installs one node on a machine, so "
+                f"{', '.join(conflicts)} cannot apply; drop them (images and node counts "
+                "are for the docker provisioner)"
+            )
+    if settings.provisioner == "multipass" and shutil.which("multipass") is None:
+        raise pytest.UsageError(
+            "--provisioner=multipass needs the multipass CLI, which is not on PATH: "
+            "install it from https://multipass.run (Linux: snap install multipass), or use "
+            "--provisioner=host --allow-host-install or --provisioner=ssh://user@host"
+        )
+    if settings.install_artifacts:
+        if not machine:
+            raise pytest.UsageError(
+                "--install-artifact is for the host, ssh and multipass provisioners; "
+                "with docker, load images with --distro-image-archive"
+            )
+        if len(settings.distros) != 1:
+            raise pytest.UsageError(
+                "--install-artifact needs exactly one --distro, the one the files belong to "
+                f"(got {len(settings.distros)})"
+            )
+        spec = settings.distros[0]
+        accepted = ARTIFACT_KINDS[spec.name]
+        for artifact in settings.install_artifacts:
+            if artifact.kind not in accepted:
+                raise pytest.UsageError(
+                    f"--install-artifact={artifact.kind}={artifact.path}: {spec.name} "
+                    f"installs from {', '.join(accepted)} files, not {artifact.kind}"
+                )
+    if settings.distro_addons is not None and not any(
+        spec.name == "microk8s" for spec in settings.distros
+    ):
+        raise pytest.UsageError(
+            "--distro-addons names microk8s addons; add --distro=microk8s or drop it"
+        )

@@ -8,6 +8,8 @@ and canonical/microk8s-core-addons.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from typing import Any
 
 from pytest_k8sdistro.profiles.base import (
     DistroProfile,
@@ -68,3 +70,41 @@ PROFILE = DistroProfile(
         "canonical/microk8s PR#4205 (refresh keeps workloads)",
     ),
 )
+
+
+#: What each addon adds to a fresh install (canonical/microk8s-core-addons): the
+#: expectations' fields it is responsible for, with the values the profile states.
+ADDON_FIELDS: dict[str, tuple[str, ...]] = {
+    "hostpath-storage": ("storage_class", "storage_provisioner", "volume_binding_mode"),
+    "ingress": ("ingress_classes", "default_ingress_class"),
+    "metallb": ("load_balancer",),
+    "metrics-server": ("metrics_server",),
+}
+
+_ABSENT: dict[str, Any] = {
+    "storage_class": None,
+    "storage_provisioner": None,
+    "volume_binding_mode": None,
+    "ingress_classes": (),
+    "default_ingress_class": None,
+    "load_balancer": None,
+    "metrics_server": False,
+}
+
+
+def with_addons(expectations: Expectations, addons: tuple[str, ...]) -> Expectations:
+    """``expectations`` as they hold with only ``addons`` enabled (``metallb:RANGE`` counts).
+
+    dns is on after a fresh install; every other component the profile claims comes
+    from an addon, so without it the suites check that it is absent.
+    """
+    enabled = {addon.partition(":")[0] for addon in addons}
+    absent = {
+        name: _ABSENT[name]
+        for addon, names in ADDON_FIELDS.items()
+        if addon not in enabled
+        for name in names
+    }
+    if "metrics-server" in enabled:
+        absent["metrics_server"] = True
+    return replace(expectations, **absent)

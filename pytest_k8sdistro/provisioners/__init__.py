@@ -18,6 +18,11 @@ __all__ = ["BUILTIN", "ProvisionError", "Provisioner", "load", "registry"]
 BUILTIN: dict[str, str] = {
     "docker": "pytest_k8sdistro.provisioners.docker:DockerProvisioner",
     "existing": "pytest_k8sdistro.provisioners.existing:ExistingCluster",
+    "host": "pytest_k8sdistro.provisioners.host:HostProvisioner",
+    # --provisioner=ssh://user@host[:port]: the registry key is the URL's scheme and
+    # the settings keep the URL (Settings.provisioner_target).
+    "ssh": "pytest_k8sdistro.provisioners.ssh:SshProvisioner",
+    "multipass": "pytest_k8sdistro.provisioners.multipass:MultipassProvisioner",
 }
 
 
