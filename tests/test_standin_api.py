@@ -245,6 +245,14 @@ def test_pod_defaults_and_field_selectors(core: client.CoreV1Api, ns: str) -> No
     assert core.list_pod_for_all_namespaces(field_selector="spec.nodeName=nope").items == []
 
 
+def test_eviction_deletes_the_pod(core: client.CoreV1Api, ns: str) -> None:
+    core.create_namespaced_pod(ns, {"metadata": {"name": "ev"}, "spec": {
+        "containers": [{"name": "c", "image": "busybox"}]}})
+    core.create_namespaced_pod_eviction("ev", ns, {
+        "apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "ev"}})
+    assert not _exists(lambda: core.read_namespaced_pod("ev", ns))
+
+
 def test_default_service_account_arrives_asynchronously(core: client.CoreV1Api) -> None:
     core.create_namespace({"metadata": {"name": "sa-race"}})
     # Like upstream's ServiceAccount admission: no pods before the account exists.

@@ -225,6 +225,8 @@ class ApiApp:
             return self._logs(request, res, ns, name)
         if sub == "scale":
             return self._scale(request, res, ns, name)
+        if sub == "eviction":
+            return self._evict(request, res, ns, name)
         if method == "GET":
             obj = self.registry.get(res, ns, name)
             if tables.wants_table(request.headers.get("Accept", "")):
@@ -331,6 +333,20 @@ class ApiApp:
                             mimetype="text/plain")
         limit = int(args["limitBytes"]) if args.get("limitBytes") else None
         return Response(podlogs.read(path, tail, stamps, limit), 200, mimetype="text/plain")
+
+    def _evict(self, request: Request, res: Resource, ns: str, name: str) -> Response:
+        """Eviction without PodDisruptionBudgets (none are modelled): a graceful
+        delete. kubectl drain sends protobuf here, so an undecodable body is fine."""
+        if request.method != "POST":
+            raise ApiError("MethodNotAllowed", "only POST is allowed on pods/eviction", {}, 405)
+        try:
+            body = _body(request)
+        except ApiError:
+            body = {}
+        options = body.get("deleteOptions") if isinstance(body, dict) else None
+        self.registry.delete(res, ns, name, options or {})
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                      "status": "Success", "code": 201}, 201)
 
     def _scale(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         obj = self.registry.get(res, ns, name)

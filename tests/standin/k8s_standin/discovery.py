@@ -15,12 +15,14 @@ AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscover
 Obj = dict[str, Any]
 
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-              "log": ["get"], "finalize": ["update"]}
+              "log": ["get"], "finalize": ["update"], "eviction": ["create"]}
 
 
 def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
     if sub == "scale":
         return "autoscaling", "v1", "Scale"
+    if sub == "eviction":
+        return "policy", "v1", "Eviction"
     return res.group, res.version, res.kind
 
 
@@ -49,7 +51,7 @@ def resource_list(group: str, version: str) -> Obj:
             g, v, k = _sub_kind(res, sub)
             sub_entry: Obj = {"name": f"{res.plural}/{sub}", "singularName": "",
                               "namespaced": res.namespaced, "kind": k, "verbs": _SUB_VERBS[sub]}
-            if sub == "scale":
+            if sub in ("scale", "eviction"):
                 sub_entry.update(group=g, version=v)
             resources.append(sub_entry)
     gv = f"{group}/{version}" if group else version
