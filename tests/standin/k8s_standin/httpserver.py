@@ -55,13 +55,25 @@ class HttpsServer:
         self._handler = Handler
 
     def start(self) -> None:
-        self._server = make_server(self.host, self.port, self.app, threaded=True,
-                                   request_handler=self._handler, ssl_context=self.ssl)
+        self._server = None
+        if self.host == "0.0.0.0" and socket.has_ipv6:
+            # Like the real API server, listen on both families where the kernel allows:
+            # a dual-stack "::" socket also accepts IPv4 (v4-mapped addresses).
+            try:
+                self._server = self._make("::")
+            except OSError as exc:
+                log.debug("no IPv6 listener (%s); IPv4 only", exc)
+        if self._server is None:
+            self._server = self._make(self.host)
         # Handler threads must not hold up exit (ThreadingMixIn joins non-daemons).
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="https")
         self._thread.start()
+
+    def _make(self, host: str) -> BaseWSGIServer:
+        return make_server(host, self.port, self.app, threaded=True,
+                           request_handler=self._handler, ssl_context=self.ssl)
 
     def stop(self) -> None:
         server, self._server = self._server, None
