@@ -245,6 +245,18 @@ def test_pod_defaults_and_field_selectors(core: client.CoreV1Api, ns: str) -> No
     assert core.list_pod_for_all_namespaces(field_selector="spec.nodeName=nope").items == []
 
 
+def test_binding_assigns_a_node_once(core: client.CoreV1Api, ns: str) -> None:
+    core.create_namespaced_pod(ns, {"metadata": {"name": "b"}, "spec": {
+        "containers": [{"name": "c", "image": "busybox"}]}})
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "b"},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}}
+    core.create_namespaced_pod_binding("b", ns, binding, _preload_content=False)
+    assert core.read_namespaced_pod("b", ns).spec.node_name == "node-1"
+    with pytest.raises(ApiException) as err:
+        core.create_namespaced_pod_binding("b", ns, binding, _preload_content=False)
+    assert err.value.status == 409
+
+
 def test_eviction_deletes_the_pod(core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_pod(ns, {"metadata": {"name": "ev"}, "spec": {
         "containers": [{"name": "c", "image": "busybox"}]}})

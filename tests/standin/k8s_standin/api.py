@@ -227,6 +227,8 @@ class ApiApp:
             return self._scale(request, res, ns, name)
         if sub == "eviction":
             return self._evict(request, res, ns, name)
+        if sub == "binding":
+            return self._bind(request, res, ns, name)
         if method == "GET":
             obj = self.registry.get(res, ns, name)
             if tables.wants_table(request.headers.get("Accept", "")):
@@ -333,6 +335,25 @@ class ApiApp:
                             mimetype="text/plain")
         limit = int(args["limitBytes"]) if args.get("limitBytes") else None
         return Response(podlogs.read(path, tail, stamps, limit), 200, mimetype="text/plain")
+
+    def _bind(self, request: Request, res: Resource, ns: str, name: str) -> Response:
+        """What a scheduler posts: sets spec.nodeName once, 409 if already bound."""
+        if request.method != "POST":
+            raise ApiError("MethodNotAllowed", "only POST is allowed on pods/binding", {}, 405)
+        body = _body(request)
+        target = ((body.get("target") or {}) if isinstance(body, dict) else {}).get("name")
+        if not target:
+            raise ApiError("BadRequest", "binding has no target node")
+        with self.registry.store.lock:
+            pod = self.registry.get(res, ns, name)
+            bound = pod.get("spec", {}).get("nodeName")
+            if bound:
+                raise ApiError("Conflict", f"pod {name} is already assigned to node "
+                               f'"{bound}"', {"name": name, "kind": "pods"})
+            self.registry.patch(res, ns, name, "application/merge-patch+json",
+                                {"spec": {"nodeName": target}})
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                      "status": "Success", "code": 201}, 201)
 
     def _evict(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         """Eviction without PodDisruptionBudgets (none are modelled): a graceful

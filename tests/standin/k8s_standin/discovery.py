@@ -15,7 +15,8 @@ AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscover
 Obj = dict[str, Any]
 
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-              "log": ["get"], "finalize": ["update"], "eviction": ["create"]}
+              "log": ["get"], "finalize": ["update"], "eviction": ["create"],
+              "binding": ["create"]}
 
 
 def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
@@ -23,6 +24,8 @@ def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
         return "autoscaling", "v1", "Scale"
     if sub == "eviction":
         return "policy", "v1", "Eviction"
+    if sub == "binding":
+        return "", "v1", "Binding"
     return res.group, res.version, res.kind
 
 

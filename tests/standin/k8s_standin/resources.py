@@ -38,7 +38,8 @@ _ALL = ("all",)
 RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Namespace", "namespaces", False, ("ns",), ("status", "finalize")),
     Resource("", "v1", "Node", "nodes", False, ("no",), ("status",), create_on_update=False),
-    Resource("", "v1", "Pod", "pods", True, ("po",), ("status", "log", "eviction"), _ALL),
+    Resource("", "v1", "Pod", "pods", True, ("po",), ("status", "log", "eviction", "binding"),
+             _ALL),
     Resource("", "v1", "Service", "services", True, ("svc",), ("status",), _ALL),
     Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), create_on_update=True),
     Resource("", "v1", "Event", "events", True, ("ev",)),
