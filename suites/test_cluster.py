@@ -8,6 +8,7 @@ import pytest
 from kubernetes import client
 
 from pytest_k8sdistro import Cluster, Distro, Kube
+from pytest_k8sdistro.checks import expect
 
 
 def _kubernetes_version(version: str) -> str:
@@ -18,9 +19,11 @@ def _kubernetes_version(version: str) -> str:
 
 def test_api_reports_the_distribution_version(distro: Distro, kube: Kube) -> None:
     found = kube.version.get_code().git_version
-    assert _kubernetes_version(found) == _kubernetes_version(distro.version), (
-        f"expected Kubernetes {_kubernetes_version(distro.version)} ({distro.version}), "
-        f"the API reports {found}"
+    expect(
+        _kubernetes_version(found) == _kubernetes_version(distro.version),
+        "the API server runs another Kubernetes version",
+        expected=f"Kubernetes {_kubernetes_version(distro.version)} ({distro.version})",
+        found=f"gitVersion {found}",
     )
 
 
@@ -31,18 +34,39 @@ def test_every_node_is_ready(kube: Kube, cluster: Cluster) -> None:
         for n in nodes
         if not any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
     }
-    assert len(nodes) == len(cluster.nodes), (
-        f"expected {len(cluster.nodes)} node(s), found {[n.metadata.name for n in nodes]}"
+    expect(
+        len(nodes) == len(cluster.nodes),
+        "the API lists another number of nodes than were started",
+        expected=f"{len(cluster.nodes)} node(s): {[n.name for n in cluster.nodes]}",
+        found=f"{[n.metadata.name for n in nodes]}",
     )
-    assert not not_ready, f"nodes not Ready, with their conditions: {not_ready}"
+    expect(
+        not not_ready,
+        "nodes are not Ready",
+        expected="condition Ready=True on every node",
+        found=f"not Ready: {sorted(not_ready)}",
+        evidence="\n".join(f"{name}: {conditions}" for name, conditions in not_ready.items()),
+    )
 
 
 def test_namespaced_objects_round_trip(kube: Kube, namespace: str) -> None:
     body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="probe"), data={"k": "v"})
     kube.core.create_namespaced_config_map(namespace, body)
-    assert kube.core.read_namespaced_config_map("probe", namespace).data == {"k": "v"}
+    data = kube.core.read_namespaced_config_map("probe", namespace).data
+    expect(
+        data == {"k": "v"},
+        "a ConfigMap did not read back as written",
+        expected="data {'k': 'v'}",
+        found=f"data {data}",
+    )
 
 
 @pytest.mark.parametrize("name", ["default", "kube-system", "kube-public", "kube-node-lease"])
 def test_builtin_namespaces_exist(kube: Kube, name: str) -> None:
-    assert kube.core.read_namespace(name).status.phase == "Active"
+    phase = kube.core.read_namespace(name).status.phase
+    expect(
+        phase == "Active",
+        f"built-in namespace {name} is not Active",
+        expected="phase Active",
+        found=f"phase {phase}",
+    )
