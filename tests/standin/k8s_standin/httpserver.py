@@ -72,8 +72,13 @@ class HttpsServer:
         self._thread.start()
 
     def _make(self, host: str) -> BaseWSGIServer:
-        return make_server(host, self.port, self.app, threaded=True,
-                           request_handler=self._handler, ssl_context=self.ssl)
+        try:
+            return make_server(host, self.port, self.app, threaded=True,
+                               request_handler=self._handler, ssl_context=self.ssl)
+        except SystemExit:
+            # werkzeug prints a hint and exits when the port is taken; callers need an
+            # exception they can handle (the API-down fault restarts in a thread).
+            raise OSError(f"cannot listen on {host}:{self.port}") from None
 
     def stop(self) -> None:
         server, self._server = self._server, None

@@ -102,7 +102,13 @@ class ControlPlane:
         app = ApiApp(registry, info)
         server = HttpsServer(opts.bind_address, opts.port, app, str(opts.tls.server_cert),
                              str(opts.tls.server_key))
-        server.start()
+        try:
+            server.start()
+        except OSError as exc:
+            log.critical("apiserver exited: listen tcp %s:%d: %s", opts.bind_address,
+                         opts.port, exc)
+            store.close()
+            return 1
         log.info("Running kube-apiserver --advertise-address=%s --secure-port=%d "
                  "--service-cluster-ip-range=%s", opts.node_ip, opts.port,
                  ",".join(opts.service_cidrs))
@@ -225,5 +231,12 @@ class ControlPlane:
         if self.stop.wait(faults.api_down_for):
             return
         app.stopping.clear()
-        server.start()
+        for _ in range(50):
+            try:
+                server.start()
+                break
+            except OSError as exc:
+                log.warning("Fault: cannot listen again yet: %s", exc)
+                if self.stop.wait(0.2):
+                    return
         log.info("Fault: API back after the down window")
