@@ -22,7 +22,7 @@ SA = get("", "v1", "serviceaccounts")
 CM = get("", "v1", "configmaps")
 _BY_KEY = {rkey(r): r for r in RESOURCES}
 # A real serviceaccount controller takes a moment; clients must cope with that race.
-SA_DELAY = 0.3
+SA_DELAY = 0.5
 
 
 class Controllers:
