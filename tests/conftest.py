@@ -8,3 +8,6 @@ from docker_support import pytest_runtest_setup  # noqa: F401
 
 # Stand-in k3s/k0s images built locally (tests/standin/image).
 from image.fixtures import standin_images  # noqa: F401
+
+# An sshd container to install on (tests/sshd, the host/ssh provisioners' tests).
+from sshd.fixtures import ssh_machine  # noqa: F401
