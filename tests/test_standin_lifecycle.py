@@ -233,3 +233,12 @@ def test_unknown_paths_answer_with_status(tmp_path: Path) -> None:
             assert status == 404 and json.loads(body)["kind"] == "Status", body
         status, body = raw_get(standin, "/openapi/v3")
         assert status == 200 and "apis/apps/v1" in json.loads(body)["paths"]
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        request = urllib.request.Request(standin.url + "/api/v1/namespaces", headers={
+            "Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"})
+        with urllib.request.urlopen(request, context=ctx, timeout=5) as resp:
+            listed = json.loads(resp.read())
+        assert listed["kind"] == "PartialObjectMetadataList"
+        assert {"kind", "apiVersion", "metadata"} == set(listed["items"][0])

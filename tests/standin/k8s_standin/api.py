@@ -235,6 +235,8 @@ class ApiApp:
                 table = tables.to_table(res.kind, [obj], {"resourceVersion": obj["metadata"][
                     "resourceVersion"]}, request.args.get("includeObject", "Metadata"))
                 return _json(table)
+            if tables.wants_metadata(request.headers.get("Accept", "")):
+                return _json(tables.partial(obj))
             return _json(obj)
         if method == "PUT":
             return _json(self.registry.update(res, ns, name, _body(request), sub,
@@ -251,9 +253,12 @@ class ApiApp:
                        "the server does not allow this method on the requested resource", {}, 405)
 
     def _maybe_table(self, request: Request, res: Resource, result: Obj) -> Response:
-        if tables.wants_table(request.headers.get("Accept", "")):
+        accept = request.headers.get("Accept", "")
+        if tables.wants_table(accept):
             return _json(tables.to_table(res.kind, result["items"], result["metadata"],
                                          request.args.get("includeObject", "Metadata")))
+        if tables.wants_metadata(accept):
+            return _json(tables.partial_list(result))
         return _json(result)
 
     # -- watch -------------------------------------------------------------
@@ -265,6 +270,7 @@ class ApiApp:
         deadline = time.monotonic() + min(timeout, _MAX_WATCH_SECONDS)
         bookmark = args.get("sendInitialEvents") in ("true", "1")
         as_table = tables.wants_table(request.headers.get("Accept", ""))
+        as_metadata = tables.wants_metadata(request.headers.get("Accept", ""))
         include = args.get("includeObject", "Metadata")
         try:
             events = self.registry.watch(res, ns, since, deadline, args.get("labelSelector"),
@@ -294,6 +300,8 @@ class ApiApp:
                 if as_table:
                     obj = tables.to_table(res.kind, [obj], {"resourceVersion": obj[
                         "metadata"]["resourceVersion"]}, include)
+                elif as_metadata:
+                    obj = tables.partial(obj)
                 yield (json.dumps({"type": etype, "object": obj}, separators=(",", ":"))
                        + "\n").encode()
 

@@ -14,6 +14,23 @@ def wants_table(accept: str) -> bool:
     return any("as=Table" in part for part in accept.split(","))
 
 
+def wants_metadata(accept: str) -> bool:
+    """Metadata-only clients (client-go's metadata informers, `kubectl get -o name`)."""
+    return any("as=PartialObjectMetadata" in part and "json" in part
+               for part in accept.split(","))
+
+
+def partial(obj: Obj) -> Obj:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata", {})}
+
+
+def partial_list(result: Obj) -> Obj:
+    return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+            "metadata": result.get("metadata", {}),
+            "items": [partial(o) for o in result.get("items", [])]}
+
+
 def age(obj: Obj) -> str:
     created = obj.get("metadata", {}).get("creationTimestamp")
     if not created:
