@@ -122,6 +122,9 @@ def test_pvc_pending_fault_emits_warning(make: Any, tmp_path: Path) -> None:
     server = make(STANDIN_PVC_PENDING="1")
     core = client.CoreV1Api(server.api_client())
     _ready_service_account(core)
+    # Before the add-on exists, the PV controller rightly complains about the class.
+    wait_for(lambda: client.StorageV1Api(server.api_client()).read_storage_class("local-path"),
+             20, "the local-path StorageClass")
     core.create_namespaced_persistent_volume_claim("default", {
         "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "stuck"},
         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local-path",
@@ -135,7 +138,8 @@ def test_pvc_pending_fault_emits_warning(make: Any, tmp_path: Path) -> None:
     def warning() -> Any:
         return [e for e in core.list_namespaced_event("default").items
                 if e.type == "Warning" and e.reason == "ProvisioningFailed"
-                and e.involved_object.name == "stuck"]
+                and e.involved_object.name == "stuck"
+                and e.source.component.startswith("rancher.io/local-path")]
 
     event = wait_for(warning, 40, "a ProvisioningFailed warning on the claim")[0]
     assert "STANDIN_PVC_PENDING" in event.message

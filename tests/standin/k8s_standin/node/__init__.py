@@ -17,9 +17,12 @@ Contract with the API server (k8s_standin.api):
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..config import NodeConfig
+from .feed import ChangeFeed
 from .util import Loop, log
 
 __all__ = ["Node", "NodeConfig", "start"]
@@ -31,8 +34,11 @@ class Node:
 
     config: NodeConfig
     loops: list[Loop] = field(default_factory=list)
+    feed: ChangeFeed | None = None
 
     def stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stopped.set()
         for loop in self.loops:
             loop.stop()
 
@@ -55,22 +61,35 @@ def start(config: NodeConfig) -> Node:
 
     node = Node(config)
     period = env.interval()
+    feed = ChangeFeed(_client(config, "informers"))
+    node.feed = feed
 
-    def loop(name: str, step, every: float = period) -> None:  # type: ignore[no-untyped-def]
-        thread = Loop(name, step, every)
+    def loop(name: str, step: Callable[[], None], every: float = period,
+             watch: tuple[str, ...] = ()) -> None:
+        wake = threading.Event() if watch else None
+        if wake is not None:
+            feed.subscribe(watch, wake)
+        thread = Loop(name, step, every, wake)
         node.loops.append(thread)
         thread.start()
 
+    # Controllers wake on watch events and resync on a timer (see feed.py).
+    resync = max(2.0, 5 * period)
     if config.is_server:
         ctl = _client(config, "kube-controller-manager")
-        loop("node-ipam", ipam.NodeIpam(ctl, config).step)
-        loop("scheduler", scheduler.Scheduler(_client(config, "kube-scheduler")).step)
-        loop("deployments", workloads.DeploymentController(ctl).step)
-        loop("replicasets", workloads.ReplicaSetController(_client(config, "rs")).step)
-        loop("daemonsets", workloads.DaemonSetController(_client(config, "ds")).step)
-        loop("endpoints", endpoints.EndpointsController(_client(config, "ep")).step)
-        for name, step in addons.controllers(_client(config, config.flavor), config):
-            loop(name, step)
+        loop("node-ipam", ipam.NodeIpam(ctl, config).step, resync, ("nodes",))
+        loop("scheduler", scheduler.Scheduler(_client(config, "kube-scheduler")).step, 2.0,
+             ("pods", "nodes", "persistentvolumeclaims"))
+        loop("deployments", workloads.DeploymentController(ctl).step, resync,
+             ("deployments", "replicasets"))
+        loop("replicasets", workloads.ReplicaSetController(_client(config, "rs")).step, resync,
+             ("replicasets", "pods"))
+        loop("daemonsets", workloads.DaemonSetController(_client(config, "ds")).step, resync,
+             ("daemonsets", "pods", "nodes"))
+        loop("endpoints", endpoints.EndpointsController(_client(config, "ep")).step, resync,
+             ("services", "pods"))
+        for name, step, watch in addons.controllers(_client(config, config.flavor), config):
+            loop(name, step, resync if watch else 1.0, watch)
     if config.enable_worker or not config.is_server:
         kube = _client(config, "kubelet")
         registration = NodeRegistration(kube, config)
@@ -80,10 +99,11 @@ def start(config: NodeConfig) -> Node:
         except OSError as err:
             log.warning("cannot write CNI config: %s", err)
         kubelet = Kubelet(kube, config, network)
+        feed.subscribe(("pods",), kubelet.changed)
         loop("node-status", registration.heartbeat, 1.0)
         loop("kubelet", kubelet.step)
         loop("kube-proxy", proxy.Proxy(_client(config, "kube-proxy"), config, network).step,
-             1.0)
+             resync, ("services", "pods", "nodes"))
     log.info("node side started for %s (%s, pod network %s, pid %d)", config.node_name,
              config.flavor, env.pod_network(), os.getpid())
     return node

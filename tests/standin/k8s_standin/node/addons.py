@@ -207,17 +207,27 @@ class AddonApplier:
     def step(self) -> None:
         if time.monotonic() - self._last < REAPPLY_SECONDS:
             return
+        existing: dict[str, set[tuple[str, str]]] = {}
         for resource, obj in self.objects:
+            if resource not in existing:
+                existing[resource] = {(o["metadata"].get("namespace", ""), o["metadata"]["name"])
+                                      for o in self.client.list(resource)}
             ns = obj["metadata"].get("namespace")
-            self.client.ensure(resource, obj, ns)
+            if (ns or "", obj["metadata"]["name"]) not in existing[resource]:
+                self.client.ensure(resource, obj, ns)
         self._last = time.monotonic()
 
 
-def controllers(client: Client, config: NodeConfig) -> list[tuple[str, Callable[[], None]]]:
-    out: list[tuple[str, Callable[[], None]]] = [
-        ("addons", AddonApplier(client, config).step),
-        ("persistentvolume-binder", VolumeBinder(client).step),
+Controller = tuple[str, Callable[[], None], tuple[str, ...]]  # name, step, watched
+
+
+def controllers(client: Client, config: NodeConfig) -> list[Controller]:
+    out: list[Controller] = [
+        ("addons", AddonApplier(client, config).step, ()),
+        ("persistentvolume-binder", VolumeBinder(client).step,
+         ("persistentvolumeclaims", "persistentvolumes", "storageclasses")),
     ]
     if config.flavor == "k3s" and "servicelb" not in config.disabled:
-        out.append(("servicelb", ServiceLB(client, config).step))
+        out.append(("servicelb", ServiceLB(client, config).step,
+                    ("services", "pods", "nodes", "daemonsets")))
     return out

@@ -23,6 +23,7 @@ from dnslib import AAAA, QTYPE, RCODE, RR, SRV, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
 from .client import Client
+from .feed import run_on_changes
 from .podclient import from_env
 from .util import Obj
 
@@ -47,13 +48,8 @@ class ClusterRecords:
                           for e in self.client.list("endpoints")}
         self.synced.set()
 
-    def run(self, period: float) -> None:
-        while True:
-            try:
-                self.refresh()
-            except Exception as err:  # keep serving the last snapshot while the API is down
-                log.warning("refresh failed: %s", err)
-            time.sleep(period)
+    def run(self, resync: float) -> None:
+        run_on_changes(self.client, ("services", "endpoints"), self.refresh, resync, "dns")
 
     def lookup(self, name: str) -> list[str] | None:
         """Addresses for a cluster name; None when the name is not ours."""
@@ -153,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", default="cluster.local")
     args = parser.parse_args(argv)
     records = ClusterRecords(from_env("coredns"), args.domain)
-    threading.Thread(target=records.run, args=(1.0,), daemon=True).start()
+    threading.Thread(target=records.run, args=(10.0,), daemon=True).start()
     records.synced.wait(30)
     resolver = Resolver(records, os.environ.get("STANDIN_DNS_FORWARD"))
     servers = []

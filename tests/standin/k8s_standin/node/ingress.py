@@ -19,13 +19,13 @@ import itertools
 import logging
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import env
 from .client import Client
 from .endpoints import pod_ips, target_port
+from .feed import run_on_changes
 from .podclient import from_env
 from .util import Obj, pod_ready, service_matches
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-port", type=int, default=0,
                         help="accepted for parity with Traefik's websecure entrypoint; "
                              "served as plain HTTP by the stand-in")
-    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--resync", type=float, default=10.0)
     args = parser.parse_args(argv)
     routes = Routes(from_env("traefik"))
     routes.refresh()
@@ -218,12 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.tls_port:
         serve(args.tls_port, routes)
     log.info("routing ingresses on port %d", args.port)
-    while True:
-        time.sleep(args.interval)
-        try:
-            routes.refresh()
-        except Exception as err:  # keep the last routes while the API is unavailable
-            log.warning("refresh failed: %s", err)
+    run_on_changes(routes.client, ("ingresses", "ingressclasses", "services", "pods"),
+                   routes.refresh, args.resync, "traefik")
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from .util import Obj, log, now, parse_time
 from .volumes import Bind, VolumeNotReady, Volumes, field_value, mount_script
 
 BACKOFF_CAP = 300.0
+RELIST_SECONDS = 2.0
 
 
 def kubelet_root(config: NodeConfig) -> Path:
@@ -57,6 +59,12 @@ class Kubelet:
         self._sent: dict[str, Any] = {}  # last status written per pod uid
         self._killing: dict[str, float] = {}  # uid -> SIGKILL deadline
         self._mount_ns = os.geteuid() == 0
+        # Set by the pods watch; the kubelet re-lists pods when it is set or every
+        # RELIST_SECONDS, and checks its local containers every pass in between.
+        self.changed = threading.Event()
+        self._pods: list[Obj] = []
+        self._node: Obj = {}
+        self._listed = 0.0
 
     # -- loop ------------------------------------------------------------------
     def step(self) -> None:
@@ -64,9 +72,13 @@ class Kubelet:
         if not self._started:
             self._startup()
             self._started = True
-        node = self.client.get("nodes", self.config.node_name)
-        pods = [p for p in self.client.list("pods")
-                if p["spec"].get("nodeName") == self.config.node_name]
+        if self.changed.is_set() or time.monotonic() - self._listed > RELIST_SECONDS:
+            self.changed.clear()
+            self._node = self.client.get("nodes", self.config.node_name)
+            self._pods = [p for p in self.client.list("pods")
+                          if p["spec"].get("nodeName") == self.config.node_name]
+            self._listed = time.monotonic()
+        node, pods = self._node, self._pods
         seen = set()
         for pod in pods:
             uid = pod["metadata"]["uid"]

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..faults import Faults
 from .client import ApiError, Client
 from .events import emit
+from .feed import run_on_changes
 from .podclient import from_env
 from .util import Obj
 
@@ -112,17 +113,15 @@ class Provisioner:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="k8s_standin.node.localpath")
     parser.add_argument("--storage", required=True)
-    parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument("--resync", type=float, default=10.0)
     args = parser.parse_args(argv)
     provisioner = Provisioner(from_env("local-path-provisioner"), Path(args.storage),
                               Faults.from_env())
     log.info("watching claims; storage under %s", args.storage)
-    while True:
-        try:
-            provisioner.step()
-        except Exception as err:  # the API may restart under us; retry next pass
-            log.warning("%s", err)
-        time.sleep(args.interval)
+    run_on_changes(provisioner.client, ("persistentvolumeclaims", "persistentvolumes",
+                                        "storageclasses"), provisioner.step, args.resync,
+                   "local-path-provisioner")
+    return 0
 
 
 if __name__ == "__main__":

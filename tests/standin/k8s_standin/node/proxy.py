@@ -73,10 +73,9 @@ class Proxy:
             self.tools = {False: None, True: None}
 
     def step(self) -> None:
-        nodes = self.client.list("nodes")
-        self.network.sync_routes(nodes)
         if not self.enabled:
-            return
+            return  # host mode: pods share the node's stack, nothing to program
+        self.network.sync_routes(self.client.list("nodes"))
         services = self.client.list("services")
         pods = [p for p in self.client.list("pods")
                 if not p["metadata"].get("deletionTimestamp") and pod_ips(p)]

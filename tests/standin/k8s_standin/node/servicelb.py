@@ -19,6 +19,7 @@ KS = "kube-system"
 SVC_NAME = "svccontroller.k3s.cattle.io/svcname"
 SVC_NS = "svccontroller.k3s.cattle.io/svcnamespace"
 IMAGE = "rancher/klipper-lb:v0.4.9"
+SPEC_HASH = "standin.k8s.io/spec-hash"
 
 
 def daemonset_name(svc: Obj) -> str:
@@ -51,8 +52,11 @@ class ServiceLB:
                 except ApiError as err:
                     if err.status != 409:
                         raise
-            elif stable_hash(current["spec"]["template"]) != stable_hash(body["spec"]["template"]):
-                self.client.patch("daemonsets", name, {"spec": body["spec"]}, namespace=KS)
+            elif (current["metadata"].get("annotations") or {}).get(SPEC_HASH) != \
+                    body["metadata"]["annotations"][SPEC_HASH]:
+                # Compare what we asked for, not the stored spec, which the API defaults.
+                self.client.patch("daemonsets", name, {"metadata": body["metadata"],
+                                                       "spec": body["spec"]}, namespace=KS)
             self._status(svc, name, pods, nodes)
 
     def _daemonset(self, name: str, svc: Obj) -> Obj:
@@ -82,13 +86,15 @@ class ServiceLB:
                         {"name": "DEST_IPS", "value": ",".join(
                             ip for ip in svc["spec"].get("clusterIPs") or [] if ip != "None")}],
             })
+        template = {"metadata": {"labels": labels},
+                    "spec": {"containers": containers,
+                             "priorityClassName": "system-node-critical",
+                             "tolerations": [{"operator": "Exists"}]}}
         return {"apiVersion": "apps/v1", "kind": "DaemonSet",
-                "metadata": {"name": name, "namespace": KS, "labels": labels},
+                "metadata": {"name": name, "namespace": KS, "labels": labels,
+                             "annotations": {SPEC_HASH: stable_hash(template)}},
                 "spec": {"selector": {"matchLabels": {"app": name}},
-                         "template": {"metadata": {"labels": labels},
-                                      "spec": {"containers": containers,
-                                               "priorityClassName": "system-node-critical",
-                                               "tolerations": [{"operator": "Exists"}]}}}}
+                         "template": template}}
 
     def _status(self, svc: Obj, ds_name: str, pods: list[Obj], nodes: dict[str, Obj]) -> None:
         ips: list[str] = []

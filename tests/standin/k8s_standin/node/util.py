@@ -112,6 +112,9 @@ def is_terminating(obj: Obj) -> bool:
     return bool(obj.get("metadata", {}).get("deletionTimestamp"))
 
 
+MIN_PASS_GAP = 0.05
+
+
 class Loop(threading.Thread):
     """Run `step` every `period` seconds until stopped; log and survive errors.
 
@@ -119,11 +122,14 @@ class Loop(threading.Thread):
     converges, so a missed event or an API restart only delays convergence.
     """
 
-    def __init__(self, name: str, step: Callable[[], None], period: float) -> None:
+    def __init__(self, name: str, step: Callable[[], None], period: float,
+                 wake: threading.Event | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.step = step
         self.period = period
         self.stopped = threading.Event()
+        # Set by watch events (feed.ChangeFeed); None means plain polling.
+        self.wake = wake
         self._last_error = ""
 
     def run(self) -> None:
@@ -136,7 +142,15 @@ class Loop(threading.Thread):
                 if msg != self._last_error:
                     log.warning("%s: %s", self.name, msg, exc_info=True)
                 self._last_error = msg
-            self.stopped.wait(self.period)
+            if self.wake is None:
+                self.stopped.wait(self.period)
+                continue
+            self.wake.wait(self.period)
+            self.wake.clear()
+            # Coalesce a burst of events (one write often triggers several) into one pass.
+            self.stopped.wait(MIN_PASS_GAP)
 
     def stop(self) -> None:
         self.stopped.set()
+        if self.wake is not None:
+            self.wake.set()

@@ -30,7 +30,8 @@ def _owned(objs: list[Obj], owner: Obj) -> list[Obj]:
 def _set_status(client: Client, resource: str, obj: Obj, status: Obj) -> None:
     """Write status only when it changed: needless writes churn resourceVersions."""
     current = obj.get("status") or {}
-    if all(current.get(k) == v for k, v in status.items() if k != "conditions") and \
+    # The API may omit zero counts; 0 and absent mean the same here.
+    if all((current.get(k) or 0) == (v or 0) for k, v in status.items() if k != "conditions") and \
             _same_conditions(current.get("conditions"), status.get("conditions")):
         return
     client.patch(resource, obj["metadata"]["name"], {"status": status},
