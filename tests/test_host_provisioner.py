@@ -1,0 +1,131 @@
+"""The host provisioner and the options of machine installs (usage errors, expectations).
+
+The host provisioner is never run for real here: it would install system services
+on the development machine. Its install steps are the same plans the ssh
+provisioner runs against the sshd container (tests/test_ssh_provisioner.py);
+what is host-specific (running locally, sudo detection, ports) is checked below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pytest_k8sdistro.options import distro_addons, install_artifact
+from pytest_k8sdistro.profiles import get_profile
+from pytest_k8sdistro.profiles.microk8s import with_addons
+from pytest_k8sdistro.provisioners.host import HostProvisioner, LocalTarget
+from pytest_k8sdistro.provisioners.installers import Artifact
+
+
+def usage_error(pytester: pytest.Pytester, *args: str) -> str:
+    with pytest.raises(pytest.UsageError) as raised:
+        pytester.parseconfigure(*args)
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--distro=k3s", "--provisioner=host"], "allow that with --allow-host-install"),
+        (["--distro=microk8s"], "--provisioner=host --allow-host-install installs it"),
+        (["--distro=microk8s"], "--provisioner=ssh://user@host[:port]"),
+        (["--provisioner=ssh"], "needs the machine: --provisioner=ssh://user@host[:port]"),
+        (["--provisioner=ftp://h"], "only ssh:// takes an address"),
+        (["--provisioner=ssh://ci@h:99999"], "port is not a number"),
+        (["--distro=k3s", "--distro-addons=dns"], "add --distro=microk8s"),
+        (
+            ["--distro=k3s", "--provisioner=host", "--allow-host-install", "--nodes=2"],
+            "so --nodes cannot apply",
+        ),
+        (
+            ["--distro=k3s", "--provisioner=ssh://ci@h", "--node-memory=1GiB"],
+            "so --node-memory cannot apply",
+        ),
+    ],
+)
+def test_usage_errors(pytester: pytest.Pytester, args: list[str], expected: str) -> None:
+    assert expected in usage_error(pytester, *args)
+
+
+def test_multipass_without_its_cli(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    message = usage_error(pytester, "--distro=microk8s", "--provisioner=multipass")
+    assert "needs the multipass CLI" in message
+
+
+def test_artifacts_must_fit_the_distro_and_provisioner(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    snap = tmp_path / "microk8s_1.snap"
+    snap.write_text("x")
+    host = ["--provisioner=host", "--allow-host-install"]
+    message = usage_error(pytester, "--distro=k3s", *host, f"--install-artifact={snap}")
+    assert "k3s installs from binary, images, script files, not snap" in message
+    message = usage_error(
+        pytester, "--distro=microk8s", "--distro=k3s", *host, f"--install-artifact={snap}"
+    )
+    assert "needs exactly one --distro" in message
+    message = usage_error(pytester, "--distro=k3s", f"--install-artifact=binary={snap}")
+    assert "with docker, load images with --distro-image-archive" in message
+
+
+def test_settings_keep_the_url_and_key_the_registry_by_scheme(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    from pytest_k8sdistro.settings import settings_key
+
+    url = "ssh://ci@127.0.0.1:2222?api=127.0.0.1:30443"
+    config = pytester.parseconfigure(
+        "--distro=microk8s", f"--provisioner={url}", "--distro-addons=dns,ingress"
+    )
+    settings = config.stash[settings_key]
+    assert (settings.provisioner, settings.provisioner_target) == ("ssh", url)
+    assert settings.distro_addons == ("dns", "ingress")
+    expectations = settings.expectations(settings.distros[0])
+    assert expectations.ingress_classes == ("public",)
+    assert expectations.storage_class is None
+    assert expectations.load_balancer is None
+
+
+def test_option_values() -> None:
+    with pytest.raises(pytest.UsageError, match="accepted: dns, hostpath-storage, ingress"):
+        distro_addons("storage")
+    with pytest.raises(pytest.UsageError, match="'tarball' is not an artifact kind; use one of"):
+        install_artifact("tarball=/x")
+    with pytest.raises(pytest.UsageError, match="no such file"):
+        install_artifact("/no/such/k3s")
+    assert install_artifact(__file__) == Artifact("binary", Path(__file__).resolve())
+
+
+def test_microk8s_expectations_follow_the_addons() -> None:
+    full = get_profile("microk8s").expectations
+    bare = with_addons(full, ())
+    assert (bare.storage_class, bare.ingress_classes, bare.load_balancer) == (None, (), None)
+    assert bare.dns == "coredns" and bare.datastore == "dqlite" and bare.cni == "calico"
+    enabled = with_addons(full, ("hostpath-storage", "ingress", "metallb:10.0.0.1-10.0.0.5"))
+    assert enabled.storage_class == "microk8s-hostpath"
+    assert enabled.default_ingress_class == "public"
+    assert enabled.load_balancer == "metallb"
+
+
+def test_local_target_runs_here_and_knows_whether_it_is_root(tmp_path: Path) -> None:
+    target = LocalTarget()
+    target.probe()
+    assert target.is_root == (os.geteuid() == 0)
+    assert target.node_spec() == ("local://" if target.is_root else "local://?sudo=true")
+    assert target.execute(["sh", "-c", "echo hi; exit 3"], timeout=10).rc == 3
+    assert target.execute(["no-such-program-here"], timeout=10).rc == 127
+    source = tmp_path / "a"
+    source.write_text("data")
+    target.upload(source, str(tmp_path / "b"))
+    assert (tmp_path / "b").read_text() == "data"
+
+
+def test_host_ports_are_the_machines_own() -> None:
+    ports = HostProvisioner.ports(object.__new__(HostProvisioner), 16443)
+    assert ports["16443/tcp"] == 16443 and ports["80/tcp"] == 80
