@@ -22,8 +22,9 @@ import yaml
 from werkzeug.wrappers import Request, Response
 
 from . import discovery, openapi, podlogs, protobuf, tables
+from . import patch as patching
 from .errors import ApiError
-from .registry import Registry, success_status
+from .registry import Registry
 from .resources import REVIEW_KINDS, Resource, find
 from .store import Expired
 
@@ -383,8 +384,6 @@ class ApiApp:
             body = _body(request)
             current = _scale_of(obj)
             if request.method == "PATCH":
-                from . import patch as patching
-
                 ctype = request.headers.get("Content-Type", "")
                 if ctype.startswith("application/json-patch"):
                     body = patching.json_patch(current, body)
@@ -492,4 +491,4 @@ def _delete_options(request: Request) -> Obj:
     return options
 
 
-__all__ = ["ApiApp", "ApiInfo", "success_status"]
+__all__ = ["ApiApp", "ApiInfo"]

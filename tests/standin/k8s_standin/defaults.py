@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import Causes
 from .resources import Resource
+from .selectors import match_labels
 
 Obj = dict[str, Any]
 
@@ -202,8 +203,6 @@ def validate(res: Resource, obj: Obj, causes: Causes) -> None:
     if kind == "Pod":
         validate_pod_spec(spec, "spec", causes)
     elif kind in ("Deployment", "ReplicaSet", "DaemonSet"):
-        from .selectors import match_labels
-
         spec = spec or {}
         selector = spec.get("selector")
         if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
