@@ -499,3 +499,29 @@ def test_kubectl_typed_creates(k3s: testing.StandIn) -> None:
     described = kubectl(k3s, "describe", "service", "kubernetes").stdout
     assert f"127.0.0.1:{k3s.port}" in described
     assert kubectl(k3s, "auth", "can-i", "delete", "nodes").stdout.strip() == "yes"
+
+
+@needs_kubectl
+def test_kubectl_logs_and_follow_end(k3s: testing.StandIn, core: client.CoreV1Api,
+                                     ns: str) -> None:
+    pod = core.create_namespaced_pod(ns, {"metadata": {"name": "lg"}, "spec": {
+        "containers": [{"name": "c", "image": "busybox"}]}})
+    core.patch_namespaced_pod_status("lg", ns, {"status": {"containerStatuses": [
+        {"name": "c", "restartCount": 0, "ready": True, "image": "busybox", "imageID": "",
+         "state": {"running": {}}}]}})
+    base = k3s.workdir / "log" / "pods" / f"{ns}_lg_{pod.metadata.uid}" / "c"
+    base.mkdir(parents=True)
+    (base / "0.log").write_text("2025-01-01T00:00:00.000000000Z stdout F hello\n")
+    assert kubectl(k3s, "logs", "lg", "-n", ns).stdout == "hello\n"
+    assert kubectl(k3s, "logs", "lg", "-n", ns, "--timestamps").stdout.startswith("2025-01-01")
+    follower = subprocess.Popen([KUBECTL or "kubectl", "--kubeconfig", str(k3s.kubeconfig),
+                                 "logs", "-f", "lg", "-n", ns], stdout=subprocess.PIPE,
+                                text=True)
+    try:
+        time.sleep(0.5)
+        core.delete_namespaced_pod("lg", ns)
+        # A follow stream ends once its pod is gone.
+        assert follower.wait(timeout=10) == 0
+        assert follower.stdout is not None and follower.stdout.read() == "hello\n"
+    finally:
+        follower.kill()
