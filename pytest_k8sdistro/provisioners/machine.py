@@ -7,6 +7,7 @@ kubeconfig, and runs the plan's uninstall steps on teardown.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -136,6 +137,7 @@ class MachineProvisioner(Provisioner):
     def create(self, spec: DistroSpec, key: str) -> Cluster:
         target = self.target(key, creating=True)
         plan: installers.InstallPlan | None = None
+        staging: str | None = None
         try:
             target.probe()
             target.check_sudo()
@@ -154,6 +156,9 @@ class MachineProvisioner(Provisioner):
             # Ctrl-C or a failed step must not leave a half-installed distribution.
             if plan is not None:
                 self._uninstall(target, plan)
+            if staging is not None:
+                with contextlib.suppress(Exception):
+                    target.execute(["rm", "-rf", staging], timeout=60)
             self.release_target(key)
             raise
         self._targets[key] = target
