@@ -1,0 +1,150 @@
+"""Each stand-in fault switch fails exactly the suites that depend on it, naming the cause.
+
+The suites run against the stand-in k3s with real pod networking
+(``--provisioner=standin-netns``) inside an ``unshare --net --mount`` sandbox, so
+nothing touches this machine's network; the cluster is started dual-stack so the
+IPv6 suite runs too.
+
+- No fault, or only switches for suites that do not exist yet (STANDIN_HOLD_MEMORY_MIB:
+  memory suite; STANDIN_KILL_PODS_ON_RESTART: restart/upgrade suite): everything passes.
+- STANDIN_PVC_PENDING, STANDIN_MISSING_INGRESSCLASS and STANDIN_NO_IPV6 break disjoint
+  suites, so one run checks all three: exactly the storage provisioning, ingress and
+  IPv6 tests fail, each with its own cause in the message.
+- STANDIN_NEVER_READY: every test fails at the cluster, naming the readiness stage.
+
+Not applicable yet: STANDIN_API_DOWN_AFTER/STANDIN_API_DOWN_FOR (an API outage belongs
+to the availability-during-upgrade suite; these suites retry only waits).
+
+NetworkPolicy is deselected: the stand-in stores NetworkPolicies but does not enforce
+them, so that suite fails against it with or without faults (see the suites' docs).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STANDIN_DIR = ROOT / "tests" / "standin"
+
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0
+    or not all(shutil.which(tool) for tool in ("unshare", "ip", "iptables"))
+    or not (shutil.which("busybox") or shutil.which("docker")),
+    reason="needs root, unshare, ip, iptables (a network namespace sandbox) and busybox "
+    "(on PATH, or from a stand-in image through docker)",
+)
+
+
+def run_suites(
+    pytester: pytest.Pytester, env: dict[str, str], *args: str
+) -> tuple[pytest.RunResult, dict[str, tuple[str, str]]]:
+    """Run the suites in a sandbox; returns the result and {test name: (outcome, message)}."""
+    report = pytester.path / "report.xml"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("STANDIN_", "PYTEST_"))}
+    environment.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(STANDIN_DIR), os.environ.get("PYTHONPATH", "")]),
+            "HOME": str(pytester.path / "home"),
+            "K8SDISTRO_STANDIN_DUAL_STACK": "1",
+            **env,
+        }
+    )
+    result = pytester.run(
+        "env",
+        "-i",
+        *(f"{k}={v}" for k, v in environment.items()),
+        "unshare",
+        "--net",
+        "--mount",
+        "--propagation",
+        "private",
+        sys.executable,
+        "-m",
+        "pytest",
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "standin_provisioner",
+        "--provisioner=standin-netns",
+        "--distro=k3s",
+        "-p",
+        "no:cacheprovider",
+        f"--basetemp={pytester.path / 'bt'}",
+        f"--junitxml={report}",
+        "-k",
+        "not test_network_policy",
+        "-n",
+        "2",
+        "--suite-timeout=60",
+        "--suite-hold=4",
+        *args,
+        timeout=600,
+    )
+    outcomes: dict[str, tuple[str, str]] = {}
+    if report.exists():
+        for case in ET.parse(report).getroot().iter("testcase"):
+            name = case.get("name", "").split("[")[0]
+            outcome, message = "passed", ""
+            for child in case:
+                if child.tag in ("failure", "error", "skipped"):
+                    outcome = {"failure": "failed", "error": "error"}.get(child.tag, "skipped")
+                    message = (child.get("message") or "") + "\n" + (child.text or "")
+            outcomes[name] = (outcome, message)
+    return result, outcomes
+
+
+def failing(outcomes: dict[str, tuple[str, str]]) -> set[str]:
+    return {name for name, (outcome, _) in outcomes.items() if outcome in ("failed", "error")}
+
+
+def test_switches_of_later_suites_change_nothing(pytester: pytest.Pytester) -> None:
+    result, outcomes = run_suites(
+        pytester, {"STANDIN_HOLD_MEMORY_MIB": "32", "STANDIN_KILL_PODS_ON_RESTART": "1"}
+    )
+    assert outcomes, result.stdout.str()[-3000:]
+    assert not failing(outcomes), result.stdout.str()[-6000:]
+    assert outcomes["test_ipv6"][0] == "passed", "the sandbox starts dual-stack"
+
+
+def test_pvc_pending_missing_ingressclass_and_no_ipv6_fail_exactly_their_suites(
+    pytester: pytest.Pytester,
+) -> None:
+    result, outcomes = run_suites(
+        pytester,
+        {"STANDIN_PVC_PENDING": "1", "STANDIN_MISSING_INGRESSCLASS": "1", "STANDIN_NO_IPV6": "1"},
+    )
+    causes = {
+        # PVCs never bind: the provisioner's own event is in the evidence.
+        "test_provisioning_respects_the_binding_mode": ("Pending", "ProvisioningFailed"),
+        "test_data_outlives_its_writer_and_the_volume_is_reclaimed": (
+            "Pending",
+            "ProvisioningFailed",
+        ),
+        # The traefik IngressClass is gone: the class check names it, and the
+        # Ingress that uses it is not served.
+        "test_ingress_classes_match_profile": ("IngressClasses ['traefik']", "found:    Ingress"),
+        "test_http_reaches_backends_by_host_and_path": ("traefik ingress", "404"),
+        # Dual-stack API, but pods get no IPv6 address.
+        "test_ipv6": ("got no IPv6 address", "podIPs"),
+    }
+    assert failing(outcomes) == set(causes), result.stdout.str()[-6000:]
+    for name, words in causes.items():
+        message = outcomes[name][1]
+        for word in words:
+            assert word in message, f"{name}: {word!r} not in:\n{message[:3000]}"
+
+
+def test_never_ready_fails_every_test_at_the_cluster(pytester: pytest.Pytester) -> None:
+    result, outcomes = run_suites(pytester, {"STANDIN_NEVER_READY": "1"}, "--ready-timeout=15")
+    assert outcomes
+    assert failing(outcomes) == set(outcomes), result.stdout.str()[-3000:]
+    assert all("did not become ready" in message for _, message in outcomes.values()), next(
+        iter(outcomes.values())
+    )[1][:2000]
