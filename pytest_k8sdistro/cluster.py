@@ -8,7 +8,6 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
 #: Node ports published besides the API and 80/443, so that LoadBalancer Services
 #: (k3s ServiceLB binds hostPorts on the node) can be reached from the host.
 #: Docker cannot publish ports on a running container, so they are fixed up front.
