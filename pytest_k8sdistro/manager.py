@@ -120,9 +120,7 @@ class ClusterManager:
         try:
             cluster.timings.update(self._wait_ready(spec, cluster))
         except Exception:
-            where = self._collect_diagnostics(cluster)
-            if where is not None:
-                self.progress.say(f"{spec}: diagnostics written to {where}")
+            self._collect_diagnostics(cluster)
             if cluster.created and not self.settings.keep.keeps(failed=True):
                 self.provisioner.destroy(cluster)
             raise
@@ -152,15 +150,17 @@ class ClusterManager:
             hint=BOOT_HINT,
         )
 
-    def _collect_diagnostics(self, cluster: Cluster) -> Path | None:
+    def _collect_diagnostics(self, cluster: Cluster) -> None:
+        """Write the provisioner's diagnostics under the run's basetemp and say where."""
         dest = self._diagnostics_dir / cluster.key
         try:
             dest.mkdir(parents=True, exist_ok=True)
             self.provisioner.diagnostics(cluster, dest)
         except Exception as exc:  # diagnostics must never hide the original failure
             self.progress.say(f"could not collect diagnostics for {cluster.key}: {exc}")
-            return None
-        return dest if any(dest.iterdir()) else None
+            return
+        if any(dest.iterdir()):
+            self.progress.say(f"{cluster.key}: diagnostics written to {dest}")
 
     # -- releasing ----------------------------------------------------------
 

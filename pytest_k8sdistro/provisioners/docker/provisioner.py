@@ -165,7 +165,6 @@ class DockerProvisioner(Provisioner):
             kubeconfig_path=cluster.kubeconfig,
             log_paths=diagnostics.NODE_LOGS.get(cluster.distro, ()),
         )
-        self.progress.say(f"{cluster.key}: diagnostics written to {dest}")
 
     # -- in-place restart and upgrade --------------------------------------------
 
