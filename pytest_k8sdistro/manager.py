@@ -115,6 +115,14 @@ class ClusterManager:
                 self.progress.say(f"{spec}: reusing the cluster kept by an earlier run ({key})")
                 kept.created = False
                 return kept
+            if kept is not None:
+                # Kept by us but no longer usable (stopped, engine restarted):
+                # remove what is left rather than keep it forever.
+                self.progress.say(
+                    f"{spec}: the kept cluster {key} is no longer usable; replacing it"
+                )
+                self.provisioner.destroy(kept)
+                self.forget_kept(key)
         self.progress.say(f"{spec}: starting with the {self.provisioner.NAME} provisioner")
         cluster = self.provisioner.create(spec, key)
         try:
