@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_k8sdistro import expectfile, kubeconfig, provisioners
+from pytest_k8sdistro import expectfile, kubeconfig, provisioners, upgrade_options
 from pytest_k8sdistro.keep import KeepPolicy
 from pytest_k8sdistro.options import keep_policy, timeout_seconds
 from pytest_k8sdistro.profiles import Expectations
@@ -46,6 +46,8 @@ class Settings:
     distro_addons: tuple[str, ...] | None = None
     #: ``--install-artifact``: local files installed instead of downloads.
     install_artifacts: tuple[Artifact, ...] = ()
+    #: ``--upgrade-to`` and its companions (the upgrade suite), or None when not given.
+    upgrade: upgrade_options.UpgradePlan | None = None
 
     def expectations(self, spec: DistroSpec) -> Expectations:
         """The profile's expectations for ``spec`` with the vendor's changes applied."""
@@ -110,7 +112,7 @@ def from_config(config: pytest.Config) -> Settings:
     _check_reuse(settings, explicit_keep=option.keep_cluster)
     _check_provisioner(settings)
     _check_machine(settings)
-    return settings
+    return replace(settings, upgrade=upgrade_options.plan(option, settings))
 
 
 def _provisioner_and_target(value: str) -> tuple[str, str | None]:
