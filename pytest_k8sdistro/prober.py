@@ -356,11 +356,16 @@ def _get(
             sock.close()
 
 
-def http_check(url: str, *, expect: str | None = None) -> Check:
-    """GET ``url`` on a new connection; with ``expect``, the body must contain it."""
+def http_check(
+    url: str, *, expect: str | None = None, context: ssl.SSLContext | None = None
+) -> Check:
+    """GET ``url`` on a new connection; with ``expect``, the body must contain it.
+
+    ``context`` is the TLS context for an ``https`` URL (default: the system's CAs).
+    """
 
     def check(timeout: float) -> int:
-        status, body = _get(url, timeout)
+        status, body = _get(url, timeout, context=context)
         if expect is not None and expect.encode() not in body:
             raise ProbeError(f"HTTP {status} without {expect!r}", status)
         return status
