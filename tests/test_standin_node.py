@@ -78,7 +78,7 @@ def test_node_registers_ready_with_k3s_markers(standin: Standin, api: Any) -> No
     core = client.CoreV1Api(api)
     node = wait_for(lambda: [n for n in core.list_node().items if any(
         c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])],
-        20, "a Ready node")[0]
+        40, "a Ready node")[0]
     labels, ann = node.metadata.labels, node.metadata.annotations
     assert labels["node-role.kubernetes.io/control-plane"] == "true"
     assert labels["kubernetes.io/hostname"] == node.metadata.name
@@ -93,7 +93,7 @@ def test_node_registers_ready_with_k3s_markers(standin: Standin, api: Any) -> No
     assert conflist.is_file(), "k3s writes its flannel conflist under the data dir"
     coord = client.CoordinationV1Api(api)
     wait_for(lambda: coord.read_namespaced_lease(node.metadata.name, "kube-node-lease"),
-             20, "the node lease")
+             40, "the node lease")
 
 
 def test_system_addons_run(standin: Standin, api: Any) -> None:
@@ -101,7 +101,7 @@ def test_system_addons_run(standin: Standin, api: Any) -> None:
     core = client.CoreV1Api(api)
     for name in ("coredns", "local-path-provisioner", "traefik"):
         wait_for(lambda n=name: (apps.read_namespaced_deployment(n, "kube-system").status
-                                 .available_replicas or 0) >= 1, 40, f"deployment {name}")
+                                 .available_replicas or 0) >= 1, 80, f"deployment {name}")
     dns = core.read_namespaced_service("kube-dns", "kube-system")
     assert dns.spec.cluster_ip == "10.43.0.10"
     sc = client.StorageV1Api(api).read_storage_class("local-path")
@@ -111,7 +111,7 @@ def test_system_addons_run(standin: Standin, api: Any) -> None:
     ic = client.NetworkingV1Api(api).read_ingress_class("traefik")
     assert ic.spec.controller == "traefik.io/ingress-controller"
     traefik = wait_for(lambda: core.read_namespaced_service("traefik", "kube-system")
-                       .status.load_balancer.ingress, 30, "traefik's load-balancer address")
+                       .status.load_balancer.ingress, 60, "traefik's load-balancer address")
     assert traefik[0].ip == "127.0.0.1"
     svclb = [d for d in apps.list_namespaced_daemon_set("kube-system").items
              if d.metadata.name.startswith("svclb-traefik-")]
@@ -122,7 +122,7 @@ def test_cluster_dns_answers_for_services(standin: Standin, api: Any) -> None:
     dnslib = pytest.importorskip("dnslib")
     apps = client.AppsV1Api(api)
     wait_for(lambda: apps.read_namespaced_deployment("coredns", "kube-system").status
-             .available_replicas, 40, "coredns")
+             .available_replicas, 80, "coredns")
 
     def ask(name: str, qtype: str = "A") -> Any:
         query = dnslib.DNSRecord.question(name, qtype)
@@ -138,19 +138,19 @@ def test_cluster_dns_answers_for_services(standin: Standin, api: Any) -> None:
 def test_deployment_pods_are_real_processes_with_logs(api: Any, ns: str) -> None:
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     apps.create_namespaced_deployment(ns, deployment("ticker", PID_SCRIPT, replicas=2))
-    pods = wait_for(lambda: running(core, ns, "ticker", 2), 30, "2 running ticker pods")
+    pods = wait_for(lambda: running(core, ns, "ticker", 2), 60, "2 running ticker pods")
     for pod in pods:
         assert pod.metadata.owner_references[0].kind == "ReplicaSet"
         assert pod.status.pod_ip == "127.0.0.1"
         assert {c.type for c in pod.status.conditions} >= {
             "PodScheduled", "Initialized", "ContainersReady", "Ready"}
-        pid = wait_for(lambda p=pod: pid_from_log(core, ns, p.metadata.name), 10, "a pid line")
+        pid = wait_for(lambda p=pod: pid_from_log(core, ns, p.metadata.name), 20, "a pid line")
         os.kill(pid, 0)  # the container is a live process on this machine
         assert Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sh\0-c\0")
         wait_for(lambda p=pod: "tick 1" in core.read_namespaced_pod_log(p.metadata.name, ns),
-                 10, "log lines served by pods/log")
+                 20, "log lines served by pods/log")
     dep = wait_for(lambda: (d := apps.read_namespaced_deployment("ticker", ns)).status
-                   .available_replicas == 2 and d, 20, "deployment availability")
+                   .available_replicas == 2 and d, 40, "deployment availability")
     assert {c.type: c.status for c in dep.status.conditions}["Available"] == "True"
     rs = apps.list_namespaced_replica_set(ns).items
     assert rs[0].metadata.owner_references[0].name == "ticker"
@@ -161,14 +161,14 @@ def test_deployment_pods_are_real_processes_with_logs(api: Any, ns: str) -> None
     victim = pods[0]
     pid = pid_from_log(core, ns, victim.metadata.name)
     core.delete_namespaced_pod(victim.metadata.name, ns)
-    wait_for(lambda: not _alive(pid), 15, f"pid {pid} to exit after pod deletion")
-    wait_for(lambda: running(core, ns, "ticker", 2), 30, "the ReplicaSet to replace the pod")
+    wait_for(lambda: not _alive(pid), 30, f"pid {pid} to exit after pod deletion")
+    wait_for(lambda: running(core, ns, "ticker", 2), 60, "the ReplicaSet to replace the pod")
 
     # Cascading deletion removes ReplicaSets and pods, and their processes.
     pids = [pid_from_log(core, ns, p.metadata.name) for p in running(core, ns, "ticker", 2)]
     apps.delete_namespaced_deployment("ticker", ns)
-    wait_for(lambda: not pods_of(core, ns, "ticker"), 30, "pods of the deleted deployment")
-    wait_for(lambda: not any(_alive(p) for p in pids), 15, "processes of deleted pods to exit")
+    wait_for(lambda: not pods_of(core, ns, "ticker"), 60, "pods of the deleted deployment")
+    wait_for(lambda: not any(_alive(p) for p in pids), 30, "processes of deleted pods to exit")
 
 
 def _alive(pid: int) -> bool:
@@ -191,19 +191,19 @@ def test_crashing_container_restarts_with_backoff(api: Any, ns: str) -> None:
         cs = (status.container_statuses or [None])[0]
         return cs if cs and cs.restart_count >= 2 else None
 
-    cs = wait_for(restarted, 30, "restartCount >= 2")
+    cs = wait_for(restarted, 60, "restartCount >= 2")
     assert cs.last_state.terminated.exit_code == 3
     previous = core.read_namespaced_pod_log("crasher", ns, previous=True)
     assert "attempt" in previous
     wait_for(lambda: "BackOff" in {e.reason for e in core.list_namespaced_event(ns).items},
-             20, "a BackOff event")
+             40, "a BackOff event")
 
     core.create_namespaced_pod(ns, {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "once"},
         "spec": {"restartPolicy": "Never", "containers": [
             {"name": "c", "image": "busybox", "command": ["sh", "-c", "exit 7"]}]}})
     pod = wait_for(lambda: (p := core.read_namespaced_pod("once", ns)).status.phase == "Failed"
-                   and p, 20, "restartPolicy Never pod to fail")
+                   and p, 40, "restartPolicy Never pod to fail")
     term = pod.status.container_statuses[0].state.terminated
     assert term.exit_code == 7 and pod.status.container_statuses[0].restart_count == 0
 
@@ -228,7 +228,7 @@ def test_endpoints_follow_readiness(api: Any, ns: str, tmp_path: Path) -> None:
     assert not not_ready[0].addresses
     assert not_ready[0].ports[0].port == 8080
     flag.touch()
-    ready = wait_for(lambda: (s := subsets()) and s[0].addresses and s, 20, "a ready endpoint")
+    ready = wait_for(lambda: (s := subsets()) and s[0].addresses and s, 40, "a ready endpoint")
     assert ready[0].addresses[0].ip == "127.0.0.1"
     assert ready[0].addresses[0].target_ref.kind == "Pod"
 
@@ -241,7 +241,7 @@ def test_local_path_binds_on_first_consumer(standin: Standin, api: Any, ns: str,
         "spec": {"accessModes": ["ReadWriteOnce"],
                  "resources": {"requests": {"storage": "64Mi"}}}})
     wait_for(lambda: "WaitForFirstConsumer" in {
-        e.reason for e in core.list_namespaced_event(ns).items}, 20, "WaitForFirstConsumer")
+        e.reason for e in core.list_namespaced_event(ns).items}, 40, "WaitForFirstConsumer")
     assert core.read_namespaced_persistent_volume_claim("data", ns).status.phase == "Pending"
 
     mount = str(tmp_path / "mnt")
@@ -274,8 +274,8 @@ def test_local_path_binds_on_first_consumer(standin: Standin, api: Any, ns: str,
         core.delete_namespaced_pod(name, ns)
     core.delete_namespaced_persistent_volume_claim("data", ns, _preload_content=False)
     wait_for(lambda: not [p for p in core.list_persistent_volume().items
-                          if p.metadata.name == pv.metadata.name], 30, "the PV to be deleted")
-    wait_for(lambda: not path.exists(), 10, "the volume directory to be removed")
+                          if p.metadata.name == pv.metadata.name], 60, "the PV to be deleted")
+    wait_for(lambda: not path.exists(), 20, "the volume directory to be removed")
 
 
 def test_ingress_routes_by_host_and_path(standin: Standin, api: Any, ns: str,
@@ -320,10 +320,10 @@ def test_ingress_routes_by_host_and_path(standin: Standin, api: Any, ns: str,
     # Through ServiceLB: the svclb pod's hostPort (shifted in host mode) forwards to traefik.
     lb = f"http://127.0.0.1:{standin.hostport_offset + 80}/app/lb"
     via_lb = wait_for(lambda: requests.get(lb, headers={"Host": "echo.example"}, timeout=5),
-                      20, "the svclb forwarder")
+                      40, "the svclb forwarder")
     assert via_lb.status_code == 200 and via_lb.text.endswith("/app/lb")
     ing = wait_for(lambda: client.NetworkingV1Api(api).read_namespaced_ingress("echo", ns)
-                   .status.load_balancer.ingress, 20, "ingress status address")
+                   .status.load_balancer.ingress, 40, "ingress status address")
     assert ing[0].ip == "127.0.0.1"
 
 
@@ -334,7 +334,7 @@ def test_unschedulable_pod_gets_failed_scheduling(api: Any, ns: str) -> None:
         "spec": {"nodeSelector": {"disktype": "unicorn"},
                  "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "1"]}]}})
     event = wait_for(lambda: [e for e in core.list_namespaced_event(ns).items
-                              if e.reason == "FailedScheduling"], 20, "FailedScheduling")[0]
+                              if e.reason == "FailedScheduling"], 40, "FailedScheduling")[0]
     assert event.type == "Warning" and "0/1 nodes are available" in event.message
     pod = core.read_namespaced_pod("nowhere", ns)
     assert pod.status.phase == "Pending" and not pod.spec.node_name

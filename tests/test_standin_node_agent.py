@@ -35,7 +35,7 @@ def test_agent_registers_and_runs_its_pods(cluster: tuple[Standin, Standin]) -> 
     server, agent = cluster
     api = server.api_client()
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    nodes = wait_for(lambda: (n := _ready(core)) and len(n) == 2 and n, 40, "two Ready nodes")
+    nodes = wait_for(lambda: (n := _ready(core)) and len(n) == 2 and n, 80, "two Ready nodes")
     assert "node-role.kubernetes.io/control-plane" not in nodes["agent-1"].metadata.labels
     assert nodes["server-1"].metadata.labels["node-role.kubernetes.io/control-plane"] == "true"
     assert nodes["agent-1"].spec.pod_cidr != nodes["server-1"].spec.pod_cidr
@@ -58,13 +58,13 @@ def test_agent_registers_and_runs_its_pods(cluster: tuple[Standin, Standin]) -> 
         pods = core.list_namespaced_pod("default", label_selector="app=everywhere").items
         return {p.spec.node_name: p for p in pods if p.status.phase == "Running"}
 
-    pods = wait_for(lambda: (r := running()) and len(r) == 2 and r, 40, "a pod per node")
+    pods = wait_for(lambda: (r := running()) and len(r) == 2 and r, 80, "a pod per node")
     assert set(pods) == {"server-1", "agent-1"}
     # The agent's kubelet ran its pod: the log is in the agent's own log tree.
     pod = pods["agent-1"]
     logs = wait_for(lambda: list(agent.log_root.glob(f"pods/default_{pod.metadata.name}_*/c/"
-                                                     "0.log")), 10, "the agent's pod log")
-    wait_for(lambda: "on agent-1" in logs[0].read_text(), 10, "the pod's output")
+                                                     "0.log")), 20, "the agent's pod log")
+    wait_for(lambda: "on agent-1" in logs[0].read_text(), 20, "the pod's output")
     ds = wait_for(lambda: (d := apps.read_namespaced_daemon_set("everywhere", "default"))
-                  .status.number_ready == 2 and d, 20, "DaemonSet status")
+                  .status.number_ready == 2 and d, 40, "DaemonSet status")
     assert ds.status.desired_number_scheduled == 2

@@ -24,15 +24,15 @@ def test_k0s_node_and_addons(k0s: Standin) -> None:
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     node = wait_for(lambda: [n for n in core.list_node().items if any(
         c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])],
-        30, "a Ready node")[0]
+        60, "a Ready node")[0]
     runtime = node.status.node_info.container_runtime_version
     assert runtime.startswith("containerd://") and "k3s" not in runtime
     assert "flannel.alpha.coreos.com/backend-type" not in (node.metadata.annotations or {})
     for name in ("kube-proxy", "kube-router"):
         wait_for(lambda n=name: apps.read_namespaced_daemon_set(n, "kube-system").status
-                 .number_ready == 1, 30, f"daemonset {name}")
+                 .number_ready == 1, 60, f"daemonset {name}")
     wait_for(lambda: apps.read_namespaced_deployment("coredns", "kube-system").status
-             .available_replicas, 30, "coredns")
+             .available_replicas, 60, "coredns")
     assert core.read_namespaced_service("kube-dns", "kube-system").spec.cluster_ip \
         == "10.96.0.10"
     assert client.StorageV1Api(api).list_storage_class().items == []

@@ -69,19 +69,19 @@ def test_running_pods_are_adopted_across_restart(make: Any) -> None:
     _ready_service_account(core)
     core.create_namespaced_pod("default", _pod("survivor"))
     core.create_namespaced_pod("default", _pod("crashy", "echo pid=$$; sleep 1; exit 1"))
-    before = wait_for(lambda: _running(core, "survivor"), 30, "the pod to run")
-    pid = wait_for(lambda: _pid(core, "survivor"), 10, "the pid line")
+    before = wait_for(lambda: _running(core, "survivor"), 60, "the pod to run")
+    pid = wait_for(lambda: _pid(core, "survivor"), 20, "the pid line")
     wait_for(lambda: core.read_namespaced_pod("crashy", "default").status
-             .container_statuses[0].restart_count >= 1, 30, "crashy to restart once")
+             .container_statuses[0].restart_count >= 1, 60, "crashy to restart once")
 
     server.restart()
     assert _alive(pid), "stopping the control plane must not stop containers"
     core = client.CoreV1Api(server.api_client())
     wait_for(lambda: all(c.status == "True" for n in core.list_node().items
-                         for c in n.status.conditions if c.type == "Ready"), 30, "node Ready")
+                         for c in n.status.conditions if c.type == "Ready"), 60, "node Ready")
     # Give the new kubelet a few sync periods to (wrongly) restart anything.
     wait_for(lambda: core.read_namespaced_pod("survivor", "default").status
-             .container_statuses[0].state.running, 20, "the adopted pod's status")
+             .container_statuses[0].state.running, 40, "the adopted pod's status")
     after = _running(core, "survivor")
     assert after is not None
     assert after.metadata.uid == before.metadata.uid
@@ -94,7 +94,7 @@ def test_running_pods_are_adopted_across_restart(make: Any) -> None:
     assert crashy.restart_count >= 1
 
     core.delete_namespaced_pod("survivor", "default")
-    wait_for(lambda: not _alive(pid), 15, "the adopted process to stop on deletion")
+    wait_for(lambda: not _alive(pid), 30, "the adopted process to stop on deletion")
 
 
 def test_kill_pods_on_restart_fault(make: Any) -> None:
@@ -102,19 +102,19 @@ def test_kill_pods_on_restart_fault(make: Any) -> None:
     core = client.CoreV1Api(server.api_client())
     _ready_service_account(core)
     core.create_namespaced_pod("default", _pod("victim"))
-    wait_for(lambda: _running(core, "victim"), 30, "the pod to run")
-    pid = wait_for(lambda: _pid(core, "victim"), 10, "the pid line")
+    wait_for(lambda: _running(core, "victim"), 60, "the pod to run")
+    pid = wait_for(lambda: _pid(core, "victim"), 20, "the pid line")
     assert core.read_namespaced_pod("victim", "default").status \
         .container_statuses[0].restart_count == 0
 
     server.restart()
     core = client.CoreV1Api(server.api_client())
-    wait_for(lambda: not _alive(pid), 20, "the old container process to be killed")
+    wait_for(lambda: not _alive(pid), 40, "the old container process to be killed")
     status = wait_for(lambda: (s := core.read_namespaced_pod("victim", "default").status
                                .container_statuses[0]).restart_count == 1 and s.ready and s,
-                      30, "the container to be restarted once")
+                      60, "the container to be restarted once")
     assert status.last_state.terminated is not None
-    new_pid = wait_for(lambda: _pid(core, "victim"), 10, "a pid in the new log")
+    new_pid = wait_for(lambda: _pid(core, "victim"), 20, "a pid in the new log")
     assert new_pid != pid and _alive(new_pid)
 
 
@@ -124,7 +124,7 @@ def test_pvc_pending_fault_emits_warning(make: Any, tmp_path: Path) -> None:
     _ready_service_account(core)
     # Before the add-on exists, the PV controller rightly complains about the class.
     wait_for(lambda: client.StorageV1Api(server.api_client()).read_storage_class("local-path"),
-             20, "the local-path StorageClass")
+             40, "the local-path StorageClass")
     core.create_namespaced_persistent_volume_claim("default", {
         "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "stuck"},
         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local-path",
@@ -141,7 +141,7 @@ def test_pvc_pending_fault_emits_warning(make: Any, tmp_path: Path) -> None:
                 and e.involved_object.name == "stuck"
                 and e.source.component.startswith("rancher.io/local-path")]
 
-    event = wait_for(warning, 40, "a ProvisioningFailed warning on the claim")[0]
+    event = wait_for(warning, 80, "a ProvisioningFailed warning on the claim")[0]
     assert "STANDIN_PVC_PENDING" in event.message
     assert core.read_namespaced_persistent_volume_claim("stuck", "default").status.phase \
         == "Pending"
@@ -153,7 +153,7 @@ def test_missing_ingressclass_fault(make: Any) -> None:
     api = server.api_client()
     apps = client.AppsV1Api(api)
     wait_for(lambda: apps.read_namespaced_deployment("traefik", "kube-system").status
-             .available_replicas, 40, "traefik to be available")
+             .available_replicas, 80, "traefik to be available")
     assert client.NetworkingV1Api(api).list_ingress_class().items == []
 
 
@@ -183,7 +183,7 @@ def test_emptydir_and_configmap_volumes(make: Any, tmp_path: Path) -> None:
                                           "readOnly": True}]}]}}
     core.create_namespaced_pod("default", pod)
     wait_for(lambda: core.read_namespaced_pod("vols", "default").status.phase == "Succeeded",
-             30, "the pod to succeed")
+             60, "the pod to succeed")
     assert core.read_namespaced_pod_log("vols", "default", container="c").split() == [
         "from-init", "hi", "there", "vols"]
 
@@ -198,7 +198,7 @@ def test_dual_stack_node_and_no_ipv6_fault(tmp_path: Path, no_ipv6: bool) -> Non
         server.start()
         core = client.CoreV1Api(server.api_client())
         node = wait_for(lambda: (n := core.list_node().items) and n[0].spec.pod_cidrs
-                        and n[0], 30, "a node with pod CIDRs")
+                        and n[0], 60, "a node with pod CIDRs")
         addresses = [a.address for a in node.status.addresses if a.type == "InternalIP"]
         if no_ipv6:
             assert addresses == ["127.0.0.1"]
@@ -224,7 +224,7 @@ def test_liveness_probe_failure_restarts_container(make: Any, tmp_path: Path) ->
         "exec": {"command": ["test", "-e", str(flag)]}, "periodSeconds": 1,
         "failureThreshold": 2}
     core.create_namespaced_pod("default", pod)
-    wait_for(lambda: _running(core, "probed"), 30, "the probed pod to run")
+    wait_for(lambda: _running(core, "probed"), 60, "the probed pod to run")
     flag.unlink()
     status = wait_for(lambda: (s := core.read_namespaced_pod("probed", "default").status
                                .container_statuses[0]).restart_count >= 1 and s, 30,
