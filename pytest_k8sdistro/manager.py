@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,9 +125,16 @@ class ClusterManager:
                 self.provisioner.destroy(kept)
                 self.forget_kept(key)
         self.progress.say(f"{spec}: starting with the {self.provisioner.NAME} provisioner")
+        started_at, started = time.time(), time.monotonic()
         cluster = self.provisioner.create(spec, key)
+        created = time.monotonic() - started
+        # Timings count from the start of provisioning, as Cluster.timings says; the
+        # wall-clock start lets reports count from a node's own start (footprint).
+        cluster.details.setdefault("provisioning_started_at", started_at)
+        cluster.timings["created"] = round(created, 3)
         try:
-            cluster.timings.update(self._wait_ready(spec, cluster))
+            stages = self._wait_ready(spec, cluster)
+            cluster.timings.update({name: round(created + s, 3) for name, s in stages.items()})
         except Exception:
             self._collect_diagnostics(cluster)
             if cluster.created and not self.settings.keep.keeps(failed=True):
