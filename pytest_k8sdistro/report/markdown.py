@@ -1,0 +1,253 @@
+"""The report as Markdown tables, laid out like the 2021 comparison's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_k8sdistro.report.model import Entry, Report
+
+#: Suite modules in the order of the blog's feature table, with their row titles.
+SUITE_ROWS: tuple[tuple[str, str], ...] = (
+    ("cluster", "API and nodes"),
+    ("dns", "DNS"),
+    ("networking", "Networking (CNI, policy)"),
+    ("runtime", "Runtime"),
+    ("storage", "Storage"),
+    ("load_balancer", "Load balancer"),
+    ("ingress", "Ingress"),
+    ("ipv6", "IPv6"),
+    ("datastore", "Control plane storage"),
+    ("multinode", "Multi-node"),
+)
+#: Shown where nothing was measured; the ranges' dash.
+NONE = "\u2013"
+DASH = "\u2013"
+MARKS = {"passed": "✓", "failed": "✗", "skipped": NONE}
+
+
+def mib(value: Any) -> str:
+    return NONE if value is None else f"{float(value):.0f} MiB"
+
+
+def megabytes(value: Any) -> str:
+    return NONE if value is None else f"{int(value) / 1e6:.1f} MB"
+
+
+def outcome(bucket: dict[str, Any]) -> str:
+    """``✓``, ``✗ 1 of 3 failed`` or ``- skipped`` for a suite's tests."""
+    if not bucket or not bucket.get("tests"):
+        return "not run"
+    failed, passed = bucket.get("failed", 0), bucket.get("passed", 0)
+    total = len(bucket["tests"])
+    if failed:
+        return f"✗ {failed} of {total} failed"
+    if passed:
+        return "✓" if passed == total else f"✓ ({total - passed} skipped)"
+    return f"{NONE} skipped"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+    return [line(head), "| " + " | ".join("---" for _ in head) + " |", *map(line, rows)]
+
+
+def _check(passed: Any) -> str:
+    return "" if passed is None else (" ✓" if passed else " ✗")
+
+
+def requirements_rows(entries: list[Entry]) -> list[list[str]]:
+    def fits(e: Entry) -> str:
+        f = e["fits"]
+        if not f:
+            return "not checked"
+        if f.get("skipped"):
+            return f"not checked: {f['skipped']}"
+        if f.get("ready") and f.get("serves"):
+            return f"yes: Ready and serving under {mib(f.get('limit_mib'))}"
+        return f"no: {f.get('detail') or 'not Ready'}"
+
+    def idle(e: Entry) -> str:
+        t = e["memory_threshold"]
+        if not t:
+            return "not measured"
+        return f"{mib(t.get('measured_mib'))}{_check(t.get('passed'))}"
+
+    def idle_limit(e: Entry) -> str:
+        t = e["memory_threshold"]
+        if t.get("limit_mib") is not None:
+            return f"{mib(t['limit_mib'])} ({t.get('from', 'profile')})"
+        return mib(e["requirements"].get("memory_idle_max_mib"))
+
+    def disk(e: Entry) -> str:
+        d = e["disk"]
+        if "install_bytes" not in d:
+            return "not measured"
+        return f"{megabytes(d['install_bytes'])}{_check(d.get('passed'))}"
+
+    return [
+        [
+            "Memory, documented minimum",
+            *(mib(e["requirements"].get("memory_min_mib")) for e in entries),
+        ],
+        ["Boots and serves under that limit", *(fits(e) for e in entries)],
+        ["Idle memory threshold", *(idle_limit(e) for e in entries)],
+        ["Idle memory measured (median)", *(idle(e) for e in entries)],
+        [
+            "Disk threshold (install)",
+            *(
+                NONE
+                if e["requirements"].get("disk_max_mb") is None
+                else f"{e['requirements']['disk_max_mb']} MB"
+                for e in entries
+            ),
+        ],
+        ["Disk measured (install)", *(disk(e) for e in entries)],
+    ]
+
+
+def features_rows(entries: list[Entry]) -> list[list[str]]:
+    known = [suite for suite, _ in SUITE_ROWS]
+    extra = sorted({s for e in entries for s in e["suites"]} - set(known) - {"footprint"})
+    rows = []
+    for suite, title in [*SUITE_ROWS, *((s, s) for s in extra)]:
+        cells = []
+        for e in entries:
+            claim = e.get("claims", {}).get(suite, "")
+            result = outcome(e["suites"].get(suite, {}))
+            cells.append(f"{claim} {result}".strip() if claim else result)
+        if any(c != "not run" for c in cells):
+            rows.append([title, *cells])
+    return rows
+
+
+def memory_rows(entries: list[Entry]) -> list[list[str]]:
+    tiers: list[str] = []
+    for e in entries:
+        tiers += [t for t in e["memory"] if t not in tiers]
+    rows = []
+    for tier in tiers:
+        cells = []
+        for e in entries:
+            m = e["memory"].get(tier)
+            if not m or m.get("median_mib") is None:
+                cells.append(NONE)
+                continue
+            low, high = m.get("min_mib", 0), m.get("max_mib", 0)
+            cells.append(f"{m['median_mib']:.0f} MiB ({low:.0f}{DASH}{high:.0f})")
+        rows.append([tier, *cells])
+    return rows
+
+
+def disk_rows(entries: list[Entry]) -> list[list[str]]:
+    paths: list[str] = []
+    for e in entries:
+        paths += [p for p in e["disk"].get("paths", {}) if p not in paths]
+    rows = [["Install (binary, data dir, unpacked images)", *(disk_install(e) for e in entries)]]
+    rows += [
+        [f"`{p}`", *(megabytes(e["disk"].get("paths", {}).get(p)) for e in entries)] for p in paths
+    ]
+    rows.append(["Node image", *(megabytes(e["disk"].get("image_bytes")) for e in entries)])
+    return rows
+
+
+def disk_install(e: Entry) -> str:
+    return megabytes(e["disk"].get("install_bytes"))
+
+
+def ready_rows(entries: list[Entry]) -> list[list[str]]:
+    stages: list[str] = []
+    for e in entries:
+        stages += [s for s in e["time_to_ready"] if s not in stages]
+    return [
+        [stage, *(_seconds(e["time_to_ready"].get(stage)) for e in entries)] for stage in stages
+    ]
+
+
+def _seconds(value: Any) -> str:
+    return NONE if value is None else f"{float(value):.1f} s"
+
+
+def upgrade_rows(entries: list[Entry]) -> list[list[str]]:
+    names: list[str] = []
+    for e in entries:
+        names += [t["name"] for t in e["upgrade"].get("tests", []) if t["name"] not in names]
+    rows = []
+    for name in names:
+        cells = []
+        for e in entries:
+            test = next((t for t in e["upgrade"].get("tests", []) if t["name"] == name), None)
+            if test is None:
+                cells.append("not run")
+                continue
+            props = "; ".join(f"{k}: {v}" for k, v in test.get("properties", {}).items())
+            cells.append(f"{MARKS.get(test['outcome'], test['outcome'])} {props}".strip())
+        rows.append([name, *cells])
+    return rows
+
+
+def sections(report: Report) -> list[tuple[str, str, list[str], list[list[str]]]]:
+    """(title, note, header, rows) of every table, shared by the Markdown and HTML writers."""
+    keys = list(report["distros"])
+    entries = [report["distros"][k] for k in keys]
+    head = ["", *keys]
+    from_what = {e.get("time_to_ready_from") for e in entries} - {None}
+    ready_note = f"Seconds from {' / '.join(sorted(from_what)) or 'the start of provisioning'}."
+    windows = {m.get("window_s") for e in entries for m in e["memory"].values()}
+    memory_note = (
+        "Working set of the node (cgroup usage minus inactive file cache; MemTotal - "
+        "MemAvailable on machines): median (min-max) over "
+        + (", ".join(f"{w:.0f}" for w in sorted(w for w in windows if w)) or NONE)
+        + " s once the tier's pods were Ready. Tiers are cumulative."
+    )
+    limits = {e.get("node_memory_limit_mib") for e in entries}
+    if limits == {None}:
+        memory_note += (
+            " No memory limit was set (--node-memory): Go runtimes grow into free memory "
+            "(k3s-io/k3s#2003), so these figures are upper bounds, not requirements."
+        )
+    found = [
+        (
+            "Requirements",
+            "Documented figures and what was measured against them.",
+            head,
+            requirements_rows(entries),
+        ),
+        ("Time to ready", ready_note, head, ready_rows(entries)),
+        (
+            "Features found",
+            f"The profile's claim and the suites' outcome (✓ passed, ✗ failed, {NONE} skipped).",
+            head,
+            features_rows(entries),
+        ),
+        ("Memory per tier", memory_note, head, memory_rows(entries)),
+        (
+            "Disk",
+            "Apparent size of regular files, hard links once (1 MB = 10^6 bytes).",
+            head,
+            disk_rows(entries),
+        ),
+        (
+            "Upgrade",
+            "The upgrade suite's tests and what they recorded.",
+            head,
+            upgrade_rows(entries),
+        ),
+    ]
+    return [s for s in found if s[3]]
+
+
+def render(report: Report) -> str:
+    lines = ["# Kubernetes distributions compared", ""]
+    if not report["distros"]:
+        return "\n".join([*lines, "No distribution was tested.", ""])
+    for title, note, head, rows in sections(report):
+        lines += [f"## {title}", "", note, "", *_table(head, rows), ""]
+    sources = ", ".join(report.get("sources", []))
+    lines.append(
+        f"Generated {report.get('generated_at', '')}"
+        + (f" from {sources}" if sources else "")
+        + "."
+    )
+    return "\n".join(lines) + "\n"
