@@ -14,6 +14,7 @@ from typing import get_args
 import pytest
 
 from pytest_k8sdistro import upgrade_options
+from pytest_k8sdistro.footprint import options as footprint_options
 from pytest_k8sdistro.keep import KeepPolicy
 from pytest_k8sdistro.provisioners.installers import (
     ARTIFACT_HELP,
@@ -239,6 +240,7 @@ def add_options(parser: pytest.Parser) -> None:
         help="how long a cluster may take to become ready. Default: the profile's, 300",
     )
     upgrade_options.add_options(group)
+    footprint_options.add_options(parser, GROUP)
     parser.addini(
         "k8sdistro_distros",
         type="linelist",

@@ -17,6 +17,7 @@ from pytest_k8sdistro.fixtures import (  # noqa: F401 - fixtures are found by na
     outcome_key,
     session_key,
 )
+from pytest_k8sdistro.report import plugin as report_plugin
 from pytest_k8sdistro.session import K8sDistroSession, XdistHooks
 from pytest_k8sdistro.settings import Settings, from_config, settings_key
 from pytest_k8sdistro.spec import DistroSpec
@@ -37,6 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = K8sDistroSession(config, settings)
     config.stash[session_key] = state
     config.pluginmanager.register(state, "k8sdistro-session")
+    report_plugin.register(config, state)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "k8sdistro-xdist")
 
