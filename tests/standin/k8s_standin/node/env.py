@@ -4,6 +4,22 @@ The stand-in runs either inside a node image (real paths, root, network namespac
 or on a developer host inside tests (everything under a temporary prefix, host
 networking, configurable ports). These variables make the mode explicit instead of
 guessing from the environment.
+
+Read here:
+  STANDIN_ROOT              prefix for absolute node paths (/etc/cni, /var/lib/kubelet, ...)
+  STANDIN_POD_NETWORK       netns | host (default: netns when root and STANDIN_ROOT is /)
+  STANDIN_DNS_PORT          cluster DNS listener port (53)
+  STANDIN_INGRESS_HTTP_PORT / STANDIN_INGRESS_HTTPS_PORT   Traefik entrypoints (8000/8443)
+  STANDIN_HOSTPORT_OFFSET   host mode only: svclb pods listen on port + offset
+  STANDIN_LISTEN_ADDRESS    address add-on listeners bind (default: all)
+  STANDIN_SYNC_INTERVAL     kubelet pass period in seconds (0.5)
+Read elsewhere:
+  STANDIN_LOG_ROOT          log root, pods under <root>/pods (config.py)
+  STANDIN_BACKOFF_SECONDS   first CrashLoopBackOff delay (10; kubelet.py)
+  STANDIN_PROXY_MODE        "userspace" forces the userspace service proxy (proxy.py)
+  STANDIN_IPTABLES          iptables binary to use, e.g. iptables-legacy (proxy.py)
+  STANDIN_DNS_FORWARD       host[:port] to forward non-cluster names to (dns.py)
+  STANDIN_KUBECONFIG / STANDIN_API_SERVER   given to kube-system pods (podclient.py)
 """
 
 from __future__ import annotations

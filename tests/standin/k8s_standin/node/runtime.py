@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .util import now, suffix
+from .util import now
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
@@ -150,10 +150,6 @@ def reap() -> None:
     for proc in list(_CHILDREN):
         if proc.poll() is not None:
             _CHILDREN.remove(proc)
-
-
-def new_container_id() -> str:
-    return suffix(12)
 
 
 def remove_tree(path: Path) -> None:

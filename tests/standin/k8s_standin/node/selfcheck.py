@@ -130,9 +130,8 @@ def main(argv: list[str]) -> int:
                                          "ports": [{"port": 80, "targetPort": 8080}]}},
                    "default")
         api.create("deployments", deployment("client", CLIENT, dual), "default")
-        node = wait_for(lambda: api.get("nodes", "vm" if False else
-                                        api.list("nodes")[0]["metadata"]["name"])
-                        ["spec"].get("podCIDR") and api.list("nodes")[0], 30, "a pod CIDR")
+        node = wait_for(lambda: (nodes := api.list("nodes")) and nodes[0]["spec"].get("podCIDR")
+                        and nodes[0], 30, "a node with a pod CIDR")
         result["podCIDR"] = node["spec"]["podCIDR"]
 
         def pod(app: str) -> Any:

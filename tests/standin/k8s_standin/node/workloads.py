@@ -11,8 +11,8 @@ import copy
 
 from .client import ApiError, Client
 from .events import emit
-from .scheduler import node_affinity_ok, node_ready, tolerates
-from .util import Obj, controller_of, is_terminating, matches, now, pod_ready, stable_hash, suffix
+from .scheduler import node_affinity_ok, tolerates
+from .util import Obj, controller_of, is_terminating, now, pod_ready, stable_hash, suffix
 
 ACTIVE_PHASES = ("Pending", "Running", "Unknown")
 
@@ -265,9 +265,3 @@ class DaemonSetController:
                   "observedGeneration": meta.get("generation", 1)}
         _set_status(self.client, "daemonsets", ds, status)
 
-
-def node_is_ready(node: Obj) -> bool:
-    return node_ready(node)
-
-
-__all__ = ["DaemonSetController", "DeploymentController", "ReplicaSetController", "matches"]
