@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,3 +59,25 @@ def test_k0s_load_balancer_stays_pending(k0s: Standin) -> None:
     assert not (svc.status.load_balancer and svc.status.load_balancer.ingress)
     assert not [d for d in apps.list_namespaced_daemon_set("kube-system").items
                 if d.metadata.name.startswith("svclb-")]
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="a second k0s node on this host needs its own UTS namespace")
+def test_k0s_worker_joins_with_token(k0s: Standin, tmp_path: Path) -> None:
+    worker = Standin(tmp_path / "worker", flavor="k0s", join=k0s, node_name="k0s-worker-1")
+    try:
+        worker.start()
+        api = k0s.api_client()
+        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        nodes = wait_for(lambda: (n := {x.metadata.name: x for x in core.list_node().items
+                                        if any(c.type == "Ready" and c.status == "True"
+                                               for c in x.status.conditions or [])})
+                         and len(n) == 2 and n, 60, "the worker node Ready")
+        assert "node-role.kubernetes.io/control-plane" not in \
+            nodes["k0s-worker-1"].metadata.labels
+        # Node agents on every node: kube-proxy and kube-router land on the worker too.
+        for name in ("kube-proxy", "kube-router"):
+            wait_for(lambda n=name: apps.read_namespaced_daemon_set(n, "kube-system").status
+                     .number_ready == 2, 60, f"{name} on both nodes")
+    finally:
+        worker.stop()

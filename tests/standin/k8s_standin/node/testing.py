@@ -98,6 +98,12 @@ class Standin:
         return env
 
     def command(self) -> list[str]:
+        if self.join is not None and self.flavor == "k0s":
+            # k0s names nodes after the hostname: give the worker its own UTS namespace.
+            return ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"',
+                    self.node_name or "worker-1", sys.executable, "-m", "k8s_standin", "k0s",
+                    "worker", self._k0s_join_token(), "--data-dir", str(self.data_dir),
+                    *self.args]
         if self.join is not None:
             return [sys.executable, "-m", "k8s_standin", "k3s", "agent",
                     "--server", f"https://127.0.0.1:{self.join.port}", "--token", self.token,
@@ -117,6 +123,14 @@ class Standin:
         return [sys.executable, "-m", "k8s_standin", "k0s", "controller", "--enable-worker",
                 "--data-dir", str(self.data_dir), "--config", str(config), *self.args]
 
+    def _k0s_join_token(self) -> str:
+        assert self.join is not None
+        proc = subprocess.run(
+            [sys.executable, "-m", "k8s_standin", "k0s", "token", "create", "--role=worker",
+             "--data-dir", str(self.join.data_dir)],
+            env=self.join.env, capture_output=True, text=True, timeout=30, check=True)
+        return proc.stdout.strip()
+
     def start(self, timeout: float = 30) -> Standin:
         self.base.mkdir(parents=True, exist_ok=True)
         with open(self.output, "ab") as out:
@@ -131,7 +145,8 @@ class Standin:
                                  + self.output.read_text()[-3000:])
         if self.join is not None:
             # Agents serve no API; they are up once they wrote their kubelet credentials.
-            return (self.data_dir / "agent" / "kubelet.kubeconfig").exists()
+            return (self.data_dir / "agent" / "kubelet.kubeconfig").exists() or \
+                (self.data_dir / "kubelet.conf").exists()
         if not self.kubeconfig.exists():
             return False
         with socket.socket() as sock:
