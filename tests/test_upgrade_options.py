@@ -1,0 +1,151 @@
+"""--upgrade-to and its companions: versions, usage errors before anything starts, the plan."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from pytest_k8sdistro.settings import Settings
+from pytest_k8sdistro.spec import parse_distro
+from pytest_k8sdistro.upgrade_options import plan, version_key
+
+TEST_FILE = """
+def test_nothing():
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [
+        ("v1.33.6+k3s1", "v1.33.10+k3s1"),  # numeric, not lexical
+        ("v1.33.6+k3s1", "v1.33.6+k3s2"),
+        ("v1.34.0-rc1+k3s1", "v1.34.0+k3s1"),  # a release after its candidates
+        ("v1.33.13+k0s.0", "v1.34.2+k0s.0"),
+        ("v1.34.2-rc.1+k0s.0", "v1.34.2+k0s.0"),
+        ("1.33/stable", "1.34/stable"),
+    ],
+)
+def test_versions_order_numerically(older: str, newer: str) -> None:
+    assert version_key(older) < version_key(newer)
+
+
+def settings(distro: str, provisioner: str = "host", **changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "distros": (parse_distro(distro),),
+        "image": None,
+        "image_archive": None,
+        "kubeconfig": None,
+        "keep": None,
+        "reuse": False,
+        "strict_features": False,
+        "nodes": 1,
+        "node_memory": None,
+        "node_cpus": None,
+        "ready_timeout": None,
+        "provisioner": provisioner,
+    }
+    values.update(changes)
+    return Settings(**values)
+
+
+def option(to: str | None, image: str | None = None) -> Any:
+    return SimpleNamespace(
+        upgrade_to=to, upgrade_image=image, probe_interval=0.1, max_downtime=None
+    )
+
+
+def test_patch_and_minor_upgrades_are_told_apart() -> None:
+    # host provisioner: no image to look up, so no engine is needed here.
+    patch = plan(option("v1.33.7+k3s1"), settings("k3s:v1.33.6+k3s1"))
+    minor = plan(option("v1.34.2-k3s1"), settings("k3s:v1.33.6+k3s1"))
+    assert patch is not None and patch.kind == "patch" and patch.image is None
+    assert minor is not None and minor.kind == "minor" and minor.target == "v1.34.2+k3s1"
+    snap = plan(option("1.34/stable"), settings("microk8s:1.33/stable"))
+    assert snap is not None and snap.kind == "minor"
+    assert plan(option(None), settings("k3s")) is None
+
+
+def test_the_docker_provisioner_takes_the_official_image_or_the_override(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked: list[str] = []
+    monkeypatch.setattr(
+        "pytest_k8sdistro.upgrade_options.check_image", lambda ref, target: checked.append(ref)
+    )
+    official = plan(option("v1.34.2+k3s1"), settings("k3s:v1.33.6+k3s1", "docker"))
+    vendor = plan(option("v1.34.2+k3s1", "vendor/k3s:x"), settings("k3s:v1.33.6+k3s1", "docker"))
+    assert official is not None and official.image == "rancher/k3s:v1.34.2-k3s1"
+    assert vendor is not None and vendor.image == "vendor/k3s:x"
+    assert checked == ["rancher/k3s:v1.34.2-k3s1", "vendor/k3s:x"]
+
+
+def run_usage_error(pytester: pytest.Pytester, *args: str) -> str:
+    pytester.makepyfile(TEST_FILE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output
+    assert "Traceback" not in output
+    return output
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--distro=k3s:v1.33.6+k3s1", "--upgrade-to=1.34"], ["not a k3s version", "v1.33.6+k3s1"]),
+        (
+            ["--distro=k3s:v1.33.6+k3s1", "--upgrade-to=v1.33.4+k3s1"],
+            ["is a downgrade from k3s:v1.33.6+k3s1"],
+        ),
+        (["--distro=k0s", "--upgrade-to=v1.33.13+k0s.0"], ["the version it starts at"]),
+        (["--distro=k3s:v1.33.6+k3s1", "--upgrade-to=v1.35.0+k3s1"], ["skips minor releases"]),
+        (
+            ["--distro=k3s", "--distro=k0s", "--upgrade-to=v1.34.2+k3s1"],
+            ["needs exactly one --distro"],
+        ),
+        (["--distro=k3s", "--upgrade-image=x/y:z"], ["add --upgrade-to=VERSION"]),
+        (["--distro=k3s", "--upgrade-to=v1.34.2+k3s1", "--probe-interval=0"], ["--probe-interval"]),
+        (["--distro=k3s", "--upgrade-to=v1.34.2+k3s1", "--max-downtime=-1"], ["--max-downtime"]),
+    ],
+)
+def test_usage_errors(pytester: pytest.Pytester, args: list[str], words: list[str]) -> None:
+    output = run_usage_error(pytester, *args)
+    for word in words:
+        assert word in output
+
+
+def test_an_existing_cluster_is_not_upgraded(pytester: pytest.Pytester) -> None:
+    kubeconfig = pytester.path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+        "users: [{name: u, user: {token: abc}}]\n"
+    )
+    output = run_usage_error(
+        pytester, "--distro=k3s", f"--kubeconfig={kubeconfig}", "--upgrade-to=v1.34.2+k3s1"
+    )
+    assert "is not this run's to change" in output
+
+
+@pytest.mark.docker
+def test_a_target_image_that_cannot_be_had_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    ref = "pytest-k8sdistro-test/no-such-image:v1.34.2-k3s1"
+    output = run_usage_error(
+        pytester, "--distro=k3s", "--upgrade-to=v1.34.2+k3s1", f"--upgrade-image={ref}"
+    )
+    assert f"the image {ref} is not on this Docker engine" in output
+    assert "docker save" in output and "--upgrade-image=REF" in output
+
+
+def test_without_upgrade_to_the_suite_skips(pytester: pytest.Pytester) -> None:
+    from pathlib import Path
+
+    suite = Path(__file__).resolve().parent.parent / "suites" / "test_upgrade.py"
+    result = pytester.runpytest_subprocess(
+        str(suite), "-p", "no:cacheprovider", "--distro=k3s", "-rs"
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*pass --upgrade-to=VERSION*"])

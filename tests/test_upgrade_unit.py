@@ -1,0 +1,107 @@
+"""Upgrade orchestration without an engine: which procedure runs, and what is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_k8sdistro import Cluster, RunIdentity
+from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners.base import Provisioner
+from pytest_k8sdistro.upgrade import UpgradeUnsupported, reports_version, run_upgrade
+
+
+def cluster(distro: str = "k3s", version: str = "v1.33.6+k3s1") -> Cluster:
+    return Cluster(
+        key="k", distro=distro, version=version, provisioner="x", kubeconfig="", api_server=""
+    )
+
+
+class Bare(Provisioner):
+    NAME = "bare"
+
+    def create(self, spec: Any, key: str) -> Cluster:
+        raise NotImplementedError
+
+    def destroy(self, cluster: Cluster) -> None:
+        raise NotImplementedError
+
+
+class BinarySwapper(Bare):
+    NAME = "swapper"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.calls: list[tuple[str, str]] = []
+
+    def replace_binary(self, cluster: Cluster, source_image: str) -> None:
+        self.calls.append((cluster.key, source_image))
+
+
+class Upgrader(Bare):
+    NAME = "upgrader"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.calls: list[tuple[str, str | None]] = []
+
+    def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> None:
+        self.calls.append((target_version, image))
+
+
+def make(cls: type[Provisioner], tmp_path: Path) -> Any:
+    return cls(None, RunIdentity.new(), tmp_path, Progress(None))  # type: ignore[arg-type]
+
+
+def test_replace_binary_takes_the_official_image_or_the_override(tmp_path: Path) -> None:
+    provisioner = make(BinarySwapper, tmp_path)
+    done = run_upgrade(provisioner, cluster(), "v1.34.2+k3s1")
+    run_upgrade(provisioner, cluster(), "v1.34.2+k3s1", image="vendor/k3s:1")
+    assert provisioner.calls == [("k", "rancher/k3s:v1.34.2-k3s1"), ("k", "vendor/k3s:1")]
+    assert "replace /bin/k3s" in done and "rancher/k3s:v1.34.2-k3s1" in done
+
+
+def test_k0s_uses_its_own_image_repository(tmp_path: Path) -> None:
+    provisioner = make(BinarySwapper, tmp_path)
+    run_upgrade(provisioner, cluster("k0s", "v1.33.13+k0s.0"), "v1.34.2+k0s.0")
+    assert provisioner.calls == [("k", "k0sproject/k0s:v1.34.2-k0s.0")]
+
+
+def test_a_provisioner_with_its_own_upgrade_is_asked(tmp_path: Path) -> None:
+    provisioner = make(Upgrader, tmp_path)
+    done = run_upgrade(provisioner, cluster("microk8s", "1.33/stable"), "1.34/stable")
+    assert provisioner.calls == [("1.34/stable", None)]
+    assert "snap refresh" in done
+
+
+def test_without_either_the_error_names_the_missing_method(tmp_path: Path) -> None:
+    with pytest.raises(UpgradeUnsupported) as info:
+        run_upgrade(make(Bare, tmp_path), cluster("microk8s", "1.33/stable"), "1.34/stable")
+    message = str(info.value)
+    assert "upgrade(cluster, target_version, *, image)" in message
+    assert "snap refresh microk8s" in message and "bare" in message
+
+
+def test_machine_provisioners_do_not_upgrade_yet(tmp_path: Path) -> None:
+    from pytest_k8sdistro.provisioners.host import HostProvisioner
+
+    provisioner = HostProvisioner(None, RunIdentity.new(), tmp_path, Progress(None))  # type: ignore[arg-type]
+    with pytest.raises(UpgradeUnsupported, match="Not implemented yet for host"):
+        run_upgrade(provisioner, cluster("microk8s", "1.33/stable"), "1.34/stable")
+
+
+@pytest.mark.parametrize(
+    ("kubelet", "target", "reported"),
+    [
+        ("v1.34.2+k3s1", "v1.34.2+k3s1", True),
+        ("v1.33.6+k3s1", "v1.34.2+k3s1", False),
+        ("v1.34.2+k3s1", "v1.34.2+k3s2", False),
+        ("v1.34.2+k0s", "v1.34.2+k0s.0", True),
+        ("v1.34.1", "1.34/stable", True),
+        ("v1.33.9", "1.34/stable", False),
+    ],
+)
+def test_reports_version(kubelet: str, target: str, reported: bool) -> None:
+    assert reports_version(kubelet, target) is reported
