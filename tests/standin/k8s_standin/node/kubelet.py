@@ -74,7 +74,10 @@ class Kubelet:
             self._started = True
         if self.changed.is_set() or time.monotonic() - self._listed > RELIST_SECONDS:
             self.changed.clear()
-            self._node = self.client.get("nodes", self.config.node_name)
+            node_obj = self.client.get_or_none("nodes", self.config.node_name)
+            if node_obj is None:
+                return  # not registered yet (node-status loop); nothing can be bound to us
+            self._node = node_obj
             self._pods = [p for p in self.client.list("pods")
                           if p["spec"].get("nodeName") == self.config.node_name]
             self._listed = time.monotonic()

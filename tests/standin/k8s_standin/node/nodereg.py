@@ -14,7 +14,7 @@ import platform
 from ..config import NodeConfig
 from . import env
 from .client import ApiError, Client
-from .util import Obj, now
+from .util import Obj, log, now
 
 # containerd as each distribution ships it: k3s builds its own fork ("-k3s1" suffix).
 CONTAINERD = {"k3s": "containerd://1.7.23-k3s2", "k0s": "containerd://1.7.24"}
@@ -151,6 +151,9 @@ class NodeRegistration:
                 "labels": body["metadata"]["labels"],
                 "annotations": body["metadata"]["annotations"]}})
         self.client.patch("nodes", cfg.node_name, {"status": node_status(cfg)}, sub="status")
+        if not self._registered:
+            # The line k3s agents print; readiness checks of suites may look for it.
+            log.info("Successfully registered node %s", cfg.node_name)
         self._registered = True
         return node
 
