@@ -21,13 +21,14 @@ from typing import Any
 from ..config import NodeConfig
 from . import env
 from .client import ApiError, Client
-from .commands import NoCommand, container_argv, default_path
+from .commands import NoCommand, container_argv
 from .events import emit
+from .podenv import PodEnv
 from .podnet import PodNet, PodNetwork, resolv_conf
 from .probes import Prober
 from .runtime import ContainerDir, ContainerState, reap, remove_tree
 from .util import Obj, log, now, parse_time
-from .volumes import Bind, VolumeNotReady, Volumes, field_value, mount_script
+from .volumes import Bind, VolumeNotReady, Volumes, mount_script
 
 BACKOFF_CAP = 300.0
 RELIST_SECONDS = 2.0
@@ -55,6 +56,7 @@ class Kubelet:
         self.pods_dir.mkdir(parents=True, exist_ok=True)
         self.volumes = Volumes(client)
         self.prober = Prober()
+        self.env = PodEnv(client, config, network)
         self._started = False
         self._sent: dict[str, Any] = {}  # last status written per pod uid
         self._killing: dict[str, float] = {}  # uid -> SIGKILL deadline
@@ -244,7 +246,7 @@ class Kubelet:
         try:
             argv = container_argv(container)
             binds = self.volumes.binds(container, paths)
-            environment = self._env(pod, info, container)
+            environment = self.env.build(pod, info, container)
         except (NoCommand, VolumeNotReady, ApiError) as err:
             reason = "CreateContainerConfigError" if isinstance(err, ApiError | VolumeNotReady) \
                 else "CreateContainerError"
@@ -331,76 +333,6 @@ class Kubelet:
                 "ready": ready, "started": "running" in state,
                 "restartCount": int(meta.get("restartCount", 0)),
                 "state": state, "lastState": last or {}}
-
-    def _env(self, pod: Obj, info: dict[str, Any], container: Obj) -> dict[str, str]:
-        ns = pod["metadata"]["namespace"]
-        api_host, api_port = self._api_endpoint()
-        environment = {
-            "PATH": default_path(), "HOSTNAME": pod["metadata"]["name"],
-            "KUBERNETES_SERVICE_HOST": api_host, "KUBERNETES_SERVICE_PORT": api_port,
-            "KUBERNETES_PORT": f"tcp://{api_host}:{api_port}",
-        }
-        if ns == "kube-system":
-            # Add-on processes of the stand-in reach the API with the node's credentials.
-            environment["STANDIN_KUBECONFIG"] = str(self.config.kubeconfig_path)
-            environment["STANDIN_API_SERVER"] = self._api_url_for_pods(info)
-            for key, value in os.environ.items():
-                if key.startswith("STANDIN_") and key not in environment:
-                    environment[key] = value
-        status_pod = {**pod, "status": {**(pod.get("status") or {}),
-                                        "podIP": (info.get("ips") or [""])[0],
-                                        "podIPs": [{"ip": ip} for ip in info.get("ips") or []]}}
-        for source in container.get("envFrom") or []:
-            prefix = source.get("prefix", "")
-            if "configMapRef" in source:
-                cm = self.client.get_or_none("configmaps", source["configMapRef"]["name"], ns)
-                for key, value in ((cm or {}).get("data") or {}).items():
-                    environment[prefix + key] = value
-            if "secretRef" in source:
-                import base64
-
-                secret = self.client.get_or_none("secrets", source["secretRef"]["name"], ns)
-                for key, value in ((secret or {}).get("data") or {}).items():
-                    environment[prefix + key] = base64.b64decode(value).decode(errors="replace")
-        for var in container.get("env") or []:
-            environment[var["name"]] = self._env_value(ns, status_pod, var)
-        return environment
-
-    def _env_value(self, ns: str, pod: Obj, var: Obj) -> str:
-        if "value" in var:
-            return str(var["value"])
-        source = var.get("valueFrom") or {}
-        if "fieldRef" in source:
-            return field_value(pod, source["fieldRef"]["fieldPath"])
-        if "configMapKeyRef" in source:
-            ref = source["configMapKeyRef"]
-            cm = self.client.get("configmaps", ref["name"], ns)
-            return str((cm.get("data") or {}).get(ref["key"], ""))
-        if "secretKeyRef" in source:
-            import base64
-
-            ref = source["secretKeyRef"]
-            secret = self.client.get("secrets", ref["name"], ns)
-            raw = (secret.get("data") or {}).get(ref["key"], "")
-            return base64.b64decode(raw).decode(errors="replace")
-        return ""
-
-    def _api_endpoint(self) -> tuple[str, str]:
-        from urllib.parse import urlsplit
-
-        if self.network.mode == "netns":
-            return self.config.service_cidrs[0].split("/")[0].rsplit(".", 1)[0] + ".1", "443"
-        url = urlsplit(self.config.api_url)
-        return url.hostname or "127.0.0.1", str(url.port or 443)
-
-    def _api_url_for_pods(self, info: dict[str, Any]) -> str:
-        from urllib.parse import urlsplit
-
-        url = urlsplit(self.config.api_url)
-        if info.get("netns") and url.hostname in ("127.0.0.1", "localhost", "::1"):
-            # Loopback inside a pod is the pod's own; the node's address reaches the API.
-            return f"https://{self.config.node_ip}:{url.port or 443}"
-        return self.config.api_url
 
     # -- status ----------------------------------------------------------------
     def _report(self, pod: Obj, pod_dir: Path, info: dict[str, Any], init_statuses: list[Obj],
