@@ -1,0 +1,303 @@
+"""Footprint: time to ready, memory per tier, the idle threshold, "fits in N", disk.
+
+Figures go into the test's ``record_property`` as ``footprint.*`` (JUnit XML
+properties), which ``--distro-report`` gathers into the comparison report.
+
+- **Time to ready**: seconds from the node container's start to each readiness
+  stage (from the start of provisioning where the node's start is unknown).
+- **Memory per tier** (``--memory-tiers``, ``--settle-seconds``): the tiers of
+  ``fixtures/footprint/`` deployed cumulatively into one namespace; after each has
+  settled, the nodes' memory is sampled over the window (min/median/max). Container
+  nodes: the cgroup working set read on the host; machines: MemTotal - MemAvailable.
+- **Idle threshold**: the first tier's median against ``--memory-max`` or the
+  profile's ``memory_idle_max_mib``; a failure names both figures.
+- **Fits in N**: a second, single-node cluster under a memory limit equal to the
+  profile's ``memory_min_mib`` must become Ready and serve a web page.
+- **Disk**: the bytes of the install inside the server node against ``disk_max_mb``,
+  and the node image's size.
+
+Measure with nothing else running on the cluster: other suites' pods would be
+counted. Run this suite on its own (or with ``-n N --dist loadgroup``: it is one
+xdist group, but other groups still run beside it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from suite_support import FIXTURES, Timeouts, Workloads
+
+from pytest_k8sdistro import (
+    Cluster,
+    Distro,
+    DistroSpec,
+    Kube,
+    ProvisionError,
+    ReadinessTimeout,
+    namespaces,
+    provisioners,
+)
+from pytest_k8sdistro import kube as kube_clients
+from pytest_k8sdistro.checks import expect, fail
+from pytest_k8sdistro.fixtures import session_key
+from pytest_k8sdistro.footprint import FootprintSettings, NodesMemory, Summary, sample
+from pytest_k8sdistro.footprint import nodes as footprint_nodes
+from pytest_k8sdistro.footprint.tiers import TierRun
+from pytest_k8sdistro.manager import ClusterManager
+from pytest_k8sdistro.report.plugin import footprint_settings
+
+pytestmark = pytest.mark.xdist_group("k8sdistro-footprint")
+
+MIB = 1024 * 1024
+Record = Callable[[str, object], None]
+#: Provisioners whose nodes take a memory limit (--node-memory).
+LIMITABLE = ("docker", "multipass")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "tier" in metafunc.fixturenames:
+        tiers = footprint_settings(metafunc.config).tiers
+        metafunc.parametrize("tier", [t.name for t in tiers])
+
+
+@pytest.fixture(scope="session")
+def footprint(pytestconfig: pytest.Config) -> FootprintSettings:
+    return footprint_settings(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def node_memory(cluster: Cluster) -> NodesMemory:
+    try:
+        return footprint_nodes.memory_of(cluster)
+    except footprint_nodes.NotMeasurable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def tiers(
+    request: pytest.FixtureRequest,
+    kube: Kube,
+    node_memory: NodesMemory,
+    footprint: FootprintSettings,
+    suite_image: str,
+    suite_timeouts: Timeouts,
+) -> Iterator[TierRun]:
+    """The tiers' namespace, shared by the tests of this module, deleted at the end."""
+    run_id = request.config.stash[session_key].run.run_id
+    name = namespaces.create(kube, f"k8sdistro-footprint-{run_id[:8]}", run_id)
+    yield TierRun(
+        kube,
+        name,
+        node_memory.read,
+        fixtures=FIXTURES / "footprint",
+        image=suite_image,
+        settle_s=footprint.settle_s,
+        timeout=2 * suite_timeouts.wait,
+        source=node_memory.source,
+    )
+    namespaces.delete(kube, name)
+
+
+def _recorder(record_property: Any, section: str) -> Record:
+    def record(field: str, value: object) -> None:
+        record_property(f"footprint.{section}.{field}", value)
+
+    return record
+
+
+def _describe(summary: Summary) -> str:
+    return (
+        f"{summary.mib('median')} MiB median (min {summary.mib('min')}, max "
+        f"{summary.mib('max')}) over {summary.window_s:.0f} s, {summary.samples} samples"
+    )
+
+
+def test_time_to_ready(cluster: Cluster, record_property: Any) -> None:
+    if not cluster.created or not cluster.timings:
+        pytest.skip("this run did not start the cluster, so it did not see it become ready")
+    ready = footprint_nodes.time_to_ready(cluster)
+    shifted = ready != cluster.timings
+    record_property(
+        "footprint.info.time_to_ready_from",
+        "the node container's start" if shifted else "the start of provisioning",
+    )
+    for stage, seconds in ready.items():
+        record_property(f"footprint.ready.{stage}", seconds)
+    expect(
+        all(seconds >= 0 for seconds in ready.values()),
+        "a readiness stage was passed before the node started",
+        expected="seconds >= 0 for every stage",
+        found=str(ready),
+    )
+
+
+def test_idle_memory_under_threshold(
+    distro: Distro,
+    tiers: TierRun,
+    footprint: FootprintSettings,
+    record_property: Any,
+) -> None:
+    first = footprint.tiers[0].name
+    summary = tiers.measure(footprint.tiers, first)
+    if footprint.memory_max is not None:
+        limit_mib, origin = footprint.memory_max / MIB, "--memory-max"
+    else:
+        limit_mib, origin = float(distro.expectations.memory_idle_max_mib), "profile"
+    measured = summary.mib("median")
+    passed = measured <= limit_mib
+    record = _recorder(record_property, "memory_threshold")
+    record("limit_mib", round(limit_mib, 1))
+    record("measured_mib", measured)
+    record("from", origin)
+    record("tier", first)
+    record("passed", passed)
+    expect(
+        passed,
+        f"idle memory of {distro.name} {distro.version} is above the threshold",
+        expected=f"at most {limit_mib:.1f} MiB ({origin}) with tier {first!r} deployed",
+        found=f"{measured} MiB: {_describe(summary)}",
+        evidence=f"source: {summary.source}",
+    )
+
+
+def test_memory_tier(
+    tier: str, tiers: TierRun, footprint: FootprintSettings, record_property: Any
+) -> None:
+    summary = tiers.measure(footprint.tiers, tier)
+    record = _recorder(record_property, f"memory.{tier}")
+    for statistic in ("min", "median", "max"):
+        record(f"{statistic}_mib", summary.mib(statistic))
+    record("samples", summary.samples)
+    record("window_s", summary.window_s)
+    record("cpu_per_sample_ms", round(summary.cpu_per_sample_s * 1000, 3))
+    record("source", summary.source)
+
+
+def test_disk_footprint(distro: Distro, cluster: Cluster, record_property: Any) -> None:
+    start = distro.profile.container
+    binary = start.binary if start is not None and cluster.provisioner == "docker" else None
+    try:
+        usage = footprint_nodes.disk_of(cluster, binary)
+    except footprint_nodes.NotMeasurable as exc:
+        pytest.skip(str(exc))
+    record = _recorder(record_property, "disk")
+    limit = distro.expectations.disk_max_mb
+    passed = usage.install_bytes <= limit * 1_000_000
+    record("install_bytes", usage.install_bytes)
+    record("image_bytes", usage.image_bytes)
+    record("files", usage.files)
+    record("limit_mb", limit)
+    record("passed", passed)
+    for path, size in usage.paths.items():
+        record(f"path:{path}", size)
+    expect(
+        len(usage.missing) < len(usage.paths),
+        f"no file of {distro.name}'s install was found in the node",
+        expected=f"files under {', '.join(usage.paths)}",
+        found="none of these paths exists",
+    )
+    expect(
+        passed,
+        f"{distro.name} {distro.version} takes more disk than its threshold",
+        expected=f"at most {limit} MB (disk_max_mb) for the install",
+        found=f"{usage.install_bytes / 1e6:.1f} MB in {usage.files} files",
+        evidence="\n".join(f"{p}: {b / 1e6:.1f} MB" for p, b in usage.paths.items()),
+    )
+
+
+# -- fits in N ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Limited:
+    limit: int
+    cluster: Cluster | None
+    error: str = ""
+
+
+@pytest.fixture(scope="session")
+def limited_cluster(
+    request: pytest.FixtureRequest, k8sdistro_spec: DistroSpec, distro: Distro
+) -> Iterator[Limited]:
+    """A second cluster of the distribution, under its documented minimum memory.
+
+    Made and removed through the run's provisioner and a cluster manager of its own,
+    with a copy of the settings that has the memory limit; never the run's cluster.
+    """
+    state = request.config.stash[session_key]
+    settings = state.settings
+    if settings.kubeconfig is not None:
+        pytest.skip("--kubeconfig tests a running cluster; this check boots one of its own")
+    if settings.provisioner not in LIMITABLE:
+        pytest.skip(
+            f"the {settings.provisioner} provisioner cannot limit a node's memory "
+            f"(--node-memory works with {', '.join(LIMITABLE)})"
+        )
+    limit = distro.expectations.memory_min_mib * MIB
+    limited = dataclasses.replace(settings, node_memory=limit, nodes=1, reuse=False)
+    progress = state.progress()
+    cls = provisioners.load(provisioners.registry(request.config)[settings.provisioner])
+    workdir: Path = state.run_dir() / "k8sdistro-fits"
+    (workdir / "k8sdistro").mkdir(parents=True, exist_ok=True)
+    provisioner = cls(limited, state.run, workdir / "k8sdistro", progress)
+    manager = ClusterManager(limited, provisioner, workdir, state.kept_dir(), progress)
+    progress.say(f"{k8sdistro_spec}: booting a second cluster under {limit // MIB} MiB")
+    try:
+        try:
+            yield Limited(limit, manager.acquire(k8sdistro_spec))
+        except (ProvisionError, ReadinessTimeout) as exc:
+            yield Limited(limit, None, str(exc))
+    finally:
+        manager.release_all(failed=request.session.testsfailed > 0)
+
+
+def test_fits_in_documented_minimum(
+    distro: Distro,
+    limited_cluster: Limited,
+    suite_image: str,
+    suite_timeouts: Timeouts,
+    record_property: Any,
+    request: pytest.FixtureRequest,
+) -> None:
+    limit_mib = limited_cluster.limit // MIB
+    record = _recorder(record_property, "fits")
+    record("limit_mib", limit_mib)
+    cluster = limited_cluster.cluster
+    if cluster is None:
+        record("ready", False)
+        record("serves", False)
+        record("detail", f"not Ready under {limit_mib} MiB")
+        fail(
+            f"{distro.name} {distro.version} does not run in its documented minimum memory",
+            expected=f"Ready under a {limit_mib} MiB limit (memory_min_mib)",
+            found="the cluster did not become ready",
+            evidence=limited_cluster.error,
+        )
+    record("ready", True)
+    api = kube_clients.api_client(cluster.kubeconfig)
+    kube = Kube(api)
+    run_id = request.config.stash[session_key].run.run_id
+    name = namespaces.create(kube, namespaces.name_for("fits"), run_id)
+    try:
+        work = Workloads(kube, name, suite_image, suite_timeouts)
+        pod = work.web("fits")
+        work.fetch(
+            "fits-client",
+            f"http://{pod.status.pod_ip}:8080/",
+            expected="web:fits",
+            what=f"a web pod does not serve under {limit_mib} MiB",
+        )
+        record("serves", True)
+        try:
+            summary = sample(footprint_nodes.memory_of(cluster).read, 5.0)
+            record("measured_mib", summary.mib("median"))
+        except footprint_nodes.NotMeasurable:
+            pass
+        record("detail", "Ready and serving")
+    finally:
+        namespaces.delete(kube, name)
+        api.close()
