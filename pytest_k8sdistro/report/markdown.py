@@ -112,13 +112,14 @@ def features_rows(entries: list[Entry]) -> list[list[str]]:
     extra = sorted({s for e in entries for s in e["suites"]} - set(known) - {"footprint"})
     rows = []
     for suite, title in [*SUITE_ROWS, *((s, s) for s in extra)]:
+        results = [outcome(e["suites"].get(suite, {})) for e in entries]
+        if all(r == "not run" for r in results):
+            continue
         cells = []
-        for e in entries:
+        for e, result in zip(entries, results, strict=True):
             claim = e.get("claims", {}).get(suite, "")
-            result = outcome(e["suites"].get(suite, {}))
-            cells.append(f"{claim} {result}".strip() if claim else result)
-        if any(c != "not run" for c in cells):
-            rows.append([title, *cells])
+            cells.append(f"{claim}: {result}" if claim else result)
+        rows.append([title, *cells])
     return rows
 
 
@@ -169,6 +170,27 @@ def _seconds(value: Any) -> str:
     return NONE if value is None else f"{float(value):.1f} s"
 
 
+#: What suites/test_upgrade.py records: its figures, and the file with its timelines.
+UPGRADE_PROPERTY = "k8sdistro_upgrade"
+UPGRADE_FILE_PROPERTY = "k8sdistro_upgrade_file"
+
+
+def upgrade_summary(properties: dict[str, Any]) -> str:
+    """The upgrade suite's figures in a sentence; other properties as ``key: value``."""
+    parts = []
+    for key, value in properties.items():
+        if key == UPGRADE_FILE_PROPERTY:
+            continue
+        if key == UPGRADE_PROPERTY and isinstance(value, dict):
+            moved = f"{value.get('from_version', '?')} -> {value.get('to_version', '?')}"
+            parts.append(f"{moved}: {value.get('verdict', 'no verdict')}")
+            if value.get("time_to_new_version_s") is not None:
+                parts.append(f"new version after {float(value['time_to_new_version_s']):.1f} s")
+            continue
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)
+
+
 def upgrade_rows(entries: list[Entry]) -> list[list[str]]:
     names: list[str] = []
     for e in entries:
@@ -181,7 +203,7 @@ def upgrade_rows(entries: list[Entry]) -> list[list[str]]:
             if test is None:
                 cells.append("not run")
                 continue
-            props = "; ".join(f"{k}: {v}" for k, v in test.get("properties", {}).items())
+            props = upgrade_summary(test.get("properties", {}))
             cells.append(f"{MARKS.get(test['outcome'], test['outcome'])} {props}".strip())
         rows.append([name, *cells])
     return rows
