@@ -49,7 +49,10 @@ def render(report: Report) -> str:
     ]
     if not report["distros"]:
         parts.append("<p>No distribution was tested.</p>")
-    for title, note, head, rows in sections(report):
+    found = sections(report)
+    if report["distros"] and not any(title == "Memory per tier" for title, *_ in found):
+        parts += ["<h2>Memory per tier</h2>", chart_html(report)]
+    for title, note, head, rows in found:
         parts.append(f"<h2>{html.escape(title)}</h2>")
         if title == "Memory per tier":
             parts.append(chart_html(report))
