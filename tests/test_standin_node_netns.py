@@ -47,3 +47,38 @@ def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path, proxy_mode: str
         assert result.get("fromPod6", "").startswith("RESULT6 fd43::"), result
     # iptables mode programs kube-proxy's chains; the userspace fallback must not need them.
     assert result["kubeChains"] == (proxy_mode == "iptables")
+
+
+def test_network_policies_are_enforced(tmp_path: Path) -> None:
+    """kube-router's semantics in the node's netns: ingress by pod and namespace selector
+    with a named port, egress by ipBlock with `except`, and all open again once deleted."""
+    env = {**os.environ, "PYTHONPATH": str(STANDIN)}
+    proc = subprocess.run(
+        [
+            "unshare",
+            "--net",
+            "--mount",
+            "--propagation",
+            "private",
+            sys.executable,
+            "-m",
+            "k8s_standin.node.selfcheck",
+            str(tmp_path / "sandbox"),
+            "netpol",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result.get("baseline"), result
+    assert result.get("enforced") == {
+        "default/allowed": ["OK", "OK"],
+        "default/denied": ["FAIL", "FAIL"],
+        "other/peer": ["OK", "OK"],
+        "other/stranger": ["FAIL", "FAIL"],
+        "default/egress": ["FAIL", "FAIL"],
+    }, json.dumps(result, indent=1)[-8000:]
+    assert result.get("lifted"), result

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from k8s_standin.config import NodeConfig
 from k8s_standin.faults import Faults
-from k8s_standin.node import commands, ipam, proxy, scheduler
+from k8s_standin.node import commands, ipam, netpol, proxy, scheduler
 from k8s_standin.node.ingress import Routes
 from k8s_standin.node.util import matches, stable_hash
 
@@ -87,3 +87,68 @@ def test_ingress_matching_prefers_host_and_longest_path() -> None:
     assert routes.match("a.example", "/apix") == ({"n": "default"}, "ns")
     assert routes.match("b.wild.example", "/z") == (backend, "ns")
     assert routes.match("c.b.wild.example", "/z") == ({"n": "default"}, "ns")
+
+
+def _pod(name: str, ns: str, ip: str, labels: dict[str, str], node: str = "n1") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": ns, "uid": name, "labels": labels},
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}],
+        },
+        "status": {"phase": "Running", "podIP": ip},
+    }
+
+
+def test_network_policy_rules() -> None:
+    pods = [
+        _pod("web", "a", "10.42.0.5", {"app": "web"}),
+        _pod("fe", "a", "10.42.0.6", {"role": "fe"}),
+        _pod("far", "b", "10.42.1.7", {"role": "fe"}, node="n2"),
+        _pod("host", "a", "10.0.0.1", {"role": "fe"}) | {"spec": {"hostNetwork": True}},
+    ]
+    namespaces = [
+        {"metadata": {"name": "a", "labels": {"kubernetes.io/metadata.name": "a"}}},
+        {"metadata": {"name": "b", "labels": {"team": "x"}}},
+    ]
+    policy = {
+        "metadata": {"name": "p", "namespace": "a"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "web"}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": {"matchLabels": {"role": "fe"}}},
+                        {"namespaceSelector": {"matchLabels": {"team": "x"}}},
+                        {"ipBlock": {"cidr": "192.168.0.0/16", "except": ["192.168.1.0/24"]}},
+                    ],
+                    "ports": [
+                        {"port": "http", "protocol": "TCP"},
+                        {"port": 9000, "endPort": 9010, "protocol": "UDP"},
+                    ],
+                }
+            ],
+            "egress": [{"to": [{"podSelector": {}}], "ports": [{"port": "http"}]}],
+        },
+    }
+    lines, chains = netpol.render([policy], pods, namespaces, "n1", v6=False)
+    text = "\n".join(lines)
+    assert len(chains) == 2  # web's ingress and egress chains; other pods are not selected
+    assert all(len(c) <= 28 for c in chains)
+    inbound = next(c for c in chains if c.startswith("KUBE-POD-IN"))
+    assert "-A KUBE-ROUTER-FORWARD -d 10.42.0.5/32" in text
+    assert f"-A {inbound} -s 10.42.0.6/32 -p tcp -m tcp --dport 8080 -j RETURN" in text
+    assert f"-A {inbound} -s 10.42.1.7/32 -p udp -m udp --dport 9000:9010 -j RETURN" in text
+    assert "10.0.0.1" not in text  # hostNetwork pods are neither selected nor peers
+    assert "192.168.1.0/24" not in text and "192.168.0.0/24" in text and "192.168.128.0/17" in text
+    assert lines[-1].endswith("-j REJECT")
+    # Egress with a named port resolves on each destination pod in the namespace.
+    outbound = next(c for c in chains if c.startswith("KUBE-POD-OUT"))
+    assert f"-A {outbound} -d 10.42.0.6/32 -p tcp -m tcp --dport 8080 -j RETURN" in text
+    assert "-d 10.42.1.7/32" not in text  # another namespace
+    # A rule whose peers match nothing allows nothing; no policies, no chains.
+    policy["spec"]["ingress"][0]["from"] = [{"podSelector": {"matchLabels": {"x": "y"}}}]
+    lines, _ = netpol.render([policy], pods, namespaces, "n1", v6=False)
+    assert not [line for line in lines if line.startswith(f"-A {inbound} -s")]
+    assert netpol.render([], pods, namespaces, "n1", v6=False)[1] == set()

@@ -16,59 +16,95 @@ from k8s_standin.store import Expired, Store
 
 def test_merge_patch_deletes_with_null() -> None:
     assert patch.merge_patch({"a": 1, "b": {"c": 2, "d": 3}}, {"a": None, "b": {"c": 5}}) == {
-        "b": {"c": 5, "d": 3}}
+        "b": {"c": 5, "d": 3}
+    }
 
 
 def test_strategic_merge_lists() -> None:
-    orig = {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}],
-            "finalizers": ["f1"], "args": ["1", "2"]}
-    out = patch.strategic_merge(orig, {
-        "containers": [{"name": "b", "image": "z"}, {"name": "a", "$patch": "delete"},
-                       {"name": "c", "image": "w"}],
-        "$setElementOrder/containers": [{"name": "b"}, {"name": "c"}],
-        "finalizers": ["f2"], "args": ["3"]})
+    orig = {
+        "containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}],
+        "finalizers": ["f1"],
+        "args": ["1", "2"],
+    }
+    out = patch.strategic_merge(
+        orig,
+        {
+            "containers": [
+                {"name": "b", "image": "z"},
+                {"name": "a", "$patch": "delete"},
+                {"name": "c", "image": "w"},
+            ],
+            "$setElementOrder/containers": [{"name": "b"}, {"name": "c"}],
+            "finalizers": ["f2"],
+            "args": ["3"],
+        },
+    )
     assert out["containers"] == [{"name": "b", "image": "z"}, {"name": "c", "image": "w"}]
     assert out["finalizers"] == ["f1", "f2"]  # merge strategy for finalizers
     assert out["args"] == ["3"]  # other lists are replaced
     assert "$setElementOrder/containers" not in out
-    ports = patch.strategic_merge({"ports": [{"port": 80, "name": "h"}]},
-                                  {"ports": [{"port": 443, "name": "s"}]})
+    ports = patch.strategic_merge(
+        {"ports": [{"port": 80, "name": "h"}]}, {"ports": [{"port": 443, "name": "s"}]}
+    )
     assert [p["port"] for p in ports["ports"]] == [80, 443]
 
 
 def test_json_patch_ops_and_failed_test() -> None:
     doc = {"a": [1, 2], "b": {"c": 1}}
-    out = patch.json_patch(doc, [{"op": "add", "path": "/a/-", "value": 3},
-                                 {"op": "remove", "path": "/b/c"},
-                                 {"op": "copy", "from": "/a/0", "path": "/b/d"},
-                                 {"op": "test", "path": "/a/2", "value": 3}])
+    out = patch.json_patch(
+        doc,
+        [
+            {"op": "add", "path": "/a/-", "value": 3},
+            {"op": "remove", "path": "/b/c"},
+            {"op": "copy", "from": "/a/0", "path": "/b/d"},
+            {"op": "test", "path": "/a/2", "value": 3},
+        ],
+    )
     assert out == {"a": [1, 2, 3], "b": {"d": 1}} and doc["a"] == [1, 2]
     with pytest.raises(errors.ApiError) as err:
         patch.json_patch(doc, [{"op": "test", "path": "/a/0", "value": 9}])
     assert err.value.code == 422
 
 
-@pytest.mark.parametrize(("selector", "expected"), [
-    ("app=web", True), ("app==web,tier!=db", True), ("app in (web, api)", True),
-    ("app notin (web)", False), ("tier", False), ("!tier", True), ("app,!app", False),
-])
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("app=web", True),
+        ("app==web,tier!=db", True),
+        ("app in (web, api)", True),
+        ("app notin (web)", False),
+        ("tier", False),
+        ("!tier", True),
+        ("app,!app", False),
+    ],
+)
 def test_label_selectors(selector: str, expected: bool) -> None:
     obj = {"metadata": {"labels": {"app": "web"}}}
     assert selectors.label_selector(selector)(obj) is expected
 
 
 def test_field_selectors() -> None:
-    pod = {"metadata": {"name": "p", "namespace": "n"}, "spec": {"nodeName": "x"},
-           "status": {"phase": "Running"}}
+    pod = {
+        "metadata": {"name": "p", "namespace": "n"},
+        "spec": {"nodeName": "x"},
+        "status": {"phase": "Running"},
+    }
     assert selectors.field_selector("spec.nodeName=x,status.phase!=Pending")(pod)
     assert not selectors.field_selector("metadata.namespace=other")(pod)
     assert selectors.field_selector("spec.missing=")(pod)
 
 
 def test_faults_from_env() -> None:
-    faults = Faults.from_env({"STANDIN_NEVER_READY": "1", "STANDIN_API_DOWN_AFTER": "2.5",
-                              "STANDIN_API_DOWN_FOR": "3", "STANDIN_HOLD_MEMORY_MIB": "64",
-                              "STANDIN_PVC_PENDING": "0", "STANDIN_NO_IPV6": "true"})
+    faults = Faults.from_env(
+        {
+            "STANDIN_NEVER_READY": "1",
+            "STANDIN_API_DOWN_AFTER": "2.5",
+            "STANDIN_API_DOWN_FOR": "3",
+            "STANDIN_HOLD_MEMORY_MIB": "64",
+            "STANDIN_PVC_PENDING": "0",
+            "STANDIN_NO_IPV6": "true",
+        }
+    )
     assert faults.never_ready and faults.no_ipv6 and not faults.pvc_pending
     assert (faults.api_down_after, faults.api_down_for, faults.hold_memory_mib) == (2.5, 3, 64)
     assert Faults.from_env({}) == Faults()
@@ -77,9 +113,17 @@ def test_faults_from_env() -> None:
 
 
 def test_node_config_dual_stack() -> None:
-    cfg = NodeConfig(flavor="k3s", version="v1", data_dir=Path("/d"), api_url="https://x",
-                     kubeconfig_path=Path("/k"), node_name="n", node_ip="10.0.0.2",
-                     node_ipv6="fd00::2", cluster_cidrs=("10.42.0.0/16", "fd42::/56"))
+    cfg = NodeConfig(
+        flavor="k3s",
+        version="v1",
+        data_dir=Path("/d"),
+        api_url="https://x",
+        kubeconfig_path=Path("/k"),
+        node_name="n",
+        node_ip="10.0.0.2",
+        node_ipv6="fd00::2",
+        cluster_cidrs=("10.42.0.0/16", "fd42::/56"),
+    )
     assert cfg.dual_stack and cfg.node_ips == ("10.0.0.2", "fd00::2")
 
 
@@ -115,8 +159,12 @@ def test_protobuf_configmap() -> None:
     raw = _field(1, meta) + _field(2, _field(1, b"k") + _field(2, b"v"))
     unknown = _field(1, _field(1, b"v1") + _field(2, b"ConfigMap")) + _field(2, raw)
     obj = protobuf.decode_object(protobuf.MAGIC + unknown)
-    assert obj == {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"},
-                   "metadata": {"name": "cm", "labels": {"app": "x"}}}
+    assert obj == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "data": {"k": "v"},
+        "metadata": {"name": "cm", "labels": {"app": "x"}},
+    }
     with pytest.raises(protobuf.Unsupported):
         protobuf.decode_object(b"not protobuf")
     assert base64.b64decode(protobuf._scalar("bytes", b"\x00")) == b"\x00"
@@ -128,14 +176,30 @@ def test_store_persists_and_expires_old_watches(tmp_path: Path) -> None:
     registry = Registry(store, ipam.ServiceIPs(["10.43.0.0/16"]))
     ns = get("", "v1", "namespaces")
     created = registry.create(ns, "", {"metadata": {"name": "a"}})
-    registry.patch(ns, "", "a", "application/merge-patch+json",
-                   {"metadata": {"labels": {"x": "y"}}})
+    registry.patch(
+        ns, "", "a", "application/merge-patch+json", {"metadata": {"labels": {"x": "y"}}}
+    )
     store.close()
     again = Store(db)
     reread = Registry(again, ipam.ServiceIPs(["10.43.0.0/16"])).get(ns, "", "a")
-    assert reread["metadata"]["labels"] == {"x": "y"}
+    # The apiserver keeps kubernetes.io/metadata.name on every namespace (since 1.22).
+    assert reread["metadata"]["labels"] == {"x": "y", "kubernetes.io/metadata.name": "a"}
     assert reread["metadata"]["uid"] == created["metadata"]["uid"]
     assert again.rv == 2 and again.oldest_rv == 2
     with pytest.raises(Expired):
         again.events(1, 0)
     assert list(again.events(2, 0)) == []
+
+
+def test_network_policy_and_namespace_defaults(tmp_path: Path) -> None:
+    registry = Registry(Store(tmp_path / "state.db"), ipam.ServiceIPs(["10.43.0.0/16"]))
+    ns = registry.create(get("", "v1", "namespaces"), "", {"metadata": {"name": "a"}})
+    assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "a"}
+    netpol = get("networking.k8s.io", "v1", "networkpolicies")
+    only_in = registry.create(
+        netpol, "a", {"metadata": {"name": "i"}, "spec": {"ingress": [{"ports": [{"port": 80}]}]}}
+    )
+    assert only_in["spec"]["policyTypes"] == ["Ingress"]
+    assert only_in["spec"]["ingress"][0]["ports"][0]["protocol"] == "TCP"
+    both = registry.create(netpol, "a", {"metadata": {"name": "e"}, "spec": {"egress": [{}]}})
+    assert both["spec"]["policyTypes"] == ["Ingress", "Egress"]

@@ -168,6 +168,12 @@ def default(res: Resource, obj: Obj) -> None:
         obj.setdefault("status", {}).setdefault("phase", "Pending")
     elif kind == "Namespace" and spec is not None:
         spec.setdefault("finalizers", ["kubernetes"])
+        # Set (and reset) on every write since 1.22 (NamespaceDefaultLabelName).
+        meta = obj.setdefault("metadata", {})
+        if meta.get("name"):
+            labels = meta.get("labels") or {}
+            labels["kubernetes.io/metadata.name"] = meta["name"]
+            meta["labels"] = labels
         obj.setdefault("status", {}).setdefault("phase", "Active")
     elif kind == "StorageClass":
         obj.setdefault("reclaimPolicy", "Delete")
@@ -180,6 +186,14 @@ def default(res: Resource, obj: Obj) -> None:
             obj.setdefault("data", {})[key] = base64.b64encode(str(value).encode()).decode()
     elif kind == "Node" and spec is not None:
         obj.setdefault("status", {})
+    elif kind == "NetworkPolicy" and spec is not None:
+        # SetDefaults_NetworkPolicy: Ingress always, Egress when egress rules exist.
+        if not spec.get("policyTypes"):
+            spec["policyTypes"] = ["Ingress", *(["Egress"] if spec.get("egress") else [])]
+        for direction in ("ingress", "egress"):
+            for rule in spec.get(direction) or []:
+                for port in (rule or {}).get("ports") or []:
+                    port.setdefault("protocol", "TCP")
     elif kind == "Ingress" and spec is not None:
         obj.setdefault("status", {"loadBalancer": {}})
 

@@ -54,7 +54,7 @@ def _client(config: NodeConfig, name: str):  # type: ignore[no-untyped-def]
 
 def start(config: NodeConfig) -> Node:
     """Start the kubelet and controllers for `config` in daemon threads."""
-    from . import addons, cni, endpoints, env, ipam, proxy, scheduler, workloads
+    from . import addons, cni, endpoints, env, ipam, netpol, proxy, scheduler, workloads
     from .kubelet import Kubelet
     from .nodereg import NodeRegistration
     from .podnet import PodNetwork
@@ -102,8 +102,23 @@ def start(config: NodeConfig) -> Node:
         feed.subscribe(("pods",), kubelet.changed)
         loop("node-status", registration.heartbeat, 1.0)
         loop("kubelet", kubelet.step)
-        loop("kube-proxy", proxy.Proxy(_client(config, "kube-proxy"), config, network).step,
-             resync, ("services", "pods", "nodes"))
-    log.info("node side started for %s (%s, pod network %s, pid %d)", config.node_name,
-             config.flavor, env.pod_network(), os.getpid())
+        loop(
+            "kube-proxy",
+            proxy.Proxy(_client(config, "kube-proxy"), config, network).step,
+            resync,
+            ("services", "pods", "nodes"),
+        )
+        loop(
+            "network-policy",
+            netpol.NetworkPolicyController(_client(config, "kube-router"), config, network).step,
+            resync,
+            ("networkpolicies", "pods", "namespaces"),
+        )
+    log.info(
+        "node side started for %s (%s, pod network %s, pid %d)",
+        config.node_name,
+        config.flavor,
+        env.pod_network(),
+        os.getpid(),
+    )
     return node

@@ -33,12 +33,25 @@ class ApiError(Exception):
 
 # Core resources live under /api/v1; everything else under /apis/<group>/<version>.
 _GROUPS: dict[str, str] = {
-    "pods": "v1", "nodes": "v1", "services": "v1", "endpoints": "v1", "events": "v1",
-    "configmaps": "v1", "secrets": "v1", "namespaces": "v1", "serviceaccounts": "v1",
-    "persistentvolumeclaims": "v1", "persistentvolumes": "v1",
-    "deployments": "apps/v1", "replicasets": "apps/v1", "daemonsets": "apps/v1",
-    "leases": "coordination.k8s.io/v1", "storageclasses": "storage.k8s.io/v1",
-    "ingresses": "networking.k8s.io/v1", "ingressclasses": "networking.k8s.io/v1",
+    "pods": "v1",
+    "nodes": "v1",
+    "services": "v1",
+    "endpoints": "v1",
+    "events": "v1",
+    "configmaps": "v1",
+    "secrets": "v1",
+    "namespaces": "v1",
+    "serviceaccounts": "v1",
+    "persistentvolumeclaims": "v1",
+    "persistentvolumes": "v1",
+    "deployments": "apps/v1",
+    "replicasets": "apps/v1",
+    "daemonsets": "apps/v1",
+    "leases": "coordination.k8s.io/v1",
+    "storageclasses": "storage.k8s.io/v1",
+    "ingresses": "networking.k8s.io/v1",
+    "ingressclasses": "networking.k8s.io/v1",
+    "networkpolicies": "networking.k8s.io/v1",
     "endpointslices": "discovery.k8s.io/v1",
 }
 

@@ -115,8 +115,15 @@ class PodNetwork:
             gateway = f"{net.network_address + 1}/{net.prefixlen}"
             sh("ip", "addr", "replace", gateway, "dev", BRIDGE)
         sh("ip", "link", "set", BRIDGE, "up")
-        for knob in ("net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding",
-                     "net/bridge/bridge-nf-call-iptables", "net/ipv4/conf/all/route_localnet"):
+        for knob in (
+            "net/ipv4/ip_forward",
+            "net/ipv6/conf/all/forwarding",
+            # Bridged pod-to-pod frames reach iptables (NetworkPolicy, see netpol.py)
+            # only with these; they are per network namespace on current kernels.
+            "net/bridge/bridge-nf-call-iptables",
+            "net/bridge/bridge-nf-call-ip6tables",
+            "net/ipv4/conf/all/route_localnet",
+        ):
             # Absent on some kernels; pods on one node still talk over the bridge.
             with contextlib.suppress(OSError):
                 Path("/proc/sys", knob).write_text("1")

@@ -91,6 +91,262 @@ def deployment(name: str, script: str, dual: bool = False) -> dict[str, Any]:
                                                   else ""}]}]}}}}
 
 
+PROBE = (
+    "import time, urllib.request\n"
+    "while True:\n"
+    "    try:\n"
+    "        urllib.request.urlopen('http://web.default.svc.cluster.local/', timeout=2).read()\n"
+    "        print('PROBE', time.time(), 'OK', flush=True)\n"
+    "    except Exception as err:\n"
+    "        print('PROBE', time.time(), 'FAIL', repr(err), flush=True)\n"
+    "    time.sleep(0.5)\n"
+)
+
+
+def bare_pod(name: str, ns: str, labels: dict[str, str], script: str) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": name,
+        "image": "python:3",
+        "command": ["python3", "-c", script],
+    }
+    if script is WEB:
+        container["ports"] = [{"name": "http", "containerPort": 8080}]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]},
+    }
+
+
+# Probing pods and what each should see while the policies below exist.
+PROBERS = {
+    ("default", "allowed"): ({"role": "frontend"}, "OK"),
+    ("default", "denied"): ({"role": "other"}, "FAIL"),
+    ("other", "peer"): ({"role": "frontend"}, "OK"),
+    ("other", "stranger"): ({"role": "other"}, "FAIL"),
+    ("default", "egress"): ({"role": "frontend", "egress": "limited"}, "FAIL"),
+}
+
+
+def netpol_check(api: Client, base: Path, result: dict[str, Any]) -> None:
+    """NetworkPolicy enforcement: ingress by pod/namespace selector and named port, egress
+    by ipBlock with `except`, replies allowed, and everything open again once deleted."""
+    api.create(
+        "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}
+    )
+    wait_for(lambda: api.get("serviceaccounts", "default", "other"), 30, "default SA in other")
+    api.create("pods", bare_pod("web", "default", {"app": "web"}, WEB), "default")
+    api.create(
+        "services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+        "default",
+    )
+    for (ns, name), (labels, _) in PROBERS.items():
+        api.create("pods", bare_pod(name, ns, labels, PROBE), ns)
+    logs = base / "log" / "pods"
+
+    def verdicts(after: float) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for ns, name in PROBERS:
+            seen = []
+            for path in logs.glob(f"{ns}_{name}_*/{name}/*.log"):
+                for line in path.read_text().splitlines():
+                    words = line.split(" F ", 1)[-1].split()
+                    if len(words) >= 3 and words[0] == "PROBE" and float(words[1]) > after:
+                        seen.append(words[2])
+            out[f"{ns}/{name}"] = seen[-2:]
+        return out
+
+    def settled(after: float, expect: dict[str, str]) -> dict[str, list[str]] | None:
+        now = verdicts(after)
+        ok = all(len(v) == 2 and set(v) == {expect[k]} for k, v in now.items())
+        return now if ok else None
+
+    everyone_ok = {f"{ns}/{name}": "OK" for ns, name in PROBERS}
+    web = wait_for(
+        lambda: (p := api.get("pods", "web", "default"))["status"].get("podIP") and p,
+        90,
+        "web pod IP",
+    )
+    result["baseline"] = wait_for(lambda: settled(0, everyone_ok), 90, "every prober reaching web")
+    api.create(
+        "networkpolicies",
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "web-ingress"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "web"}},
+                "ingress": [
+                    {
+                        "from": [
+                            {"podSelector": {"matchLabels": {"role": "frontend"}}},
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": "other"}
+                                },
+                                "podSelector": {"matchLabels": {"role": "frontend"}},
+                            },
+                        ],
+                        "ports": [{"port": "http"}],
+                    }
+                ],
+            },
+        },
+        "default",
+    )
+    api.create(
+        "networkpolicies",
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "limited-egress"},
+            "spec": {
+                "podSelector": {"matchLabels": {"egress": "limited"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "ipBlock": {
+                                    "cidr": "0.0.0.0/0",
+                                    "except": [web["status"]["podIP"] + "/32"],
+                                }
+                            }
+                        ]
+                    }
+                ],
+            },
+        },
+        "default",
+    )
+    enforced_since = time.time()
+    expect = {f"{ns}/{name}": verdict for (ns, name), (_, verdict) in PROBERS.items()}
+    try:
+        result["enforced"] = wait_for(
+            lambda: settled(enforced_since, expect), 60, "policies enforced"
+        )
+    except AssertionError as err:
+        result["enforced"] = None
+        result["enforcedSeen"] = verdicts(enforced_since)
+        result["filter"] = subprocess.run(
+            ["iptables-save", "-t", "filter"], capture_output=True, text=True
+        ).stdout[-4000:]
+        result["log"] = (base / "standin.log").read_text()[-3000:]
+        result["error"] = str(err)
+        return
+    for name in ("web-ingress", "limited-egress"):
+        api.delete("networkpolicies", name, "default")
+    lifted_since = time.time()
+    try:
+        result["lifted"] = wait_for(
+            lambda: settled(lifted_since, everyone_ok), 60, "policies lifted"
+        )
+    except AssertionError as err:
+        result["lifted"] = None
+        result["liftedSeen"] = verdicts(lifted_since)
+        result["error"] = str(err)
+
+
+def service_check(api: Client, base: Path, dual: bool, result: dict[str, Any]) -> None:
+    """A client pod reaches a Service through cluster DNS and kube-proxy's DNAT."""
+    api.create("deployments", deployment("web", WEB), "default")
+    api.create(
+        "services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {"app": "web"},
+                "ipFamilyPolicy": "PreferDualStack" if dual else "SingleStack",
+                "ports": [{"port": 80, "targetPort": 8080}],
+            },
+        },
+        "default",
+    )
+    api.create("deployments", deployment("client", CLIENT, dual), "default")
+    node = wait_for(
+        lambda: (nodes := api.list("nodes")) and nodes[0]["spec"].get("podCIDR") and nodes[0],
+        30,
+        "a node with a pod CIDR",
+    )
+    result["podCIDR"] = node["spec"]["podCIDR"]
+
+    def pod(app: str) -> Any:
+        pods = [
+            p
+            for p in api.list("pods", "default")
+            if p["metadata"].get("labels", {}).get("app") == app
+            and p.get("status", {}).get("phase") == "Running"
+        ]
+        return pods[0] if pods else None
+
+    web = wait_for(lambda: pod("web"), 60, "web pod running")
+    client = wait_for(lambda: pod("client"), 60, "client pod running")
+    result["webIP"] = web["status"]["podIP"]
+    result["webIPs"] = [p["ip"] for p in web["status"].get("podIPs") or []]
+    result["clientIP"] = client["status"]["podIP"]
+    result["inPodCIDR"] = all(
+        ipaddress.ip_address(p) in ipaddress.ip_network(result["podCIDR"])
+        for p in (result["webIP"], result["clientIP"])
+    )
+    cluster_ip = api.get("services", "web", "default")["spec"]["clusterIP"]
+    result["clusterIP"] = cluster_ip
+    logs = base / "log" / "pods"
+
+    def client_result(tag: str) -> str | None:
+        for path in logs.glob("default_client-*/client/*.log"):
+            for line in path.read_text().splitlines():
+                text = line.split(" F ", 1)[-1]
+                if text.startswith(tag + " "):
+                    return text
+        return None
+
+    try:
+        result["fromPod"] = wait_for(
+            lambda: client_result("RESULT"), 60, "the client pod's request"
+        )
+        if dual:
+            result["fromPod6"] = wait_for(
+                lambda: client_result("RESULT6"), 30, "the client pod's IPv6 request"
+            )
+    except AssertionError as err:
+        result["fromPod"] = None
+        result["clientLog"] = "\n".join(
+            p.read_text()[-1500:] for p in logs.glob("default_client-*/client/*.log")
+        )
+        result["error"] = str(err)
+    try:
+        body = wait_for(
+            lambda: urllib.request.urlopen(f"http://{cluster_ip}/", timeout=3).read().decode(),
+            20,
+            "node to ClusterIP",
+        )
+        result["fromNode"] = body
+    except AssertionError as err:
+        result["fromNode"] = None
+        result["nodeError"] = str(err)
+    result["kubeChains"] = (
+        "KUBE-SERVICES"
+        in subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
+    )
+    if not (result.get("fromPod") and result.get("fromNode")):
+        result["debug"] = {
+            "nat": subprocess.run(
+                ["iptables-save", "-t", "nat"], capture_output=True, text=True
+            ).stdout[-3000:],
+            "ip_forward": Path("/proc/sys/net/ipv4/ip_forward").read_text().strip(),
+            "routes": subprocess.run(["ip", "route"], capture_output=True, text=True).stdout,
+        }
+
+
 def main(argv: list[str]) -> int:
     base = Path(argv[0])
     base.mkdir(parents=True, exist_ok=True)
@@ -121,71 +377,10 @@ def main(argv: list[str]) -> int:
         creds.server = f"https://127.0.0.1:{PORT}"
         api = Client(creds)
         wait_for(lambda: api.get("serviceaccounts", "default", "default"), 30, "default SA")
-        api.create("deployments", deployment("web", WEB), "default")
-        api.create("services", {"apiVersion": "v1", "kind": "Service",
-                                "metadata": {"name": "web"},
-                                "spec": {"selector": {"app": "web"},
-                                         "ipFamilyPolicy": "PreferDualStack" if dual
-                                         else "SingleStack",
-                                         "ports": [{"port": 80, "targetPort": 8080}]}},
-                   "default")
-        api.create("deployments", deployment("client", CLIENT, dual), "default")
-        node = wait_for(lambda: (nodes := api.list("nodes")) and nodes[0]["spec"].get("podCIDR")
-                        and nodes[0], 30, "a node with a pod CIDR")
-        result["podCIDR"] = node["spec"]["podCIDR"]
-
-        def pod(app: str) -> Any:
-            pods = [p for p in api.list("pods", "default")
-                    if p["metadata"].get("labels", {}).get("app") == app
-                    and p.get("status", {}).get("phase") == "Running"]
-            return pods[0] if pods else None
-
-        web = wait_for(lambda: pod("web"), 60, "web pod running")
-        client = wait_for(lambda: pod("client"), 60, "client pod running")
-        result["webIP"] = web["status"]["podIP"]
-        result["webIPs"] = [p["ip"] for p in web["status"].get("podIPs") or []]
-        result["clientIP"] = client["status"]["podIP"]
-        result["inPodCIDR"] = all(ipaddress.ip_address(p) in ipaddress.ip_network(
-            result["podCIDR"]) for p in (result["webIP"], result["clientIP"]))
-        cluster_ip = api.get("services", "web", "default")["spec"]["clusterIP"]
-        result["clusterIP"] = cluster_ip
-        logs = base / "log" / "pods"
-
-        def client_result(tag: str) -> str | None:
-            for path in logs.glob("default_client-*/client/*.log"):
-                for line in path.read_text().splitlines():
-                    text = line.split(" F ", 1)[-1]
-                    if text.startswith(tag + " "):
-                        return text
-            return None
-
-        try:
-            result["fromPod"] = wait_for(lambda: client_result("RESULT"), 60,
-                                         "the client pod's request")
-            if dual:
-                result["fromPod6"] = wait_for(lambda: client_result("RESULT6"), 30,
-                                              "the client pod's IPv6 request")
-        except AssertionError as err:
-            result["fromPod"] = None
-            result["clientLog"] = "\n".join(p.read_text()[-1500:] for p in
-                                            logs.glob("default_client-*/client/*.log"))
-            result["error"] = str(err)
-        try:
-            body = wait_for(lambda: urllib.request.urlopen(f"http://{cluster_ip}/", timeout=3)
-                            .read().decode(), 20, "node to ClusterIP")
-            result["fromNode"] = body
-        except AssertionError as err:
-            result["fromNode"] = None
-            result["nodeError"] = str(err)
-        result["kubeChains"] = "KUBE-SERVICES" in subprocess.run(
-            ["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
-        if not (result.get("fromPod") and result.get("fromNode")):
-            result["debug"] = {
-                "nat": subprocess.run(["iptables-save", "-t", "nat"], capture_output=True,
-                                      text=True).stdout[-3000:],
-                "ip_forward": Path("/proc/sys/net/ipv4/ip_forward").read_text().strip(),
-                "routes": subprocess.run(["ip", "route"], capture_output=True,
-                                         text=True).stdout}
+        if mode == "netpol":
+            netpol_check(api, base, result)
+        else:
+            service_check(api, base, dual, result)
     finally:
         server.terminate()
         try:
