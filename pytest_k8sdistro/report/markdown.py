@@ -216,11 +216,13 @@ def sections(report: Report) -> list[tuple[str, str, list[str], list[list[str]]]
     head = ["", *keys]
     from_what = {e.get("time_to_ready_from") for e in entries} - {None}
     ready_note = f"Seconds from {' / '.join(sorted(from_what)) or 'the start of provisioning'}."
-    windows = {m.get("window_s") for e in entries for m in e["memory"].values()}
+    windows = {
+        round(m["window_s"]) for e in entries for m in e["memory"].values() if m.get("window_s")
+    }
     memory_note = (
         "Working set of the node (cgroup usage minus inactive file cache; MemTotal - "
         "MemAvailable on machines): median (min-max) over "
-        + (", ".join(f"{w:.0f}" for w in sorted(w for w in windows if w)) or NONE)
+        + (", ".join(str(w) for w in sorted(windows)) or NONE)
         + " s once the tier's pods were Ready. Tiers are cumulative."
     )
     limits = {e.get("node_memory_limit_mib") for e in entries}
