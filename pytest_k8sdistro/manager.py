@@ -156,7 +156,9 @@ class ClusterManager:
         return waits
 
     def _wait_ready(self, spec: DistroSpec, cluster: Cluster) -> dict[str, float]:
-        probe = Probe(cluster.kubeconfig, read_logs=lambda: self.provisioner.logs(cluster))
+        probe = Probe(
+            cluster.kubeconfig, read_logs=lambda tail: self.provisioner.logs(cluster, tail)
+        )
         timeout = self.settings.ready_timeout or spec.profile.readiness.timeout_s
         return wait_until_ready(
             self.waits(spec, cluster),

@@ -49,7 +49,8 @@ class Probe:
     """What waits look at: the node's log and the cluster's API."""
 
     kubeconfig: str
-    read_logs: Callable[[], str]
+    #: The last N lines the node logged.
+    read_logs: Callable[[int], str]
     _api: client.ApiClient | None = field(default=None, repr=False)
 
     @cached_property
@@ -70,8 +71,12 @@ class LogLine:
     text: str
     name: str = "log line"
 
+    #: How far back to look: a booting node may log much after the line.
+    scan_lines: int = 20_000
+
     def missing(self, probe: Probe) -> str | None:
-        return None if self.text in probe.read_logs() else f"the line {self.text!r} in the log"
+        found = self.text in probe.read_logs(self.scan_lines)
+        return None if found else f"the line {self.text!r} in the log"
 
 
 @dataclass
@@ -196,7 +201,7 @@ def wait_until_ready(
                     progress.say(f"ready: {wait.name} after {now - start:.1f}s")
                 break
             if now >= deadline:
-                raise ReadinessTimeout(wait.name, missing, passed, probe.read_logs(), hint)
+                raise ReadinessTimeout(wait.name, missing, passed, probe.read_logs(40), hint)
             if progress:
                 progress.every(
                     "wait", 10.0, f"waiting {now - start:.0f}s for {wait.name}: {missing}"

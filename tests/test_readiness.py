@@ -38,7 +38,9 @@ class Scripted:
 
 
 def probe(logs: str = "") -> Probe:
-    return Probe(kubeconfig="/nonexistent", read_logs=lambda: logs)
+    return Probe(
+        kubeconfig="/nonexistent", read_logs=lambda tail: "\n".join(logs.splitlines()[-tail:])
+    )
 
 
 def test_stages_pass_in_order_and_timings_are_recorded() -> None:
@@ -101,3 +103,19 @@ def test_log_line_stage_reads_the_logs() -> None:
     assert LogLine("k3s is up and running").missing(probe("k3s is up and running\n")) is None
     missing = LogLine("k3s is up and running").missing(probe("starting\n"))
     assert missing == "the line 'k3s is up and running' in the log"
+
+
+def test_log_line_is_found_after_many_later_lines() -> None:
+    # A node that logs a lot right after its ready line must not hide it.
+    logs = "k3s is up and running\n" + "noise\n" * 5000
+    assert LogLine("k3s is up and running").missing(probe(logs)) is None
+
+
+def test_timeout_shows_only_the_last_lines() -> None:
+    clock = FakeClock()
+    logs = "".join(f"line {n}\n" for n in range(100))
+    with pytest.raises(ReadinessTimeout) as caught:
+        wait_until_ready(
+            [Scripted("x", ["never"])], probe(logs), timeout=1, clock=clock, sleep=clock.sleep
+        )
+    assert "line 99" in str(caught.value) and "line 59" not in str(caught.value)
