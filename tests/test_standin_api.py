@@ -525,3 +525,57 @@ def test_kubectl_logs_and_follow_end(k3s: testing.StandIn, core: client.CoreV1Ap
         assert follower.stdout is not None and follower.stdout.read() == "hello\n"
     finally:
         follower.kill()
+
+
+def test_delete_answers_like_the_apiserver(core: client.CoreV1Api, ns: str) -> None:
+    """ReturnDeletedObject kinds answer with the object, others with a Status; an object
+    held by a finalizer comes back with its deletionTimestamp (handlers/delete.go)."""
+    claim = core.create_namespaced_persistent_volume_claim(ns, {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}}})
+    assert claim.metadata.finalizers == ["kubernetes.io/pvc-protection"]
+    # Typed: the client decodes a PersistentVolumeClaim, here one the finalizer holds
+    # (nothing runs the pvc-protection controller in an API-only stand-in).
+    deleted = core.delete_namespaced_persistent_volume_claim("data", ns)
+    assert isinstance(deleted, client.V1PersistentVolumeClaim)
+    assert deleted.metadata.deletion_timestamp is not None
+    volume = core.create_persistent_volume({
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"{ns}-pv"},
+        "spec": {"capacity": {"storage": "1Mi"}, "accessModes": ["ReadWriteOnce"],
+                 "hostPath": {"path": "/tmp/nowhere"}}})
+    assert volume.metadata.finalizers == ["kubernetes.io/pv-protection"]
+    core.patch_persistent_volume(volume.metadata.name, {"metadata": {"finalizers": None}})
+    gone = core.delete_persistent_volume(volume.metadata.name)
+    assert isinstance(gone, client.V1PersistentVolume) and gone.metadata.name == f"{ns}-pv"
+    # Other kinds answer with a Status once the object is gone...
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "plain"}})
+    plain = client.ApiClient().sanitize_for_serialization  # ConfigMap DELETE is untyped
+    status = plain(core.delete_namespaced_config_map("plain", ns))
+    assert status["kind"] == "Status" and status["details"]["name"] == "plain", status
+    # ... with the object while a finalizer holds it: 202 only for orphanDependents=false.
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "held",
+                                                        "finalizers": ["example.com/hold"]}})
+    held, code, _ = core.delete_namespaced_config_map_with_http_info(
+        "held", ns, orphan_dependents=False)
+    assert code == 202 and plain(held)["metadata"]["deletionTimestamp"], held
+    _, code, _ = core.delete_namespaced_config_map_with_http_info("held", ns)
+    assert code == 200
+    core.patch_namespaced_config_map("held", ns, {"metadata": {"finalizers": None}})
+
+
+def test_new_workloads_have_the_status_counts_clients_require(k3s: testing.StandIn,
+                                                               ns: str) -> None:
+    apps = client.AppsV1Api(api_client(k3s.kubeconfig))
+    template = {"metadata": {"labels": {"app": "x"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    selector = {"matchLabels": {"app": "x"}}
+    ds = apps.create_namespaced_daemon_set(ns, {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "ds"},
+        "spec": {"selector": selector, "template": template}})
+    assert (ds.status.current_number_scheduled, ds.status.desired_number_scheduled,
+            ds.status.number_misscheduled, ds.status.number_ready) == (0, 0, 0, 0)
+    assert apps.read_namespaced_daemon_set("ds", ns).status.number_ready == 0
+    rs = apps.create_namespaced_replica_set(ns, {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
+        "spec": {"replicas": 0, "selector": selector, "template": template}})
+    assert rs.status.replicas == 0

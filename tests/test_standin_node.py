@@ -4,6 +4,7 @@ checked with the official kubernetes client, pods running as real processes."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -270,9 +271,20 @@ def test_local_path_binds_on_first_consumer(standin: Standin, api: Any, ns: str,
              "the reader pod")
     assert core.read_namespaced_pod_log("reader", ns).strip() == "hello-from-writer"
 
+    # pvc-protection: a deleted claim stays while a running pod uses it.
+    core.create_namespaced_pod(ns, pod("holder", "sleep 3600"))
+    wait_for(lambda: core.read_namespaced_pod("holder", ns).status.phase == "Running", 30,
+             "the holder pod")
     for name in ("writer", "reader"):
         core.delete_namespaced_pod(name, ns)
-    core.delete_namespaced_persistent_volume_claim("data", ns, _preload_content=False)
+    deleted = core.delete_namespaced_persistent_volume_claim("data", ns)
+    assert deleted.metadata.deletion_timestamp is not None
+    time.sleep(2)
+    held = core.read_namespaced_persistent_volume_claim("data", ns)
+    assert held.metadata.finalizers == ["kubernetes.io/pvc-protection"]
+    core.delete_namespaced_pod("holder", ns, grace_period_seconds=0)
+    wait_for(lambda: not [c for c in core.list_namespaced_persistent_volume_claim(ns).items
+                          if c.metadata.name == "data"], 30, "the claim to be released")
     wait_for(lambda: not [p for p in core.list_persistent_volume().items
                           if p.metadata.name == pv.metadata.name], 60, "the PV to be deleted")
     wait_for(lambda: not path.exists(), 20, "the volume directory to be removed")

@@ -247,9 +247,12 @@ class ApiApp:
             return _json(self.registry.patch(res, ns, name, ctype, _body(request), sub,
                                              _dry_run(request)))
         if method == "DELETE" and not sub:
-            obj, _ = self.registry.delete(res, ns, name, _delete_options(request),
-                                          _dry_run(request))
-            return _json(obj)
+            options = _delete_options(request)
+            obj, finished = self.registry.delete(res, ns, name, options, _dry_run(request))
+            # handlers/delete.go: 202 only when the object is still there and the client
+            # asked for cascading deletion with orphanDependents=false; 200 otherwise.
+            accepted = not finished and options.get("orphanDependents") is False
+            return _json(obj, 202 if accepted else 200)
         raise ApiError("MethodNotAllowed",
                        "the server does not allow this method on the requested resource", {}, 405)
 
@@ -486,6 +489,8 @@ def _delete_options(request: Request) -> Obj:
     args = request.args
     if args.get("propagationPolicy"):
         options["propagationPolicy"] = args["propagationPolicy"]
+    if args.get("orphanDependents") in ("true", "false"):
+        options["orphanDependents"] = args["orphanDependents"] == "true"
     if args.get("gracePeriodSeconds") is not None and args.get("gracePeriodSeconds") != "":
         options["gracePeriodSeconds"] = int(args["gracePeriodSeconds"])
     return options

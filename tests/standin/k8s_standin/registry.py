@@ -55,6 +55,20 @@ def _after(seconds: int) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Kinds whose storage sets ReturnDeletedObject upstream (pkg/registry/core/*/storage,
+# pkg/registry/storage/storageclass/storage): a DELETE that removes the object at once
+# answers with the object; every other kind answers with a Status.
+RETURNS_DELETED_OBJECT = {
+    "Pod",
+    "Service",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "ServiceAccount",
+    "StorageClass",
+    "Namespace",
+}
+
+
 def success_status(res: Resource, obj: Obj) -> Obj:
     meta = obj["metadata"]
     return {
@@ -252,6 +266,16 @@ class Registry:
                     f'{obj["metadata"]["namespace"]}/{sa}: serviceaccount "{sa}" not found',
                     {"name": name, "kind": "pods"},
                 )
+        if old is None and res.kind in ("PersistentVolumeClaim", "PersistentVolume"):
+            # StorageObjectInUseProtection admission; node/volumectl.py removes them.
+            finalizer = (
+                "kubernetes.io/pvc-protection"
+                if res.kind == "PersistentVolumeClaim"
+                else "kubernetes.io/pv-protection"
+            )
+            finalizers = obj["metadata"].setdefault("finalizers", [])
+            if finalizer not in finalizers:
+                finalizers.append(finalizer)
         if old is None and res.kind == "PersistentVolumeClaim":
             spec = obj["spec"]
             if "storageClassName" not in spec:
@@ -426,7 +450,7 @@ class Registry:
             pending = bool(finalizers) or grace > 0
             if not pending:
                 final = self.store.remove(rkey(res), obj)
-                if res.kind == "Pod":
+                if res.kind in RETURNS_DELETED_OBJECT:
                     return self._typed(res, final), True
                 return success_status(res, final), True
             changed = False

@@ -17,7 +17,7 @@ from ..config import NodeConfig
 from . import env
 from .client import Client
 from .servicelb import ServiceLB
-from .volumectl import VolumeBinder
+from .volumectl import ProtectionController, VolumeBinder
 
 Obj = dict[str, Any]
 KS = "kube-system"
@@ -226,6 +226,8 @@ def controllers(client: Client, config: NodeConfig) -> list[Controller]:
         ("addons", AddonApplier(client, config).step, ()),
         ("persistentvolume-binder", VolumeBinder(client).step,
          ("persistentvolumeclaims", "persistentvolumes", "storageclasses")),
+        ("pvc-protection", ProtectionController(client).step,
+         ("persistentvolumeclaims", "persistentvolumes", "pods")),
     ]
     if config.flavor == "k3s" and "servicelb" not in config.disabled:
         out.append(("servicelb", ServiceLB(client, config).step,

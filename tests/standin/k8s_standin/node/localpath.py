@@ -53,6 +53,7 @@ class Provisioner:
             ann = pv["metadata"].get("annotations") or {}
             if ann.get("pv.kubernetes.io/provisioned-by") == PROVISIONER and \
                     pv.get("status", {}).get("phase") == "Released" and \
+                    not pv["metadata"].get("deletionTimestamp") and \
                     pv["spec"].get("persistentVolumeReclaimPolicy", "Delete") == "Delete":
                 self._delete(pv)
 

@@ -122,3 +122,69 @@ class VolumeBinder:
         self.client.patch("persistentvolumes", pv["metadata"]["name"], {"status": {
             "phase": phase, "lastPhaseTransitionTime": now()}}, sub="status")
         pv.setdefault("status", {})["phase"] = phase
+
+
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
+
+
+def _claims_in_use(pods: list[Obj]) -> set[tuple[str, str]]:
+    """(namespace, claim) pairs a pod that has not terminated still refers to."""
+    used = set()
+    for pod in pods:
+        if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        ns = pod["metadata"]["namespace"]
+        for volume in pod["spec"].get("volumes") or []:
+            if (volume.get("persistentVolumeClaim") or {}).get("claimName"):
+                used.add((ns, volume["persistentVolumeClaim"]["claimName"]))
+            elif volume.get("ephemeral"):  # generic ephemeral volume: claim <pod>-<volume>
+                used.add((ns, f"{pod['metadata']['name']}-{volume['name']}"))
+    return used
+
+
+class ProtectionController:
+    """kube-controller-manager's pvc-protection and pv-protection controllers.
+
+    The StorageObjectInUseProtection admission plugin (registry.py) puts the
+    finalizers on; these controllers take them off a deleted claim once no pod
+    uses it, and off a deleted volume once it is no longer Bound.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def step(self) -> None:
+        claims = [
+            c
+            for c in self.client.list("persistentvolumeclaims")
+            if c["metadata"].get("deletionTimestamp")
+            and PVC_PROTECTION in (c["metadata"].get("finalizers") or [])
+        ]
+        if claims:
+            used = _claims_in_use(self.client.list("pods"))
+            for pvc in claims:
+                meta = pvc["metadata"]
+                if (meta["namespace"], meta["name"]) not in used:
+                    self._release(
+                        "persistentvolumeclaims", pvc, PVC_PROTECTION, meta["namespace"]
+                    )
+        for pv in self.client.list("persistentvolumes"):
+            meta = pv["metadata"]
+            if (
+                meta.get("deletionTimestamp")
+                and PV_PROTECTION in (meta.get("finalizers") or [])
+                and pv.get("status", {}).get("phase") != "Bound"
+            ):
+                self._release("persistentvolumes", pv, PV_PROTECTION, None)
+
+    def _release(self, resource: str, obj: Obj, finalizer: str, ns: str | None) -> None:
+        meta = obj["metadata"]
+        rest = [f for f in meta.get("finalizers") or [] if f != finalizer]
+        # resourceVersion makes this a compare-and-swap: a 409 means look again next pass.
+        self.client.patch(
+            resource,
+            meta["name"],
+            {"metadata": {"finalizers": rest, "resourceVersion": meta["resourceVersion"]}},
+            ns,
+        )
