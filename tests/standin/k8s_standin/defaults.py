@@ -158,7 +158,11 @@ def default(res: Resource, obj: Obj) -> None:
         if isinstance(template, dict):
             default_pod_spec(template.setdefault("spec", {}))
             template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
-        obj.setdefault("status", {})
+        status = obj.setdefault("status", {})
+        # int32 fields without omitempty upstream: always serialized, 0 until counted.
+        # Clients treat them as required (the Python client rejects a status without them).
+        for key in _REQUIRED_STATUS_COUNTS.get(kind, ()):
+            status.setdefault(key, 0)
     elif kind == "PersistentVolumeClaim" and spec is not None:
         spec.setdefault("volumeMode", "Filesystem")
         obj.setdefault("status", {}).setdefault("phase", "Pending")
@@ -197,6 +201,16 @@ def default(res: Resource, obj: Obj) -> None:
     elif kind == "Ingress" and spec is not None:
         obj.setdefault("status", {"loadBalancer": {}})
 
+
+_REQUIRED_STATUS_COUNTS = {
+    "DaemonSet": (
+        "currentNumberScheduled",
+        "numberMisscheduled",
+        "desiredNumberScheduled",
+        "numberReady",
+    ),
+    "ReplicaSet": ("replicas",),
+}
 
 # Kinds without a spec at the top level.
 _NO_SPEC = {
