@@ -352,7 +352,9 @@ def test_pod_logs_from_kubelet_layout(k3s: testing.StandIn, core: client.CoreV1A
     with (base / "1.log").open("a") as fh:
         fh.write("line 4\n")
     more = resp.read(len("line 4\n"))
-    resp.release_conn()
+    # A follow stream never ends: close it. release_conn() would return a connection with
+    # the stream still arriving to the pool (any keep-alive server, the real one too).
+    resp.close()
     assert (first + more).decode().endswith("line 3\nline 4\n")
 
 
@@ -579,3 +581,32 @@ def test_new_workloads_have_the_status_counts_clients_require(k3s: testing.Stand
         "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
         "spec": {"replicas": 0, "selector": selector, "template": template}})
     assert rs.status.replicas == 0
+
+
+def test_connections_are_kept_alive(k3s: testing.StandIn) -> None:
+    """HTTP/1.1 keep-alive across plain, bodied and streamed (watch) requests: one TLS
+    handshake per connection, as with the real API server."""
+    import http.client
+    import ssl
+
+    conn = http.client.HTTPSConnection("127.0.0.1", k3s.port, timeout=10,
+                                       context=ssl._create_unverified_context())
+    sock = None
+    body = json.dumps({"metadata": {"name": "keepalive"}, "data": {"k": "v"}})
+    requests = [
+        ("GET", "/version", None),
+        ("POST", "/api/v1/namespaces/default/configmaps", body),
+        ("GET", "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1", None),
+        ("DELETE", "/api/v1/namespaces/default/configmaps/keepalive", None),
+        ("GET", "/livez", None),
+    ]
+    for method, path, data in requests:
+        conn.request(method, path, body=data,
+                     headers={"Content-Type": "application/json"} if data else {})
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status < 300, (method, path, resp.status)
+        assert resp.getheader("Connection") != "close", (method, path)
+        sock = sock or conn.sock
+        assert conn.sock is sock, f"{method} {path} needed a new connection"
+    conn.close()

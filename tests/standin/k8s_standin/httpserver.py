@@ -8,12 +8,14 @@ the request handler records its connections.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import socket
 import ssl
 import threading
 from typing import Any
 
+from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 log = logging.getLogger("k8s_standin.http")
@@ -36,6 +38,96 @@ class _Handler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass  # one line per request drowns the k3s-style log that tests read
 
+    def run_wsgi(self) -> None:
+        """werkzeug's run_wsgi with HTTP/1.1 keep-alive.
+
+        werkzeug (2.1 and later) sends `Connection: close` on every response, because
+        http.server cannot skip a body the application left unread before the next
+        request line. Reading the whole body first (API bodies are small) removes
+        that problem, so connections stay open the way clients of a real API server
+        expect: one TLS handshake per connection, not per request.
+        """
+        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.environ = environ = self.make_environ()
+        if environ.get("wsgi.input_terminated"):  # chunked request body
+            body = environ["wsgi.input"].read()
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        else:
+            length = environ.get("CONTENT_LENGTH") or "0"
+            body = self.rfile.read(int(length)) if length.isdigit() else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["wsgi.input_terminated"] = True
+        environ["CONTENT_LENGTH"] = str(len(body))
+        status: list[str] = []
+        headers: list[tuple[str, str]] = []
+        sent = False
+        chunked = False
+
+        def start_response(code: str, hdrs: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if exc_info and sent:
+                raise exc_info[1].with_traceback(exc_info[2])
+            status[:] = [code]
+            headers[:] = hdrs
+            return write
+
+        def write(data: bytes) -> None:
+            nonlocal sent, chunked
+            if not sent:
+                sent = True
+                code, _, msg = status[0].partition(" ")
+                self.send_response(int(code), msg)
+                keys = set()
+                for key, value in headers:
+                    self.send_header(key, value)  # sets close_connection on "close"
+                    keys.add(key.lower())
+                if not (
+                    "content-length" in keys
+                    or self.command == "HEAD"
+                    or 100 <= int(code) < 200
+                    or int(code) in (204, 304)
+                ):
+                    if self.request_version == "HTTP/1.1":
+                        chunked = True
+                        self.send_header("Transfer-Encoding", "chunked")
+                    else:  # HTTP/1.0: the end of the body is the end of the connection
+                        self.close_connection = True
+                if self.close_connection:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+            if data:
+                if chunked:
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                else:
+                    self.wfile.write(data)
+            self.wfile.flush()
+
+        result = None
+        try:
+            result = self.server.app(environ, start_response)
+            for data in result:
+                write(data)
+            if not sent:
+                write(b"")
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+        except (ConnectionError, TimeoutError, ssl.SSLError) as err:
+            self.close_connection = True
+            self.connection_dropped(err, environ)
+        except Exception:
+            self.close_connection = True
+            if sent:
+                log.exception("error while streaming %s %s", self.command, self.path)
+            else:
+                log.exception("error handling %s %s", self.command, self.path)
+                status.clear()
+                for data in InternalServerError()(environ, start_response):
+                    write(data)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+
 
 class HttpsServer:
     def __init__(self, host: str, port: int, app: Any, cert: str, key: str) -> None:
@@ -49,7 +141,7 @@ class HttpsServer:
         class Handler(_Handler):
             connections: set[socket.socket] = set()  # noqa: RUF012
             lock = threading.Lock()
-            # HTTP/1.1 enables chunked streaming for watches, and keep-alive.
+            # HTTP/1.1: chunked streaming for watches, and keep-alive (run_wsgi).
             protocol_version = "HTTP/1.1"
 
         self._handler = Handler
