@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,3 +153,33 @@ def test_network_policy_rules() -> None:
     lines, _ = netpol.render([policy], pods, namespaces, "n1", v6=False)
     assert not [line for line in lines if line.startswith(f"-A {inbound} -s")]
     assert netpol.render([], pods, namespaces, "n1", v6=False)[1] == set()
+
+
+def test_pod_ips_are_handed_out_after_the_last_reserved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """host-local IPAM: a freed address is not the next one given out, and teardown removes
+    the pod's namespace (its veth and addresses) before the lease is released."""
+    from k8s_standin.node import podnet
+
+    monkeypatch.setenv("STANDIN_ROOT", str(tmp_path))
+    monkeypatch.setenv("STANDIN_POD_NETWORK", "netns")
+    net = podnet.PodNetwork(_config())
+    a = net._allocate("10.42.0.0/24", "a")
+    b = net._allocate("10.42.0.0/24", "b")
+    assert (a, b) == ("10.42.0.2", "10.42.0.3")
+    assert net._allocate("10.42.0.0/24", "a") == a  # idempotent per pod
+    leases = tmp_path / "var/lib/cni/networks/cbr0"
+    calls: list[tuple[tuple[str, ...], bool]] = []
+    monkeypatch.setattr(net, "_netns_exists", lambda ns: True)
+    monkeypatch.setattr(
+        podnet, "sh", lambda *argv, check=True: calls.append((argv, (leases / a).exists()))
+    )
+    net.teardown("a")
+    assert calls == [(("ip", "netns", "del", "cni-a"), True)]  # lease still held then
+    assert not (leases / a).exists()
+    assert net._allocate("10.42.0.0/24", "c") == "10.42.0.4"  # not a's address again
+    # The search wraps around the range and skips leases still held.
+    (leases / "last_reserved_ip.0").write_text("10.42.0.254")
+    assert net._allocate("10.42.0.0/24", "d") == "10.42.0.2"
+    assert net._allocate("fd42::/64", "e", 1) == "fd42::2"

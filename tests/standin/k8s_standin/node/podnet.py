@@ -69,8 +69,8 @@ class PodNetwork:
         self._ensure_bridge(tuple(cidrs))
         uid = pod["metadata"]["uid"]
         ns = f"cni-{uid}"
-        ips = [self._allocate(c, uid) for c in cidrs]
-        if not Path(f"/var/run/netns/{ns}").exists():
+        ips = [self._allocate(c, uid, index) for index, c in enumerate(cidrs)]
+        if not self._netns_exists(ns):
             sh("ip", "netns", "add", ns)
         host_if = "veth" + uid.replace("-", "")[:8]
         if sh("ip", "link", "show", host_if, check=False).returncode != 0:
@@ -129,45 +129,69 @@ class PodNetwork:
                 Path("/proc/sys", knob).write_text("1")
         self._bridge_cidrs = cidrs
 
-    def _allocate(self, cidr: str, uid: str) -> str:
+    def _allocate(self, cidr: str, uid: str, index: int = 0) -> str:
+        """host-local IPAM: one file per address holding the owner's id, and the search
+        starting after `last_reserved_ip.<range index>`, so a freed address is the last
+        to be handed out again (no immediate reuse while stale neighbour entries, conntrack
+        state or Endpoints may still point at the previous owner)."""
         net = ipaddress.ip_network(cidr, strict=False)
         self.ipam_dir.mkdir(parents=True, exist_ok=True)
         for entry in self.ipam_dir.iterdir():
             try:
-                if entry.read_text().strip() == uid and \
-                        ipaddress.ip_address(entry.name) in net:
+                if entry.read_text().strip() == uid and ipaddress.ip_address(entry.name) in net:
                     return entry.name
             except (OSError, ValueError):
                 continue
-        for offset in range(2, min(net.num_addresses - 1, 65534)):
-            ip = str(net.network_address + offset)
+        first = 2  # .0 is the network, .1 the gateway on cni0
+        size = min(net.num_addresses - 1, 65534) - first
+        if size <= 0:
+            raise RuntimeError(f"no free address in {cidr}")
+        last_file = self.ipam_dir / f"last_reserved_ip.{index}"
+        start = 0
+        with contextlib.suppress(OSError, ValueError):
+            last = ipaddress.ip_address(last_file.read_text().strip())
+            if last in net:
+                start = (int(last) - int(net.network_address) - first + 1) % size
+        for step in range(size):
+            ip = str(net.network_address + first + (start + step) % size)
             path = self.ipam_dir / ip
             try:
                 with open(path, "x") as fh:  # exclusive create: the file is the lease
                     fh.write(uid)
-                return ip
             except FileExistsError:
                 continue
+            last_file.write_text(ip)
+            return ip
         raise RuntimeError(f"no free address in {cidr}")
 
-    def teardown(self, uid: str) -> None:
-        if self.ipam_dir.is_dir():
-            for entry in self.ipam_dir.iterdir():
-                try:
-                    if entry.read_text().strip() == uid:
-                        entry.unlink()
-                except OSError:
-                    continue
-        if self.mode != "netns":
+    def _release(self, uid: str) -> None:
+        if not self.ipam_dir.is_dir():
             return
-        ns = f"cni-{uid}"
-        if Path(f"/var/run/netns/{ns}").exists():
-            sh("ip", "netns", "del", ns, check=False)
-        resolv = resolv_conf(ns).parent
-        if resolv.is_dir():
-            for item in resolv.iterdir():
-                item.unlink(missing_ok=True)
-            resolv.rmdir()
+        for entry in self.ipam_dir.iterdir():
+            if entry.name.startswith("last_reserved_ip."):
+                continue
+            try:
+                if entry.read_text().strip() == uid:
+                    entry.unlink()
+            except OSError:
+                continue
+
+    def _netns_exists(self, ns: str) -> bool:
+        return Path(f"/var/run/netns/{ns}").exists()
+
+    def teardown(self, uid: str) -> None:
+        # CNI DEL order: the interface holding the addresses goes first, the leases
+        # last, so a new pod can never get an address that is still up on a veth.
+        if self.mode == "netns":
+            ns = f"cni-{uid}"
+            if self._netns_exists(ns):
+                sh("ip", "netns", "del", ns, check=False)
+            resolv = resolv_conf(ns).parent
+            if resolv.is_dir():
+                for item in resolv.iterdir():
+                    item.unlink(missing_ok=True)
+                resolv.rmdir()
+        self._release(uid)
 
     def sync_routes(self, nodes: list[Obj]) -> None:
         """Route other nodes' pod CIDRs via their InternalIP (host-gw style overlay)."""
