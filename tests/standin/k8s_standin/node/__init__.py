@@ -10,6 +10,8 @@ Contract with the API server (k8s_standin.api):
   register a Node and run pods as real processes.
 - Pods bound to an existing Node are deleted gracefully: the kubelet stops the
   containers and removes the object with a DELETE carrying gracePeriodSeconds=0.
+- NetworkPolicies are enforced on each node with a kubelet (netpol.py, kube-router's
+  way), in netns pod-network mode only.
 - Container logs go to `config.pod_log_dir / f"{ns}_{pod}_{uid}" / container /
   f"{restartCount}.log"` in CRI format; the API serves pods/log from there.
 """
