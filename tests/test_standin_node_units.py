@@ -15,15 +15,19 @@ from k8s_standin.node.util import matches, stable_hash
 
 def test_default_commands_and_unknown_images() -> None:
     assert commands.container_argv({"image": "busybox:1.36", "args": ["-c", "true"]})[-2:] == [
-        "-c", "true"]
+        "-c",
+        "true",
+    ]
     assert commands.container_argv({"image": "registry.k8s.io/pause:3.9"})[-1] == "infinity"
     with pytest.raises(commands.NoCommand):
         commands.container_argv({"image": "example.com/app:1"})
 
 
 def test_label_selectors() -> None:
-    sel = {"matchLabels": {"app": "a"},
-           "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}]}
+    sel = {
+        "matchLabels": {"app": "a"},
+        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}],
+    }
     assert matches(sel, {"app": "a", "tier": "web"})
     assert not matches(sel, {"app": "a", "tier": "db"})
     assert not matches({}, {"app": "a"}), "an empty selector selects nothing here"
@@ -36,36 +40,63 @@ def test_node_ipam_subnets() -> None:
 
 
 def test_scheduler_taints_and_affinity() -> None:
-    node = {"metadata": {"name": "n1", "labels": {"kubernetes.io/hostname": "n1"}},
-            "spec": {"taints": [{"key": "dedicated", "effect": "NoSchedule"}]}}
+    node = {
+        "metadata": {"name": "n1", "labels": {"kubernetes.io/hostname": "n1"}},
+        "spec": {"taints": [{"key": "dedicated", "effect": "NoSchedule"}]},
+    }
     assert not scheduler.tolerates({"spec": {}}, node)
     assert scheduler.tolerates({"spec": {"tolerations": [{"operator": "Exists"}]}}, node)
-    affinity = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n2"]}]}]}}
+    affinity = {
+        "required": {
+            "nodeSelectorTerms": [
+                {
+                    "matchExpressions": [
+                        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n2"]}
+                    ]
+                }
+            ]
+        }
+    }
     assert not scheduler.node_affinity_ok(affinity, node)
 
 
 def _config(**kw: Any) -> NodeConfig:
     from pathlib import Path
 
-    return NodeConfig(flavor="k3s", version="v1.33.6+k3s1", data_dir=Path("/tmp/x"),
-                      api_url="https://127.0.0.1:6443", kubeconfig_path=Path("/tmp/kc"),
-                      node_name="n1", node_ip="10.0.0.5", **kw)
+    return NodeConfig(
+        flavor="k3s",
+        version="v1.33.6+k3s1",
+        data_dir=Path("/tmp/x"),
+        api_url="https://127.0.0.1:6443",
+        kubeconfig_path=Path("/tmp/kc"),
+        node_name="n1",
+        node_ip="10.0.0.5",
+        **kw,
+    )
 
 
 def test_proxy_rules_dnat_to_ready_endpoints() -> None:
     p = proxy.Proxy.__new__(proxy.Proxy)
     p.config = _config(faults=Faults())
-    svc = {"metadata": {"namespace": "default", "name": "web"},
-           "spec": {"clusterIP": "10.43.0.20", "clusterIPs": ["10.43.0.20"],
-                    "selector": {"app": "web"},
-                    "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}
+    svc = {
+        "metadata": {"namespace": "default", "name": "web"},
+        "spec": {
+            "clusterIP": "10.43.0.20",
+            "clusterIPs": ["10.43.0.20"],
+            "selector": {"app": "web"},
+            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}],
+        },
+    }
 
     def pod(ip: str, ready: bool) -> dict[str, Any]:
-        return {"metadata": {"namespace": "default", "name": ip, "labels": {"app": "web"}},
-                "spec": {"nodeName": "n1", "containers": []},
-                "status": {"podIP": ip, "conditions": [
-                    {"type": "Ready", "status": "True" if ready else "False"}]}}
+        return {
+            "metadata": {"namespace": "default", "name": ip, "labels": {"app": "web"}},
+            "spec": {"nodeName": "n1", "containers": []},
+            "status": {
+                "podIP": ip,
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            },
+        }
 
     lines, chains = p._rules(False, [svc], [pod("10.42.0.7", True), pod("10.42.0.8", False)])
     text = "\n".join(lines)
@@ -79,10 +110,12 @@ def test_proxy_rules_dnat_to_ready_endpoints() -> None:
 def test_ingress_matching_prefers_host_and_longest_path() -> None:
     routes = Routes.__new__(Routes)
     backend = {"service": {"name": "s", "port": {"number": 80}}}
-    routes.rules = [("", "Prefix", "/", {"n": "default"}, "ns"),
-                    ("a.example", "Prefix", "/api", {"n": "api"}, "ns"),
-                    ("a.example", "Exact", "/api/v1", {"n": "exact"}, "ns"),
-                    ("*.wild.example", "Prefix", "/", backend, "ns")]
+    routes.rules = [
+        ("", "Prefix", "/", {"n": "default"}, "ns"),
+        ("a.example", "Prefix", "/api", {"n": "api"}, "ns"),
+        ("a.example", "Exact", "/api/v1", {"n": "exact"}, "ns"),
+        ("*.wild.example", "Prefix", "/", backend, "ns"),
+    ]
     assert routes.match("a.example", "/api/x") == ({"n": "api"}, "ns")
     assert routes.match("a.example:8080", "/api/v1") == ({"n": "exact"}, "ns")
     assert routes.match("a.example", "/apix") == ({"n": "default"}, "ns")
@@ -183,3 +216,31 @@ def test_pod_ips_are_handed_out_after_the_last_reserved(
     (leases / "last_reserved_ip.0").write_text("10.42.0.254")
     assert net._allocate("10.42.0.0/24", "d") == "10.42.0.2"
     assert net._allocate("fd42::/64", "e", 1) == "fd42::2"
+
+
+def test_network_policy_rules_ipv6() -> None:
+    web = _pod("web", "a", "10.42.0.5", {"app": "web"})
+    web["status"]["podIPs"] = [{"ip": "10.42.0.5"}, {"ip": "fd42::5"}]
+    fe = _pod("fe", "a", "10.42.0.6", {"role": "fe"})
+    fe["status"]["podIPs"] = [{"ip": "10.42.0.6"}, {"ip": "fd42::6"}]
+    policy = {
+        "metadata": {"name": "p", "namespace": "a"},
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": {"matchLabels": {"role": "fe"}}},
+                        {"ipBlock": {"cidr": "10.0.0.0/8"}},
+                        {"ipBlock": {"cidr": "fd00::/8", "except": ["fd42::/64"]}},
+                    ]
+                }
+            ],
+        },
+    }
+    lines, chains = netpol.render([policy], [web, fe], [], "n1", v6=True)
+    text = "\n".join(lines)
+    assert len(chains) == 2  # an empty podSelector selects every pod in the namespace
+    assert "-d fd42::5/128" in text and "-s fd42::6/128" in text
+    assert "10.0.0.0/8" not in text and "fd42::/64 " not in text and "fd80::/9" in text

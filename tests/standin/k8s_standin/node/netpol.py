@@ -24,6 +24,12 @@ mode, for IPv4 (iptables) and IPv6 (ip6tables):
   Pod is running is always allowed"). hostNetwork pods are neither selected nor
   matched by pod selectors.
 
+Where br_netfilter is neither built in nor loaded (no /proc/sys/net/bridge; real
+k3s modprobes it, the stand-in cannot), frames between pods on one node never reach
+iptables: a warning says so and only routed traffic is filtered. Service traffic to a
+pod on another node is masqueraded by the stand-in's kube-proxy (proxy.py), so the
+destination node sees the source node's address there, not the client pod's.
+
 Not modelled: the NFLOG/logging kube-router adds, policies on hostNetwork pods,
 and anything in host pod-network mode (pods share the node's stack there, so
 nothing can tell them apart; a warning says so once).
@@ -34,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from ..config import NodeConfig
@@ -233,6 +240,14 @@ def render(
     return lines, chains
 
 
+def _bridged_traffic_filtered() -> bool:
+    """Whether frames bridged on cni0 go through iptables (br_netfilter, per netns)."""
+    try:
+        return Path("/proc/sys/net/bridge/bridge-nf-call-iptables").read_text().strip() == "1"
+    except OSError:
+        return False  # br_netfilter not built in and not loaded: nothing to switch on
+
+
 class NetworkPolicyController:
     def __init__(self, client: Client, config: NodeConfig, network: PodNetwork) -> None:
         self.client, self.config, self.network = client, config, network
@@ -248,6 +263,12 @@ class NetworkPolicyController:
                 self._warned = True
             return
         policies = self.client.list("networkpolicies")
+        if policies and not self._warned and not _bridged_traffic_filtered():
+            log.warning(
+                "br_netfilter is not active in this network namespace: NetworkPolicies "
+                "apply to routed traffic only, not between pods on this node"
+            )
+            self._warned = True
         pods = self.client.list("pods")
         namespaces = self.client.list("namespaces")
         families = [False] + (
