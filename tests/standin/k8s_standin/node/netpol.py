@@ -48,7 +48,7 @@ from ..selectors import match_labels
 from .client import Client
 from .endpoints import pod_ips
 from .podnet import PodNetwork
-from .proxy import find_iptables
+from .proxy import find_iptables, restore
 from .util import Obj, log
 
 TOP = "KUBE-ROUTER-FORWARD"
@@ -298,30 +298,6 @@ class NetworkPolicyController:
             )
 
     def _apply(self, v6: bool, rules: tuple[list[str], set[str]]) -> None:
-        lines, chains = rules
-        stale = self._chains[v6] - chains
-        payload = "\n".join(
-            [
-                "*filter",
-                *(f":{c} - [0:0]" for c in (TOP, *sorted(chains | stale))),
-                *lines,
-                *(f"-X {c}" for c in sorted(stale)),
-                "COMMIT",
-                "",
-            ]
-        )
-        if payload == self._last.get(v6):
-            return
         tool = self.tools[v6]
         assert tool
-        proc = subprocess.run(
-            [f"{tool}-restore", "-w", "--noflush"],
-            input=payload,
-            text=True,
-            capture_output=True,
-            timeout=30,
-        )
-        if proc.returncode:
-            raise RuntimeError(f"{tool}-restore: {proc.stderr.strip()}")
-        self._last[v6] = payload
-        self._chains[v6] = chains
+        self._chains[v6] = restore(tool, "filter", (TOP,), rules, self._chains[v6], self._last, v6)

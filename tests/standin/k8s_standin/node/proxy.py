@@ -201,19 +201,47 @@ class Proxy:
         return lines, chains
 
     def _apply(self, v6: bool, rules: tuple[list[str], set[str]]) -> None:
-        lines, chains = rules
-        stale = self._chains[v6] - chains
-        payload = "\n".join(
-            ["*nat", *(f":{c} - [0:0]" for c in (*BASE_CHAINS, *sorted(chains | stale))),
-             *lines, *(f"-X {c}" for c in sorted(stale)), "COMMIT", ""])
-        if payload == self._last.get(v6):
-            return
         tool = self.tools[v6]
         assert tool
-        restore = f"{tool}-restore"  # iptables-legacy -> iptables-legacy-restore
-        proc = subprocess.run([restore, "-w", "--noflush"], input=payload, text=True,
-                              capture_output=True, timeout=30)
-        if proc.returncode:
-            raise RuntimeError(f"{restore}: {proc.stderr.strip()}")
-        self._last[v6] = payload
-        self._chains[v6] = chains
+        self._chains[v6] = restore(
+            tool, "nat", BASE_CHAINS, rules, self._chains[v6], self._last, v6
+        )
+
+
+def restore(
+    tool: str,
+    table: str,
+    base: tuple[str, ...],
+    rules: tuple[list[str], set[str]],
+    previous: set[str],
+    last: dict[bool, str],
+    v6: bool,
+) -> set[str]:
+    """Replace our chains in `table` in one iptables-restore --noflush transaction.
+
+    Declaring a chain flushes it; chains we made before and no longer need are
+    deleted. `last` remembers the payload per family, so an unchanged rule set costs
+    nothing. Returns the chains now programmed.
+    """
+    lines, chains = rules
+    stale = previous - chains
+    payload = "\n".join(
+        [
+            f"*{table}",
+            *(f":{c} - [0:0]" for c in (*base, *sorted(chains | stale))),
+            *lines,
+            *(f"-X {c}" for c in sorted(stale)),
+            "COMMIT",
+            "",
+        ]
+    )
+    if payload == last.get(v6):
+        return chains
+    command = f"{tool}-restore"  # iptables-legacy -> iptables-legacy-restore
+    proc = subprocess.run(
+        [command, "-w", "--noflush"], input=payload, text=True, capture_output=True, timeout=30
+    )
+    if proc.returncode:
+        raise RuntimeError(f"{command}: {proc.stderr.strip()}")
+    last[v6] = payload
+    return chains
