@@ -233,3 +233,78 @@ def test_liveness_probe_failure_restarts_container(make: Any, tmp_path: Path) ->
     reasons = {e.reason for e in core.list_namespaced_event("default").items
                if e.involved_object.name == "probed"}
     assert {"Unhealthy", "Killing"} <= reasons
+
+
+def _web(port: int) -> dict[str, Any]:
+    server = ("import http.server\n"
+              "class H(http.server.BaseHTTPRequestHandler):\n"
+              "    def do_GET(self):\n"
+              "        self.send_response(200)\n"
+              "        self.send_header('Content-Length', '2')\n"
+              "        self.end_headers()\n"
+              "        self.wfile.write(b'ok')\n"
+              "    def log_message(self, *args):\n"
+              "        pass\n"
+              f"http.server.ThreadingHTTPServer(('127.0.0.1', {port}), H).serve_forever()\n")
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                "name": "web", "image": "python", "command": ["python3", "-c", server],
+                "ports": [{"name": "http", "containerPort": port}],
+                "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1}}]}}
+
+
+def test_servicelb_serves_through_a_control_plane_restart(make: Any) -> None:
+    """Like k3s: a restart of the server process (kubelet included) must not drop requests
+    to a LoadBalancer Service. Ready pods stay Ready, Endpoints keep them, and the svclb
+    forwarder needs no API to keep forwarding."""
+    import threading
+    import time
+
+    import requests
+    from k8s_standin.node.testing import free_port
+
+    server = make()
+    core = client.CoreV1Api(server.api_client())
+    _ready_service_account(core)
+    port = free_port()
+    core.create_namespaced_pod("default", _web(port))
+    core.create_namespaced_service("default", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
+                 "ports": [{"port": 8443, "targetPort": "http"}]}})
+    url = f"http://127.0.0.1:{server.hostport_offset + 8443}/"
+    wait_for(lambda: requests.get(url, timeout=2).status_code == 200, 60, "the svclb path")
+
+    failures: list[str] = []
+    sent = 0
+    stop = threading.Event()
+
+    def probe() -> None:
+        nonlocal sent
+        while not stop.wait(0.1):
+            sent += 1
+            try:
+                with requests.get(url, timeout=2) as resp:
+                    if resp.status_code != 200 or resp.text != "ok":
+                        failures.append(f"{time.monotonic():.1f} HTTP {resp.status_code}")
+            except requests.RequestException as err:
+                failures.append(f"{time.monotonic():.1f} {type(err).__name__}: {err}")
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    try:
+        time.sleep(1)
+        server.restart()
+        back = time.monotonic()
+        core = client.CoreV1Api(server.api_client())
+        # Several kubelet, endpoints and forwarder refresh periods after the API is back.
+        time.sleep(6)
+        pod = core.read_namespaced_pod("web", "default")
+        assert pod.status.container_statuses[0].restart_count == 0
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not failures, f"{len(failures)} of {sent} requests failed (API back at " \
+        f"{back:.1f}): {failures[:5]}\n{server.log_tail(2000)}"
+    assert sent > 40

@@ -244,3 +244,33 @@ def test_network_policy_rules_ipv6() -> None:
     assert len(chains) == 2  # an empty podSelector selects every pod in the namespace
     assert "-d fd42::5/128" in text and "-s fd42::6/128" in text
     assert "10.0.0.0/8" not in text and "fd42::/64 " not in text and "fd80::/9" in text
+
+
+def test_svclb_forwarder_targets_cluster_ips_and_keeps_endpoints_when_api_is_down() -> None:
+    from k8s_standin.node.forward import Backends, ClusterIPs
+
+    # klipper-lb: DEST_IPS:DEST_PORT of the connection's family, fixed at start.
+    dest = ClusterIPs(["10.43.0.10", "fd43::10"], 8443)
+    assert dest.pick() == ("10.43.0.10", 8443)
+    assert dest.pick(v6=True) == ("fd43::10", 8443)
+
+    class Flaky:
+        up = True
+
+    backends = Backends(Flaky(), "default", "web", 80)  # type: ignore[arg-type]
+    backends._lookup = lambda: [("10.42.0.5", 8080)] if Flaky.up else 1 / 0  # type: ignore
+    backends.refresh()
+    Flaky.up = False
+    backends.refresh()  # an API outage must not empty the list (informer cache semantics)
+    assert backends.pick() == ("10.42.0.5", 8080)
+
+
+def test_adopted_container_keeps_its_readiness_until_a_probe_decides() -> None:
+    from k8s_standin.node.probes import Prober
+
+    prober = Prober()
+    probe = {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 1}
+    assert prober.check(("u", "c", "readiness"), probe, {}, "127.0.0.1", [], 0.0,
+                        initial=True).ok
+    assert not prober.check(("v", "c", "readiness"), probe, {}, "127.0.0.1", [], 0.0).ok
+    prober.pool.shutdown(wait=True)

@@ -1,8 +1,13 @@
 """TCP forwarder, the process inside ServiceLB (svclb) pods.
 
-klipper-lb DNATs a node's hostPort to the Service; this process listens on the
-port and relays each connection to a ready endpoint of the Service, looked up
-from the API, so it works with or without kube-proxy rules.
+klipper-lb's entry script reads SRC_PORT, DEST_PROTO, DEST_PORT and DEST_IPS (the
+Service's ClusterIPs) once at start, DNATs the hostPort to them and never talks to
+the API again, so a control-plane restart cannot disturb it. With pod networking
+(netns mode) this process does the same in userspace: it relays each connection to
+DEST_IPS:DEST_PORT of the connection's family, and kube-proxy's rules pick the
+endpoint. In host mode ClusterIPs do not exist, so it keeps a list of the Service's
+ready endpoints, refreshed from the API in the background like an informer cache:
+an unreachable API leaves the last list in place instead of emptying it.
 
 Run: python3 -m k8s_standin.node.forward --listen PORT --service NS/NAME --port SVCPORT
 """
@@ -13,6 +18,7 @@ import argparse
 import contextlib
 import itertools
 import logging
+import os
 import socket
 import threading
 import time
@@ -25,22 +31,54 @@ from .podclient import from_env
 log = logging.getLogger("svclb")
 
 
+class ClusterIPs:
+    """klipper-lb: DEST_IPS:DEST_PORT, fixed at start; no API involved."""
+
+    def __init__(self, ips: list[str], port: int) -> None:
+        self.ips, self.port = ips, port
+
+    def pick(self, v6: bool = False) -> tuple[str, int] | None:
+        same = [ip for ip in self.ips if (":" in ip) == v6]
+        return ((same or self.ips)[0], self.port) if self.ips else None
+
+
 class Backends:
-    """Ready endpoints of one Service port, refreshed at most once a second."""
+    """Ready endpoints of one Service port (host mode), refreshed about once a second
+    off the connection path; a failed refresh keeps the last list."""
 
     def __init__(self, client: Client, namespace: str, name: str, port: int) -> None:
         self.client, self.namespace, self.name, self.port = client, namespace, name, port
         self._cache: list[tuple[str, int]] = []
-        self._at = 0.0
         self._rr = itertools.count()
+        self._lock = threading.Lock()
+        self._first = threading.Event()
 
-    def pick(self) -> tuple[str, int] | None:
-        if time.monotonic() - self._at > 1.0:
-            self._cache = self._lookup()
-            self._at = time.monotonic()
-        if not self._cache:
+    def start(self, period: float = 1.0) -> Backends:
+        def loop() -> None:
+            while True:
+                self.refresh()
+                time.sleep(period)
+
+        threading.Thread(target=loop, daemon=True, name="svclb-backends").start()
+        return self
+
+    def refresh(self) -> None:
+        try:
+            found = self._lookup()
+        except Exception as err:  # API down or restarting: keep what we had
+            log.info("endpoint refresh failed, keeping %d: %s", len(self._cache), err)
+        else:
+            with self._lock:
+                self._cache = found
+        self._first.set()
+
+    def pick(self, v6: bool = False) -> tuple[str, int] | None:
+        self._first.wait(5)
+        with self._lock:
+            cache = list(self._cache)
+        if not cache:
             return None
-        return self._cache[next(self._rr) % len(self._cache)]
+        return cache[next(self._rr) % len(cache)]
 
     def _lookup(self) -> list[tuple[str, int]]:
         svc = self.client.get_or_none("services", self.name, self.namespace)
@@ -69,8 +107,8 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
         dst.shutdown(socket.SHUT_WR)
 
 
-def _handle(conn: socket.socket, backends: Backends) -> None:
-    target = backends.pick()
+def _handle(conn: socket.socket, backends: Backends | ClusterIPs) -> None:
+    target = backends.pick(conn.family == socket.AF_INET6)
     if target is None:
         conn.close()
         return
@@ -114,7 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     namespace, name = args.service.split("/", 1)
-    backends = Backends(from_env("svclb"), namespace, name, args.port)
+    dest_ips = [ip for ip in os.environ.get("DEST_IPS", "").split(",") if ip]
+    backends: Backends | ClusterIPs
+    if env.pod_network() != "host" and dest_ips:
+        backends = ClusterIPs(dest_ips, int(os.environ.get("DEST_PORT") or args.port))
+    else:
+        backends = Backends(from_env("svclb"), namespace, name, args.port).start()
     socks = listen(args.listen, env.listen_address())
     if not socks:
         return 1

@@ -295,7 +295,7 @@ class Kubelet:
         probe = container.get("readinessProbe")
         if probe:
             ready = self.prober.check((uid, name, "readiness"), probe, container, host, prefix,
-                                      since).ok
+                                      since, initial=self._was_ready(pod, name, state)).ok
         liveness = container.get("livenessProbe")
         if liveness:
             live = self.prober.check((uid, name, "liveness"), liveness, container, host, prefix,
@@ -309,6 +309,19 @@ class Kubelet:
                 self.prober.forget(uid, name)
         running = {"running": {"startedAt": state.meta.get("startedAt")}}
         return self._status(container, state.meta, running, last, ready)
+
+    @staticmethod
+    def _was_ready(pod: Obj, name: str, state: ContainerState) -> bool:
+        """Whether the status on record says this very container is ready.
+
+        A kubelet restart (k3s and k0s restart theirs with the server) adopts running
+        containers; the pod stays Ready until its readiness probe actually fails, so the
+        Endpoints keep it and Service traffic is not dropped. Starting from "not ready"
+        would flap every probed pod out of its Services on each control-plane restart.
+        """
+        cid = f"containerd://{state.meta.get('containerID')}"
+        return any(s.get("name") == name and s.get("containerID") == cid and s.get("ready")
+                   for s in (pod.get("status") or {}).get("containerStatuses") or [])
 
     def _probe_host(self, info: dict[str, Any]) -> str:
         ips = info.get("ips") or ["127.0.0.1"]

@@ -67,8 +67,11 @@ class Prober:
         self.states: dict[tuple[str, str, str], ProbeState] = {}
 
     def check(self, key: tuple[str, str, str], probe: Obj, container: Obj, host: str,
-              exec_prefix: list[str], running_since: float) -> ProbeState:
-        state = self.states.setdefault(key, ProbeState())
+              exec_prefix: list[str], running_since: float,
+              initial: bool = False) -> ProbeState:
+        """`initial`: the result to report until the first probes decide (a new
+        container starts not ready; one adopted after a kubelet restart keeps its state)."""
+        state = self.states.setdefault(key, ProbeState(ok=initial))
         if state.future is not None and state.future.done():
             result = state.future.result()
             state.future = None
