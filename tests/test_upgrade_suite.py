@@ -178,11 +178,6 @@ def test_k3s_keeps_its_pods_and_passes(
     assert {p["change"] for p in data["workload_pods"]} == {"kept"}
     assert set(data["node_versions_after"].values()) == {standin_images.k3s_upgrade.version}
     check_timeline(data)
-    if result.ret != 0 and data["workload"]["failed_requests"]:
-        # Seen on the stand-in only, in some runs: about a second of connection resets
-        # on the ServiceLB path after /readyz was back, with every pod (svclb included)
-        # kept. The suite reports it as it should; the cause is in the stand-in's node
-        # side (LB forwarder or proxy rules), not diagnosed yet.
-        assert "longest gap" in output(result)
-        pytest.xfail(f"stand-in ServiceLB path dropped requests: {data['verdict']}")
+    # Hitless like k3s: adopted pods stay Ready and svclb needs no API, so no request fails.
     assert result.ret == 0, output(result)[-4000:]
+    assert data["workload"]["failed_requests"] == 0, data["verdict"]
