@@ -26,9 +26,10 @@ mode, for IPv4 (iptables) and IPv6 (ip6tables):
 
 Where br_netfilter is neither built in nor loaded (no /proc/sys/net/bridge; real
 k3s modprobes it, the stand-in cannot), frames between pods on one node never reach
-iptables: a warning says so and only routed traffic is filtered. Service traffic to a
-pod on another node is masqueraded by the stand-in's kube-proxy (proxy.py), so the
-destination node sees the source node's address there, not the client pod's.
+iptables: a warning says so and only routed traffic is filtered. kube-proxy
+(proxy.py) SNATs Service traffic only from outside the cluster CIDR, so policies see
+the client pod's address across nodes too (every Service connection is SNATed only
+where br_netfilter is inactive).
 
 Not modelled: the NFLOG/logging kube-router adds, policies on hostNetwork pods,
 and anything in host pod-network mode (pods share the node's stack there, so

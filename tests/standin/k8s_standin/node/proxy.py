@@ -3,9 +3,14 @@
 Programs the nat table the way kube-proxy does: KUBE-SERVICES (from PREROUTING
 and OUTPUT) sends each ClusterIP:port and NodePort to a KUBE-SVC-* chain that
 picks a KUBE-SEP-* endpoint at random (statistic match) and DNATs to it;
-KUBE-POSTROUTING masquerades marked traffic. Unlike kube-proxy, all service
-traffic is marked for masquerade, so replies return through the node even
-without br_netfilter. hostPorts (ServiceLB pods) get CNI-HOSTPORT-DNAT rules.
+KUBE-POSTROUTING masquerades marked traffic. As kube-proxy does with
+--cluster-cidr set (k3s passes it), only ClusterIP traffic from outside the cluster
+CIDR is marked (`! -s <cidr>`), plus hairpin traffic (a pod reaching itself,
+KUBE-SEP `-s <pod IP>`) and all NodePort traffic (KUBE-EXT-*), so the endpoint
+sees the client pod's own address (NetworkPolicy depends on that). Replies
+between pods on one bridge then need br_netfilter to be un-DNATed; where it is
+inactive (netpol.py warns) every Service connection is masqueraded instead, as
+kube-proxy's --masquerade-all would. hostPorts (ServiceLB pods) get CNI-HOSTPORT-DNAT rules.
 IPv6 services and endpoints go to ip6tables. Debian's `iptables` is the nft
 backend; when it cannot use the nat table we fall back to `iptables-legacy`
 (k3s-io/k3s#7206 describes mixing the two), and without either to the userspace
@@ -18,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from pathlib import Path
 
 from ..config import NodeConfig
 from .client import Client
@@ -45,6 +51,14 @@ def _chain(prefix: str, *parts: str) -> str:
     return f"{prefix}-{digest}"
 
 
+def _bridged_traffic_filtered() -> bool:
+    """Whether frames bridged on cni0 go through iptables (br_netfilter, per netns)."""
+    try:
+        return Path("/proc/sys/net/bridge/bridge-nf-call-iptables").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 def find_iptables(v6: bool) -> str | None:
     names = ["ip6tables", "ip6tables-legacy"] if v6 else ["iptables", "iptables-legacy"]
     forced = os.environ.get("STANDIN_IPTABLES")
@@ -62,6 +76,10 @@ def find_iptables(v6: bool) -> str | None:
 
 
 class Proxy:
+    # Mark every Service connection for SNAT (--masquerade-all); step() turns it on
+    # when bridged frames bypass iptables (no br_netfilter).
+    masquerade_all = False
+
     def __init__(self, client: Client, config: NodeConfig, network: PodNetwork) -> None:
         self.client, self.config, self.network = client, config, network
         self.enabled = network.mode == "netns"
@@ -76,6 +94,7 @@ class Proxy:
         if not self.enabled:
             return  # host mode: pods share the node's stack, nothing to program
         self.network.sync_routes(self.client.list("nodes"))
+        self.masquerade_all = not _bridged_traffic_filtered()
         services = self.client.list("services")
         pods = [p for p in self.client.list("pods")
                 if not p["metadata"].get("deletionTimestamp") and pod_ips(p)]
@@ -143,6 +162,7 @@ class Proxy:
             "SNAT\" -j MASQUERADE",
         ]
         chains: set[str] = set()
+        cidrs = [c for c in self.config.cluster_cidrs if (":" in c) == v6]
         for svc in services:
             spec = svc["spec"]
             ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]
@@ -161,9 +181,22 @@ class Proxy:
                     host = f"{ip}/128" if v6 else f"{ip}/32"
                     lines.append(f"-A KUBE-SERVICES -d {host} -p {proto} {comment} "
                                  f"--dport {port['port']} -j {svc_chain}")
+                    if self.masquerade_all:
+                        lines.append(f"-A {svc_chain} -j KUBE-MARK-MASQ")
+                    else:
+                        # Only clients outside the cluster CIDR (the node itself, the
+                        # outside world) are SNATed; pods keep their source address.
+                        lines += [f"-A {svc_chain} -d {host} -p {proto} {comment} "
+                                  f"--dport {port['port']} ! -s {cidr} -j KUBE-MARK-MASQ"
+                                  for cidr in cidrs]
                 if port.get("nodePort"):
+                    ext_chain = _chain("KUBE-EXT", ns, name, str(port["port"]), proto, str(v6))
+                    chains.add(ext_chain)
                     lines.append(f"-A KUBE-NODEPORTS -p {proto} {comment} "
-                                 f"--dport {port['nodePort']} -j {svc_chain}")
+                                 f"--dport {port['nodePort']} -j {ext_chain}")
+                    # externalTrafficPolicy Cluster: external traffic is always SNATed.
+                    lines.append(f"-A {ext_chain} -j KUBE-MARK-MASQ")
+                    lines.append(f"-A {ext_chain} -j {svc_chain}")
                 endpoints = []
                 for pod in members:
                     number = target_port(port, pod)
@@ -171,7 +204,6 @@ class Proxy:
                         if (":" in ip) == v6 and number:
                             endpoints.append((ip, number))
                 # No endpoints: no DNAT (kube-proxy REJECTs in the filter table instead).
-                lines.append(f"-A {svc_chain} -j KUBE-MARK-MASQ")
                 for index, (ip, number) in enumerate(endpoints):
                     sep = _chain("KUBE-SEP", ns, name, str(port["port"]), proto, ip, str(number))
                     chains.add(sep)
@@ -180,6 +212,8 @@ class Proxy:
                         f"-m statistic --mode random --probability {1 / remaining:.5f} "
                     lines.append(f"-A {svc_chain} {pick}-j {sep}")
                     target = f"[{ip}]:{number}" if v6 else f"{ip}:{number}"
+                    # Hairpin: a pod reaching itself through the Service is SNATed.
+                    lines.append(f"-A {sep} -s {ip}/{128 if v6 else 32} -j KUBE-MARK-MASQ")
                     lines.append(f"-A {sep} -p {proto} -j DNAT --to-destination {target}")
         lines.append("-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
         for pod in pods:
