@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -38,8 +39,12 @@ def dead_docker_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def inner(pytester: pytest.Pytester) -> pytest.Pytester:
-    # The same wiring as tests/conftest.py, in a project of its own.
+def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    # The same wiring as tests/conftest.py, in a project of its own. It runs in a
+    # subprocess: an in-process run would drop from sys.modules what it imported,
+    # and numpy or the kubernetes client cannot be imported twice in one process.
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
     pytester.makeconftest("from docker_support import pytest_runtest_setup  # noqa: F401\n")
     pytester.makeini("[pytest]\nmarkers =\n    docker: needs a Docker engine\n")
     pytester.makepyfile(test_inner=INNER_TESTS)
@@ -56,7 +61,7 @@ def test_docker_tests_skip_without_engine(
     inner: pytest.Pytester, dead_docker_host: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(REQUIRE_ENV, raising=False)
-    result = inner.runpytest("-rs", "-p", "no:k8sdistro", "-p", "no:cacheprovider")
+    result = inner.runpytest_subprocess("-rs", "-p", "no:k8sdistro", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines([f"SKIPPED*no Docker engine answers at {dead_docker_host}*"])
     assert result.ret == pytest.ExitCode.OK
@@ -66,7 +71,7 @@ def test_docker_tests_fail_when_required(
     inner: pytest.Pytester, dead_docker_host: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(REQUIRE_ENV, "1")
-    result = inner.runpytest("-p", "no:k8sdistro", "-p", "no:cacheprovider")
+    result = inner.runpytest_subprocess("-p", "no:k8sdistro", "-p", "no:cacheprovider")
     # Reported at setup, before any fixture touches the engine: pytest counts it as an
     # error, the run fails, and nothing is skipped.
     result.assert_outcomes(passed=1, errors=1)
