@@ -23,19 +23,21 @@ settings_key = pytest.StashKey["Settings"]()
 
 @dataclass(frozen=True)
 class Settings:
+    """Defaults are the options' defaults, so code outside pytest names only what differs."""
+
     distros: tuple[DistroSpec, ...]
-    image: str | None
-    image_archive: Path | None
-    kubeconfig: Path | None
-    keep: KeepPolicy
-    reuse: bool
-    strict_features: bool
-    nodes: int
-    node_memory: int | None
-    node_cpus: float | None
-    ready_timeout: float | None
+    image: str | None = None
+    image_archive: Path | None = None
+    kubeconfig: Path | None = None
+    keep: KeepPolicy = KeepPolicy.NEVER
+    reuse: bool = False
+    strict_features: bool = False
+    nodes: int = 1
+    node_memory: int | None = None
+    node_cpus: float | None = None
+    ready_timeout: float | None = None
     #: The name of the provisioner that brings clusters up for this run.
-    provisioner: str
+    provisioner: str = "docker"
     #: ``--distro-expect`` changes, by distribution name.
     expect_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: What the provisioner works on, when it takes an address (``ssh://user@host``).

@@ -29,7 +29,6 @@ from kubernetes import client as k8s
 
 from pytest_k8sdistro import kube
 from pytest_k8sdistro.cluster import Cluster, RunIdentity
-from pytest_k8sdistro.keep import KeepPolicy
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners import ProvisionError
 from pytest_k8sdistro.provisioners.docker import DockerProvisioner, labels, privileges
@@ -53,22 +52,8 @@ def engine() -> Iterator[docker.DockerClient]:
 
 
 def settings(spec: DistroSpec, image: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "distros": (spec,),
-        "image": image,
-        "image_archive": None,
-        "kubeconfig": None,
-        "keep": KeepPolicy.NEVER,
-        "reuse": False,
-        "strict_features": False,
-        "nodes": 1,
-        "node_memory": None,
-        "node_cpus": None,
-        "ready_timeout": 120.0,
-        "provisioner": "docker",
-    }
-    values.update(overrides)
-    return Settings(**values)
+    values: dict[str, Any] = {"image": image, "ready_timeout": 120.0, **overrides}
+    return Settings(distros=(spec,), **values)
 
 
 def remove_run(engine: docker.DockerClient, run_id: str) -> None:

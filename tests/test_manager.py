@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from pytest_k8sdistro import Cluster, DistroSpec, ProvisionError, RunIdentity
-from pytest_k8sdistro.keep import KeepPolicy
 from pytest_k8sdistro.manager import ClusterManager, cluster_key
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.base import Provisioner
@@ -16,22 +15,7 @@ from pytest_k8sdistro.spec import parse_distro
 
 
 def settings(**changes: object) -> Settings:
-    values: dict[str, object] = {
-        "distros": (parse_distro("k3s"),),
-        "image": None,
-        "image_archive": None,
-        "kubeconfig": None,
-        "keep": KeepPolicy.NEVER,
-        "reuse": False,
-        "strict_features": False,
-        "nodes": 1,
-        "node_memory": None,
-        "node_cpus": None,
-        "ready_timeout": None,
-        "provisioner": "broken",
-    }
-    values.update(changes)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(distros=(parse_distro("k3s"),), provisioner="broken", **changes)  # type: ignore[arg-type]
 
 
 class Broken(Provisioner):

@@ -19,7 +19,6 @@ from sshd.image import PLAIN_USER, SUDO_USER
 from pytest_k8sdistro import kube as kube_clients
 from pytest_k8sdistro.client import Kube
 from pytest_k8sdistro.cluster import RunIdentity
-from pytest_k8sdistro.keep import KeepPolicy
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.base import ProvisionError
 from pytest_k8sdistro.provisioners.installers import Artifact
@@ -54,15 +53,6 @@ def leftovers(machine: SshMachine) -> list[str]:
 def settings(url: str, artifacts: dict[str, Path]) -> Settings:
     return Settings(
         distros=(parse_distro("k3s"),),
-        image=None,
-        image_archive=None,
-        kubeconfig=None,
-        keep=KeepPolicy.NEVER,
-        reuse=False,
-        strict_features=False,
-        nodes=1,
-        node_memory=None,
-        node_cpus=None,
         ready_timeout=120,
         provisioner="ssh",
         provisioner_target=url,

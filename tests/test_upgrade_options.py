@@ -33,22 +33,8 @@ def test_versions_order_numerically(older: str, newer: str) -> None:
 
 
 def settings(distro: str, provisioner: str = "host", **changes: Any) -> Settings:
-    values: dict[str, Any] = {
-        "distros": (parse_distro(distro),),
-        "image": None,
-        "image_archive": None,
-        "kubeconfig": None,
-        "keep": None,
-        "reuse": False,
-        "strict_features": False,
-        "nodes": 1,
-        "node_memory": None,
-        "node_cpus": None,
-        "ready_timeout": None,
-        "provisioner": provisioner,
-    }
-    values.update(changes)
-    return Settings(**values)
+    values: dict[str, Any] = {"keep": None, **changes}
+    return Settings(distros=(parse_distro(distro),), provisioner=provisioner, **values)
 
 
 def option(to: str | None, image: str | None = None) -> Any:
