@@ -227,3 +227,26 @@ def test_sigterm_tears_the_cluster_down(pytester: pytest.Pytester, record: Path)
             process.kill()
     assert events(record)[-1] == "destroy:k3s-v1.33.6-k3s1", output
     assert "KeyboardInterrupt" in output
+
+
+def test_api_that_goes_away_during_boot_is_reported_as_such(
+    pytester: pytest.Pytester, record: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stand-in serves for two seconds, long enough to be started, then refuses
+    # every connection: readiness must say it is the API that does not answer.
+    monkeypatch.setenv("STANDIN_API_DOWN_AFTER", "2")
+    monkeypatch.setenv("STANDIN_API_DOWN_FOR", "600")
+    pytester.makepyfile("def test_x(kube):\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "standin_provisioner",
+        "--provisioner=standin-process",
+        "--distro=k3s",
+        "--ready-timeout=20",
+        timeout=240,
+    )
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert "still waits for: the API to answer" in output, output[-3000:]
+    assert "Connection refused" in output
+    assert events(record) == ["create:k3s-v1.33.6-k3s1", "destroy:k3s-v1.33.6-k3s1"]
