@@ -1,7 +1,12 @@
-"""The memory-per-tier chart, drawn with matplotlib (the ``report`` extra).
+"""The report's charts, drawn with matplotlib (the ``report`` extra).
 
-Grouped bars: one group per tier, one bar per distribution at the median, with
-a whisker from min to max, and each distribution's idle threshold as a dashed line.
+Memory per tier: grouped bars, one group per tier, one bar per distribution at the
+median, with a whisker from min to max, and each distribution's idle threshold as a
+dashed line.
+
+Upgrade timeline: the workload prober's requests (latency of the answered ones,
+failed ones as marks on a baseline, outages shaded) above a band of the API
+prober's availability, with the suite's marks as vertical lines.
 """
 
 from __future__ import annotations
@@ -16,8 +21,7 @@ class ChartUnavailable(RuntimeError):
     """matplotlib is not installed."""
 
 
-def memory_chart_png(report: Report, *, dpi: int = 110) -> bytes | None:
-    """PNG bytes of the chart, or None when no tier was measured."""
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -27,6 +31,19 @@ def memory_chart_png(report: Report, *, dpi: int = 110) -> bytes | None:
         raise ChartUnavailable(
             "the chart needs matplotlib: pip install 'pytest-k8sdistro[report]'"
         ) from exc
+    return pyplot
+
+
+def _png(pyplot: Any, figure: Any, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    pyplot.close(figure)
+    return buffer.getvalue()
+
+
+def memory_chart_png(report: Report, *, dpi: int = 110) -> bytes | None:
+    """PNG bytes of the chart, or None when no tier was measured."""
+    pyplot = _pyplot()
 
     keys = [k for k, e in report["distros"].items() if e.get("memory")]
     if not keys:
@@ -65,7 +82,104 @@ def memory_chart_png(report: Report, *, dpi: int = 110) -> bytes | None:
     axes.legend(fontsize=8, loc="upper left")
     axes.set_ylim(bottom=0)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    pyplot.close(figure)
-    return buffer.getvalue()
+    return _png(pyplot, figure, dpi)
+
+
+OK_COLOUR, FAILED_COLOUR, OUTAGE_COLOUR = "tab:blue", "tab:red", "#f4b6b6"
+MARK_STYLES = ("tab:purple", "tab:orange", "tab:green", "tab:gray", "tab:brown")
+
+
+def upgrade_title(key: str, timeline: dict[str, Any]) -> str:
+    moved = f"{timeline.get('from_version') or '?'} \u2192 {timeline.get('to_version') or '?'}"
+    distro = timeline.get("distro") or key.split(" ", 1)[0]
+    figures = []
+    if timeline.get("longest_gap_s") is not None:
+        figures.append(f"longest gap {float(timeline['longest_gap_s']):.2f} s")
+    if timeline.get("total_failed_s") is not None:
+        figures.append(f"total failed {float(timeline['total_failed_s']):.2f} s")
+    verdict = timeline.get("verdict") or "no verdict"
+    return f"{distro} {moved}\n{verdict}" + (f" ({', '.join(figures)})" if figures else "")
+
+
+def upgrade_chart_png(key: str, timeline: dict[str, Any], *, dpi: int = 110) -> bytes:
+    """PNG bytes of one upgrade's timeline (see :mod:`.timeline` for its form)."""
+    pyplot = _pyplot()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    figure, (top, band) = pyplot.subplots(
+        2,
+        1,
+        sharex=True,
+        figsize=(10.0, 4.8),
+        gridspec_kw={"height_ratios": [4, 1], "hspace": 0.08},
+    )
+    workload = timeline.get("workload") or []
+    answered = [r for r in workload if r[2]]
+    failed = [r for r in workload if not r[2]]
+    outages = timeline.get("outages") or {}
+    for outage in outages.get("workload") or []:
+        top.axvspan(float(outage["start"]), float(outage["end"]), color=OUTAGE_COLOUR, lw=0)
+    top.scatter(
+        [r[0] for r in answered],
+        [max(float(r[1]), 0.1) for r in answered],
+        s=6,
+        color=OK_COLOUR,
+        linewidths=0,
+    )
+    # Failed requests have no meaningful latency (a timeout, a refused connection):
+    # marks on a baseline at the bottom of the axes.
+    top.scatter(
+        [r[0] for r in failed],
+        [0.05] * len(failed),
+        transform=top.get_xaxis_transform(),
+        marker="|",
+        s=60,
+        color=FAILED_COLOUR,
+        linewidths=1,
+        clip_on=False,
+    )
+    if answered:
+        # Log scale: a few ms in steady state, up to the timeout around the outage.
+        # Room at the bottom for the failed marks, below the fastest answer.
+        latencies = [max(float(r[1]), 0.1) for r in answered]
+        top.set_yscale("log")
+        top.set_ylim(min(latencies) / 4, max(latencies) * 2)
+    top.set_ylabel("workload latency, ms")
+    top.grid(axis="y", which="major", color="#dddddd", lw=0.6)
+
+    api = timeline.get("control_plane") or []
+    for outage in outages.get("control_plane") or []:
+        band.axvspan(float(outage["start"]), float(outage["end"]), color=OUTAGE_COLOUR, lw=0)
+    band.scatter(
+        [r[0] for r in api],
+        [0.5] * len(api),
+        c=[OK_COLOUR if r[2] else FAILED_COLOUR for r in api],
+        marker="|",
+        s=120,
+        linewidths=1,
+    )
+    band.set_ylim(0, 1)
+    band.set_yticks([0.5], ["API /readyz"])
+    band.set_xlabel("seconds since probing started")
+
+    handles: list[Any] = [
+        Line2D([], [], ls="", marker="o", ms=4, color=OK_COLOUR, label="answered"),
+        Line2D([], [], ls="", marker="|", ms=9, color=FAILED_COLOUR, label="failed"),
+        Patch(color=OUTAGE_COLOUR, label="outage"),
+    ]
+    for index, mark in enumerate(timeline.get("marks") or []):
+        colour = MARK_STYLES[index % len(MARK_STYLES)]
+        at = float(mark["at"])
+        for axes in (top, band):
+            axes.axvline(at, color=colour, ls="--", lw=1.2)
+        handles.append(Line2D([], [], color=colour, ls="--", label=f"{mark['label']} ({at:.1f} s)"))
+    ends = [r[0] for r in workload + api] + [float(m["at"]) for m in timeline.get("marks") or []]
+    if ends:
+        band.set_xlim(min(0.0, min(ends)), max(ends) * 1.01 + 0.1)
+    top.set_title(upgrade_title(key, timeline), fontsize=11)
+    # Outside the axes: the marks crowd the middle of the plot, where a legend would
+    # hide the outage.
+    figure.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    figure.subplots_adjust(left=0.1, right=0.98, top=0.88, bottom=0.22)
+    return _png(pyplot, figure, dpi)

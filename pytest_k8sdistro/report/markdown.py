@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_k8sdistro.report.model import Entry, Report
+from pytest_k8sdistro.report.model import (
+    UPGRADE_FILE_PROPERTY,
+    UPGRADE_PROPERTY,
+    Entry,
+    Report,
+    upgrade_timelines,
+)
+from pytest_k8sdistro.report.timeline import summary_lines
 
 #: Suite modules in the order of the blog's feature table, with their row titles.
 SUITE_ROWS: tuple[tuple[str, str], ...] = (
@@ -170,11 +177,6 @@ def _seconds(value: Any) -> str:
     return NONE if value is None else f"{float(value):.1f} s"
 
 
-#: What suites/test_upgrade.py records: its figures, and the file with its timelines.
-UPGRADE_PROPERTY = "k8sdistro_upgrade"
-UPGRADE_FILE_PROPERTY = "k8sdistro_upgrade_file"
-
-
 def upgrade_summary(properties: dict[str, Any]) -> str:
     """The upgrade suite's figures in a sentence; other properties as ``key: value``."""
     parts = []
@@ -207,6 +209,27 @@ def upgrade_rows(entries: list[Entry]) -> list[list[str]]:
             cells.append(f"{MARKS.get(test['outcome'], test['outcome'])} {props}".strip())
         rows.append([name, *cells])
     return rows
+
+
+def timeline_title(key: str, test: dict[str, Any]) -> str:
+    return f"Upgrade timeline: {key} ({test['name']})"
+
+
+def timeline_lines(report: Report) -> list[str]:
+    """Each upgrade's timeline in words (the HTML draws it): marks and outages."""
+    lines = []
+    for key, test in upgrade_timelines(report):
+        t = test["timeline"]
+        moved = f"{t.get('from_version') or '?'} -> {t.get('to_version') or '?'}"
+        lines += [
+            f"### {timeline_title(key, test)}",
+            "",
+            f"{moved}: {t.get('verdict') or 'no verdict'}. Seconds since probing started.",
+            "",
+            *summary_lines(t),
+            "",
+        ]
+    return lines
 
 
 def sections(report: Report) -> list[tuple[str, str, list[str], list[list[str]]]]:
@@ -268,6 +291,8 @@ def render(report: Report) -> str:
         return "\n".join([*lines, "No distribution was tested.", ""])
     for title, note, head, rows in sections(report):
         lines += [f"## {title}", "", note, "", *_table(head, rows), ""]
+        if title == "Upgrade":
+            lines += timeline_lines(report)
     sources = ", ".join(report.get("sources", []))
     lines.append(
         f"Generated {report.get('generated_at', '')}"

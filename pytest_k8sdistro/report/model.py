@@ -9,7 +9,10 @@ One entry per distribution and version, keyed ``"<name> <version>"``::
     fits             the "fits in N" check: limit, ready, serves, detail
     disk             install bytes (per path), image bytes, limit, passed
     suites           per suite module: counts and each test's outcome and properties
-    upgrade          the upgrade suite's tests (suites/test_upgrade.py), as suites
+    upgrade          the upgrade suite's tests (suites/test_upgrade.py), as suites; a
+                     test that upgraded carries its probe ``timeline``
+                     (:mod:`pytest_k8sdistro.report.timeline`), so merged reports
+                     draw every job's chart
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ PREFIX = "footprint."
 #: The property the plugin adds to every test report: which distribution it ran on.
 DISTRO_PROPERTY = "k8sdistro.distro"
 UPGRADE_SUITE = "upgrade"
+#: What suites/test_upgrade.py records: its figures, and the file with its timelines.
+UPGRADE_PROPERTY = "k8sdistro_upgrade"
+UPGRADE_FILE_PROPERTY = "k8sdistro_upgrade_file"
 
 Report = dict[str, Any]
 Entry = dict[str, Any]
@@ -100,7 +106,12 @@ def suite_of(nodeid: str) -> str:
 
 
 def add_test(
-    entry: Entry, nodeid: str, outcome: str, message: str, properties: dict[str, Any]
+    entry: Entry,
+    nodeid: str,
+    outcome: str,
+    message: str,
+    properties: dict[str, Any],
+    timeline: dict[str, Any] | None = None,
 ) -> None:
     suite = suite_of(nodeid)
     bucket = entry["upgrade"] if suite == UPGRADE_SUITE else entry["suites"].setdefault(suite, {})
@@ -112,8 +123,20 @@ def add_test(
         test["message"] = message
     if properties:
         test["properties"] = properties
+    if timeline:
+        test["timeline"] = timeline
     tests.append(test)
     _count(bucket)
+
+
+def upgrade_timelines(report: Report) -> list[tuple[str, dict[str, Any]]]:
+    """(entry key, test) of every upgrade test that carries a timeline."""
+    return [
+        (key, test)
+        for key, entry in report["distros"].items()
+        for test in entry.get("upgrade", {}).get("tests", [])
+        if test.get("timeline")
+    ]
 
 
 def _count(bucket: dict[str, Any]) -> None:

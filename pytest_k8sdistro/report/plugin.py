@@ -21,7 +21,7 @@ import pytest
 from pytest_k8sdistro.footprint.options import FootprintSettings, from_config
 from pytest_k8sdistro.manager import cluster_key
 from pytest_k8sdistro.profiles import Expectations
-from pytest_k8sdistro.report import model
+from pytest_k8sdistro.report import model, timeline
 from pytest_k8sdistro.report.write import append_step_summary, write
 from pytest_k8sdistro.session import K8sDistroSession
 from pytest_k8sdistro.spec import DistroSpec
@@ -114,7 +114,11 @@ class ReportCollector:
         for name, value in properties.items():
             if not model.apply_property(entry, name, value):
                 rest[name] = value
-        model.add_test(entry, report.nodeid, report.outcome, _message(report), rest)
+        # The upgrade suite's result file is on this machine (workers share the run
+        # directory): embed its timeline, bounded, so merged reports can draw it.
+        path = rest.get(model.UPGRADE_FILE_PROPERTY)
+        found = timeline.load(path) if isinstance(path, str) else None
+        model.add_test(entry, report.nodeid, report.outcome, _message(report), rest, found)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
