@@ -210,3 +210,30 @@ def test_chart_alone(tmp_path: Path) -> None:
 def test_chart_of_an_almost_empty_timeline(rows: list[list[Any]]) -> None:
     embedded = {"workload": rows, "control_plane": rows, "marks": [], "outages": {}}
     assert _png_size(upgrade_chart_png(K3S, embedded))[0] > 0
+
+
+PLUGIN_TEST = """
+import json
+
+def test_upgrade_in_place(k8sdistro_spec, record_property, tmp_path):
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(RESULT))
+    record_property("k8sdistro_upgrade", {"verdict": RESULT["verdict"]})
+    record_property("k8sdistro_upgrade_file", str(path))
+"""
+
+
+def test_the_collector_embeds_the_timeline_from_the_result_file(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_upgrade=PLUGIN_TEST.replace("RESULT", repr(fake_result())))
+    result = pytester.runpytest_subprocess("--distro=k3s", "--distro-report=out/report")
+    result.assert_outcomes(passed=1)
+    report = json.loads((pytester.path / "out" / "report.json").read_text())
+    ((key, test),) = model.upgrade_timelines(report)
+    assert key.startswith("k3s ") and test["timeline"]["requests"]["workload"] == 300
+    assert (
+        "Workload outages (300 requests): t=20.0"
+        in (pytester.path / "out" / "report.md").read_text()
+    )
+    assert 'class="upgrade-timeline"' in (pytester.path / "out" / "report.html").read_text()

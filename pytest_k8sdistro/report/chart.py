@@ -101,6 +101,14 @@ def upgrade_title(key: str, timeline: dict[str, Any]) -> str:
     return f"{distro} {moved}\n{verdict}" + (f" ({', '.join(figures)})" if figures else "")
 
 
+def _span(axes: Any, outage: dict[str, Any], width: float) -> None:
+    """Shade an outage, at least 0.5 % of the plot wide: a 2 s outage in a long
+    upgrade would otherwise be a hairline."""
+    start, end = float(outage["start"]), float(outage["end"])
+    pad = max(0.0, 0.005 * width - (end - start)) / 2
+    axes.axvspan(start - pad, end + pad, color=OUTAGE_COLOUR, lw=0)
+
+
 def upgrade_chart_png(key: str, timeline: dict[str, Any], *, dpi: int = 110) -> bytes:
     """PNG bytes of one upgrade's timeline (see :mod:`.timeline` for its form)."""
     pyplot = _pyplot()
@@ -115,11 +123,14 @@ def upgrade_chart_png(key: str, timeline: dict[str, Any], *, dpi: int = 110) -> 
         gridspec_kw={"height_ratios": [4, 1], "hspace": 0.08},
     )
     workload = timeline.get("workload") or []
+    api = timeline.get("control_plane") or []
+    ends = [r[0] for r in workload + api] + [float(m["at"]) for m in timeline.get("marks") or []]
+    width = (max(ends) - min(0.0, *ends)) if ends else 0.0
     answered = [r for r in workload if r[2]]
     failed = [r for r in workload if not r[2]]
     outages = timeline.get("outages") or {}
     for outage in outages.get("workload") or []:
-        top.axvspan(float(outage["start"]), float(outage["end"]), color=OUTAGE_COLOUR, lw=0)
+        _span(top, outage, width)
     top.scatter(
         [r[0] for r in answered],
         [max(float(r[1]), 0.1) for r in answered],
@@ -148,9 +159,8 @@ def upgrade_chart_png(key: str, timeline: dict[str, Any], *, dpi: int = 110) -> 
     top.set_ylabel("workload latency, ms")
     top.grid(axis="y", which="major", color="#dddddd", lw=0.6)
 
-    api = timeline.get("control_plane") or []
     for outage in outages.get("control_plane") or []:
-        band.axvspan(float(outage["start"]), float(outage["end"]), color=OUTAGE_COLOUR, lw=0)
+        _span(band, outage, width)
     band.scatter(
         [r[0] for r in api],
         [0.5] * len(api),
@@ -174,7 +184,6 @@ def upgrade_chart_png(key: str, timeline: dict[str, Any], *, dpi: int = 110) -> 
         for axes in (top, band):
             axes.axvline(at, color=colour, ls="--", lw=1.2)
         handles.append(Line2D([], [], color=colour, ls="--", label=f"{mark['label']} ({at:.1f} s)"))
-    ends = [r[0] for r in workload + api] + [float(m["at"]) for m in timeline.get("marks") or []]
     if ends:
         band.set_xlim(min(0.0, min(ends)), max(ends) * 1.01 + 0.1)
     top.set_title(upgrade_title(key, timeline), fontsize=11)
