@@ -479,6 +479,12 @@ def test_logs_and_diagnostics(make: Make, tmp_path: Path) -> None:
 def sleeper_pod(cluster: Cluster) -> Callable[[], Any]:
     api = kube.api_client(cluster.kubeconfig)
     core = k8s.CoreV1Api(api)
+    # Pods are refused until the namespace's default ServiceAccount exists, which
+    # the control plane creates shortly after the namespace (as upstream does).
+    wait_for(
+        "the default ServiceAccount",
+        lambda: core.read_namespaced_service_account("default", "default"),
+    )
     core.create_namespaced_pod(
         "default",
         {
