@@ -356,6 +356,25 @@ def _microk8s(spec: PlanInput) -> InstallPlan:
     )
 
 
+def upgrade_steps(distro: str, target_version: str, *, ready_timeout_s: float) -> tuple[Step, ...]:
+    """The distribution's own in-place upgrade on a machine, or () when not supported here.
+
+    microk8s refreshes its snap to the target channel and waits until it is ready
+    again (canonical/microk8s: ``snap refresh microk8s --channel=...``); since 1.22
+    workloads are meant to keep running through it.
+    """
+    if distro != "microk8s":
+        return ()
+    timeout = str(int(ready_timeout_s))
+    return (
+        Step(("snap", "refresh", "microk8s", f"--channel={target_version}"), timeout_s=1800.0),
+        Step(
+            ("microk8s", "status", "--wait-ready", "--timeout", timeout),
+            timeout_s=ready_timeout_s + 30,
+        ),
+    )
+
+
 def parse_addons(value: str) -> tuple[str, ...]:
     """``dns,hostpath-storage,metallb:10.0.0.10-10.0.0.20`` as a tuple; ``ValueError`` if bad."""
     addons = tuple(item.strip() for item in value.split(",") if item.strip())

@@ -242,6 +242,23 @@ class MachineProvisioner(Provisioner):
             )
             time.sleep(POLL_S)
 
+    # -- upgrade ----------------------------------------------------------------
+
+    def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> None:
+        """Run the distribution's own upgrade procedure on the machine, in place."""
+        spec = DistroSpec(cluster.distro, cluster.version)
+        timeout = self.settings.ready_timeout or spec.profile.readiness.timeout_s
+        steps = installers.upgrade_steps(cluster.distro, target_version, ready_timeout_s=timeout)
+        if not steps:
+            raise ProvisionError(
+                f"the {self.NAME} provisioner upgrades only microk8s in place (snap refresh); "
+                f"{cluster.distro} on a machine is not supported yet: run the upgrade suite "
+                "with the docker provisioner"
+            )
+        target = self._probed(cluster.key)
+        for step in steps:
+            self._run(target, step, spec)
+
     # -- destroy, attach, logs ------------------------------------------------
 
     def _plan_of(self, cluster: Cluster, target: Target) -> installers.InstallPlan:
