@@ -73,6 +73,8 @@ def test_microk8s_refreshes_its_snap_to_the_target_channel_then_waits(tmp_path: 
 
 def test_other_distributions_on_machines_are_refused_with_a_way_out(tmp_path: Path) -> None:
     made = provisioner(tmp_path, "k3s")
-    with pytest.raises(ProvisionError, match=r"upgrades only microk8s in place.*docker provisioner"):
+    with pytest.raises(
+        ProvisionError, match=r"upgrades only microk8s in place.*docker provisioner"
+    ):
         run_upgrade(made, cluster("k3s", "v1.33.6+k3s1"), "v1.34.1+k3s1")
     assert upgrade_steps("k0s", "v1.34.1+k0s.0", ready_timeout_s=60) == ()
