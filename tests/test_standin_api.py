@@ -75,19 +75,28 @@ def _status_body(exc: ApiException) -> dict[str, Any]:
     return body
 
 
-def kubectl(standin: testing.StandIn, *args: str, stdin: str | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    standin: testing.StandIn, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     assert KUBECTL is not None
-    result = subprocess.run([KUBECTL, "--kubeconfig", str(standin.kubeconfig), *args],
-                            input=stdin, capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(standin.kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if check and result.returncode != 0:
-        pytest.fail(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-                    f"{result.stdout}\n{result.stderr}")
+        pytest.fail(
+            f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
 # -- basics -------------------------------------------------------------------
+
 
 def test_version_and_builtins(k3s: testing.StandIn, core: client.CoreV1Api) -> None:
     info = client.VersionApi(api_client(k3s.kubeconfig)).get_code()
@@ -103,26 +112,34 @@ def test_version_and_builtins(k3s: testing.StandIn, core: client.CoreV1Api) -> N
 
 
 def test_crud_and_selectors(core: client.CoreV1Api, ns: str) -> None:
-    body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="cm1", labels={"app": "a"}),
-                              data={"k": "v"})
+    body = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="cm1", labels={"app": "a"}), data={"k": "v"}
+    )
     created = core.create_namespaced_config_map(ns, body)
     assert created.metadata.uid and created.metadata.creation_timestamp
-    core.create_namespaced_config_map(ns, client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="cm2", labels={"app": "b"})))
+    core.create_namespaced_config_map(
+        ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="cm2", labels={"app": "b"}))
+    )
     with pytest.raises(ApiException) as err:
         core.create_namespaced_config_map(ns, body)
     assert err.value.status == 409 and _status_body(err.value)["reason"] == "AlreadyExists"
 
-    assert [c.metadata.name for c in core.list_namespaced_config_map(
-        ns, label_selector="app=a").items] == ["cm1"]
-    assert [c.metadata.name for c in core.list_namespaced_config_map(
-        ns, label_selector="app in (a,b),app!=a").items] == ["cm2"]
-    assert [c.metadata.name for c in core.list_namespaced_config_map(
-        ns, field_selector="metadata.name=cm2").items] == ["cm2"]
+    assert [
+        c.metadata.name for c in core.list_namespaced_config_map(ns, label_selector="app=a").items
+    ] == ["cm1"]
+    assert [
+        c.metadata.name
+        for c in core.list_namespaced_config_map(ns, label_selector="app in (a,b),app!=a").items
+    ] == ["cm2"]
+    assert [
+        c.metadata.name
+        for c in core.list_namespaced_config_map(ns, field_selector="metadata.name=cm2").items
+    ] == ["cm2"]
     page = core.list_namespaced_config_map(ns, label_selector="app", limit=1)
     assert len(page.items) == 1 and page.metadata._continue
-    rest = core.list_namespaced_config_map(ns, label_selector="app", limit=1,
-                                           _continue=page.metadata._continue)
+    rest = core.list_namespaced_config_map(
+        ns, label_selector="app", limit=1, _continue=page.metadata._continue
+    )
     assert {page.items[0].metadata.name, rest.items[0].metadata.name} == {"cm1", "cm2"}
 
     patched = core.patch_namespaced_config_map("cm1", ns, {"data": {"x": "y"}})
@@ -144,12 +161,22 @@ def test_json_patch_and_strategic_merge(k3s: testing.StandIn, ns: str) -> None:
     apps = client.AppsV1Api(api_client(k3s.kubeconfig))
     dep = {
         "metadata": {"name": "web"},
-        "spec": {"selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [
-                                  {"name": "a", "image": "busybox:1.36"},
-                                  {"name": "b", "image": "busybox:1.36",
-                                   "env": [{"name": "X", "value": "1"}]}]}}},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {"name": "a", "image": "busybox:1.36"},
+                        {
+                            "name": "b",
+                            "image": "busybox:1.36",
+                            "env": [{"name": "X", "value": "1"}],
+                        },
+                    ]
+                },
+            },
+        },
     }
     created = apps.create_namespaced_deployment(ns, dep)
     assert created.spec.replicas == 1
@@ -157,8 +184,13 @@ def test_json_patch_and_strategic_merge(k3s: testing.StandIn, ns: str) -> None:
     assert created.spec.template.spec.restart_policy == "Always"
     assert created.metadata.generation == 1
     # Strategic merge: the containers list merges by name instead of being replaced.
-    smp = {"spec": {"template": {"spec": {"containers": [
-        {"name": "b", "env": [{"name": "Y", "value": "2"}]}]}}}}
+    smp = {
+        "spec": {
+            "template": {
+                "spec": {"containers": [{"name": "b", "env": [{"name": "Y", "value": "2"}]}]}
+            }
+        }
+    }
     after = apps.patch_namespaced_deployment("web", ns, smp)
     containers = {c.name: c for c in after.spec.template.spec.containers}
     assert set(containers) == {"a", "b"}
@@ -183,8 +215,13 @@ def test_watch_orders_events(core: client.CoreV1Api, ns: str) -> None:
 
     def consume() -> None:
         w = watch.Watch()
-        for event in w.stream(core.list_namespaced_config_map, ns, resource_version=start_rv,
-                              field_selector="metadata.name=w1", timeout_seconds=10):
+        for event in w.stream(
+            core.list_namespaced_config_map,
+            ns,
+            resource_version=start_rv,
+            field_selector="metadata.name=w1",
+            timeout_seconds=10,
+        ):
             obj = event["object"]
             seen.append((event["type"], obj.metadata.name, int(obj.metadata.resource_version)))
             if event["type"] == "DELETED":
@@ -198,19 +235,30 @@ def test_watch_orders_events(core: client.CoreV1Api, ns: str) -> None:
     core.patch_namespaced_config_map("w1", ns, {"data": {"a": "1"}})
     core.delete_namespaced_config_map("w1", ns)
     assert done.wait(10), f"watch did not end; saw {seen}"
-    assert [(t, n) for t, n, _ in seen] == [("ADDED", "w1"), ("MODIFIED", "w1"),
-                                           ("DELETED", "w1")]
+    assert [(t, n) for t, n, _ in seen] == [("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1")]
     rvs = [rv for _, _, rv in seen]
     assert rvs == sorted(rvs) and len(set(rvs)) == 3 and rvs[0] > int(start_rv)
 
 
 def test_stale_update_conflicts(core: client.CoreV1Api, ns: str) -> None:
     cm = core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}, "data": {"v": "1"}})
-    core.replace_namespaced_config_map("c", ns, {"metadata": {
-        "name": "c", "resourceVersion": cm.metadata.resource_version}, "data": {"v": "2"}})
+    core.replace_namespaced_config_map(
+        "c",
+        ns,
+        {
+            "metadata": {"name": "c", "resourceVersion": cm.metadata.resource_version},
+            "data": {"v": "2"},
+        },
+    )
     with pytest.raises(ApiException) as err:
-        core.replace_namespaced_config_map("c", ns, {"metadata": {
-            "name": "c", "resourceVersion": cm.metadata.resource_version}, "data": {"v": "3"}})
+        core.replace_namespaced_config_map(
+            "c",
+            ns,
+            {
+                "metadata": {"name": "c", "resourceVersion": cm.metadata.resource_version},
+                "data": {"v": "3"},
+            },
+        )
     status = _status_body(err.value)
     assert err.value.status == 409 and status["reason"] == "Conflict"
     assert "the object has been modified" in status["message"]
@@ -225,14 +273,18 @@ def test_invalid_pod_is_422_with_causes(core: client.CoreV1Api, ns: str) -> None
     assert status["kind"] == "Status" and status["apiVersion"] == "v1"
     assert (status["status"], status["reason"], status["code"]) == ("Failure", "Invalid", 422)
     assert status["details"]["name"] == "bad" and status["details"]["kind"] == "Pod"
-    assert {"reason": "FieldValueRequired", "message": "Required value",
-            "field": "spec.containers"} in status["details"]["causes"]
+    assert {
+        "reason": "FieldValueRequired",
+        "message": "Required value",
+        "field": "spec.containers",
+    } in status["details"]["causes"]
     assert status["message"].startswith('Pod "bad" is invalid: ')
 
 
 def test_pod_defaults_and_field_selectors(core: client.CoreV1Api, ns: str) -> None:
-    pod = core.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {
-        "containers": [{"name": "c", "image": "busybox"}]}})
+    pod = core.create_namespaced_pod(
+        ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    )
     assert pod.spec.restart_policy == "Always"
     assert pod.spec.dns_policy == "ClusterFirst"
     assert pod.spec.termination_grace_period_seconds == 30
@@ -240,16 +292,25 @@ def test_pod_defaults_and_field_selectors(core: client.CoreV1Api, ns: str) -> No
     assert pod.spec.containers[0].image_pull_policy == "Always"
     assert pod.status.phase == "Pending"
     core.patch_namespaced_pod("p", ns, {"spec": {"nodeName": "n1"}})
-    assert [p.metadata.name for p in core.list_namespaced_pod(
-        ns, field_selector="spec.nodeName=n1,status.phase=Pending").items] == ["p"]
+    assert [
+        p.metadata.name
+        for p in core.list_namespaced_pod(
+            ns, field_selector="spec.nodeName=n1,status.phase=Pending"
+        ).items
+    ] == ["p"]
     assert core.list_pod_for_all_namespaces(field_selector="spec.nodeName=nope").items == []
 
 
 def test_binding_assigns_a_node_once(core: client.CoreV1Api, ns: str) -> None:
-    core.create_namespaced_pod(ns, {"metadata": {"name": "b"}, "spec": {
-        "containers": [{"name": "c", "image": "busybox"}]}})
-    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "b"},
-               "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}}
+    core.create_namespaced_pod(
+        ns, {"metadata": {"name": "b"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    )
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "b"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"},
+    }
     core.create_namespaced_pod_binding("b", ns, binding, _preload_content=False)
     assert core.read_namespaced_pod("b", ns).spec.node_name == "node-1"
     with pytest.raises(ApiException) as err:
@@ -258,10 +319,13 @@ def test_binding_assigns_a_node_once(core: client.CoreV1Api, ns: str) -> None:
 
 
 def test_eviction_deletes_the_pod(core: client.CoreV1Api, ns: str) -> None:
-    core.create_namespaced_pod(ns, {"metadata": {"name": "ev"}, "spec": {
-        "containers": [{"name": "c", "image": "busybox"}]}})
-    core.create_namespaced_pod_eviction("ev", ns, {
-        "apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "ev"}})
+    core.create_namespaced_pod(
+        ns,
+        {"metadata": {"name": "ev"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}},
+    )
+    core.create_namespaced_pod_eviction(
+        "ev", ns, {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "ev"}}
+    )
     assert not _exists(lambda: core.read_namespaced_pod("ev", ns))
 
 
@@ -269,19 +333,26 @@ def test_default_service_account_arrives_asynchronously(core: client.CoreV1Api) 
     core.create_namespace({"metadata": {"name": "sa-race"}})
     # Like upstream's ServiceAccount admission: no pods before the account exists.
     with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod("sa-race", {"metadata": {"name": "p"}, "spec": {
-            "containers": [{"name": "c", "image": "busybox"}]}})
+        core.create_namespaced_pod(
+            "sa-race",
+            {
+                "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            },
+        )
     assert err.value.status == 403
     assert 'serviceaccount "default" not found' in _status_body(err.value)["message"]
-    eventually(lambda: _exists(lambda: core.read_namespaced_service_account("default",
-                                                                             "sa-race")), 2)
+    eventually(
+        lambda: _exists(lambda: core.read_namespaced_service_account("default", "sa-race")), 2
+    )
     assert core.read_namespaced_config_map("kube-root-ca.crt", "sa-race").data["ca.crt"]
 
 
 def test_namespace_finalization(core: client.CoreV1Api) -> None:
     core.create_namespace({"metadata": {"name": "doomed"}})
-    core.create_namespaced_config_map("doomed", {"metadata": {"name": "cm",
-                                                              "finalizers": ["test/hold"]}})
+    core.create_namespaced_config_map(
+        "doomed", {"metadata": {"name": "cm", "finalizers": ["test/hold"]}}
+    )
     core.delete_namespace("doomed")
     ns = core.read_namespace("doomed")
     assert ns.status.phase == "Terminating" and ns.metadata.deletion_timestamp
@@ -290,9 +361,12 @@ def test_namespace_finalization(core: client.CoreV1Api) -> None:
         core.create_namespaced_config_map("doomed", {"metadata": {"name": "late"}})
     assert err.value.status == 403 and "being terminated" in _status_body(err.value)["message"]
     # The held object keeps the namespace until its finalizer goes.
-    cm = eventually(lambda: core.read_namespaced_config_map("cm", "doomed")
-                    .metadata.deletion_timestamp and core.read_namespaced_config_map("cm",
-                                                                                     "doomed"))
+    cm = eventually(
+        lambda: (
+            core.read_namespaced_config_map("cm", "doomed").metadata.deletion_timestamp
+            and core.read_namespaced_config_map("cm", "doomed")
+        )
+    )
     assert _exists(lambda: core.read_namespace("doomed"))
     core.patch_namespaced_config_map("cm", "doomed", {"metadata": {"finalizers": None}})
     assert cm.metadata.name == "cm"
@@ -300,8 +374,9 @@ def test_namespace_finalization(core: client.CoreV1Api) -> None:
 
 
 def test_secret_string_data_and_protected_namespaces(core: client.CoreV1Api, ns: str) -> None:
-    secret = core.create_namespaced_secret(ns, {"metadata": {"name": "s"},
-                                               "stringData": {"user": "admin"}})
+    secret = core.create_namespaced_secret(
+        ns, {"metadata": {"name": "s"}, "stringData": {"user": "admin"}}
+    )
     assert secret.data == {"user": "YWRtaW4="} and secret.type == "Opaque"
     assert secret.string_data is None
     with pytest.raises(ApiException) as err:
@@ -312,8 +387,13 @@ def test_secret_string_data_and_protected_namespaces(core: client.CoreV1Api, ns:
 
 def test_owner_references_cascade(core: client.CoreV1Api, ns: str) -> None:
     owner = core.create_namespaced_config_map(ns, {"metadata": {"name": "owner"}})
-    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
-           "uid": owner.metadata.uid, "blockOwnerDeletion": True}
+    ref = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "owner",
+        "uid": owner.metadata.uid,
+        "blockOwnerDeletion": True,
+    }
     core.create_namespaced_config_map(ns, {"metadata": {"name": "dep", "ownerReferences": [ref]}})
     core.delete_namespaced_config_map("owner", ns, propagation_policy="Foreground")
     # Foreground: the owner waits, marked for deletion, until its dependent is gone.
@@ -322,31 +402,53 @@ def test_owner_references_cascade(core: client.CoreV1Api, ns: str) -> None:
 
     owner = core.create_namespaced_config_map(ns, {"metadata": {"name": "owner2"}})
     ref.update(name="owner2", uid=owner.metadata.uid)
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "dep2",
-                                                        "ownerReferences": [ref]}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "dep2", "ownerReferences": [ref]}})
     core.delete_namespaced_config_map("owner2", ns, propagation_policy="Orphan")
     eventually(lambda: not _exists(lambda: core.read_namespaced_config_map("owner2", ns)))
     assert not core.read_namespaced_config_map("dep2", ns).metadata.owner_references
 
 
-def test_pod_logs_from_kubelet_layout(k3s: testing.StandIn, core: client.CoreV1Api,
-                                      ns: str) -> None:
-    pod = core.create_namespaced_pod(ns, {"metadata": {"name": "logger"}, "spec": {
-        "containers": [{"name": "main", "image": "busybox"}]}})
+def test_pod_logs_from_kubelet_layout(
+    k3s: testing.StandIn, core: client.CoreV1Api, ns: str
+) -> None:
+    pod = core.create_namespaced_pod(
+        ns,
+        {
+            "metadata": {"name": "logger"},
+            "spec": {"containers": [{"name": "main", "image": "busybox"}]},
+        },
+    )
     with pytest.raises(ApiException) as err:
         core.read_namespaced_pod_log("logger", ns)
     assert err.value.status == 400 and "waiting to start" in _status_body(err.value)["message"]
-    core.patch_namespaced_pod_status("logger", ns, {"status": {"containerStatuses": [
-        {"name": "main", "restartCount": 1, "ready": True, "image": "busybox", "imageID": "",
-         "state": {"running": {}}}]}})
+    core.patch_namespaced_pod_status(
+        "logger",
+        ns,
+        {
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": "main",
+                        "restartCount": 1,
+                        "ready": True,
+                        "image": "busybox",
+                        "imageID": "",
+                        "state": {"running": {}},
+                    }
+                ]
+            }
+        },
+    )
     base = k3s.workdir / "log" / "pods" / f"{ns}_logger_{pod.metadata.uid}" / "main"
     base.mkdir(parents=True)
     (base / "0.log").write_text("old 1\nold 2\n")
     (base / "1.log").write_text("line 1\nline 2\nline 3\n")
     assert core.read_namespaced_pod_log("logger", ns) == "line 1\nline 2\nline 3\n"
     assert core.read_namespaced_pod_log("logger", ns, tail_lines=1) == "line 3\n"
-    assert core.read_namespaced_pod_log("logger", ns, container="main",
-                                        previous=True) == "old 1\nold 2\n"
+    assert (
+        core.read_namespaced_pod_log("logger", ns, container="main", previous=True)
+        == "old 1\nold 2\n"
+    )
     resp = core.read_namespaced_pod_log("logger", ns, follow=True, _preload_content=False)
     first = resp.read(len("line 1\nline 2\nline 3\n"))
     with (base / "1.log").open("a") as fh:
@@ -360,6 +462,7 @@ def test_pod_logs_from_kubelet_layout(k3s: testing.StandIn, core: client.CoreV1A
 
 # -- services -----------------------------------------------------------------
 
+
 def _service(name: str, **spec: Any) -> dict[str, Any]:
     return {"metadata": {"name": name}, "spec": {"ports": [{"port": 80}], **spec}}
 
@@ -368,7 +471,8 @@ def test_cluster_ips_single_stack(core: client.CoreV1Api, ns: str) -> None:
     svc = core.create_namespaced_service(ns, _service("s1"))
     assert svc.spec.ip_families == ["IPv4"] and svc.spec.ip_family_policy == "SingleStack"
     assert svc.spec.cluster_ip.startswith("10.43.") and svc.spec.cluster_ips == [
-        svc.spec.cluster_ip]
+        svc.spec.cluster_ip
+    ]
     assert svc.spec.ports[0].target_port == 80
     prefer = core.create_namespaced_service(ns, _service("s2", ipFamilyPolicy="PreferDualStack"))
     assert prefer.spec.ip_families == ["IPv4"] and len(prefer.spec.cluster_ips) == 1
@@ -392,9 +496,13 @@ def test_cluster_ips_single_stack(core: client.CoreV1Api, ns: str) -> None:
 
 @pytest.fixture(scope="module")
 def dual_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[client.CoreV1Api]:
-    standin = testing.k3s(tmp_path_factory.mktemp("dual"),
-                          "--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56",
-                          "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112")
+    standin = testing.k3s(
+        tmp_path_factory.mktemp("dual"),
+        "--cluster-cidr",
+        "10.42.0.0/16,2001:cafe:42::/56",
+        "--service-cidr",
+        "10.43.0.0/16,2001:cafe:43::/112",
+    )
     with testing.running(standin):
         yield client.CoreV1Api(api_client(standin.kubeconfig))
 
@@ -404,13 +512,13 @@ def test_cluster_ips_dual_stack(dual_stack: client.CoreV1Api) -> None:
     core.create_namespace({"metadata": {"name": "dual"}})
     single = core.create_namespaced_service("dual", _service("a"))
     assert single.spec.ip_families == ["IPv4"]
-    both = core.create_namespaced_service("dual", _service("b",
-                                                            ipFamilyPolicy="PreferDualStack"))
+    both = core.create_namespaced_service("dual", _service("b", ipFamilyPolicy="PreferDualStack"))
     assert both.spec.ip_families == ["IPv4", "IPv6"]
     assert both.spec.cluster_ips[0].startswith("10.43.")
     assert both.spec.cluster_ips[1].startswith("2001:cafe:43::")
-    v6first = core.create_namespaced_service("dual", _service(
-        "c", ipFamilyPolicy="RequireDualStack", ipFamilies=["IPv6", "IPv4"]))
+    v6first = core.create_namespaced_service(
+        "dual", _service("c", ipFamilyPolicy="RequireDualStack", ipFamilies=["IPv6", "IPv4"])
+    )
     assert v6first.spec.cluster_ip.startswith("2001:cafe:43::")
     v6 = core.create_namespaced_service("dual", _service("d", ipFamilies=["IPv6"]))
     assert v6.spec.ip_families == ["IPv6"] and len(v6.spec.cluster_ips) == 1
@@ -459,19 +567,21 @@ def test_kubectl_discovery(k3s: testing.StandIn) -> None:
 def test_kubectl_apply_wait_delete(k3s: testing.StandIn) -> None:
     out = kubectl(k3s, "apply", "-f", "-", stdin=MANIFEST.replace("REPLICAS", "2")).stdout
     assert "deployment.apps/web created" in out
-    kubectl(k3s, "wait", "--for=jsonpath={.status.phase}=Active", "namespace/kc",
-            "--timeout=10s")
+    kubectl(k3s, "wait", "--for=jsonpath={.status.phase}=Active", "namespace/kc", "--timeout=10s")
     out = kubectl(k3s, "apply", "-f", "-", stdin=MANIFEST.replace("REPLICAS", "4")).stdout
     assert "deployment.apps/web configured" in out and "service/web unchanged" in out
     got = json.loads(kubectl(k3s, "get", "deploy", "web", "-n", "kc", "-o", "json").stdout)
     assert got["spec"]["replicas"] == 4
     assert "kubectl.kubernetes.io/last-applied-configuration" in got["metadata"]["annotations"]
-    out = kubectl(k3s, "apply", "--server-side", "-f", "-",
-                  stdin=MANIFEST.replace("REPLICAS", "1")).stdout
+    out = kubectl(
+        k3s, "apply", "--server-side", "-f", "-", stdin=MANIFEST.replace("REPLICAS", "1")
+    ).stdout
     assert "serverside-applied" in out
     kubectl(k3s, "label", "svc", "web", "-n", "kc", "tier=front")
-    assert kubectl(k3s, "get", "svc", "-n", "kc", "-l", "tier=front", "-o", "name"
-                   ).stdout.strip() == "service/web"
+    assert (
+        kubectl(k3s, "get", "svc", "-n", "kc", "-l", "tier=front", "-o", "name").stdout.strip()
+        == "service/web"
+    )
     kubectl(k3s, "wait", "--for=create", "serviceaccount/default", "-n", "kc", "--timeout=10s")
     kubectl(k3s, "delete", "namespace", "kc", "--timeout=20s")
     assert kubectl(k3s, "get", "ns", "kc", check=False).returncode != 0
@@ -504,21 +614,39 @@ def test_kubectl_typed_creates(k3s: testing.StandIn) -> None:
 
 
 @needs_kubectl
-def test_kubectl_logs_and_follow_end(k3s: testing.StandIn, core: client.CoreV1Api,
-                                     ns: str) -> None:
-    pod = core.create_namespaced_pod(ns, {"metadata": {"name": "lg"}, "spec": {
-        "containers": [{"name": "c", "image": "busybox"}]}})
-    core.patch_namespaced_pod_status("lg", ns, {"status": {"containerStatuses": [
-        {"name": "c", "restartCount": 0, "ready": True, "image": "busybox", "imageID": "",
-         "state": {"running": {}}}]}})
+def test_kubectl_logs_and_follow_end(k3s: testing.StandIn, core: client.CoreV1Api, ns: str) -> None:
+    pod = core.create_namespaced_pod(
+        ns,
+        {"metadata": {"name": "lg"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}},
+    )
+    core.patch_namespaced_pod_status(
+        "lg",
+        ns,
+        {
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": "c",
+                        "restartCount": 0,
+                        "ready": True,
+                        "image": "busybox",
+                        "imageID": "",
+                        "state": {"running": {}},
+                    }
+                ]
+            }
+        },
+    )
     base = k3s.workdir / "log" / "pods" / f"{ns}_lg_{pod.metadata.uid}" / "c"
     base.mkdir(parents=True)
     (base / "0.log").write_text("2025-01-01T00:00:00.000000000Z stdout F hello\n")
     assert kubectl(k3s, "logs", "lg", "-n", ns).stdout == "hello\n"
     assert kubectl(k3s, "logs", "lg", "-n", ns, "--timestamps").stdout.startswith("2025-01-01")
-    follower = subprocess.Popen([KUBECTL or "kubectl", "--kubeconfig", str(k3s.kubeconfig),
-                                 "logs", "-f", "lg", "-n", ns], stdout=subprocess.PIPE,
-                                text=True)
+    follower = subprocess.Popen(
+        [KUBECTL or "kubectl", "--kubeconfig", str(k3s.kubeconfig), "logs", "-f", "lg", "-n", ns],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(0.5)
         core.delete_namespaced_pod("lg", ns)
@@ -532,19 +660,36 @@ def test_kubectl_logs_and_follow_end(k3s: testing.StandIn, core: client.CoreV1Ap
 def test_delete_answers_like_the_apiserver(core: client.CoreV1Api, ns: str) -> None:
     """ReturnDeletedObject kinds answer with the object, others with a Status; an object
     held by a finalizer comes back with its deletionTimestamp (handlers/delete.go)."""
-    claim = core.create_namespaced_persistent_volume_claim(ns, {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}}})
+    claim = core.create_namespaced_persistent_volume_claim(
+        ns,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Mi"}},
+            },
+        },
+    )
     assert claim.metadata.finalizers == ["kubernetes.io/pvc-protection"]
     # Typed: the client decodes a PersistentVolumeClaim, here one the finalizer holds
     # (nothing runs the pvc-protection controller in an API-only stand-in).
     deleted = core.delete_namespaced_persistent_volume_claim("data", ns)
     assert isinstance(deleted, client.V1PersistentVolumeClaim)
     assert deleted.metadata.deletion_timestamp is not None
-    volume = core.create_persistent_volume({
-        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"{ns}-pv"},
-        "spec": {"capacity": {"storage": "1Mi"}, "accessModes": ["ReadWriteOnce"],
-                 "hostPath": {"path": "/tmp/nowhere"}}})
+    volume = core.create_persistent_volume(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"{ns}-pv"},
+            "spec": {
+                "capacity": {"storage": "1Mi"},
+                "accessModes": ["ReadWriteOnce"],
+                "hostPath": {"path": "/tmp/nowhere"},
+            },
+        }
+    )
     assert volume.metadata.finalizers == ["kubernetes.io/pv-protection"]
     core.patch_persistent_volume(volume.metadata.name, {"metadata": {"finalizers": None}})
     gone = core.delete_persistent_volume(volume.metadata.name)
@@ -555,31 +700,52 @@ def test_delete_answers_like_the_apiserver(core: client.CoreV1Api, ns: str) -> N
     status = plain(core.delete_namespaced_config_map("plain", ns))
     assert status["kind"] == "Status" and status["details"]["name"] == "plain", status
     # ... with the object while a finalizer holds it: 202 only for orphanDependents=false.
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "held",
-                                                        "finalizers": ["example.com/hold"]}})
+    core.create_namespaced_config_map(
+        ns, {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+    )
     held, code, _ = core.delete_namespaced_config_map_with_http_info(
-        "held", ns, orphan_dependents=False)
+        "held", ns, orphan_dependents=False
+    )
     assert code == 202 and plain(held)["metadata"]["deletionTimestamp"], held
     _, code, _ = core.delete_namespaced_config_map_with_http_info("held", ns)
     assert code == 200
     core.patch_namespaced_config_map("held", ns, {"metadata": {"finalizers": None}})
 
 
-def test_new_workloads_have_the_status_counts_clients_require(k3s: testing.StandIn,
-                                                               ns: str) -> None:
+def test_new_workloads_have_the_status_counts_clients_require(
+    k3s: testing.StandIn, ns: str
+) -> None:
     apps = client.AppsV1Api(api_client(k3s.kubeconfig))
-    template = {"metadata": {"labels": {"app": "x"}},
-                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    template = {
+        "metadata": {"labels": {"app": "x"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
     selector = {"matchLabels": {"app": "x"}}
-    ds = apps.create_namespaced_daemon_set(ns, {
-        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "ds"},
-        "spec": {"selector": selector, "template": template}})
-    assert (ds.status.current_number_scheduled, ds.status.desired_number_scheduled,
-            ds.status.number_misscheduled, ds.status.number_ready) == (0, 0, 0, 0)
+    ds = apps.create_namespaced_daemon_set(
+        ns,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "ds"},
+            "spec": {"selector": selector, "template": template},
+        },
+    )
+    assert (
+        ds.status.current_number_scheduled,
+        ds.status.desired_number_scheduled,
+        ds.status.number_misscheduled,
+        ds.status.number_ready,
+    ) == (0, 0, 0, 0)
     assert apps.read_namespaced_daemon_set("ds", ns).status.number_ready == 0
-    rs = apps.create_namespaced_replica_set(ns, {
-        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
-        "spec": {"replicas": 0, "selector": selector, "template": template}})
+    rs = apps.create_namespaced_replica_set(
+        ns,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": "rs"},
+            "spec": {"replicas": 0, "selector": selector, "template": template},
+        },
+    )
     assert rs.status.replicas == 0
 
 
@@ -589,8 +755,9 @@ def test_connections_are_kept_alive(k3s: testing.StandIn) -> None:
     import http.client
     import ssl
 
-    conn = http.client.HTTPSConnection("127.0.0.1", k3s.port, timeout=10,
-                                       context=ssl._create_unverified_context())
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", k3s.port, timeout=10, context=ssl._create_unverified_context()
+    )
     sock = None
     body = json.dumps({"metadata": {"name": "keepalive"}, "data": {"k": "v"}})
     requests = [
@@ -601,8 +768,9 @@ def test_connections_are_kept_alive(k3s: testing.StandIn) -> None:
         ("GET", "/livez", None),
     ]
     for method, path, data in requests:
-        conn.request(method, path, body=data,
-                     headers={"Content-Type": "application/json"} if data else {})
+        conn.request(
+            method, path, body=data, headers={"Content-Type": "application/json"} if data else {}
+        )
         resp = conn.getresponse()
         resp.read()
         assert resp.status < 300, (method, path, resp.status)

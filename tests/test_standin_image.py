@@ -111,7 +111,12 @@ def client() -> Iterator[docker.DockerClient]:
 def run_output(client: docker.DockerClient, image: str, *command: str, **options: object) -> str:
     """Run a throwaway container to completion and return its output (stdout and stderr)."""
     out = client.containers.run(
-        image, list(command), remove=True, stdout=True, stderr=True, labels=TEST_LABELS,
+        image,
+        list(command),
+        remove=True,
+        stdout=True,
+        stderr=True,
+        labels=TEST_LABELS,
         **options,
     )
     return out.decode() if isinstance(out, bytes) else str(out)
@@ -124,7 +129,10 @@ def test_k3s_image_contract(client: docker.DockerClient, standin_images: Standin
         assert config["Entrypoint"] == ["/bin/k3s"]
         assert config["Cmd"] == ["agent"]
         assert set(config["Volumes"]) == {
-            "/var/lib/kubelet", "/var/lib/rancher/k3s", "/var/lib/cni", "/var/log",
+            "/var/lib/kubelet",
+            "/var/lib/rancher/k3s",
+            "/var/lib/cni",
+            "/var/log",
         }
         path = next(e for e in config["Env"] if e.startswith("PATH="))
         assert "/bin/aux" in path.removeprefix("PATH=").split(":")
@@ -135,7 +143,10 @@ def test_k3s_image_contract(client: docker.DockerClient, standin_images: Standin
 @pytest.mark.docker
 def test_k3s_has_a_shell(client: docker.DockerClient, standin_images: StandinImages) -> None:
     out = run_output(
-        client, standin_images.k3s.ref, "-c", "test -x /bin/sh && test -d /bin/aux && echo ok",
+        client,
+        standin_images.k3s.ref,
+        "-c",
+        "test -x /bin/sh && test -d /bin/aux && echo ok",
         entrypoint="/bin/sh",
     )
     assert out.strip() == "ok"
@@ -203,7 +214,10 @@ def test_swapping_the_k3s_binary_changes_the_version(
     binary = copy_file_out(new, "/bin/k3s")
 
     node = client.containers.run(
-        standin_images.k3s.ref, ["-c", "sleep 300"], entrypoint="/bin/sh", detach=True,
+        standin_images.k3s.ref,
+        ["-c", "sleep 300"],
+        entrypoint="/bin/sh",
+        detach=True,
         labels=TEST_LABELS,
     )
     labelled_containers.append(node)
@@ -266,8 +280,12 @@ def test_k3s_server_starts_in_a_container(
     labelled_containers: list[Container],
 ) -> None:
     node = client.containers.run(
-        standin_images.k3s.ref, ["server"], detach=True, labels=TEST_LABELS,
-        hostname="k3s-server-1", **NODE_RUN_OPTIONS,  # type: ignore[arg-type]
+        standin_images.k3s.ref,
+        ["server"],
+        detach=True,
+        labels=TEST_LABELS,
+        hostname="k3s-server-1",
+        **NODE_RUN_OPTIONS,  # type: ignore[arg-type]
     )
     labelled_containers.append(node)
     deadline = time.monotonic() + K3S_START_TIMEOUT_S

@@ -56,6 +56,7 @@ def raw_get(standin: testing.StandIn, path: str, token: str | None = None) -> tu
 
 # -- k3s credentials ----------------------------------------------------------
 
+
 def test_k3s_kubeconfig_token_and_tls(tmp_path: Path) -> None:
     standin = testing.k3s(tmp_path, "--tls-san", "api.example.test", "--token", "s3cret")
     with testing.running(standin):
@@ -70,17 +71,24 @@ def test_k3s_kubeconfig_token_and_tls(tmp_path: Path) -> None:
         # The CA verifies the serving certificate for every advertised name.
         for name in ("127.0.0.1", "localhost", "api.example.test", "10.43.0.1"):
             ctx = ssl.create_default_context(cadata=ca_pem.decode())
-            with socket.create_connection(("127.0.0.1", standin.port), timeout=5) as sock, \
-                    ctx.wrap_socket(sock, server_hostname=name) as tls:
+            with (
+                socket.create_connection(("127.0.0.1", standin.port), timeout=5) as sock,
+                ctx.wrap_socket(sock, server_hostname=name) as tls,
+            ):
                 assert tls.version()
         token = (tmp_path / "data" / "server" / "token").read_text().strip()
         assert token == f"K10{hashlib.sha256(ca_pem).hexdigest()}::server:s3cret"
         assert (tmp_path / "data" / "server" / "node-token").read_text().strip() == token
         if shutil.which("kubectl"):
             env_kc = dict(standin.env, KUBECONFIG=str(standin.kubeconfig))
-            out = subprocess.run(standin.command("kubectl", "get", "ns", "default", "-o",
-                                                 "name"), env=env_kc, capture_output=True,
-                                 text=True, timeout=30, check=False)
+            out = subprocess.run(
+                standin.command("kubectl", "get", "ns", "default", "-o", "name"),
+                env=env_kc,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
             assert out.stdout.strip() == "namespace/default", out.stderr
         assert (tmp_path / "data" / "server" / "db" / "state.db").exists()
         status, body = raw_get(standin, "/standin/cluster-config", token)
@@ -90,8 +98,13 @@ def test_k3s_kubeconfig_token_and_tls(tmp_path: Path) -> None:
 
 
 def test_k3s_version_flag_and_mode(tmp_path: Path) -> None:
-    standin = testing.k3s(tmp_path, "--write-kubeconfig-mode", "644", "--cluster-init",
-                          env={"STANDIN_VERSION": "v1.31.4+k3s1"})
+    standin = testing.k3s(
+        tmp_path,
+        "--write-kubeconfig-mode",
+        "644",
+        "--cluster-init",
+        env={"STANDIN_VERSION": "v1.31.4+k3s1"},
+    )
     out = standin.run("--version")
     assert out.returncode == 0 and "v1.31.4+k3s1" in out.stdout
     with testing.running(standin):
@@ -103,15 +116,18 @@ def test_k3s_version_flag_and_mode(tmp_path: Path) -> None:
 
 # -- persistence ----------------------------------------------------------------
 
+
 def test_restart_keeps_objects_and_resource_versions(tmp_path: Path) -> None:
     standin = testing.k3s(tmp_path)
     with testing.running(standin):
         core = core_api(standin.kubeconfig)
         core.create_namespace({"metadata": {"name": "keep"}})
-        cm = core.create_namespaced_config_map("keep", {"metadata": {"name": "c"},
-                                                         "data": {"a": "1"}})
-        svc = core.create_namespaced_service("keep", {"metadata": {"name": "s"},
-                                                       "spec": {"ports": [{"port": 80}]}})
+        cm = core.create_namespaced_config_map(
+            "keep", {"metadata": {"name": "c"}, "data": {"a": "1"}}
+        )
+        svc = core.create_namespaced_service(
+            "keep", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+        )
         before = int(core.list_namespace().metadata.resource_version)
         assert standin.stop() == 0, standin.log()  # SIGTERM is a clean exit
         ca_before = standin.kubeconfig.read_text()
@@ -134,6 +150,7 @@ def test_restart_keeps_objects_and_resource_versions(tmp_path: Path) -> None:
 
 # -- fault switches ---------------------------------------------------------------
 
+
 def test_never_ready(tmp_path: Path) -> None:
     standin = testing.k3s(tmp_path, env={"STANDIN_NEVER_READY": "1"})
     with testing.running(standin, wait="/livez"):
@@ -144,8 +161,9 @@ def test_never_ready(tmp_path: Path) -> None:
 
 
 def test_api_down_window(tmp_path: Path) -> None:
-    standin = testing.k3s(tmp_path, env={"STANDIN_API_DOWN_AFTER": "1",
-                                         "STANDIN_API_DOWN_FOR": "2"})
+    standin = testing.k3s(
+        tmp_path, env={"STANDIN_API_DOWN_AFTER": "1", "STANDIN_API_DOWN_FOR": "2"}
+    )
     with testing.running(standin):
         wait_until(lambda: standin.probe("/livez") is None, 5, "connection refused")
         down_for = wait_until(lambda: standin.probe("/livez") == 200, 8, "API back")
@@ -176,8 +194,7 @@ K0S_DUAL = """\
 
 
 def test_k0s_controller_commands(tmp_path: Path) -> None:
-    standin = testing.k0s(tmp_path, "--enable-worker",
-                          env={"STANDIN_VERSION": "v1.33.13+k0s.0"})
+    standin = testing.k0s(tmp_path, "--enable-worker", env={"STANDIN_VERSION": "v1.33.13+k0s.0"})
     assert standin.run("status").returncode != 0  # nothing running yet
     with testing.running(standin):
         data = tmp_path / "k0s"
@@ -211,9 +228,13 @@ def test_k0s_dual_stack_from_config(tmp_path: Path) -> None:
     standin = testing.k0s(tmp_path, "--single", config=K0S_DUAL)
     with testing.running(standin):
         core = core_api(standin.kubeconfig)
-        core.create_namespaced_service("default", {
-            "metadata": {"name": "both"},
-            "spec": {"ipFamilyPolicy": "RequireDualStack", "ports": [{"port": 80}]}})
+        core.create_namespaced_service(
+            "default",
+            {
+                "metadata": {"name": "both"},
+                "spec": {"ipFamilyPolicy": "RequireDualStack", "ports": [{"port": 80}]},
+            },
+        )
         svc = core.read_namespaced_service("both", "default")
         assert svc.spec.ip_families == ["IPv4", "IPv6"]
         assert svc.spec.cluster_ips[1].startswith("fd01::")
@@ -236,8 +257,10 @@ def test_unknown_paths_answer_with_status(tmp_path: Path) -> None:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        request = urllib.request.Request(standin.url + "/api/v1/namespaces", headers={
-            "Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"})
+        request = urllib.request.Request(
+            standin.url + "/api/v1/namespaces",
+            headers={"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"},
+        )
         with urllib.request.urlopen(request, context=ctx, timeout=5) as resp:
             listed = json.loads(resp.read())
         assert listed["kind"] == "PartialObjectMetadataList"

@@ -20,19 +20,37 @@ STANDIN = Path(__file__).parent / "standin"
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(t) for t in ("unshare", "ip", "iptables")),
-    reason="needs root, unshare, ip and iptables to build a network namespace sandbox")
+    reason="needs root, unshare, ip and iptables to build a network namespace sandbox",
+)
 
 
-@pytest.mark.parametrize(("proxy_mode", "dual"), [
-    ("iptables", False), ("userspace", False), ("iptables", True), ("userspace", True)])
-def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path, proxy_mode: str,
-                                                 dual: bool) -> None:
+@pytest.mark.parametrize(
+    ("proxy_mode", "dual"),
+    [("iptables", False), ("userspace", False), ("iptables", True), ("userspace", True)],
+)
+def test_pods_get_namespaces_dns_and_cluster_ips(
+    tmp_path: Path, proxy_mode: str, dual: bool
+) -> None:
     env = {**os.environ, "PYTHONPATH": str(STANDIN)}
     proc = subprocess.run(
-        ["unshare", "--net", "--mount", "--propagation", "private", sys.executable, "-m",
-         "k8s_standin.node.selfcheck", str(tmp_path / "sandbox"), proxy_mode,
-         *(["dual"] if dual else [])],
-        env=env, capture_output=True, text=True, timeout=240)
+        [
+            "unshare",
+            "--net",
+            "--mount",
+            "--propagation",
+            "private",
+            sys.executable,
+            "-m",
+            "k8s_standin.node.selfcheck",
+            str(tmp_path / "sandbox"),
+            proxy_mode,
+            *(["dual"] if dual else []),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["inPodCIDR"], result
@@ -40,7 +58,8 @@ def test_pods_get_namespaces_dns_and_cluster_ips(tmp_path: Path, proxy_mode: str
     assert result["webIP"] != result["clientIP"]
     # The client pod resolved the Service through kube-dns's ClusterIP and reached it.
     assert result["fromPod"] and result["fromPod"].startswith(
-        f"RESULT {result['clusterIP']} web:web-"), result
+        f"RESULT {result['clusterIP']} web:web-"
+    ), result
     assert result["fromNode"] and result["fromNode"].startswith("web:web-"), result
     if dual:
         assert [ip for ip in result["webIPs"] if ":" in ip], result

@@ -270,8 +270,7 @@ def test_adopted_container_keeps_its_readiness_until_a_probe_decides() -> None:
 
     prober = Prober()
     probe = {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 1}
-    assert prober.check(("u", "c", "readiness"), probe, {}, "127.0.0.1", [], 0.0,
-                        initial=True).ok
+    assert prober.check(("u", "c", "readiness"), probe, {}, "127.0.0.1", [], 0.0, initial=True).ok
     assert not prober.check(("v", "c", "readiness"), probe, {}, "127.0.0.1", [], 0.0).ok
     prober.pool.shutdown(wait=True)
 
@@ -282,13 +281,20 @@ def test_proxy_masquerades_only_traffic_from_outside_the_cluster_cidr() -> None:
     are marked for SNAT."""
     p = proxy.Proxy.__new__(proxy.Proxy)
     p.config = _config(faults=Faults())
-    svc = {"metadata": {"namespace": "default", "name": "web"},
-           "spec": {"clusterIP": "10.43.0.20", "clusterIPs": ["10.43.0.20"],
-                    "selector": {"app": "web"},
-                    "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}
-    pod = {"metadata": {"namespace": "default", "name": "w", "labels": {"app": "web"}},
-           "spec": {"nodeName": "n1", "containers": []},
-           "status": {"podIP": "10.42.0.7", "conditions": [{"type": "Ready", "status": "True"}]}}
+    svc = {
+        "metadata": {"namespace": "default", "name": "web"},
+        "spec": {
+            "clusterIP": "10.43.0.20",
+            "clusterIPs": ["10.43.0.20"],
+            "selector": {"app": "web"},
+            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}],
+        },
+    }
+    pod = {
+        "metadata": {"namespace": "default", "name": "w", "labels": {"app": "web"}},
+        "spec": {"nodeName": "n1", "containers": []},
+        "status": {"podIP": "10.42.0.7", "conditions": [{"type": "Ready", "status": "True"}]},
+    }
     lines, chains = p._rules(False, [svc], [pod])
     marks = [line for line in lines if line.endswith("-j KUBE-MARK-MASQ")]
     svc_chain = next(c for c in chains if c.startswith("KUBE-SVC-"))
@@ -296,12 +302,14 @@ def test_proxy_masquerades_only_traffic_from_outside_the_cluster_cidr() -> None:
     sep_chain = next(c for c in chains if c.startswith("KUBE-SEP-"))
     assert [m for m in marks if m.startswith(f"-A {svc_chain} ")] == [
         f'-A {svc_chain} -d 10.43.0.20/32 -p tcp -m comment --comment "default/web:" '
-        "--dport 80 ! -s 10.42.0.0/16 -j KUBE-MARK-MASQ"]
+        "--dport 80 ! -s 10.42.0.0/16 -j KUBE-MARK-MASQ"
+    ]
     assert f"-A {sep_chain} -s 10.42.0.7/32 -j KUBE-MARK-MASQ" in marks
     assert f"-A {ext_chain} -j KUBE-MARK-MASQ" in marks
     assert f"-A {ext_chain} -j {svc_chain}" in lines
-    assert any(line.startswith("-A KUBE-NODEPORTS") and line.endswith(f"-j {ext_chain}")
-               for line in lines)
+    assert any(
+        line.startswith("-A KUBE-NODEPORTS") and line.endswith(f"-j {ext_chain}") for line in lines
+    )
     # Without br_netfilter replies on the bridge would skip conntrack: SNAT everything.
     p.masquerade_all = True
     lines, _ = p._rules(False, [svc], [pod])

@@ -109,10 +109,7 @@ exec "$@"
 
 
 def _dockerfile(spec: StandinSpec, base: str) -> str:
-    common = (
-        f"FROM {base}\n"
-        "COPY k8s_standin /opt/standin/k8s_standin\n"
-    )
+    common = f"FROM {base}\nCOPY k8s_standin /opt/standin/k8s_standin\n"
     if spec.distro == "k3s":
         # rancher/k3s: k3s is PID 1 (ENTRYPOINT), "agent" by default, busybox /bin/sh,
         # /bin/aux on PATH, and these four volumes (k3s-io/k3s:package/Dockerfile).

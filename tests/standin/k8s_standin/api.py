@@ -99,8 +99,7 @@ class ApiApp:
             return _json(discovery.api_group(parts[1]))
         if parts[0] == "apis" and len(parts) >= 3:
             return self._resource(request, parts[1], parts[2], parts[3:])
-        raise ApiError("NotFound", "the server could not find the requested resource",
-                       {}, 404)
+        raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
 
     def _openapi(self, rest: list[str]) -> Response:
         if not rest:
@@ -111,8 +110,7 @@ class ApiApp:
         elif rest[0] == "apis" and len(rest) == 3:
             doc = openapi.gv_document(rest[1], rest[2])
         if doc is None:
-            raise ApiError("NotFound", "the server could not find the requested resource",
-                           {}, 404)
+            raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
         return _json(doc)
 
     def _cluster_config(self, request: Request) -> Response:
@@ -127,8 +125,11 @@ class ApiApp:
         if path.startswith("/livez"):
             return Response("ok", 200, mimetype="text/plain")
         if self.info.never_ready or not self.ready.is_set():
-            return Response("[-]poststarthook/standin-ready failed: reason withheld\n"
-                            "readyz check failed\n", 500, mimetype="text/plain")
+            return Response(
+                "[-]poststarthook/standin-ready failed: reason withheld\nreadyz check failed\n",
+                500,
+                mimetype="text/plain",
+            )
         return Response("ok", 200, mimetype="text/plain")
 
     def _version(self) -> Obj:
@@ -136,19 +137,24 @@ class ApiApp:
         core = version.lstrip("v").split("+")[0].split("-")[0]
         major, minor = [*core.split("."), "0", "0"][:2]
         return {
-            "major": major, "minor": minor, "gitVersion": version,
+            "major": major,
+            "minor": minor,
+            "gitVersion": version,
             "gitCommit": "0000000000000000000000000000000000000000",
-            "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z",
-            "goVersion": "go1.24.0", "compiler": "gc", "platform": "linux/amd64",
+            "gitTreeState": "clean",
+            "buildDate": "2025-01-01T00:00:00Z",
+            "goVersion": "go1.24.0",
+            "compiler": "gc",
+            "platform": "linux/amd64",
         }
 
     # -- resources ---------------------------------------------------------
-    def _resource(self, request: Request, group: str, version: str,
-                  rest: list[str]) -> Response:
+    def _resource(self, request: Request, group: str, version: str, rest: list[str]) -> Response:
         if not rest:
             if not any(r.group == group and r.version == version for r in _all()):
-                raise ApiError("NotFound", "the server could not find the requested resource",
-                               {}, 404)
+                raise ApiError(
+                    "NotFound", "the server could not find the requested resource", {}, 404
+                )
             return _json(discovery.resource_list(group, version))
         ns = ""
         res = None
@@ -159,13 +165,11 @@ class ApiApp:
         if res is None:
             res = find(group, version, rest[0])
         if res is None:
-            raise ApiError("NotFound", "the server could not find the requested resource",
-                           {}, 404)
+            raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
         if len(rest) > 3 or (sub and sub not in res.subresources):
-            raise ApiError("NotFound", "the server could not find the requested resource",
-                           {}, 404)
+            raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
         if not name:
             return self._collection(request, res, ns)
         return self._item(request, res, ns, name, sub)
@@ -174,22 +178,32 @@ class ApiApp:
         args = request.args
         method = request.method
         if res.kind in REVIEW_KINDS and method != "POST":
-            raise ApiError("MethodNotAllowed",
-                           "the server does not allow this method on the requested resource",
-                           {}, 405)
+            raise ApiError(
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+                {},
+                405,
+            )
         if method == "GET":
             if args.get("watch") in ("1", "true", "True"):
                 return self._watch(request, res, ns or None)
             result = self.registry.list(
-                res, ns or None, args.get("labelSelector"), args.get("fieldSelector"),
-                int(args.get("limit") or 0), args.get("continue"),
+                res,
+                ns or None,
+                args.get("labelSelector"),
+                args.get("fieldSelector"),
+                int(args.get("limit") or 0),
+                args.get("continue"),
             )
             return self._maybe_table(request, res, result)
         if method == "POST":
             if res.namespaced and not ns:
-                raise ApiError("MethodNotAllowed",
-                               "the server does not allow this method on the requested resource",
-                               {}, 405)
+                raise ApiError(
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                    {},
+                    405,
+                )
             if res.kind in REVIEW_KINDS:
                 # The answer does not depend on the question, so a body we cannot
                 # decode (kubectl sends protobuf) is fine.
@@ -203,8 +217,12 @@ class ApiApp:
             return _json(created, 201)
         if method == "DELETE":
             options = _delete_options(request)
-            listed = self.registry.list(res, ns or None, request.args.get("labelSelector"),
-                                        request.args.get("fieldSelector"))
+            listed = self.registry.list(
+                res,
+                ns or None,
+                request.args.get("labelSelector"),
+                request.args.get("fieldSelector"),
+            )
             for item in listed["items"]:
                 meta = item["metadata"]
                 try:
@@ -214,14 +232,17 @@ class ApiApp:
                         raise
             listed["items"] = []
             return _json(listed)
-        raise ApiError("MethodNotAllowed",
-                       "the server does not allow this method on the requested resource", {}, 405)
+        raise ApiError(
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            {},
+            405,
+        )
 
     def _item(self, request: Request, res: Resource, ns: str, name: str, sub: str) -> Response:
         method = request.method
         if res.namespaced and not ns:
-            raise ApiError("NotFound", "the server could not find the requested resource",
-                           {}, 404)
+            raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
         if sub == "log":
             return self._logs(request, res, ns, name)
         if sub == "scale":
@@ -233,19 +254,25 @@ class ApiApp:
         if method == "GET":
             obj = self.registry.get(res, ns, name)
             if tables.wants_table(request.headers.get("Accept", "")):
-                table = tables.to_table(res.kind, [obj], {"resourceVersion": obj["metadata"][
-                    "resourceVersion"]}, request.args.get("includeObject", "Metadata"))
+                table = tables.to_table(
+                    res.kind,
+                    [obj],
+                    {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                    request.args.get("includeObject", "Metadata"),
+                )
                 return _json(table)
             if tables.wants_metadata(request.headers.get("Accept", "")):
                 return _json(tables.partial(obj))
             return _json(obj)
         if method == "PUT":
-            return _json(self.registry.update(res, ns, name, _body(request), sub,
-                                              _dry_run(request)))
+            return _json(
+                self.registry.update(res, ns, name, _body(request), sub, _dry_run(request))
+            )
         if method == "PATCH":
             ctype = request.headers.get("Content-Type", "")
-            return _json(self.registry.patch(res, ns, name, ctype, _body(request), sub,
-                                             _dry_run(request)))
+            return _json(
+                self.registry.patch(res, ns, name, ctype, _body(request), sub, _dry_run(request))
+            )
         if method == "DELETE" and not sub:
             options = _delete_options(request)
             obj, finished = self.registry.delete(res, ns, name, options, _dry_run(request))
@@ -253,14 +280,24 @@ class ApiApp:
             # asked for cascading deletion with orphanDependents=false; 200 otherwise.
             accepted = not finished and options.get("orphanDependents") is False
             return _json(obj, 202 if accepted else 200)
-        raise ApiError("MethodNotAllowed",
-                       "the server does not allow this method on the requested resource", {}, 405)
+        raise ApiError(
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            {},
+            405,
+        )
 
     def _maybe_table(self, request: Request, res: Resource, result: Obj) -> Response:
         accept = request.headers.get("Accept", "")
         if tables.wants_table(accept):
-            return _json(tables.to_table(res.kind, result["items"], result["metadata"],
-                                         request.args.get("includeObject", "Metadata")))
+            return _json(
+                tables.to_table(
+                    res.kind,
+                    result["items"],
+                    result["metadata"],
+                    request.args.get("includeObject", "Metadata"),
+                )
+            )
         if tables.wants_metadata(accept):
             return _json(tables.partial_list(result))
         return _json(result)
@@ -277,8 +314,15 @@ class ApiApp:
         as_metadata = tables.wants_metadata(request.headers.get("Accept", ""))
         include = args.get("includeObject", "Metadata")
         try:
-            events = self.registry.watch(res, ns, since, deadline, args.get("labelSelector"),
-                                         args.get("fieldSelector"), bookmark or since is None)
+            events = self.registry.watch(
+                res,
+                ns,
+                since,
+                deadline,
+                args.get("labelSelector"),
+                args.get("fieldSelector"),
+                bookmark or since is None,
+            )
         except Expired as exc:
             err = ApiError("Expired", str(exc), code=410)
             line = json.dumps({"type": "ERROR", "object": err.status()}) + "\n"
@@ -302,15 +346,21 @@ class ApiApp:
                         return  # free the thread now rather than at timeoutSeconds
                     continue
                 if as_table:
-                    obj = tables.to_table(res.kind, [obj], {"resourceVersion": obj[
-                        "metadata"]["resourceVersion"]}, include)
+                    obj = tables.to_table(
+                        res.kind,
+                        [obj],
+                        {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                        include,
+                    )
                 elif as_metadata:
                     obj = tables.partial(obj)
-                yield (json.dumps({"type": etype, "object": obj}, separators=(",", ":"))
-                       + "\n").encode()
+                yield (
+                    json.dumps({"type": etype, "object": obj}, separators=(",", ":")) + "\n"
+                ).encode()
 
-        return Response(stream(), 200, mimetype="application/json",
-                        headers={"Cache-Control": "no-cache"})
+        return Response(
+            stream(), 200, mimetype="application/json", headers={"Cache-Control": "no-cache"}
+        )
 
     # -- subresources ------------------------------------------------------
     def _logs(self, request: Request, res: Resource, ns: str, name: str) -> Response:
@@ -340,11 +390,13 @@ class ApiApp:
                 if _peer_gone(sock):
                     return False
                 current = self.registry.find(res, ns, name)
-                return (current is not None and current["metadata"]["uid"] == uid
-                        and not self.stopping.is_set())
+                return (
+                    current is not None
+                    and current["metadata"]["uid"] == uid
+                    and not self.stopping.is_set()
+                )
 
-            return Response(podlogs.follow(path, tail, stamps, alive), 200,
-                            mimetype="text/plain")
+            return Response(podlogs.follow(path, tail, stamps, alive), 200, mimetype="text/plain")
         limit = int(args["limitBytes"]) if args.get("limitBytes") else None
         return Response(podlogs.read(path, tail, stamps, limit), 200, mimetype="text/plain")
 
@@ -360,12 +412,24 @@ class ApiApp:
             pod = self.registry.get(res, ns, name)
             bound = pod.get("spec", {}).get("nodeName")
             if bound:
-                raise ApiError("Conflict", f"pod {name} is already assigned to node "
-                               f'"{bound}"', {"name": name, "kind": "pods"})
-            self.registry.patch(res, ns, name, "application/merge-patch+json",
-                                {"spec": {"nodeName": target}})
-        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                      "status": "Success", "code": 201}, 201)
+                raise ApiError(
+                    "Conflict",
+                    f'pod {name} is already assigned to node "{bound}"',
+                    {"name": name, "kind": "pods"},
+                )
+            self.registry.patch(
+                res, ns, name, "application/merge-patch+json", {"spec": {"nodeName": target}}
+            )
+        return _json(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "code": 201,
+            },
+            201,
+        )
 
     def _evict(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         """Eviction without PodDisruptionBudgets (none are modelled): a graceful
@@ -378,8 +442,16 @@ class ApiApp:
             body = {}
         options = body.get("deleteOptions") if isinstance(body, dict) else None
         self.registry.delete(res, ns, name, options or {})
-        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                      "status": "Success", "code": 201}, 201)
+        return _json(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "code": 201,
+            },
+            201,
+        )
 
     def _scale(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         obj = self.registry.get(res, ns, name)
@@ -429,9 +501,14 @@ def _all() -> tuple[Resource, ...]:
 
 
 def _bookmark(res: Resource, rv: int) -> bytes:
-    obj = {"kind": res.kind, "apiVersion": res.api_version,
-           "metadata": {"resourceVersion": str(rv),
-                        "annotations": {"k8s.io/initial-events-end": "true"}}}
+    obj = {
+        "kind": res.kind,
+        "apiVersion": res.api_version,
+        "metadata": {
+            "resourceVersion": str(rv),
+            "annotations": {"k8s.io/initial-events-end": "true"},
+        },
+    }
     return (json.dumps({"type": "BOOKMARK", "object": obj}) + "\n").encode()
 
 
@@ -439,12 +516,18 @@ def _scale_of(obj: Obj) -> Obj:
     meta = obj["metadata"]
     selector = (obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
     return {
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                          "creationTimestamp") if k in meta},
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
         "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
-        "status": {"replicas": obj.get("status", {}).get("replicas", 0),
-                   "selector": ",".join(f"{k}={v}" for k, v in selector.items())},
+        "status": {
+            "replicas": obj.get("status", {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in selector.items()),
+        },
     }
 
 
@@ -475,8 +558,9 @@ def _body(request: Request) -> Any:
             return yaml.safe_load(raw)
         return json.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ApiError("BadRequest", f"the body of the request could not be decoded: {exc}"
-                       ) from None
+        raise ApiError(
+            "BadRequest", f"the body of the request could not be decoded: {exc}"
+        ) from None
 
 
 def _dry_run(request: Request) -> bool:

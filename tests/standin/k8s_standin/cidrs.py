@@ -11,5 +11,6 @@ def split(value: str) -> list[str]:
 
 def dns_ips(service_cidrs: list[str]) -> tuple[str, ...]:
     """The cluster DNS Service takes the 10th address of each service CIDR."""
-    return tuple(str(ipaddress.ip_network(c, strict=False).network_address + 10)
-                 for c in service_cidrs)
+    return tuple(
+        str(ipaddress.ip_network(c, strict=False).network_address + 10) for c in service_cidrs
+    )

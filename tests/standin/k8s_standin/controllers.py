@@ -59,8 +59,14 @@ class Controllers:
             if self.registry.find(SA, name, "default") is None:
                 self._create(SA, name, {"metadata": {"name": "default"}})
             if self.registry.find(CM, name, "kube-root-ca.crt") is None:
-                self._create(CM, name, {"metadata": {"name": "kube-root-ca.crt"},
-                                        "data": {"ca.crt": self.ca_pem.decode()}})
+                self._create(
+                    CM,
+                    name,
+                    {
+                        "metadata": {"name": "kube-root-ca.crt"},
+                        "data": {"ca.crt": self.ca_pem.decode()},
+                    },
+                )
 
     def _create(self, res: Resource, ns: str, body: Obj) -> None:
         try:
@@ -80,8 +86,9 @@ class Controllers:
                 if obj["metadata"].get("deletionTimestamp"):
                     continue
                 try:
-                    self.registry.delete(res, name, obj["metadata"]["name"],
-                                         {"propagationPolicy": "Background"})
+                    self.registry.delete(
+                        res, name, obj["metadata"]["name"], {"propagationPolicy": "Background"}
+                    )
                 except ApiError as err:
                     if err.reason != "NotFound":
                         raise
@@ -140,9 +147,12 @@ class Controllers:
     def _delete(self, res: Resource, obj: Obj, policy: str = "Background") -> None:
         meta = obj["metadata"]
         try:
-            self.registry.delete(res, meta.get("namespace", ""), meta["name"],
-                                 {"propagationPolicy": policy,
-                                  "preconditions": {"uid": meta["uid"]}})
+            self.registry.delete(
+                res,
+                meta.get("namespace", ""),
+                meta["name"],
+                {"propagationPolicy": policy, "preconditions": {"uid": meta["uid"]}},
+            )
         except ApiError as err:
             if err.reason not in ("NotFound", "Conflict"):
                 raise
@@ -151,16 +161,21 @@ class Controllers:
         meta = obj["metadata"]
         refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid") != owner_uid]
         patch = {"metadata": {"ownerReferences": refs or None}}
-        self.registry.patch(res, meta.get("namespace", ""), meta["name"],
-                            "application/merge-patch+json", patch)
+        self.registry.patch(
+            res, meta.get("namespace", ""), meta["name"], "application/merge-patch+json", patch
+        )
 
     def _drop_finalizer(self, res: Resource, obj: Obj, finalizer: str) -> None:
         meta = obj["metadata"]
         kept = [f for f in meta.get("finalizers") or [] if f != finalizer]
         try:
-            self.registry.patch(res, meta.get("namespace", ""), meta["name"],
-                                "application/merge-patch+json",
-                                {"metadata": {"finalizers": kept or None}})
+            self.registry.patch(
+                res,
+                meta.get("namespace", ""),
+                meta["name"],
+                "application/merge-patch+json",
+                {"metadata": {"finalizers": kept or None}},
+            )
         except ApiError as err:
             if err.reason != "NotFound":
                 raise

@@ -247,13 +247,12 @@ def validate(res: Resource, obj: Obj, causes: Causes) -> None:
         if kind != "DaemonSet":
             replicas = spec.get("replicas", 1)
             if not isinstance(replicas, int) or replicas < 0:
-                causes.invalid(
-                    "spec.replicas", replicas, "must be greater than or equal to 0"
-                )
+                causes.invalid("spec.replicas", replicas, "must be greater than or equal to 0")
     elif kind == "ConfigMap":
-        for key in (obj.get("data") or {}):
+        for key in obj.get("data") or {}:
             if not re.match(r"^[-._a-zA-Z0-9]+$", key):
                 causes.invalid(
-                    f"data[{key}]", key,
+                    f"data[{key}]",
+                    key,
                     "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
                 )

@@ -14,9 +14,14 @@ from .resources import GROUPS, RESOURCES, Resource, group_versions
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 Obj = dict[str, Any]
 
-_SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-              "log": ["get"], "finalize": ["update"], "eviction": ["create"],
-              "binding": ["create"]}
+_SUB_VERBS = {
+    "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
+    "log": ["get"],
+    "finalize": ["update"],
+    "eviction": ["create"],
+    "binding": ["create"],
+}
 
 
 def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
@@ -52,14 +57,23 @@ def resource_list(group: str, version: str) -> Obj:
         resources.append(entry)
         for sub in res.subresources:
             g, v, k = _sub_kind(res, sub)
-            sub_entry: Obj = {"name": f"{res.plural}/{sub}", "singularName": "",
-                              "namespaced": res.namespaced, "kind": k, "verbs": _SUB_VERBS[sub]}
+            sub_entry: Obj = {
+                "name": f"{res.plural}/{sub}",
+                "singularName": "",
+                "namespaced": res.namespaced,
+                "kind": k,
+                "verbs": _SUB_VERBS[sub],
+            }
             if sub in ("scale", "eviction"):
                 sub_entry.update(group=g, version=v)
             resources.append(sub_entry)
     gv = f"{group}/{version}" if group else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
-            "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv,
+        "resources": resources,
+    }
 
 
 def api_versions(server_address: str) -> Obj:
@@ -74,8 +88,13 @@ def api_versions(server_address: str) -> Obj:
 
 def api_group(group: str) -> Obj:
     versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in group_versions(group)]
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions,
-            "preferredVersion": versions[0]}
+    return {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": group,
+        "versions": versions,
+        "preferredVersion": versions[0],
+    }
 
 
 def api_group_list() -> Obj:
@@ -111,17 +130,25 @@ def aggregated(core: bool) -> Obj:
                 subs = []
                 for sub in res.subresources:
                     g, v, k = _sub_kind(res, sub)
-                    subs.append({"subresource": sub,
-                                 "responseKind": {"group": g, "version": v, "kind": k},
-                                 "verbs": _SUB_VERBS[sub]})
+                    subs.append(
+                        {
+                            "subresource": sub,
+                            "responseKind": {"group": g, "version": v, "kind": k},
+                            "verbs": _SUB_VERBS[sub],
+                        }
+                    )
                 if subs:
                     entry["subresources"] = subs
                 resources.append(entry)
             versions.append({"version": version, "resources": resources, "freshness": "Current"})
         item: Obj = {"metadata": {"name": group} if group else {}, "versions": versions}
         items.append(item)
-    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
-            "metadata": {}, "items": items}
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }
 
 
 def wants_aggregated(accept: str) -> bool:

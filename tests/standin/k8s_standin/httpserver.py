@@ -137,6 +137,7 @@ class HttpsServer:
         self.ssl.set_alpn_protocols(["http/1.1"])
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+
         # A subclass per server so each one tracks only its own connections.
         class Handler(_Handler):
             connections: set[socket.socket] = set()  # noqa: RUF012
@@ -159,14 +160,21 @@ class HttpsServer:
             self._server = self._make(self.host)
         # Handler threads must not hold up exit (ThreadingMixIn joins non-daemons).
         self._server.daemon_threads = True  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="https")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="https"
+        )
         self._thread.start()
 
     def _make(self, host: str) -> BaseWSGIServer:
         try:
-            return make_server(host, self.port, self.app, threaded=True,
-                               request_handler=self._handler, ssl_context=self.ssl)
+            return make_server(
+                host,
+                self.port,
+                self.app,
+                threaded=True,
+                request_handler=self._handler,
+                ssl_context=self.ssl,
+            )
         except SystemExit:
             # werkzeug prints a hint and exits when the port is taken; callers need an
             # exception they can handle (the API-down fault restarts in a thread).

@@ -79,19 +79,37 @@ def _node_ips(flag: str) -> tuple[str, str | None]:
     return v4, next((ip for ip in ips if ":" in ip), None)
 
 
-def _start(flavor: str, version: str, data_dir: Path, server: str, kc_path: Path,
-           settings: dict[str, Any], node_name: str, node_ip_flag: str, token: str) -> int:
+def _start(
+    flavor: str,
+    version: str,
+    data_dir: Path,
+    server: str,
+    kc_path: Path,
+    settings: dict[str, Any],
+    node_name: str,
+    node_ip_flag: str,
+    token: str,
+) -> int:
     from . import node
 
     node_ip, node_ipv6 = _node_ips(node_ip_flag)
     config = NodeConfig(
-        flavor="k3s" if flavor == "k3s" else "k0s", version=version, data_dir=data_dir,
-        api_url=server, kubeconfig_path=kc_path, node_name=node_name or hostname(),
-        node_ip=node_ip, node_ipv6=node_ipv6,
+        flavor="k3s" if flavor == "k3s" else "k0s",
+        version=version,
+        data_dir=data_dir,
+        api_url=server,
+        kubeconfig_path=kc_path,
+        node_name=node_name or hostname(),
+        node_ip=node_ip,
+        node_ipv6=node_ipv6,
         cluster_cidrs=tuple(settings["clusterCIDRs"]),
         service_cidrs=tuple(settings["serviceCIDRs"]),
-        cluster_dns=tuple(settings["clusterDNS"]), disabled=frozenset(settings["disabled"]),
-        is_server=False, enable_worker=True, faults=Faults.from_env(), token=token,
+        cluster_dns=tuple(settings["clusterDNS"]),
+        disabled=frozenset(settings["disabled"]),
+        is_server=False,
+        enable_worker=True,
+        faults=Faults.from_env(),
+        token=token,
     )
     node.start(config)
     return _wait_forever()
@@ -114,8 +132,9 @@ def run_k3s_agent(args: argparse.Namespace, version: str) -> int:
     names = ("default", "default", "default")
     kubeconfig.write(kc_path, kubeconfig.build(server, ca_pem, names, token=args.token))
     log.info("Starting k3s agent %s (standin)", version)
-    return _start("k3s", version, data, server, kc_path, settings, args.node_name,
-                  args.node_ip, args.token)
+    return _start(
+        "k3s", version, data, server, kc_path, settings, args.node_name, args.node_ip, args.token
+    )
 
 
 def run_k0s_worker(token: str, data_dir: Path, version: str) -> int:

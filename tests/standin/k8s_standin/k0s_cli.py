@@ -113,29 +113,65 @@ def controller_options(args: argparse.Namespace, data: Path) -> ServerOptions:
     storage = (spec.get("storage") or {}).get("type", "etcd")
     db = data / ("etcd/standin.db" if storage == "etcd" else "db/state.db")
     pki_dir = data / "pki"
-    tls = pki.Paths(pki_dir / "ca.crt", pki_dir / "ca.key", pki_dir / "server.crt",
-                    pki_dir / "server.key", pki_dir / "admin.crt", pki_dir / "admin.key")
+    tls = pki.Paths(
+        pki_dir / "ca.crt",
+        pki_dir / "ca.key",
+        pki_dir / "server.crt",
+        pki_dir / "server.key",
+        pki_dir / "admin.crt",
+        pki_dir / "admin.key",
+    )
     token_path = pki_dir / "standin-join-token"
-    secret = token_path.read_text().strip() if token_path.exists() else (
-        f"{secrets.token_hex(3)}.{secrets.token_hex(8)}")
+    secret = (
+        token_path.read_text().strip()
+        if token_path.exists()
+        else (f"{secrets.token_hex(3)}.{secrets.token_hex(8)}")
+    )
     enable_worker = bool(args.enable_worker or args.single)
     runtime = _runtime_file(data)
     runtime.parent.mkdir(parents=True, exist_ok=True)
-    runtime.write_text(json.dumps({
-        "address": address, "port": port, "pid": os.getpid(), "version": version(),
-        "workloads": enable_worker, "single": bool(args.single),
-    }))
+    runtime.write_text(
+        json.dumps(
+            {
+                "address": address,
+                "port": port,
+                "pid": os.getpid(),
+                "version": version(),
+                "workloads": enable_worker,
+                "single": bool(args.single),
+            }
+        )
+    )
     log.info("Starting k0s %s (standin)", version())
     return ServerOptions(
-        flavor="k0s", version=version(), data_dir=data, db_path=db, tls=tls, port=port,
+        flavor="k0s",
+        version=version(),
+        data_dir=data,
+        db_path=db,
+        tls=tls,
+        port=port,
         bind_address=os.environ.get("STANDIN_BIND_ADDRESS", "0.0.0.0"),
-        node_name=hostname(), node_ip=address, node_ipv6=None,
-        cluster_cidrs=tuple(pod_cidrs), service_cidrs=tuple(svc_cidrs),
-        cluster_dns=dns_ips(svc_cidrs), token=secret, token_path=token_path,
-        kubeconfigs=[Kubeconfig(pki_dir / "admin.conf", f"https://localhost:{port}", 0o600,
-                                ("local", "user", "Default"))],
-        tls_sans=[str(s) for s in api.get("sans") or []], enable_worker=enable_worker,
-        no_taints=bool(args.no_taints), ca_name="kubernetes-ca", faults=Faults.from_env(),
+        node_name=hostname(),
+        node_ip=address,
+        node_ipv6=None,
+        cluster_cidrs=tuple(pod_cidrs),
+        service_cidrs=tuple(svc_cidrs),
+        cluster_dns=dns_ips(svc_cidrs),
+        token=secret,
+        token_path=token_path,
+        kubeconfigs=[
+            Kubeconfig(
+                pki_dir / "admin.conf",
+                f"https://localhost:{port}",
+                0o600,
+                ("local", "user", "Default"),
+            )
+        ],
+        tls_sans=[str(s) for s in api.get("sans") or []],
+        enable_worker=enable_worker,
+        no_taints=bool(args.no_taints),
+        ca_name="kubernetes-ca",
+        faults=Faults.from_env(),
         # Controllers run on every controller; the kubelet only with enable_worker.
         start_node=not os.environ.get("STANDIN_NO_NODE"),
         status_path=data / "run" / "status.pid",
@@ -150,15 +186,19 @@ def _runtime(data: Path) -> dict[str, Any] | None:
 def _kubeconfig_admin(data: Path) -> int:
     admin = data / "pki" / "admin.conf"
     if not admin.exists():
-        print(f"Error: failed to read admin config, is the control plane initialized on this "
-              f"node?: open {admin}: no such file or directory", file=sys.stderr)
+        print(
+            f"Error: failed to read admin config, is the control plane initialized on this "
+            f"node?: open {admin}: no such file or directory",
+            file=sys.stderr,
+        )
         return 1
     config = yaml.safe_load(admin.read_text())
     runtime = _runtime(data)
     if runtime:
         # Like k0s: localhost in the file, the API address in what the command prints.
         config["clusters"][0]["cluster"]["server"] = (
-            f"https://{_host(runtime['address'])}:{runtime['port']}")
+            f"https://{_host(runtime['address'])}:{runtime['port']}"
+        )
     sys.stdout.write(kubeconfig.dump(config))
     return 0
 
@@ -171,14 +211,14 @@ def _token_create(data: Path, role: str) -> int:
     runtime = _runtime(data)
     token_path = data / "pki" / "standin-join-token"
     if runtime is None or not token_path.exists():
-        print("Error: failed to create join token: the controller is not running",
-              file=sys.stderr)
+        print("Error: failed to create join token: the controller is not running", file=sys.stderr)
         return 1
     ca_pem = (data / "pki" / "ca.crt").read_bytes()
     server = f"https://{_host(runtime['address'])}:{runtime['port']}"
     user = "kubelet-bootstrap" if role == "worker" else "controller-bootstrap"
-    config = kubeconfig.build(server, ca_pem, ("k0s", user, "k0s"),
-                              token=token_path.read_text().strip())
+    config = kubeconfig.build(
+        server, ca_pem, ("k0s", user, "k0s"), token=token_path.read_text().strip()
+    )
     print(join.encode_k0s_token(config))
     return 0
 
@@ -194,8 +234,11 @@ def _status(data: Path) -> int:
         except (OSError, ValueError):
             alive = False
     if not alive or runtime is None:
-        print('Error: status: can\'t get "status" via "/run/k0s/status.sock": the k0s '
-              "controller is not running", file=sys.stderr)
+        print(
+            'Error: status: can\'t get "status" via "/run/k0s/status.sock": the k0s '
+            "controller is not running",
+            file=sys.stderr,
+        )
         return 1
     print(f"Version: {runtime['version']}")
     print(f"Process ID: {runtime['pid']}")

@@ -29,8 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     server = sub.add_parser("server")
     server.add_argument("--https-listen-port", type=int, default=6443)
-    server.add_argument("--bind-address", default=os.environ.get("STANDIN_BIND_ADDRESS",
-                                                                   "0.0.0.0"))
+    server.add_argument("--bind-address", default=os.environ.get("STANDIN_BIND_ADDRESS", "0.0.0.0"))
     server.add_argument("--data-dir", "-d", default="/var/lib/rancher/k3s")
     server.add_argument("--tls-san", action="append", default=[])
     server.add_argument("--disable", action="append", default=[])
@@ -39,15 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--cluster-dns", default="")
     server.add_argument("--node-ip", "-i", default="")
     server.add_argument("--node-name", default=os.environ.get("K3S_NODE_NAME", ""))
-    server.add_argument("--cluster-init", action="store_true",
-                        default=bool(os.environ.get("K3S_CLUSTER_INIT")))
-    server.add_argument("--datastore-endpoint",
-                        default=os.environ.get("K3S_DATASTORE_ENDPOINT", ""))
+    server.add_argument(
+        "--cluster-init", action="store_true", default=bool(os.environ.get("K3S_CLUSTER_INIT"))
+    )
+    server.add_argument(
+        "--datastore-endpoint", default=os.environ.get("K3S_DATASTORE_ENDPOINT", "")
+    )
     server.add_argument("--flannel-ipv6-masq", action="store_true")
-    server.add_argument("--write-kubeconfig", "-o",
-                        default=os.environ.get("K3S_KUBECONFIG_OUTPUT", ""))
-    server.add_argument("--write-kubeconfig-mode",
-                        default=os.environ.get("K3S_KUBECONFIG_MODE", ""))
+    server.add_argument(
+        "--write-kubeconfig", "-o", default=os.environ.get("K3S_KUBECONFIG_OUTPUT", "")
+    )
+    server.add_argument(
+        "--write-kubeconfig-mode", default=os.environ.get("K3S_KUBECONFIG_MODE", "")
+    )
     server.add_argument("--token", "-t", default=os.environ.get("K3S_TOKEN", ""))
     server.add_argument("--token-file", default=os.environ.get("K3S_TOKEN_FILE", ""))
     server.add_argument("--debug", action="store_true")
@@ -91,15 +94,22 @@ def _full_token(secret: str, ca_pem: bytes) -> str:
 def server_options(args: argparse.Namespace) -> ServerOptions:
     data = Path(args.data_dir)
     tls_dir = data / "server" / "tls"
-    tls = pki.Paths(tls_dir / "server-ca.crt", tls_dir / "server-ca.key",
-                    tls_dir / "serving-kube-apiserver.crt", tls_dir / "serving-kube-apiserver.key",
-                    tls_dir / "client-admin.crt", tls_dir / "client-admin.key")
+    tls = pki.Paths(
+        tls_dir / "server-ca.crt",
+        tls_dir / "server-ca.key",
+        tls_dir / "serving-kube-apiserver.crt",
+        tls_dir / "serving-kube-apiserver.key",
+        tls_dir / "client-admin.crt",
+        tls_dir / "client-admin.key",
+    )
     if args.datastore_endpoint.startswith("sqlite://"):
-        db = Path(args.datastore_endpoint[len("sqlite://"):].split("?")[0])
+        db = Path(args.datastore_endpoint[len("sqlite://") :].split("?")[0])
     else:
         if args.datastore_endpoint:
-            log.warning("standin: external datastore %s is not modelled; using SQLite",
-                        args.datastore_endpoint.split("://")[0])
+            log.warning(
+                "standin: external datastore %s is not modelled; using SQLite",
+                args.datastore_endpoint.split("://")[0],
+            )
         db = data / "server" / "db" / ("etcd/standin.db" if args.cluster_init else "state.db")
     disabled = frozenset(d.strip() for item in args.disable for d in item.split(",") if d.strip())
     for name in disabled - DISABLABLE:
@@ -114,20 +124,32 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
     kubeconfig_path = Path(args.write_kubeconfig or "/etc/rancher/k3s/k3s.yaml")
     mode = int(args.write_kubeconfig_mode, 8) if args.write_kubeconfig_mode else 0o600
     opts = ServerOptions(
-        flavor="k3s", version=version(), data_dir=data, db_path=db, tls=tls,
-        port=args.https_listen_port, bind_address=args.bind_address,
+        flavor="k3s",
+        version=version(),
+        data_dir=data,
+        db_path=db,
+        tls=tls,
+        port=args.https_listen_port,
+        bind_address=args.bind_address,
         node_name=args.node_name or hostname(),
         node_ip=next((ip for ip in node_ips if ":" not in ip), node_ips[0]),
         node_ipv6=next((ip for ip in node_ips if ":" in ip), None),
-        cluster_cidrs=tuple(cluster_cidrs), service_cidrs=tuple(service_cidrs),
+        cluster_cidrs=tuple(cluster_cidrs),
+        service_cidrs=tuple(service_cidrs),
         cluster_dns=tuple(split(args.cluster_dns)) or dns_ips(service_cidrs),
-        token="", token_path=token_path,
-        kubeconfigs=[Kubeconfig(kubeconfig_path, f"https://127.0.0.1:{args.https_listen_port}",
-                                mode)],
+        token="",
+        token_path=token_path,
+        kubeconfigs=[
+            Kubeconfig(kubeconfig_path, f"https://127.0.0.1:{args.https_listen_port}", mode)
+        ],
         tls_sans=[s.strip() for item in args.tls_san for s in item.split(",") if s.strip()],
-        disabled=disabled, ready_line="k3s is up and running", ca_name="k3s-server-ca",
-        faults=Faults.from_env(), start_node=not os.environ.get("STANDIN_NO_NODE"),
-        token_format=_full_token, token_copies=(data / "server" / "node-token",),
+        disabled=disabled,
+        ready_line="k3s is up and running",
+        ca_name="k3s-server-ca",
+        faults=Faults.from_env(),
+        start_node=not os.environ.get("STANDIN_NO_NODE"),
+        token_format=_full_token,
+        token_copies=(data / "server" / "node-token",),
     )
     opts.token = secret  # made a full K10 token once the CA exists
     log.info("Starting k3s %s (standin)", version())

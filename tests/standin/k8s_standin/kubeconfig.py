@@ -14,9 +14,14 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def build(server: str, ca_pem: bytes, names: tuple[str, str, str],
-          client_cert: bytes | None = None, client_key: bytes | None = None,
-          token: str | None = None) -> dict[str, Any]:
+def build(
+    server: str,
+    ca_pem: bytes,
+    names: tuple[str, str, str],
+    client_cert: bytes | None = None,
+    client_key: bytes | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
     cluster, user, context = names
     creds: dict[str, str] = {}
     if client_cert and client_key:
@@ -27,8 +32,12 @@ def build(server: str, ca_pem: bytes, names: tuple[str, str, str],
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": {"server": server,
-                                                   "certificate-authority-data": _b64(ca_pem)}}],
+        "clusters": [
+            {
+                "name": cluster,
+                "cluster": {"server": server, "certificate-authority-data": _b64(ca_pem)},
+            }
+        ],
         "users": [{"name": user, "user": creds}],
         "contexts": [{"name": context, "context": {"cluster": cluster, "user": user}}],
         "current-context": context,

@@ -10,8 +10,9 @@ import sys
 class LogrusFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
-        level = {"WARNING": "warning", "CRITICAL": "fatal"}.get(record.levelname,
-                                                                 record.levelname.lower())
+        level = {"WARNING": "warning", "CRITICAL": "fatal"}.get(
+            record.levelname, record.levelname.lower()
+        )
         msg = record.getMessage().replace('"', '\\"')
         line = f'time="{when.strftime("%Y-%m-%dT%H:%M:%SZ")}" level={level} msg="{msg}"'
         if record.exc_info:

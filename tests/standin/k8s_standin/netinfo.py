@@ -9,10 +9,19 @@ import subprocess
 
 def _ip_addrs(family: str) -> list[str]:
     try:
-        out = subprocess.run(["ip", "-j", family, "addr", "show", "scope", "global"],
-                             capture_output=True, text=True, timeout=5, check=True).stdout
-        return [a["local"] for link in json.loads(out) for a in link.get("addr_info", [])
-                if a.get("local")]
+        out = subprocess.run(
+            ["ip", "-j", family, "addr", "show", "scope", "global"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
+        return [
+            a["local"]
+            for link in json.loads(out)
+            for a in link.get("addr_info", [])
+            if a.get("local")
+        ]
     except (OSError, subprocess.SubprocessError, ValueError, KeyError):
         return []
 

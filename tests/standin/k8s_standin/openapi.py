@@ -35,15 +35,20 @@ def gv_document(group: str, version: str) -> Obj | None:
             "operationId": f"patch{res.kind}",
             "x-kubernetes-group-version-kind": gvk,
             "x-kubernetes-action": "patch",
-            "parameters": [{"name": p, "in": "query", "schema": {"type": "string"}}
-                           for p in _PARAMS],
+            "parameters": [
+                {"name": p, "in": "query", "schema": {"type": "string"}} for p in _PARAMS
+            ],
             "responses": {"200": {"description": "OK"}},
         }
         paths[f"{base}{scope}/{res.plural}/{{name}}"] = {"patch": patch_op}
     if not paths:
         return None
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "standin"},
-            "paths": paths, "components": {"schemas": {}}}
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "standin"},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
 
 
 def root() -> Obj:

@@ -49,11 +49,7 @@ def merge_patch(orig: Any, patch: Any) -> Any:
 def _strip(value: Any) -> Any:
     """Drop patch directives from a value that is inserted as a whole."""
     if isinstance(value, dict):
-        return {
-            k: _strip(v)
-            for k, v in value.items()
-            if not k.startswith("$") and v is not None
-        }
+        return {k: _strip(v) for k, v in value.items() if not k.startswith("$") and v is not None}
     if isinstance(value, list):
         return [_strip(v) for v in value]
     return value
@@ -79,8 +75,11 @@ def _merge_list(field: str, orig: Any, patch: list[Any], null_deletes: bool) -> 
     result = orig_list
     for item in dict_items:
         idx = next(
-            (i for i, o in enumerate(result)
-             if isinstance(o, dict) and o.get(key) == item.get(key)),
+            (
+                i
+                for i, o in enumerate(result)
+                if isinstance(o, dict) and o.get(key) == item.get(key)
+            ),
             None,
         )
         if item.get("$patch") == "delete":

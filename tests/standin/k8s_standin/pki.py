@@ -78,12 +78,47 @@ def _alt_section(sans: list[str]) -> str:
 def _leaf(paths: Paths, cnf: Path, cert: Path, key: Path, subject: str, ext: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csr = Path(tmp) / "req.csr"
-        _run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-              "-nodes", "-keyout", str(key), "-out", str(csr), "-config", str(cnf),
-              "-subj", subject])
-        _run(["x509", "-req", "-in", str(csr), "-CA", str(paths.ca_cert), "-CAkey",
-              str(paths.ca_key), "-set_serial", str(secrets.randbits(63)), "-days", "3650",
-              "-extfile", str(cnf), "-extensions", ext, "-out", str(cert)])
+        _run(
+            [
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(csr),
+                "-config",
+                str(cnf),
+                "-subj",
+                subject,
+            ]
+        )
+        _run(
+            [
+                "x509",
+                "-req",
+                "-in",
+                str(csr),
+                "-CA",
+                str(paths.ca_cert),
+                "-CAkey",
+                str(paths.ca_key),
+                "-set_serial",
+                str(secrets.randbits(63)),
+                "-days",
+                "3650",
+                "-extfile",
+                str(cnf),
+                "-extensions",
+                ext,
+                "-out",
+                str(cert),
+            ]
+        )
     key.chmod(0o600)
 
 
@@ -96,21 +131,48 @@ def ensure(paths: Paths, sans: list[str], ca_name: str) -> None:
         cnf = Path(tmp) / "openssl.cnf"
         cnf.write_text(_CONFIG.format(alt=_alt_section(sans)))
         if not (paths.ca_cert.exists() and paths.ca_key.exists()):
-            _run(["req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
-                  "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(paths.ca_key),
-                  "-out", str(paths.ca_cert), "-days", "3650", "-config", str(cnf),
-                  "-extensions", "ca_ext", "-subj", f"/CN={ca_name}@{int(time.time())}"])
+            _run(
+                [
+                    "req",
+                    "-x509",
+                    "-new",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    str(paths.ca_key),
+                    "-out",
+                    str(paths.ca_cert),
+                    "-days",
+                    "3650",
+                    "-config",
+                    str(cnf),
+                    "-extensions",
+                    "ca_ext",
+                    "-subj",
+                    f"/CN={ca_name}@{int(time.time())}",
+                ]
+            )
             paths.ca_key.chmod(0o600)
             for stale in (paths.server_cert, paths.client_cert):
                 stale.unlink(missing_ok=True)
         current = json.loads(paths.sans_file.read_text()) if paths.sans_file.exists() else None
         if not paths.server_cert.exists() or current != sans:
-            _leaf(paths, cnf, paths.server_cert, paths.server_key, "/CN=kube-apiserver",
-                  "server_ext")
+            _leaf(
+                paths, cnf, paths.server_cert, paths.server_key, "/CN=kube-apiserver", "server_ext"
+            )
             paths.sans_file.write_text(json.dumps(sans))
         if not paths.client_cert.exists():
-            _leaf(paths, cnf, paths.client_cert, paths.client_key,
-                  "/O=system:masters/CN=system:admin", "client_ext")
+            _leaf(
+                paths,
+                cnf,
+                paths.client_cert,
+                paths.client_key,
+                "/O=system:masters/CN=system:admin",
+                "client_ext",
+            )
 
 
 def ca_hash(ca_pem: bytes) -> str:

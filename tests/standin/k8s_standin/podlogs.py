@@ -36,8 +36,8 @@ def _container(pod: Obj, requested: str | None) -> str:
     raise ApiError(
         "BadRequest",
         f"a container name must be specified for pod {name}, choose one of: "
-        f"[{' '.join(names)}]" + (f" or one of the init containers: [{' '.join(init)}]"
-                                  if init else ""),
+        f"[{' '.join(names)}]"
+        + (f" or one of the init containers: [{' '.join(init)}]" if init else ""),
     )
 
 
@@ -68,8 +68,7 @@ def log_file(pod_log_dir: Path, pod: Obj, container: str | None, previous: bool)
     if not path.exists():
         raise ApiError(
             "BadRequest",
-            f'container "{name}" in pod "{meta["name"]}" is waiting to start: '
-            "ContainerCreating",
+            f'container "{name}" in pod "{meta["name"]}" is waiting to start: ContainerCreating',
         )
     return path
 
@@ -100,8 +99,9 @@ def read(path: Path, tail: int | None, timestamps: bool, limit_bytes: int | None
     return data
 
 
-def follow(path: Path, tail: int | None, timestamps: bool,
-           alive: Callable[[], bool]) -> Iterator[bytes]:
+def follow(
+    path: Path, tail: int | None, timestamps: bool, alive: Callable[[], bool]
+) -> Iterator[bytes]:
     """Stream the file and its growth until `alive()` turns false (pod gone)."""
     yield b""  # headers now: a quiet log must not look like a hung server
     first = read(path, tail, timestamps, None)
@@ -117,8 +117,9 @@ def follow(path: Path, tail: int | None, timestamps: bool,
                 pending += chunk
                 *complete, pending = pending.split(b"\n")
                 if complete:
-                    text = "".join(_render(c.decode(errors="replace") + "\n", timestamps)
-                                   for c in complete)
+                    text = "".join(
+                        _render(c.decode(errors="replace") + "\n", timestamps) for c in complete
+                    )
                     yield text.encode()
                 idle = 0.0
                 continue

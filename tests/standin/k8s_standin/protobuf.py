@@ -18,24 +18,49 @@ MAGIC = b"k8s\x00"
 # map:str / map:bytes (string keys), list:str, list:msg:X
 Schema = dict[int, tuple[str, str]]
 SCHEMAS: dict[str, Schema] = {
-    "Unknown": {1: ("typeMeta", "msg:TypeMeta"), 2: ("raw", "bytes"),
-                3: ("contentEncoding", "str"), 4: ("contentType", "str")},
+    "Unknown": {
+        1: ("typeMeta", "msg:TypeMeta"),
+        2: ("raw", "bytes"),
+        3: ("contentEncoding", "str"),
+        4: ("contentType", "str"),
+    },
     "TypeMeta": {1: ("apiVersion", "str"), 2: ("kind", "str")},
-    "ObjectMeta": {1: ("name", "str"), 2: ("generateName", "str"), 3: ("namespace", "str"),
-                   11: ("labels", "map:str"), 12: ("annotations", "map:str"),
-                   13: ("ownerReferences", "list:msg:OwnerReference"),
-                   14: ("finalizers", "list:str")},
-    "OwnerReference": {1: ("kind", "str"), 3: ("name", "str"), 4: ("uid", "str"),
-                       5: ("apiVersion", "str"), 6: ("controller", "bool"),
-                       7: ("blockOwnerDeletion", "bool")},
+    "ObjectMeta": {
+        1: ("name", "str"),
+        2: ("generateName", "str"),
+        3: ("namespace", "str"),
+        11: ("labels", "map:str"),
+        12: ("annotations", "map:str"),
+        13: ("ownerReferences", "list:msg:OwnerReference"),
+        14: ("finalizers", "list:str"),
+    },
+    "OwnerReference": {
+        1: ("kind", "str"),
+        3: ("name", "str"),
+        4: ("uid", "str"),
+        5: ("apiVersion", "str"),
+        6: ("controller", "bool"),
+        7: ("blockOwnerDeletion", "bool"),
+    },
     "Namespace": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:NamespaceSpec")},
     "NamespaceSpec": {1: ("finalizers", "list:str")},
-    "ConfigMap": {1: ("metadata", "msg:ObjectMeta"), 2: ("data", "map:str"),
-                  3: ("binaryData", "map:bytes"), 4: ("immutable", "bool")},
-    "Secret": {1: ("metadata", "msg:ObjectMeta"), 2: ("data", "map:bytes"),
-               3: ("type", "str"), 4: ("stringData", "map:str"), 5: ("immutable", "bool")},
-    "ServiceAccount": {1: ("metadata", "msg:ObjectMeta"),
-                       4: ("automountServiceAccountToken", "bool")},
+    "ConfigMap": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("data", "map:str"),
+        3: ("binaryData", "map:bytes"),
+        4: ("immutable", "bool"),
+    },
+    "Secret": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("data", "map:bytes"),
+        3: ("type", "str"),
+        4: ("stringData", "map:str"),
+        5: ("immutable", "bool"),
+    },
+    "ServiceAccount": {
+        1: ("metadata", "msg:ObjectMeta"),
+        4: ("automountServiceAccountToken", "bool"),
+    },
 }
 
 
@@ -66,7 +91,7 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
             yield num, value
         elif wire == 2:
             length, i = _varint(buf, i)
-            yield num, buf[i:i + length]
+            yield num, buf[i : i + length]
             i += length
         elif wire == 1:
             i += 8
@@ -97,8 +122,11 @@ def decode(message: str, buf: bytes) -> dict[str, Any]:
             out[name] = decode(kind[4:], raw) if isinstance(raw, bytes) else {}
         elif kind.startswith("list:"):
             inner = kind[5:]
-            item = decode(inner[4:], raw) if inner.startswith("msg:") and isinstance(
-                raw, bytes) else _scalar(inner, raw)
+            item = (
+                decode(inner[4:], raw)
+                if inner.startswith("msg:") and isinstance(raw, bytes)
+                else _scalar(inner, raw)
+            )
             out.setdefault(name, []).append(item)
         elif kind.startswith("map:"):
             entry = dict(_fields(raw)) if isinstance(raw, bytes) else {}
@@ -113,7 +141,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     """Decode a `k8s\\0`-framed runtime.Unknown carrying one of the SCHEMAS kinds."""
     if not body.startswith(MAGIC):
         raise Unsupported("missing protobuf magic")
-    unknown = decode("Unknown", body[len(MAGIC):])
+    unknown = decode("Unknown", body[len(MAGIC) :])
     type_meta = unknown.get("typeMeta") or {}
     kind = type_meta.get("kind", "")
     if kind not in SCHEMAS or kind in ("Unknown", "TypeMeta", "ObjectMeta"):

@@ -33,8 +33,15 @@ SERVICE_ACCOUNTS = get("", "v1", "serviceaccounts")
 STORAGE_CLASSES = get("storage.k8s.io", "v1", "storageclasses")
 
 _STATUS_KINDS_WITH_SPEC_GENERATION = {
-    "Deployment", "ReplicaSet", "DaemonSet", "Ingress", "NetworkPolicy", "StorageClass",
-    "PersistentVolumeClaim", "Service", "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "Ingress",
+    "NetworkPolicy",
+    "StorageClass",
+    "PersistentVolumeClaim",
+    "Service",
+    "Pod",
 }
 
 
@@ -76,8 +83,12 @@ def success_status(res: Resource, obj: Obj) -> Obj:
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {"name": meta["name"], "group": res.group, "kind": res.plural,
-                    "uid": meta.get("uid")},
+        "details": {
+            "name": meta["name"],
+            "group": res.group,
+            "kind": res.plural,
+            "uid": meta.get("uid"),
+        },
     }
 
 
@@ -129,8 +140,12 @@ class Registry:
             token = {"after": list(last), "rv": int(meta["resourceVersion"])}
             meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
             meta["remainingItemCount"] = 0
-        return {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta,
-                "items": items}
+        return {
+            "kind": res.list_kind,
+            "apiVersion": res.api_version,
+            "metadata": meta,
+            "items": items,
+        }
 
     def watch(
         self,
@@ -155,9 +170,17 @@ class Registry:
             events = self.store.events(since_rv, deadline)
         return self._stream(res, ns, key, current, events, initial, match_l, match_f)
 
-    def _stream(self, res: Resource, ns: str | None, key: str, current: ObjList,
-                events: Iterator[Event], initial: bool, match_l: Predicate,
-                match_f: Predicate) -> Iterator[tuple[str, Obj]]:
+    def _stream(
+        self,
+        res: Resource,
+        ns: str | None,
+        key: str,
+        current: ObjList,
+        events: Iterator[Event],
+        initial: bool,
+        match_l: Predicate,
+        match_f: Predicate,
+    ) -> Iterator[tuple[str, Obj]]:
         def matches(obj: Obj | None) -> bool:
             return obj is not None and match_l(obj) and match_f(obj)
 
@@ -176,8 +199,11 @@ class Registry:
                 continue
             now_in, was_in = matches(event.obj), matches(event.prev)
             if event.type == "MODIFIED":
-                kind = {(True, True): "MODIFIED", (True, False): "ADDED",
-                        (False, True): "DELETED"}.get((now_in, was_in), "")
+                kind = {
+                    (True, True): "MODIFIED",
+                    (True, False): "ADDED",
+                    (False, True): "DELETED",
+                }.get((now_in, was_in), "")
             else:
                 kind = event.type if now_in else ""
             if kind:
@@ -204,8 +230,9 @@ class Registry:
         else:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
-            suffix = "".join(secrets.choice(string.ascii_lowercase + "0123456789")
-                             for _ in range(5))
+            suffix = "".join(
+                secrets.choice(string.ascii_lowercase + "0123456789") for _ in range(5)
+            )
             meta["name"] = meta["generateName"] + suffix
         with self.store.lock:
             if res.namespaced:
@@ -229,7 +256,8 @@ class Registry:
             raise ApiError("BadRequest", f"the kind {kind!r} does not match {res.kind!r}")
         if api_version and by_kind(api_version, res.kind) is None and kind:
             raise ApiError(
-                "BadRequest", f"the API version in the data ({api_version}) does not match the "
+                "BadRequest",
+                f"the API version in the data ({api_version}) does not match the "
                 f"expected API version ({res.api_version})",
             )
 
@@ -292,8 +320,15 @@ class Registry:
         return None
 
     # -- update / patch ----------------------------------------------------
-    def update(self, res: Resource, ns: str, name: str, body: Any,
-               subresource: str = "", dry_run: bool = False) -> Obj:
+    def update(
+        self,
+        res: Resource,
+        ns: str,
+        name: str,
+        body: Any,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> Obj:
         if not isinstance(body, dict):
             raise ApiError("BadRequest", "the body of the request was in an unknown format")
         self._check_type(res, body)
@@ -313,8 +348,16 @@ class Registry:
                 raise errors.conflict(res.plural, res.group, name)
             return self._replace(res, old, copy.deepcopy(body), subresource, dry_run)
 
-    def patch(self, res: Resource, ns: str, name: str, content_type: str, body: Any,
-              subresource: str = "", dry_run: bool = False) -> Obj:
+    def patch(
+        self,
+        res: Resource,
+        ns: str,
+        name: str,
+        content_type: str,
+        body: Any,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> Obj:
         with self.store.lock:
             old = self.find(res, ns, name)
             if old is None:
@@ -346,13 +389,19 @@ class Registry:
                 raise errors.conflict(res.plural, res.group, name)
             return self._replace(res, old, new, subresource, dry_run)
 
-    def _replace(self, res: Resource, old: Obj, new: Obj, subresource: str,
-                 dry_run: bool) -> Obj:
+    def _replace(self, res: Resource, old: Obj, new: Obj, subresource: str, dry_run: bool) -> Obj:
         meta = new.setdefault("metadata", {})
         old_meta = old["metadata"]
         # System-owned metadata cannot be changed by a client.
-        for key in ("uid", "creationTimestamp", "namespace", "deletionTimestamp",
-                    "deletionGracePeriodSeconds", "generation", "name"):
+        for key in (
+            "uid",
+            "creationTimestamp",
+            "namespace",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "name",
+        ):
             if key in old_meta:
                 meta[key] = old_meta[key]
             else:
@@ -406,8 +455,9 @@ class Registry:
         return not meta.get("deletionGracePeriodSeconds")
 
     # -- delete ------------------------------------------------------------
-    def delete(self, res: Resource, ns: str, name: str, options: Obj | None = None,
-               dry_run: bool = False) -> tuple[Obj, bool]:
+    def delete(
+        self, res: Resource, ns: str, name: str, options: Obj | None = None, dry_run: bool = False
+    ) -> tuple[Obj, bool]:
         """Returns (object or Status, finished)."""
         options = options or {}
         with self.store.lock:

@@ -38,8 +38,9 @@ _ALL = ("all",)
 RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Namespace", "namespaces", False, ("ns",), ("status", "finalize")),
     Resource("", "v1", "Node", "nodes", False, ("no",), ("status",), create_on_update=False),
-    Resource("", "v1", "Pod", "pods", True, ("po",), ("status", "log", "eviction", "binding"),
-             _ALL),
+    Resource(
+        "", "v1", "Pod", "pods", True, ("po",), ("status", "log", "eviction", "binding"), _ALL
+    ),
     Resource("", "v1", "Service", "services", True, ("svc",), ("status",), _ALL),
     Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), create_on_update=True),
     Resource("", "v1", "Event", "events", True, ("ev",)),
@@ -60,12 +61,19 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
     Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
     Resource("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
-    Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True,
-             create_on_update=True),
+    Resource(
+        "discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, create_on_update=True
+    ),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", True, create_on_update=True),
     # Answered, never stored: everyone is an administrator here (see README).
-    Resource("authorization.k8s.io", "v1", "SelfSubjectAccessReview",
-             "selfsubjectaccessreviews", False, verbs=("create",)),
+    Resource(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        False,
+        verbs=("create",),
+    ),
 )
 REVIEW_KINDS = {"SelfSubjectAccessReview"}
 

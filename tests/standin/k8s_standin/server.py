@@ -82,10 +82,20 @@ class ControlPlane:
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
         self._hold_memory()
         service_ips = ServiceIPs(opts.service_cidrs)
-        sans = ["127.0.0.1", "localhost", "::1", "kubernetes", "kubernetes.default",
-                "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
-                opts.node_name, opts.node_ip, *([opts.node_ipv6] if opts.node_ipv6 else []),
-                *[service_ips.first_ip(f) for f in service_ips.families], *opts.tls_sans]
+        sans = [
+            "127.0.0.1",
+            "localhost",
+            "::1",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+            opts.node_name,
+            opts.node_ip,
+            *([opts.node_ipv6] if opts.node_ipv6 else []),
+            *[service_ips.first_ip(f) for f in service_ips.families],
+            *opts.tls_sans,
+        ]
         pki.ensure(opts.tls, sans, opts.ca_name)
         ca_pem = opts.tls.ca_cert.read_bytes()
         if opts.token_format is not None:
@@ -95,23 +105,34 @@ class ControlPlane:
         store = Store(opts.db_path)
         registry = Registry(store, service_ips)
         self._bootstrap(registry, service_ips)
-        info = ApiInfo(version=opts.version, server_address=f"{opts.node_ip}:{opts.port}",
-                       pod_log_dirs=(pod_log_dir(), log_root()), ca_pem=ca_pem,
-                       never_ready=opts.faults.never_ready, join_token=opts.token,
-                       cluster_config=self._cluster_config())
+        info = ApiInfo(
+            version=opts.version,
+            server_address=f"{opts.node_ip}:{opts.port}",
+            pod_log_dirs=(pod_log_dir(), log_root()),
+            ca_pem=ca_pem,
+            never_ready=opts.faults.never_ready,
+            join_token=opts.token,
+            cluster_config=self._cluster_config(),
+        )
         app = ApiApp(registry, info)
-        server = HttpsServer(opts.bind_address, opts.port, app, str(opts.tls.server_cert),
-                             str(opts.tls.server_key))
+        server = HttpsServer(
+            opts.bind_address, opts.port, app, str(opts.tls.server_cert), str(opts.tls.server_key)
+        )
         try:
             server.start()
         except OSError as exc:
-            log.critical("apiserver exited: listen tcp %s:%d: %s", opts.bind_address,
-                         opts.port, exc)
+            log.critical(
+                "apiserver exited: listen tcp %s:%d: %s", opts.bind_address, opts.port, exc
+            )
             store.close()
             return 1
-        log.info("Running kube-apiserver --advertise-address=%s --secure-port=%d "
-                 "--service-cluster-ip-range=%s", opts.node_ip, opts.port,
-                 ",".join(opts.service_cidrs))
+        log.info(
+            "Running kube-apiserver --advertise-address=%s --secure-port=%d "
+            "--service-cluster-ip-range=%s",
+            opts.node_ip,
+            opts.port,
+            ",".join(opts.service_cidrs),
+        )
         Controllers(registry, ca_pem, self.stop).start()
         app.ready.set()
         if opts.status_path is not None:
@@ -137,10 +158,14 @@ class ControlPlane:
         """What joining nodes fetch from /standin/cluster-config (k3s agents get the
         equivalent from the server's supervisor API)."""
         opts = self.opts
-        return {"flavor": opts.flavor, "version": opts.version,
-                "clusterCIDRs": list(opts.cluster_cidrs),
-                "serviceCIDRs": list(opts.service_cidrs), "clusterDNS": list(opts.cluster_dns),
-                "disabled": sorted(opts.disabled)}
+        return {
+            "flavor": opts.flavor,
+            "version": opts.version,
+            "clusterCIDRs": list(opts.cluster_cidrs),
+            "serviceCIDRs": list(opts.service_cidrs),
+            "clusterDNS": list(opts.cluster_dns),
+            "disabled": sorted(opts.disabled),
+        }
 
     def _hold_memory(self) -> None:
         mib = self.opts.faults.hold_memory_mib
@@ -175,25 +200,53 @@ class ControlPlane:
                 registry.create(NS, "", {"metadata": {"name": name}})
         if registry.find(SERVICES, "default", "kubernetes") is None:
             fam = ips.families[0]
-            registry.create(SERVICES, "default", {
-                "metadata": {"name": "kubernetes",
-                             "labels": {"component": "apiserver", "provider": "kubernetes"}},
-                "spec": {"clusterIP": ips.first_ip(fam), "ipFamilies": [fam],
-                         "ports": [{"name": "https", "port": 443, "protocol": "TCP",
-                                    "targetPort": opts.port}]},
-            })
+            registry.create(
+                SERVICES,
+                "default",
+                {
+                    "metadata": {
+                        "name": "kubernetes",
+                        "labels": {"component": "apiserver", "provider": "kubernetes"},
+                    },
+                    "spec": {
+                        "clusterIP": ips.first_ip(fam),
+                        "ipFamilies": [fam],
+                        "ports": [
+                            {
+                                "name": "https",
+                                "port": 443,
+                                "protocol": "TCP",
+                                "targetPort": opts.port,
+                            }
+                        ],
+                    },
+                },
+            )
         endpoints = {
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": [{"addresses": [{"ip": opts.node_ip}],
-                         "ports": [{"name": "https", "port": opts.port, "protocol": "TCP"}]}],
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+            },
+            "subsets": [
+                {
+                    "addresses": [{"ip": opts.node_ip}],
+                    "ports": [{"name": "https", "port": opts.port, "protocol": "TCP"}],
+                }
+            ],
         }
         fam = "IPv6" if ":" in opts.node_ip else "IPv4"
         slice_ = {
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"kubernetes.io/service-name": "kubernetes",
-                                    "endpointslice.kubernetes.io/managed-by":
-                                        "endpointslicemirroring-controller.k8s.io"}},
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {
+                    "kubernetes.io/service-name": "kubernetes",
+                    "endpointslice.kubernetes.io/managed-by": (
+                        "endpointslicemirroring-controller.k8s.io"
+                    ),
+                },
+            },
             "addressType": fam,
             "endpoints": [{"addresses": [opts.node_ip], "conditions": {"ready": True}}],
             "ports": [{"name": "https", "port": opts.port, "protocol": "TCP"}],
@@ -210,12 +263,21 @@ class ControlPlane:
         kc = opts.kubeconfigs[0]
         config = NodeConfig(
             flavor="k3s" if opts.flavor == "k3s" else "k0s",
-            version=opts.version, data_dir=opts.data_dir,
-            api_url=f"https://127.0.0.1:{opts.port}", kubeconfig_path=kc.path,
-            node_name=opts.node_name, node_ip=opts.node_ip, node_ipv6=opts.node_ipv6,
-            cluster_cidrs=opts.cluster_cidrs, service_cidrs=opts.service_cidrs,
-            cluster_dns=opts.cluster_dns, disabled=opts.disabled, is_server=True,
-            enable_worker=opts.enable_worker, no_taints=opts.no_taints, faults=opts.faults,
+            version=opts.version,
+            data_dir=opts.data_dir,
+            api_url=f"https://127.0.0.1:{opts.port}",
+            kubeconfig_path=kc.path,
+            node_name=opts.node_name,
+            node_ip=opts.node_ip,
+            node_ipv6=opts.node_ipv6,
+            cluster_cidrs=opts.cluster_cidrs,
+            service_cidrs=opts.service_cidrs,
+            cluster_dns=opts.cluster_dns,
+            disabled=opts.disabled,
+            is_server=True,
+            enable_worker=opts.enable_worker,
+            no_taints=opts.no_taints,
+            faults=opts.faults,
             token=opts.token,
         )
         node.start(config)
@@ -224,8 +286,7 @@ class ControlPlane:
         faults = self.opts.faults
         if self.stop.wait(faults.api_down_after):
             return
-        log.warning("Fault: API going down for %.1fs (STANDIN_API_DOWN_FOR)",
-                    faults.api_down_for)
+        log.warning("Fault: API going down for %.1fs (STANDIN_API_DOWN_FOR)", faults.api_down_for)
         app.stopping.set()
         server.stop()
         if self.stop.wait(faults.api_down_for):

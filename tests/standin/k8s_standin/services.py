@@ -37,8 +37,9 @@ def _want_families(spec: Obj, ips: ipam.ServiceIPs, causes: Causes) -> list[str]
         return []
     if policy == "SingleStack" and len(requested) > 1:
         causes.invalid(
-            "spec.ipFamilies", requested, "when spec.ipFamilyPolicy is SingleStack"
-            " only one ipFamily may be specified"
+            "spec.ipFamilies",
+            requested,
+            "when spec.ipFamilyPolicy is SingleStack only one ipFamily may be specified",
         )
         return []
     for i, fam in enumerate(requested):
@@ -51,8 +52,9 @@ def _want_families(spec: Obj, ips: ipam.ServiceIPs, causes: Causes) -> list[str]
     return families
 
 
-def prepare(svc: Obj, old: Obj | None, all_services: list[Obj], ips: ipam.ServiceIPs,
-            causes: Causes) -> None:
+def prepare(
+    svc: Obj, old: Obj | None, all_services: list[Obj], ips: ipam.ServiceIPs, causes: Causes
+) -> None:
     """Default `svc` and allocate its ClusterIPs and NodePorts in place."""
     spec = svc.setdefault("spec", {})
     uid = svc["metadata"].get("uid", "")
@@ -92,14 +94,16 @@ def prepare(svc: Obj, old: Obj | None, all_services: list[Obj], ips: ipam.Servic
             if want:
                 if not ips.contains(fam, want):
                     causes.invalid(
-                        f"spec.clusterIPs[{i}]", want,
+                        f"spec.clusterIPs[{i}]",
+                        want,
                         f"failed to allocate IP {want}: the provided IP ({want}) is not in "
                         "the valid range",
                     )
                     return
                 if want in used:
                     causes.invalid(
-                        f"spec.clusterIPs[{i}]", want,
+                        f"spec.clusterIPs[{i}]",
+                        want,
                         f"failed to allocate IP {want}: provided IP is already allocated",
                     )
                     return
@@ -119,7 +123,8 @@ def prepare(svc: Obj, old: Obj | None, all_services: list[Obj], ips: ipam.Servic
             if want:
                 if int(want) not in ipam.NODE_PORT_RANGE:
                     causes.invalid(
-                        f"spec.ports[{i}].nodePort", want,
+                        f"spec.ports[{i}].nodePort",
+                        want,
                         "provided port is not in the valid range. The range of valid ports "
                         "is 30000-32767",
                     )

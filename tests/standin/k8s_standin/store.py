@@ -117,8 +117,9 @@ class Store:
         """Every (rkey, object) by reference, for read-only sweeps; no copies, because a
         periodic sweep that deep-copied the whole store would dominate CPU time."""
         with self._cond:
-            return [(rkey, obj) for rkey, bucket in self._objects.items()
-                    for obj in bucket.values()]
+            return [
+                (rkey, obj) for rkey, bucket in self._objects.items() for obj in bucket.values()
+            ]
 
     def rkeys(self) -> builtins.list[str]:
         with self._cond:

@@ -16,19 +16,24 @@ def wants_table(accept: str) -> bool:
 
 def wants_metadata(accept: str) -> bool:
     """Metadata-only clients (client-go's metadata informers, `kubectl get -o name`)."""
-    return any("as=PartialObjectMetadata" in part and "json" in part
-               for part in accept.split(","))
+    return any("as=PartialObjectMetadata" in part and "json" in part for part in accept.split(","))
 
 
 def partial(obj: Obj) -> Obj:
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj.get("metadata", {})}
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata", {}),
+    }
 
 
 def partial_list(result: Obj) -> Obj:
-    return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-            "metadata": result.get("metadata", {}),
-            "items": [partial(o) for o in result.get("items", [])]}
+    return {
+        "kind": "PartialObjectMetadataList",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": result.get("metadata", {}),
+        "items": [partial(o) for o in result.get("items", [])],
+    }
 
 
 def age(obj: Obj) -> str:
@@ -78,8 +83,9 @@ def _node_status(n: Obj) -> str:
 
 def _roles(n: Obj) -> str:
     prefix = "node-role.kubernetes.io/"
-    roles = sorted(k[len(prefix):] for k in n["metadata"].get("labels") or {} if
-                   k.startswith(prefix))
+    roles = sorted(
+        k[len(prefix) :] for k in n["metadata"].get("labels") or {} if k.startswith(prefix)
+    )
     return ",".join(roles) or "<none>"
 
 
@@ -111,55 +117,89 @@ _NAME: Column = ("Name", "string", 0, lambda o: o["metadata"]["name"])
 _AGE: Column = ("Age", "string", 0, age)
 COLUMNS: dict[str, list[Column]] = {
     "Pod": [
-        _NAME, ("Ready", "string", 0, _pod_ready), ("Status", "string", 0, _pod_status),
-        ("Restarts", "string", 0, lambda p: str(sum(
-            s.get("restartCount", 0) for s in p.get("status", {}).get("containerStatuses") or []
-        ))), _AGE,
+        _NAME,
+        ("Ready", "string", 0, _pod_ready),
+        ("Status", "string", 0, _pod_status),
+        (
+            "Restarts",
+            "string",
+            0,
+            lambda p: str(
+                sum(
+                    s.get("restartCount", 0)
+                    for s in p.get("status", {}).get("containerStatuses") or []
+                )
+            ),
+        ),
+        _AGE,
         ("IP", "string", 1, lambda p: p.get("status", {}).get("podIP") or "<none>"),
         ("Node", "string", 1, lambda p: p.get("spec", {}).get("nodeName") or "<none>"),
     ],
     "Node": [
-        _NAME, ("Status", "string", 0, _node_status), ("Roles", "string", 0, _roles), _AGE,
-        ("Version", "string", 0,
-         lambda n: n.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")),
+        _NAME,
+        ("Status", "string", 0, _node_status),
+        ("Roles", "string", 0, _roles),
+        _AGE,
+        (
+            "Version",
+            "string",
+            0,
+            lambda n: n.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", ""),
+        ),
     ],
-    "Namespace": [_NAME, ("Status", "string", 0, lambda n: n.get("status", {}).get("phase")),
-                  _AGE],
+    "Namespace": [_NAME, ("Status", "string", 0, lambda n: n.get("status", {}).get("phase")), _AGE],
     "Deployment": [
         _NAME,
-        ("Ready", "string", 0,
-         lambda d: f"{d.get('status', {}).get('readyReplicas', 0)}/"
-                   f"{d.get('spec', {}).get('replicas', 1)}"),
+        (
+            "Ready",
+            "string",
+            0,
+            lambda d: (
+                f"{d.get('status', {}).get('readyReplicas', 0)}/"
+                f"{d.get('spec', {}).get('replicas', 1)}"
+            ),
+        ),
         ("Up-to-date", "integer", 0, _st("updatedReplicas")),
-        ("Available", "integer", 0, _st("availableReplicas")), _AGE,
+        ("Available", "integer", 0, _st("availableReplicas")),
+        _AGE,
     ],
     "ReplicaSet": [
-        _NAME, ("Desired", "integer", 0, lambda r: r.get("spec", {}).get("replicas", 0)),
-        ("Current", "integer", 0, _st("replicas")), ("Ready", "integer", 0, _st("readyReplicas")),
+        _NAME,
+        ("Desired", "integer", 0, lambda r: r.get("spec", {}).get("replicas", 0)),
+        ("Current", "integer", 0, _st("replicas")),
+        ("Ready", "integer", 0, _st("readyReplicas")),
         _AGE,
     ],
     "DaemonSet": [
-        _NAME, ("Desired", "integer", 0, _st("desiredNumberScheduled")),
+        _NAME,
+        ("Desired", "integer", 0, _st("desiredNumberScheduled")),
         ("Current", "integer", 0, _st("currentNumberScheduled")),
         ("Ready", "integer", 0, _st("numberReady")),
         ("Up-to-date", "integer", 0, _st("updatedNumberScheduled")),
-        ("Available", "integer", 0, _st("numberAvailable")), _AGE,
+        ("Available", "integer", 0, _st("numberAvailable")),
+        _AGE,
     ],
     "Service": [
-        _NAME, ("Type", "string", 0, lambda s: s.get("spec", {}).get("type")),
+        _NAME,
+        ("Type", "string", 0, lambda s: s.get("spec", {}).get("type")),
         ("Cluster-IP", "string", 0, lambda s: s.get("spec", {}).get("clusterIP") or "<none>"),
-        ("External-IP", "string", 0, _external_ip), ("Port(s)", "string", 0, _ports), _AGE,
+        ("External-IP", "string", 0, _external_ip),
+        ("Port(s)", "string", 0, _ports),
+        _AGE,
     ],
     "PersistentVolumeClaim": [
-        _NAME, ("Status", "string", 0, _st("phase", "")),
+        _NAME,
+        ("Status", "string", 0, _st("phase", "")),
         ("Volume", "string", 0, lambda c: c.get("spec", {}).get("volumeName", "")),
         ("StorageClass", "string", 0, lambda c: c.get("spec", {}).get("storageClassName", "")),
         _AGE,
     ],
     "StorageClass": [
-        _NAME, ("Provisioner", "string", 0, lambda s: s.get("provisioner", "")),
+        _NAME,
+        ("Provisioner", "string", 0, lambda s: s.get("provisioner", "")),
         ("ReclaimPolicy", "string", 0, lambda s: s.get("reclaimPolicy", "")),
-        ("VolumeBindingMode", "string", 0, lambda s: s.get("volumeBindingMode", "")), _AGE,
+        ("VolumeBindingMode", "string", 0, lambda s: s.get("volumeBindingMode", "")),
+        _AGE,
     ],
 }
 
@@ -173,16 +213,24 @@ def to_table(kind: str, objs: list[Obj], list_meta: Obj, include_object: str) ->
         elif include_object == "None":
             embedded = None
         else:
-            embedded = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                        "metadata": obj.get("metadata", {})}
+            embedded = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj.get("metadata", {}),
+            }
         rows.append({"cells": [fn(obj) for _, _, _, fn in columns], "object": embedded})
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta,
         "columnDefinitions": [
-            {"name": name, "type": typ, "format": "name" if name == "Name" else "",
-             "description": name, "priority": prio}
+            {
+                "name": name,
+                "type": typ,
+                "format": "name" if name == "Name" else "",
+                "description": name,
+                "priority": prio,
+            }
             for name, typ, prio, _ in columns
         ],
         "rows": rows,

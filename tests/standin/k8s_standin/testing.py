@@ -51,14 +51,25 @@ class StandIn:
 
     def run(self, *extra: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run a one-shot subcommand (k0s kubeconfig admin, token create, ...)."""
-        return subprocess.run(self.command(*extra), env=self.env, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            self.command(*extra),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def start(self) -> None:
         self.starts += 1
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.command(*self.args), env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(*self.args),
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
 
     def log(self) -> str:
@@ -106,7 +117,8 @@ class StandIn:
 def _env(workdir: Path, extra: dict[str, str] | None, node: bool) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p)
+        p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p
+    )
     env["STANDIN_LOG_ROOT"] = str(workdir / "log")
     env["STANDIN_ROOT"] = str(workdir / "root")
     env["STANDIN_BIND_ADDRESS"] = "127.0.0.1"
@@ -116,26 +128,46 @@ def _env(workdir: Path, extra: dict[str, str] | None, node: bool) -> dict[str, s
     return env
 
 
-def k3s(workdir: Path, *args: str, env: dict[str, str] | None = None,
-        node: bool = False) -> StandIn:
+def k3s(
+    workdir: Path, *args: str, env: dict[str, str] | None = None, node: bool = False
+) -> StandIn:
     port = free_port()
     kubeconfig = workdir / "k3s.yaml"
-    full = ["server", "--https-listen-port", str(port), "--data-dir", str(workdir / "data"),
-            "--write-kubeconfig", str(kubeconfig), "--node-ip", "127.0.0.1",
-            "--node-name", "standin-server", *args]
+    full = [
+        "server",
+        "--https-listen-port",
+        str(port),
+        "--data-dir",
+        str(workdir / "data"),
+        "--write-kubeconfig",
+        str(kubeconfig),
+        "--node-ip",
+        "127.0.0.1",
+        "--node-name",
+        "standin-server",
+        *args,
+    ]
     return StandIn("k3s", full, _env(workdir, env, node), workdir, port, kubeconfig)
 
 
-def k0s(workdir: Path, *args: str, config: str = "", env: dict[str, str] | None = None,
-        node: bool = False) -> StandIn:
+def k0s(
+    workdir: Path,
+    *args: str,
+    config: str = "",
+    env: dict[str, str] | None = None,
+    node: bool = False,
+) -> StandIn:
     port = free_port()
     cfg = workdir / "k0s.yaml"
-    cfg.write_text(f"apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nspec:\n"
-                   f"  api:\n    address: 127.0.0.1\n    port: {port}\n{config}")
+    cfg.write_text(
+        f"apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nspec:\n"
+        f"  api:\n    address: 127.0.0.1\n    port: {port}\n{config}"
+    )
     data = workdir / "k0s"
     full = ["controller", "--data-dir", str(data), "-c", str(cfg), *args]
-    return StandIn("k0s", full, _env(workdir, env, node), workdir, port,
-                   data / "pki" / "admin.conf")
+    return StandIn(
+        "k0s", full, _env(workdir, env, node), workdir, port, data / "pki" / "admin.conf"
+    )
 
 
 @contextmanager

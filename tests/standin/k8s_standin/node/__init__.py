@@ -66,8 +66,9 @@ def start(config: NodeConfig) -> Node:
     feed = ChangeFeed(_client(config, "informers"))
     node.feed = feed
 
-    def loop(name: str, step: Callable[[], None], every: float = period,
-             watch: tuple[str, ...] = ()) -> None:
+    def loop(
+        name: str, step: Callable[[], None], every: float = period, watch: tuple[str, ...] = ()
+    ) -> None:
         wake = threading.Event() if watch else None
         if wake is not None:
             feed.subscribe(watch, wake)
@@ -80,16 +81,36 @@ def start(config: NodeConfig) -> Node:
     if config.is_server:
         ctl = _client(config, "kube-controller-manager")
         loop("node-ipam", ipam.NodeIpam(ctl, config).step, resync, ("nodes",))
-        loop("scheduler", scheduler.Scheduler(_client(config, "kube-scheduler")).step, 2.0,
-             ("pods", "nodes", "persistentvolumeclaims"))
-        loop("deployments", workloads.DeploymentController(ctl).step, resync,
-             ("deployments", "replicasets"))
-        loop("replicasets", workloads.ReplicaSetController(_client(config, "rs")).step, resync,
-             ("replicasets", "pods"))
-        loop("daemonsets", workloads.DaemonSetController(_client(config, "ds")).step, resync,
-             ("daemonsets", "pods", "nodes"))
-        loop("endpoints", endpoints.EndpointsController(_client(config, "ep")).step, resync,
-             ("services", "pods"))
+        loop(
+            "scheduler",
+            scheduler.Scheduler(_client(config, "kube-scheduler")).step,
+            2.0,
+            ("pods", "nodes", "persistentvolumeclaims"),
+        )
+        loop(
+            "deployments",
+            workloads.DeploymentController(ctl).step,
+            resync,
+            ("deployments", "replicasets"),
+        )
+        loop(
+            "replicasets",
+            workloads.ReplicaSetController(_client(config, "rs")).step,
+            resync,
+            ("replicasets", "pods"),
+        )
+        loop(
+            "daemonsets",
+            workloads.DaemonSetController(_client(config, "ds")).step,
+            resync,
+            ("daemonsets", "pods", "nodes"),
+        )
+        loop(
+            "endpoints",
+            endpoints.EndpointsController(_client(config, "ep")).step,
+            resync,
+            ("services", "pods"),
+        )
         for name, step, watch in addons.controllers(_client(config, config.flavor), config):
             loop(name, step, resync if watch else 1.0, watch)
     if config.enable_worker or not config.is_server:

@@ -50,27 +50,52 @@ COREFILE = """.:53 {
 """
 
 
-def _deployment(name: str, labels: dict[str, str], container: Obj, *,
-                volumes: list[Obj] | None = None, replicas: int = 1) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": KS, "labels": dict(labels)},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
-                     "template": {"metadata": {"labels": dict(labels)},
-                                  "spec": {"containers": [container],
-                                           "volumes": volumes or [],
-                                           "priorityClassName": "system-cluster-critical",
-                                           "tolerations": [{"operator": "Exists",
-                                                            "effect": "NoSchedule"}]}}}}
+def _deployment(
+    name: str,
+    labels: dict[str, str],
+    container: Obj,
+    *,
+    volumes: list[Obj] | None = None,
+    replicas: int = 1,
+) -> Obj:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": KS, "labels": dict(labels)},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "containers": [container],
+                    "volumes": volumes or [],
+                    "priorityClassName": "system-cluster-critical",
+                    "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+                },
+            },
+        },
+    }
 
 
 def _daemonset(name: str, labels: dict[str, str], container: Obj) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
-            "metadata": {"name": name, "namespace": KS, "labels": dict(labels)},
-            "spec": {"selector": {"matchLabels": dict(labels)},
-                     "template": {"metadata": {"labels": dict(labels)},
-                                  "spec": {"hostNetwork": True, "containers": [container],
-                                           "priorityClassName": "system-node-critical",
-                                           "tolerations": [{"operator": "Exists"}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": KS, "labels": dict(labels)},
+        "spec": {
+            "selector": {"matchLabels": dict(labels)},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "hostNetwork": True,
+                    "containers": [container],
+                    "priorityClassName": "system-node-critical",
+                    "tolerations": [{"operator": "Exists"}],
+                },
+            },
+        },
+    }
 
 
 def _module(name: str, *args: str) -> list[str]:
@@ -80,41 +105,64 @@ def _module(name: str, *args: str) -> list[str]:
 def _placeholder(component: str) -> list[str]:
     # The node agent itself programs these components' effects (routes, service
     # rules); the pod exists so kube-system looks as it does on a real node.
-    return ["sh", "-c", f'echo "{component}: handled by the stand-in node agent"; '
-            "exec sleep 2147483647"]
+    return [
+        "sh",
+        "-c",
+        f'echo "{component}: handled by the stand-in node agent"; exec sleep 2147483647',
+    ]
 
 
 def coredns(config: NodeConfig) -> list[tuple[str, Obj]]:
     labels = {"k8s-app": "kube-dns"}
     port = env.port("DNS", 53)
     corefile = COREFILE.replace("DOMAIN", config.cluster_domain)
-    container = {"name": "coredns", "image": IMAGES["coredns"],
-                 "command": _module("dns", "--port", str(port),
-                                    "--domain", config.cluster_domain),
-                 "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
-                           {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
-                           {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}],
-                 "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 2}}
+    container = {
+        "name": "coredns",
+        "image": IMAGES["coredns"],
+        "command": _module("dns", "--port", str(port), "--domain", config.cluster_domain),
+        "ports": [
+            {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+            {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
+        ],
+        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 2},
+    }
     dual = len(config.cluster_dns) > 1 and not config.faults.no_ipv6
-    service = {"apiVersion": "v1", "kind": "Service",
-               "metadata": {"name": "kube-dns", "namespace": KS, "labels": {
-                   "k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS",
-                   "kubernetes.io/cluster-service": "true"},
-                   "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}},
-               "spec": {"selector": labels,
-                        "clusterIP": config.cluster_dns[0],
-                        "clusterIPs": list(config.cluster_dns if dual else config.cluster_dns[:1]),
-                        "ipFamilyPolicy": "PreferDualStack" if dual else "SingleStack",
-                        "ports": [{"name": "dns", "port": 53, "protocol": "UDP",
-                                   "targetPort": port},
-                                  {"name": "dns-tcp", "port": 53, "protocol": "TCP",
-                                   "targetPort": port},
-                                  {"name": "metrics", "port": 9153, "protocol": "TCP",
-                                   "targetPort": 9153}]}}
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kube-dns",
+            "namespace": KS,
+            "labels": {
+                "k8s-app": "kube-dns",
+                "kubernetes.io/name": "CoreDNS",
+                "kubernetes.io/cluster-service": "true",
+            },
+            "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"},
+        },
+        "spec": {
+            "selector": labels,
+            "clusterIP": config.cluster_dns[0],
+            "clusterIPs": list(config.cluster_dns if dual else config.cluster_dns[:1]),
+            "ipFamilyPolicy": "PreferDualStack" if dual else "SingleStack",
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": port},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": port},
+                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
+            ],
+        },
+    }
     return [
-        ("configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
-                        "metadata": {"name": "coredns", "namespace": KS},
-                        "data": {"Corefile": corefile}}),
+        (
+            "configmaps",
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "coredns", "namespace": KS},
+                "data": {"Corefile": corefile},
+            },
+        ),
         ("deployments", _deployment("coredns", labels, container)),
         ("services", service),
     ]
@@ -123,61 +171,120 @@ def coredns(config: NodeConfig) -> list[tuple[str, Obj]]:
 def local_path(config: NodeConfig) -> list[tuple[str, Obj]]:
     labels = {"app": "local-path-provisioner"}
     storage = str(config.data_dir / "storage")
-    container = {"name": "local-path-provisioner", "image": IMAGES["local-path"],
-                 "command": _module("localpath", "--storage", storage)}
-    sc = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-          "metadata": {"name": "local-path", "annotations": {
-              "storageclass.kubernetes.io/is-default-class": "true",
-              "defaultVolumeType": "local"}},
-          "provisioner": "rancher.io/local-path", "reclaimPolicy": "Delete",
-          "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": False}
-    return [("storageclasses", sc),
-            ("deployments", _deployment("local-path-provisioner", labels, container))]
+    container = {
+        "name": "local-path-provisioner",
+        "image": IMAGES["local-path"],
+        "command": _module("localpath", "--storage", storage),
+    }
+    sc = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "local-path",
+            "annotations": {
+                "storageclass.kubernetes.io/is-default-class": "true",
+                "defaultVolumeType": "local",
+            },
+        },
+        "provisioner": "rancher.io/local-path",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "allowVolumeExpansion": False,
+    }
+    return [
+        ("storageclasses", sc),
+        ("deployments", _deployment("local-path-provisioner", labels, container)),
+    ]
 
 
 def traefik(config: NodeConfig) -> list[tuple[str, Obj]]:
-    labels = {"app.kubernetes.io/name": "traefik",
-              "app.kubernetes.io/instance": "traefik-kube-system"}
+    labels = {
+        "app.kubernetes.io/name": "traefik",
+        "app.kubernetes.io/instance": "traefik-kube-system",
+    }
     web, websecure = env.port("INGRESS_HTTP", 8000), env.port("INGRESS_HTTPS", 8443)
-    container = {"name": "traefik", "image": IMAGES["traefik"],
-                 "command": _module("ingress", "--port", str(web),
-                                    "--tls-port", str(websecure)),
-                 "ports": [{"name": "web", "containerPort": web, "protocol": "TCP"},
-                           {"name": "websecure", "containerPort": websecure, "protocol": "TCP"}],
-                 "readinessProbe": {"tcpSocket": {"port": web}, "periodSeconds": 2}}
-    service = {"apiVersion": "v1", "kind": "Service",
-               "metadata": {"name": "traefik", "namespace": KS, "labels": dict(labels)},
-               "spec": {"type": "LoadBalancer", "selector": labels,
-                        "ports": [{"name": "web", "port": 80, "targetPort": "web",
-                                   "protocol": "TCP"},
-                                  {"name": "websecure", "port": 443, "targetPort": "websecure",
-                                   "protocol": "TCP"}]}}
-    objs: list[tuple[str, Obj]] = [("deployments", _deployment("traefik", labels, container)),
-                                   ("services", service)]
+    container = {
+        "name": "traefik",
+        "image": IMAGES["traefik"],
+        "command": _module("ingress", "--port", str(web), "--tls-port", str(websecure)),
+        "ports": [
+            {"name": "web", "containerPort": web, "protocol": "TCP"},
+            {"name": "websecure", "containerPort": websecure, "protocol": "TCP"},
+        ],
+        "readinessProbe": {"tcpSocket": {"port": web}, "periodSeconds": 2},
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "traefik", "namespace": KS, "labels": dict(labels)},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": labels,
+            "ports": [
+                {"name": "web", "port": 80, "targetPort": "web", "protocol": "TCP"},
+                {"name": "websecure", "port": 443, "targetPort": "websecure", "protocol": "TCP"},
+            ],
+        },
+    }
+    objs: list[tuple[str, Obj]] = [
+        ("deployments", _deployment("traefik", labels, container)),
+        ("services", service),
+    ]
     if not config.faults.missing_ingressclass:
-        objs.insert(0, ("ingressclasses", {
-            "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
-            "metadata": {"name": "traefik", "annotations": {
-                "ingressclass.kubernetes.io/is-default-class": "true"}},
-            "spec": {"controller": "traefik.io/ingress-controller"}}))
+        objs.insert(
+            0,
+            (
+                "ingressclasses",
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "IngressClass",
+                    "metadata": {
+                        "name": "traefik",
+                        "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+                    },
+                    "spec": {"controller": "traefik.io/ingress-controller"},
+                },
+            ),
+        )
     return objs
 
 
 def metrics_server(config: NodeConfig) -> list[tuple[str, Obj]]:
     labels = {"k8s-app": "metrics-server"}
-    container = {"name": "metrics-server", "image": IMAGES["metrics-server"],
-                 "command": _placeholder("metrics-server")}
+    container = {
+        "name": "metrics-server",
+        "image": IMAGES["metrics-server"],
+        "command": _placeholder("metrics-server"),
+    }
     return [("deployments", _deployment("metrics-server", labels, container))]
 
 
 def k0s_network(config: NodeConfig) -> list[tuple[str, Obj]]:
     return [
-        ("daemonsets", _daemonset("kube-proxy", {"k8s-app": "kube-proxy"}, {
-            "name": "kube-proxy", "image": IMAGES["kube-proxy"],
-            "command": _placeholder("kube-proxy")})),
-        ("daemonsets", _daemonset("kube-router", {"k8s-app": "kube-router"}, {
-            "name": "kube-router", "image": IMAGES["kube-router"],
-            "command": _placeholder("kube-router")})),
+        (
+            "daemonsets",
+            _daemonset(
+                "kube-proxy",
+                {"k8s-app": "kube-proxy"},
+                {
+                    "name": "kube-proxy",
+                    "image": IMAGES["kube-proxy"],
+                    "command": _placeholder("kube-proxy"),
+                },
+            ),
+        ),
+        (
+            "daemonsets",
+            _daemonset(
+                "kube-router",
+                {"k8s-app": "kube-router"},
+                {
+                    "name": "kube-router",
+                    "image": IMAGES["kube-router"],
+                    "command": _placeholder("kube-router"),
+                },
+            ),
+        ),
     ]
 
 
@@ -210,8 +317,10 @@ class AddonApplier:
         existing: dict[str, set[tuple[str, str]]] = {}
         for resource, obj in self.objects:
             if resource not in existing:
-                existing[resource] = {(o["metadata"].get("namespace", ""), o["metadata"]["name"])
-                                      for o in self.client.list(resource)}
+                existing[resource] = {
+                    (o["metadata"].get("namespace", ""), o["metadata"]["name"])
+                    for o in self.client.list(resource)
+                }
             ns = obj["metadata"].get("namespace")
             if (ns or "", obj["metadata"]["name"]) not in existing[resource]:
                 self.client.ensure(resource, obj, ns)
@@ -224,12 +333,23 @@ Controller = tuple[str, Callable[[], None], tuple[str, ...]]  # name, step, watc
 def controllers(client: Client, config: NodeConfig) -> list[Controller]:
     out: list[Controller] = [
         ("addons", AddonApplier(client, config).step, ()),
-        ("persistentvolume-binder", VolumeBinder(client).step,
-         ("persistentvolumeclaims", "persistentvolumes", "storageclasses")),
-        ("pvc-protection", ProtectionController(client).step,
-         ("persistentvolumeclaims", "persistentvolumes", "pods")),
+        (
+            "persistentvolume-binder",
+            VolumeBinder(client).step,
+            ("persistentvolumeclaims", "persistentvolumes", "storageclasses"),
+        ),
+        (
+            "pvc-protection",
+            ProtectionController(client).step,
+            ("persistentvolumeclaims", "persistentvolumes", "pods"),
+        ),
     ]
     if config.flavor == "k3s" and "servicelb" not in config.disabled:
-        out.append(("servicelb", ServiceLB(client, config).step,
-                    ("services", "pods", "nodes", "daemonsets")))
+        out.append(
+            (
+                "servicelb",
+                ServiceLB(client, config).step,
+                ("services", "pods", "nodes", "daemonsets"),
+            )
+        )
     return out

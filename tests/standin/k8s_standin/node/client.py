@@ -85,8 +85,11 @@ class Credentials:
     def from_kubeconfig(cls, path: str | Path) -> Credentials:
         doc = yaml.safe_load(Path(path).read_text())
         ctx_name = doc.get("current-context")
-        ctx = next(c["context"] for c in doc["contexts"] if c["name"] == ctx_name) \
-            if ctx_name else doc["contexts"][0]["context"]
+        ctx = (
+            next(c["context"] for c in doc["contexts"] if c["name"] == ctx_name)
+            if ctx_name
+            else doc["contexts"][0]["context"]
+        )
         cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
         user = next(u["user"] for u in doc["users"] if u["name"] == ctx["user"])
         creds = cls(server=cluster["server"], token=user.get("token"))
@@ -133,7 +136,8 @@ class Client:
     def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
         if self._https:
             return http.client.HTTPSConnection(
-                self._host, self._port, context=self._ctx, timeout=timeout)
+                self._host, self._port, context=self._ctx, timeout=timeout
+            )
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 
     def _headers(self, content_type: str | None) -> dict[str, str]:
@@ -145,8 +149,12 @@ class Client:
         return headers
 
     def request(
-        self, method: str, path: str, body: Obj | None = None,
-        content_type: str = "application/json", query: dict[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        body: Obj | None = None,
+        content_type: str = "application/json",
+        query: dict[str, str] | None = None,
     ) -> Obj:
         if query:
             path += "?" + urllib.parse.urlencode(query)
@@ -156,8 +164,9 @@ class Client:
             if conn is None:
                 conn = self._local.conn = self._connect(timeout=30)
             try:
-                conn.request(method, path, body=data,
-                             headers=self._headers(content_type if data else None))
+                conn.request(
+                    method, path, body=data, headers=self._headers(content_type if data else None)
+                )
                 resp = conn.getresponse()
                 raw = resp.read().decode(errors="replace")
             except (OSError, http.client.HTTPException):
@@ -199,20 +208,35 @@ class Client:
                 raise
             return self.get(resource, obj["metadata"]["name"], namespace)
 
-    def patch(self, resource: str, name: str, patch: Obj, namespace: str | None = None,
-              sub: str | None = None) -> Obj:
-        return self.request("PATCH", resource_path(resource, namespace, name, sub), patch,
-                            content_type="application/merge-patch+json")
+    def patch(
+        self,
+        resource: str,
+        name: str,
+        patch: Obj,
+        namespace: str | None = None,
+        sub: str | None = None,
+    ) -> Obj:
+        return self.request(
+            "PATCH",
+            resource_path(resource, namespace, name, sub),
+            patch,
+            content_type="application/merge-patch+json",
+        )
 
-    def replace(self, resource: str, obj: Obj, namespace: str | None = None,
-                sub: str | None = None) -> Obj:
+    def replace(
+        self, resource: str, obj: Obj, namespace: str | None = None, sub: str | None = None
+    ) -> Obj:
         name = obj["metadata"]["name"]
         return self.request("PUT", resource_path(resource, namespace, name, sub), obj)
 
-    def delete(self, resource: str, name: str, namespace: str | None = None,
-               grace: int | None = None) -> Obj | None:
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": grace} \
-            if grace is not None else None
+    def delete(
+        self, resource: str, name: str, namespace: str | None = None, grace: int | None = None
+    ) -> Obj | None:
+        body = (
+            {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": grace}
+            if grace is not None
+            else None
+        )
         try:
             return self.request("DELETE", resource_path(resource, namespace, name), body)
         except ApiError as err:
@@ -220,8 +244,13 @@ class Client:
                 return None
             raise
 
-    def watch(self, resource: str, namespace: str | None = None,
-              resource_version: str | None = None, timeout: int = 60) -> Iterator[Obj]:
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        resource_version: str | None = None,
+        timeout: int = 60,
+    ) -> Iterator[Obj]:
         """Stream watch events (one JSON object a line) until the server ends it."""
         query = {"watch": "true", "timeoutSeconds": str(timeout)}
         if resource_version:

@@ -22,18 +22,37 @@ def conflist_path(config: NodeConfig) -> Path:
 
 def conflist(config: NodeConfig) -> dict[str, object]:
     if config.flavor == "k3s":
-        return {"name": "cbr0", "cniVersion": "1.0.0", "plugins": [
-            {"type": "flannel", "delegate": {"hairpinMode": True, "forceAddress": True,
-                                             "isDefaultGateway": True}},
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-            {"type": "bandwidth", "capabilities": {"bandwidth": True}},
-        ]}
-    return {"cniVersion": "0.3.0", "name": "kubernetes", "plugins": [
-        {"name": "kubernetes", "type": "bridge", "bridge": "kube-bridge",
-         "isDefaultGateway": True, "hairpinMode": True,
-         "ipam": {"type": "host-local"}},
-        {"type": "portmap", "snat": True, "capabilities": {"portMappings": True}},
-    ]}
+        return {
+            "name": "cbr0",
+            "cniVersion": "1.0.0",
+            "plugins": [
+                {
+                    "type": "flannel",
+                    "delegate": {
+                        "hairpinMode": True,
+                        "forceAddress": True,
+                        "isDefaultGateway": True,
+                    },
+                },
+                {"type": "portmap", "capabilities": {"portMappings": True}},
+                {"type": "bandwidth", "capabilities": {"bandwidth": True}},
+            ],
+        }
+    return {
+        "cniVersion": "0.3.0",
+        "name": "kubernetes",
+        "plugins": [
+            {
+                "name": "kubernetes",
+                "type": "bridge",
+                "bridge": "kube-bridge",
+                "isDefaultGateway": True,
+                "hairpinMode": True,
+                "ipam": {"type": "host-local"},
+            },
+            {"type": "portmap", "snat": True, "capabilities": {"portMappings": True}},
+        ],
+    }
 
 
 def write(config: NodeConfig) -> Path:

@@ -28,8 +28,11 @@ DEFAULT_COMMANDS: dict[str, list[str]] = {
     "ubuntu": ["bash"],
     "pause": ["sleep", "infinity"],
     "mirrored-pause": ["sleep", "infinity"],
-    "nginx": ["sh", "-c", "mkdir -p /usr/share/nginx/html && "
-              "exec busybox httpd -f -p 80 -h /usr/share/nginx/html"],
+    "nginx": [
+        "sh",
+        "-c",
+        "mkdir -p /usr/share/nginx/html && exec busybox httpd -f -p 80 -h /usr/share/nginx/html",
+    ],
 }
 
 
@@ -49,8 +52,10 @@ def container_argv(container: Obj) -> list[str]:
     if not command:
         default = DEFAULT_COMMANDS.get(image_repo(container.get("image", "")))
         if default is None:
-            raise NoCommand(f"image {container.get('image')!r} has no known entrypoint in the "
-                            "stand-in; give the container a command")
+            raise NoCommand(
+                f"image {container.get('image')!r} has no known entrypoint in the "
+                "stand-in; give the container a command"
+            )
         command = list(default) if not args else list(default[:1])
     busybox_image = image_repo(container.get("image", "")) == "busybox"
     return resolve(command + args, busybox_image=busybox_image)
@@ -79,8 +84,9 @@ _APPLETS: dict[str, frozenset[str]] = {}
 def _is_applet(busybox: str, name: str) -> bool:
     if busybox not in _APPLETS:
         try:
-            out = subprocess.run([busybox, "--list"], capture_output=True, text=True,
-                                 timeout=5).stdout
+            out = subprocess.run(
+                [busybox, "--list"], capture_output=True, text=True, timeout=5
+            ).stdout
         except (OSError, subprocess.TimeoutExpired):
             out = ""
         _APPLETS[busybox] = frozenset(out.split())

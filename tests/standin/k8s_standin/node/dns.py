@@ -42,10 +42,14 @@ class ClusterRecords:
         self.synced = threading.Event()
 
     def refresh(self) -> None:
-        self.services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s
-                         for s in self.client.list("services")}
-        self.endpoints = {(e["metadata"]["namespace"], e["metadata"]["name"]): e
-                          for e in self.client.list("endpoints")}
+        self.services = {
+            (s["metadata"]["namespace"], s["metadata"]["name"]): s
+            for s in self.client.list("services")
+        }
+        self.endpoints = {
+            (e["metadata"]["namespace"], e["metadata"]["name"]): e
+            for e in self.client.list("endpoints")
+        }
         self.synced.set()
 
     def run(self, resync: float) -> None:
@@ -55,7 +59,7 @@ class ClusterRecords:
         """Addresses for a cluster name; None when the name is not ours."""
         labels = name.lower().strip(".").split(".")
         suffix = self.domain.split(".")
-        if labels[-len(suffix):] != suffix:
+        if labels[-len(suffix) :] != suffix:
             return None
         rest = labels[: -len(suffix)]
         if len(rest) == 3 and rest[2] == "svc":
@@ -63,8 +67,9 @@ class ClusterRecords:
         if len(rest) == 4 and rest[3] == "svc":  # <hostname>.<svc>.<ns>.svc for headless pods
             return [ip for ip in self._endpoint_ips(rest[2], rest[1], hostname=rest[0])]
         if len(rest) == 3 and rest[2] == "pod":
-            text = rest[0].replace("-", ".") if rest[0].count("-") == 3 else \
-                rest[0].replace("-", ":")
+            text = (
+                rest[0].replace("-", ".") if rest[0].count("-") == 3 else rest[0].replace("-", ":")
+            )
             with contextlib.suppress(ValueError):
                 return [str(ipaddress.ip_address(text))]
         return []
@@ -76,8 +81,9 @@ class ClusterRecords:
         spec = svc.get("spec") or {}
         if spec.get("type") == "ExternalName":
             return []
-        ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]
-               if ip and ip != "None"]
+        ips = [
+            ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip and ip != "None"
+        ]
         return ips or self._endpoint_ips(ns, name)
 
     def _endpoint_ips(self, ns: str, name: str, hostname: str | None = None) -> list[str]:
@@ -85,8 +91,11 @@ class ClusterRecords:
         out = []
         for subset in ep.get("subsets") or []:
             for addr in subset.get("addresses") or []:
-                if hostname and addr.get("hostname") != hostname and \
-                        (addr.get("targetRef") or {}).get("name") != hostname:
+                if (
+                    hostname
+                    and addr.get("hostname") != hostname
+                    and (addr.get("targetRef") or {}).get("name") != hostname
+                ):
                     continue
                 out.append(addr["ip"])
         return out
@@ -101,8 +110,11 @@ class ClusterRecords:
         if service is None:
             return []
         target = f"{svc}.{ns}.svc.{self.domain}."
-        return [(p["port"], target) for p in service["spec"].get("ports") or []
-                if p.get("name") == port_name and p.get("protocol", "TCP").lower() == proto]
+        return [
+            (p["port"], target)
+            for p in service["spec"].get("ports") or []
+            if p.get("name") == port_name and p.get("protocol", "TCP").lower() == proto
+        ]
 
 
 class Resolver(BaseResolver):

@@ -25,9 +25,16 @@ def target_port(port: Obj, pod: Obj) -> int | None:
 
 def _address(pod: Obj, ip: str) -> Obj:
     meta = pod["metadata"]
-    return {"ip": ip, "nodeName": pod["spec"].get("nodeName"),
-            "targetRef": {"kind": "Pod", "name": meta["name"], "namespace": meta["namespace"],
-                          "uid": meta["uid"]}}
+    return {
+        "ip": ip,
+        "nodeName": pod["spec"].get("nodeName"),
+        "targetRef": {
+            "kind": "Pod",
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+        },
+    }
 
 
 def pod_ips(pod: Obj) -> list[str]:
@@ -42,10 +49,16 @@ class EndpointsController:
         self.slices_served = True
 
     def step(self) -> None:
-        pods = [p for p in self.client.list("pods") if not is_terminating(p)
-                and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")]
-        existing = {(e["metadata"]["namespace"], e["metadata"]["name"]): e
-                    for e in self.client.list("endpoints")}
+        pods = [
+            p
+            for p in self.client.list("pods")
+            if not is_terminating(p)
+            and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+        ]
+        existing = {
+            (e["metadata"]["namespace"], e["metadata"]["name"]): e
+            for e in self.client.list("endpoints")
+        }
         slices = self._slices()
         services = self.client.list("services")
         for svc in services:
@@ -65,27 +78,40 @@ class EndpointsController:
         if not self.slices_served:
             return None
         try:
-            return {(s["metadata"]["namespace"], s["metadata"]["name"]): s
-                    for s in self.client.list("endpointslices")}
+            return {
+                (s["metadata"]["namespace"], s["metadata"]["name"]): s
+                for s in self.client.list("endpointslices")
+            }
         except ApiError as err:
             if err.status != 404:
                 raise
             self.slices_served = False
             return None
 
-    def _sync(self, svc: Obj, pods: list[Obj], existing: dict[tuple[str, str], Obj],
-              slices: dict[tuple[str, str], Obj] | None) -> None:
+    def _sync(
+        self,
+        svc: Obj,
+        pods: list[Obj],
+        existing: dict[tuple[str, str], Obj],
+        slices: dict[tuple[str, str], Obj] | None,
+    ) -> None:
         meta = svc["metadata"]
         ns, name = meta["namespace"], meta["name"]
-        members = [p for p in pods if p["metadata"]["namespace"] == ns
-                   and service_matches(svc["spec"]["selector"], p["metadata"].get("labels"))
-                   and pod_ips(p)]
+        members = [
+            p
+            for p in pods
+            if p["metadata"]["namespace"] == ns
+            and service_matches(svc["spec"]["selector"], p["metadata"].get("labels"))
+            and pod_ips(p)
+        ]
         ready, not_ready, ports = [], [], []
         for sport in svc["spec"].get("ports") or []:
             resolved = {target_port(sport, p) for p in members} - {None}
             number = next(iter(resolved), sport.get("targetPort", sport["port"]))
-            entry = {"port": number if isinstance(number, int) else sport["port"],
-                     "protocol": sport.get("protocol", "TCP")}
+            entry = {
+                "port": number if isinstance(number, int) else sport["port"],
+                "protocol": sport.get("protocol", "TCP"),
+            }
             if sport.get("name"):
                 entry["name"] = sport["name"]
             ports.append(entry)
@@ -98,10 +124,16 @@ class EndpointsController:
         if not_ready:
             subset["notReadyAddresses"] = sorted(not_ready, key=lambda a: a["ip"])
         subsets = [subset] if (ready or not_ready) and ports else []
-        body = {"apiVersion": "v1", "kind": "Endpoints",
-                "metadata": {"name": name, "namespace": ns,
-                             "labels": {**(meta.get("labels") or {}), MANAGED_BY: CONTROLLER}},
-                "subsets": subsets}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "labels": {**(meta.get("labels") or {}), MANAGED_BY: CONTROLLER},
+            },
+            "subsets": subsets,
+        }
         current = existing.get((ns, name))
         if current is None:
             try:
@@ -115,8 +147,9 @@ class EndpointsController:
         if slices is not None:
             self._slice(svc, members, ports, slices)
 
-    def _slice(self, svc: Obj, members: list[Obj], ports: list[Obj],
-               slices: dict[tuple[str, str], Obj]) -> None:
+    def _slice(
+        self, svc: Obj, members: list[Obj], ports: list[Obj], slices: dict[tuple[str, str], Obj]
+    ) -> None:
         meta = svc["metadata"]
         ns = meta["namespace"]
         families = svc["spec"].get("ipFamilies") or ["IPv4"]
@@ -128,19 +161,39 @@ class EndpointsController:
                     if (":" in ip) != (family == "IPv6"):
                         continue
                     ok = pod_ready(pod)
-                    endpoints.append({
-                        "addresses": [ip], "nodeName": pod["spec"].get("nodeName"),
-                        "conditions": {"ready": ok, "serving": ok, "terminating": False},
-                        "targetRef": _address(pod, ip)["targetRef"]})
-            body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                    "metadata": {"name": name, "namespace": ns, "labels": {
+                    endpoints.append(
+                        {
+                            "addresses": [ip],
+                            "nodeName": pod["spec"].get("nodeName"),
+                            "conditions": {"ready": ok, "serving": ok, "terminating": False},
+                            "targetRef": _address(pod, ip)["targetRef"],
+                        }
+                    )
+            body = {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "labels": {
                         "kubernetes.io/service-name": meta["name"],
-                        "endpointslice.kubernetes.io/managed-by":
-                            "endpointslice-controller.k8s.io"},
-                        "ownerReferences": [{"apiVersion": "v1", "kind": "Service",
-                                             "name": meta["name"], "uid": meta["uid"],
-                                             "controller": True, "blockOwnerDeletion": True}]},
-                    "addressType": family, "endpoints": endpoints, "ports": ports}
+                        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                    },
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Service",
+                            "name": meta["name"],
+                            "uid": meta["uid"],
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
+                },
+                "addressType": family,
+                "endpoints": endpoints,
+                "ports": ports,
+            }
             current = slices.get((ns, name))
             try:
                 if current is None:

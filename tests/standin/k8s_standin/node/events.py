@@ -8,23 +8,39 @@ from .client import ApiError, Client
 from .util import Obj, now, suffix
 
 
-def emit(client: Client, obj: Obj, reason: str, message: str, *, type_: str = "Normal",
-         component: str = "kubelet", host: str | None = None) -> None:
+def emit(
+    client: Client,
+    obj: Obj,
+    reason: str,
+    message: str,
+    *,
+    type_: str = "Normal",
+    component: str = "kubelet",
+    host: str | None = None,
+) -> None:
     meta = obj.get("metadata", {})
     namespace = meta.get("namespace") or "default"
     event = {
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": f"{meta.get('name', 'unknown')}.{suffix(10)}",
-                     "namespace": namespace},
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{meta.get('name', 'unknown')}.{suffix(10)}", "namespace": namespace},
         "involvedObject": {
-            "apiVersion": obj.get("apiVersion", "v1"), "kind": obj.get("kind", ""),
-            "name": meta.get("name"), "namespace": meta.get("namespace"),
-            "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion"),
+            "apiVersion": obj.get("apiVersion", "v1"),
+            "kind": obj.get("kind", ""),
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
         },
-        "reason": reason, "message": message, "type": type_,
+        "reason": reason,
+        "message": message,
+        "type": type_,
         "source": {"component": component, **({"host": host} if host else {})},
-        "reportingComponent": component, "reportingInstance": host or component,
-        "firstTimestamp": now(), "lastTimestamp": now(), "count": 1,
+        "reportingComponent": component,
+        "reportingInstance": host or component,
+        "firstTimestamp": now(),
+        "lastTimestamp": now(),
+        "count": 1,
     }
     # Events are best effort, as in Kubernetes: never fail the caller over one.
     with contextlib.suppress(ApiError, OSError):

@@ -29,8 +29,9 @@ class ChangeFeed:
             self._subscribers.setdefault(resource, []).append(wake)
             if resource not in self._started:
                 self._started.add(resource)
-                threading.Thread(target=self._watch, args=(resource,), daemon=True,
-                                 name=f"watch {resource}").start()
+                threading.Thread(
+                    target=self._watch, args=(resource,), daemon=True, name=f"watch {resource}"
+                ).start()
 
     def _notify(self, resource: str) -> None:
         for wake in self._subscribers.get(resource, []):
@@ -71,8 +72,13 @@ def _collection(resource: str) -> str:
     return resource_path(resource)
 
 
-def run_on_changes(client: Client, resources: tuple[str, ...], step: Callable[[], None],
-                   resync: float = 10.0, name: str = "") -> None:
+def run_on_changes(
+    client: Client,
+    resources: tuple[str, ...],
+    step: Callable[[], None],
+    resync: float = 10.0,
+    name: str = "",
+) -> None:
     """Run `step` now, after every change to `resources`, and every `resync` seconds.
 
     For the add-on processes (DNS, ingress, provisioner): they see changes at once

@@ -91,8 +91,10 @@ class Backends:
         selector = svc["spec"].get("selector") or {}
         for pod in self.client.list("pods", self.namespace):
             labels = pod["metadata"].get("labels") or {}
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                        for c in pod.get("status", {}).get("conditions") or [])
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in pod.get("status", {}).get("conditions") or []
+            )
             if selector and all(labels.get(k) == v for k, v in selector.items()) and ready:
                 port = target_port(sport, pod)
                 out += [(ip, port) for ip in pod_ips(pod)[:1] if port]
@@ -129,8 +131,11 @@ def _handle(conn: socket.socket, backends: Backends | ClusterIPs) -> None:
 
 def listen(port: int, address: str | None = None) -> list[socket.socket]:
     socks = []
-    pairs = [(socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")] if not address else \
-        [(socket.AF_INET6 if ":" in address else socket.AF_INET, address)]
+    pairs = (
+        [(socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")]
+        if not address
+        else [(socket.AF_INET6 if ":" in address else socket.AF_INET, address)]
+    )
     for family, addr in pairs:
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)

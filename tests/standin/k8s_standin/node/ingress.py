@@ -30,8 +30,17 @@ from .podclient import from_env
 from .util import Obj, pod_ready, service_matches
 
 CONTROLLER = "traefik.io/ingress-controller"
-HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-               "trailers", "transfer-encoding", "upgrade", "host"}
+HOP_HEADERS = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+}
 log = logging.getLogger("traefik")
 
 
@@ -44,26 +53,39 @@ class Routes:
         self._rr = itertools.count()
 
     def refresh(self) -> None:
-        classes = {c["metadata"]["name"] for c in self.client.list("ingressclasses")
-                   if c.get("spec", {}).get("controller") == CONTROLLER}
+        classes = {
+            c["metadata"]["name"]
+            for c in self.client.list("ingressclasses")
+            if c.get("spec", {}).get("controller") == CONTROLLER
+        }
         rules = []
         ingresses = self.client.list("ingresses")
         for ing in ingresses:
-            cls = ing["spec"].get("ingressClassName") or \
-                (ing["metadata"].get("annotations") or {}).get("kubernetes.io/ingress.class")
+            cls = ing["spec"].get("ingressClassName") or (
+                ing["metadata"].get("annotations") or {}
+            ).get("kubernetes.io/ingress.class")
             if cls and cls not in classes:
                 continue
             ns = ing["metadata"]["namespace"]
             default = ing["spec"].get("defaultBackend")
             for rule in ing["spec"].get("rules") or []:
                 for path in (rule.get("http") or {}).get("paths") or []:
-                    rules.append((rule.get("host", ""), path.get("pathType", "Prefix"),
-                                  path.get("path", "/"), path["backend"], ns))
+                    rules.append(
+                        (
+                            rule.get("host", ""),
+                            path.get("pathType", "Prefix"),
+                            path.get("path", "/"),
+                            path["backend"],
+                            ns,
+                        )
+                    )
             if default:
                 rules.append(("", "Prefix", "/", default, ns))
         self.rules = rules
-        self.services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s
-                         for s in self.client.list("services")}
+        self.services = {
+            (s["metadata"]["namespace"], s["metadata"]["name"]): s
+            for s in self.client.list("services")
+        }
         self.pods = [p for p in self.client.list("pods") if pod_ready(p)]
         self._publish(ingresses, classes)
 
@@ -75,17 +97,26 @@ class Routes:
             if cls and cls not in classes:
                 continue
             if lb and (ing.get("status", {}).get("loadBalancer") or {}).get("ingress") != lb:
-                self.client.patch("ingresses", ing["metadata"]["name"],
-                                  {"status": {"loadBalancer": {"ingress": lb}}},
-                                  namespace=ing["metadata"]["namespace"], sub="status")
+                self.client.patch(
+                    "ingresses",
+                    ing["metadata"]["name"],
+                    {"status": {"loadBalancer": {"ingress": lb}}},
+                    namespace=ing["metadata"]["namespace"],
+                    sub="status",
+                )
 
     def match(self, host: str, path: str) -> tuple[Obj, str] | None:
         host = host.split(":", 1)[0].lower()
         best: tuple[int, Obj, str] | None = None
         for rule_host, kind, rule_path, backend, ns in self.rules:
-            if rule_host and not (rule_host == host or (
-                    rule_host.startswith("*.") and host.endswith(rule_host[1:])
-                    and host.count(".") == rule_host.count("."))):
+            if rule_host and not (
+                rule_host == host
+                or (
+                    rule_host.startswith("*.")
+                    and host.endswith(rule_host[1:])
+                    and host.count(".") == rule_host.count(".")
+                )
+            ):
                 continue
             if kind == "Exact":
                 ok = path == rule_path
@@ -93,8 +124,11 @@ class Routes:
                 prefix = rule_path.rstrip("/")
                 ok = not prefix or path == prefix or path.startswith(prefix + "/")
             if ok:
-                score = len(rule_path) * 2 + (1 if kind == "Exact" else 0) + \
-                    (10_000 if rule_host else 0)
+                score = (
+                    len(rule_path) * 2
+                    + (1 if kind == "Exact" else 0)
+                    + (10_000 if rule_host else 0)
+                )
                 if best is None or score > best[0]:
                     best = (score, backend, ns)
         return (best[1], best[2]) if best else None
@@ -105,15 +139,22 @@ class Routes:
         if svc is None:
             return None
         want = ref.get("port") or {}
-        sport = next((p for p in svc["spec"].get("ports") or []
-                      if p["port"] == want.get("number") or
-                      (want.get("name") and p.get("name") == want.get("name"))), None)
+        sport = next(
+            (
+                p
+                for p in svc["spec"].get("ports") or []
+                if p["port"] == want.get("number")
+                or (want.get("name") and p.get("name") == want.get("name"))
+            ),
+            None,
+        )
         if sport is None:
             return None
         targets = []
         for pod in self.pods:
             if pod["metadata"]["namespace"] == ns and service_matches(
-                    svc["spec"].get("selector"), pod["metadata"].get("labels")):
+                svc["spec"].get("selector"), pod["metadata"].get("labels")
+            ):
                 port = target_port(sport, pod)
                 ips = pod_ips(pod)
                 if port and ips:
@@ -190,8 +231,9 @@ def serve(port: int, routes: Routes) -> ThreadingHTTPServer:
     address = env.listen_address()
     if address:
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        server_cls = type("Server", (ThreadingHTTPServer,), {"address_family": family,
-                                                              "daemon_threads": True})
+        server_cls = type(
+            "Server", (ThreadingHTTPServer,), {"address_family": family, "daemon_threads": True}
+        )
         server = server_cls((address, port), handler(routes))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
@@ -207,9 +249,13 @@ def serve(port: int, routes: Routes) -> ThreadingHTTPServer:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="k8s_standin.node.ingress")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--tls-port", type=int, default=0,
-                        help="accepted for parity with Traefik's websecure entrypoint; "
-                             "served as plain HTTP by the stand-in")
+    parser.add_argument(
+        "--tls-port",
+        type=int,
+        default=0,
+        help="accepted for parity with Traefik's websecure entrypoint; "
+        "served as plain HTTP by the stand-in",
+    )
     parser.add_argument("--resync", type=float, default=10.0)
     args = parser.parse_args(argv)
     routes = Routes(from_env("traefik"))
@@ -218,8 +264,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.tls_port:
         serve(args.tls_port, routes)
     log.info("routing ingresses on port %d", args.port)
-    run_on_changes(routes.client, ("ingresses", "ingressclasses", "services", "pods"),
-                   routes.refresh, args.resync, "traefik")
+    run_on_changes(
+        routes.client,
+        ("ingresses", "ingressclasses", "services", "pods"),
+        routes.refresh,
+        args.resync,
+        "traefik",
+    )
     return 0
 
 

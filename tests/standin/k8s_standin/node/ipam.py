@@ -24,8 +24,7 @@ def _subnet(cidr: str, index: int) -> str:
 class NodeIpam:
     def __init__(self, client: Client, config: NodeConfig) -> None:
         self.client = client
-        self.cidrs = [c for c in config.cluster_cidrs
-                      if not (config.faults.no_ipv6 and ":" in c)]
+        self.cidrs = [c for c in config.cluster_cidrs if not (config.faults.no_ipv6 and ":" in c)]
 
     def step(self) -> None:
         nodes = self.client.list("nodes")
@@ -38,5 +37,8 @@ class NodeIpam:
                 index += 1
             cidrs = [_subnet(c, index) for c in self.cidrs]
             used.add(cidrs[0])
-            self.client.patch("nodes", node["metadata"]["name"],
-                              {"spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs}})
+            self.client.patch(
+                "nodes",
+                node["metadata"]["name"],
+                {"spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs}},
+            )

@@ -80,8 +80,11 @@ class Kubelet:
             if node_obj is None:
                 return  # not registered yet (node-status loop); nothing can be bound to us
             self._node = node_obj
-            self._pods = [p for p in self.client.list("pods")
-                          if p["spec"].get("nodeName") == self.config.node_name]
+            self._pods = [
+                p
+                for p in self.client.list("pods")
+                if p["spec"].get("nodeName") == self.config.node_name
+            ]
             self._listed = time.monotonic()
         node, pods = self._node, self._pods
         seen = set()
@@ -130,9 +133,14 @@ class Kubelet:
         try:
             if "ips" not in info:
                 net = self.network.setup(pod, node)
-                info = {"namespace": pod["metadata"]["namespace"],
-                        "name": pod["metadata"]["name"], "uid": uid, "ips": net.ips,
-                        "netns": net.netns, "startTime": now()}
+                info = {
+                    "namespace": pod["metadata"]["namespace"],
+                    "name": pod["metadata"]["name"],
+                    "uid": uid,
+                    "ips": net.ips,
+                    "netns": net.netns,
+                    "startTime": now(),
+                }
                 self._save_info(pod_dir, info)
             if "volumes" not in info:
                 # Set up once per pod, like the kubelet's mount step before the sandbox runs.
@@ -159,7 +167,8 @@ class Kubelet:
             if initialized:
                 for container in pod["spec"]["containers"]:
                     statuses[container["name"]], _ = self._run_container(
-                        pod, pod_dir, info, container, paths, False)
+                        pod, pod_dir, info, container, paths, False
+                    )
         for container in pod["spec"]["containers"]:
             statuses.setdefault(container["name"], self._waiting(container, *waiting_reason))
         self._report(pod, pod_dir, info, init_statuses, list(statuses.values()), initialized)
@@ -180,20 +189,39 @@ class Kubelet:
         key = f"warn:{pod['metadata']['uid']}:{reason}"
         if time.monotonic() - self._sent.get(key, -1e9) > 30:
             self._sent[key] = time.monotonic()
-            emit(self.client, pod, reason, message, type_="Warning",
-                 host=self.config.node_name)
+            emit(self.client, pod, reason, message, type_="Warning", host=self.config.node_name)
 
-    def _waiting(self, container: Obj, reason: str, message: str = "",
-                 restarts: int = 0, last: Obj | None = None) -> Obj:
+    def _waiting(
+        self,
+        container: Obj,
+        reason: str,
+        message: str = "",
+        restarts: int = 0,
+        last: Obj | None = None,
+    ) -> Obj:
         state: Obj = {"reason": reason}
         if message:
             state["message"] = message
-        return {"name": container["name"], "image": container.get("image", ""),
-                "imageID": "", "ready": False, "started": False, "restartCount": restarts,
-                "state": {"waiting": state}, "lastState": last or {}}
+        return {
+            "name": container["name"],
+            "image": container.get("image", ""),
+            "imageID": "",
+            "ready": False,
+            "started": False,
+            "restartCount": restarts,
+            "state": {"waiting": state},
+            "lastState": last or {},
+        }
 
-    def _run_container(self, pod: Obj, pod_dir: Path, info: dict[str, Any], container: Obj,
-                       paths: dict[str, Path], init: bool) -> tuple[Obj, bool]:
+    def _run_container(
+        self,
+        pod: Obj,
+        pod_dir: Path,
+        info: dict[str, Any],
+        container: Obj,
+        paths: dict[str, Path],
+        init: bool,
+    ) -> tuple[Obj, bool]:
         """Converge one container; returns its status and whether it is done (init)."""
         name = container["name"]
         cdir = ContainerDir(pod_dir / "containers" / (("init-" if init else "") + name))
@@ -210,10 +238,15 @@ class Kubelet:
             return self._running_status(pod, info, container, cdir, state, restarts, last), False
         assert state.exit is not None
         code = int(state.exit.get("exitCode", 0))
-        terminated = {"terminated": {
-            "exitCode": code, "reason": state.exit.get("reason", "Error"),
-            "startedAt": state.exit.get("startedAt"), "finishedAt": state.exit.get("finishedAt"),
-            "containerID": f"containerd://{meta['containerID']}"}}
+        terminated = {
+            "terminated": {
+                "exitCode": code,
+                "reason": state.exit.get("reason", "Error"),
+                "startedAt": state.exit.get("startedAt"),
+                "finishedAt": state.exit.get("finishedAt"),
+                "containerID": f"containerd://{meta['containerID']}",
+            }
+        }
         restart = policy == "Always" or (policy == "OnFailure" and code != 0)
         if not restart:
             status = self._status(container, meta, terminated, last, ready=False)
@@ -221,26 +254,42 @@ class Kubelet:
         finished = parse_time(state.exit.get("finishedAt")) or time.time()
         # Upstream backs off 10 s, 20 s, 40 s ... capped at 5 min between restarts; the very
         # first restart follows the exit almost at once.
-        delay = min(BACKOFF_CAP, backoff_base() * 2 ** min(restarts - 1, 10)) if restarts \
-            else 0.0
+        delay = min(BACKOFF_CAP, backoff_base() * 2 ** min(restarts - 1, 10)) if restarts else 0.0
         if time.time() - finished < delay:
-            message = f"back-off {int(delay)}s restarting failed container={name} " \
-                      f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}" \
-                      f"({pod['metadata']['uid']})"
+            message = (
+                f"back-off {int(delay)}s restarting failed container={name} "
+                f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}"
+                f"({pod['metadata']['uid']})"
+            )
             if meta.get("backoffEvent") != restarts:
                 meta["backoffEvent"] = restarts
                 cdir.save_meta(meta)
-                emit(self.client, pod, "BackOff", f"Back-off restarting failed container "
-                     f"{name} in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}"
-                     f"({pod['metadata']['uid']})", type_="Warning",
-                     host=self.config.node_name)
-            return self._waiting(container, "CrashLoopBackOff", message, restarts,
-                                 terminated), False
+                emit(
+                    self.client,
+                    pod,
+                    "BackOff",
+                    f"Back-off restarting failed container "
+                    f"{name} in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}"
+                    f"({pod['metadata']['uid']})",
+                    type_="Warning",
+                    host=self.config.node_name,
+                )
+            return self._waiting(
+                container, "CrashLoopBackOff", message, restarts, terminated
+            ), False
         self.prober.forget(pod["metadata"]["uid"], name)
         return self._start(pod, info, container, cdir, paths, restarts + 1, terminated), False
 
-    def _start(self, pod: Obj, info: dict[str, Any], container: Obj, cdir: ContainerDir,
-               paths: dict[str, Path], restarts: int, last: Obj) -> Obj:
+    def _start(
+        self,
+        pod: Obj,
+        info: dict[str, Any],
+        container: Obj,
+        cdir: ContainerDir,
+        paths: dict[str, Path],
+        restarts: int,
+        last: Obj,
+    ) -> Obj:
         ns, pod_name, uid = (pod["metadata"][k] for k in ("namespace", "name", "uid"))
         name = container["name"]
         try:
@@ -248,8 +297,11 @@ class Kubelet:
             binds = self.volumes.binds(container, paths)
             environment = self.env.build(pod, info, container)
         except (NoCommand, VolumeNotReady, ApiError) as err:
-            reason = "CreateContainerConfigError" if isinstance(err, ApiError | VolumeNotReady) \
+            reason = (
+                "CreateContainerConfigError"
+                if isinstance(err, ApiError | VolumeNotReady)
                 else "CreateContainerError"
+            )
             self._warn_once(pod, "Failed", f"Error: {err}")
             return self._waiting(container, reason, str(err), restarts, last)
         wrapper: list[str] = []
@@ -263,18 +315,28 @@ class Kubelet:
         if binds or (workdir and info.get("netns")):
             if not info.get("netns"):
                 if not self._mount_ns:
-                    return self._waiting(container, "CreateContainerError",
-                                         "volume mounts need root (mount namespaces)", restarts,
-                                         last)
+                    return self._waiting(
+                        container,
+                        "CreateContainerError",
+                        "volume mounts need root (mount namespaces)",
+                        restarts,
+                        last,
+                    )
                 wrapper = ["unshare", "--mount", "--propagation", "private"]
             wrapper += ["/bin/sh", "-c", mount_script(binds, workdir), "sh"]
         log_file = self.config.pod_log_dir / f"{ns}_{pod_name}_{uid}" / name / f"{restarts}.log"
         if restarts == 0 and not last:
-            emit(self.client, pod, "Pulled", f'Container image "{container.get("image")}" '
-                 "already present on machine", host=self.config.node_name)
+            emit(
+                self.client,
+                pod,
+                "Pulled",
+                f'Container image "{container.get("image")}" already present on machine',
+                host=self.config.node_name,
+            )
         emit(self.client, pod, "Created", f"Created container {name}", host=self.config.node_name)
-        cid = cdir.start(wrapper + argv, environment, None if wrapper else workdir, log_file,
-                         restarts)
+        cid = cdir.start(
+            wrapper + argv, environment, None if wrapper else workdir, log_file, restarts
+        )
         meta = cdir.meta
         meta["lastState"] = last
         cdir.save_meta(meta)
@@ -283,9 +345,16 @@ class Kubelet:
         status = self._status(container, {**meta, "containerID": cid}, running, last, False)
         return status
 
-    def _running_status(self, pod: Obj, info: dict[str, Any], container: Obj,
-                        cdir: ContainerDir, state: ContainerState, restarts: int,
-                        last: Obj) -> Obj:
+    def _running_status(
+        self,
+        pod: Obj,
+        info: dict[str, Any],
+        container: Obj,
+        cdir: ContainerDir,
+        state: ContainerState,
+        restarts: int,
+        last: Obj,
+    ) -> Obj:
         uid = pod["metadata"]["uid"]
         name = container["name"]
         host = self._probe_host(info)
@@ -294,17 +363,36 @@ class Kubelet:
         ready = True
         probe = container.get("readinessProbe")
         if probe:
-            ready = self.prober.check((uid, name, "readiness"), probe, container, host, prefix,
-                                      since, initial=self._was_ready(pod, name, state)).ok
+            ready = self.prober.check(
+                (uid, name, "readiness"),
+                probe,
+                container,
+                host,
+                prefix,
+                since,
+                initial=self._was_ready(pod, name, state),
+            ).ok
         liveness = container.get("livenessProbe")
         if liveness:
-            live = self.prober.check((uid, name, "liveness"), liveness, container, host, prefix,
-                                     since)
+            live = self.prober.check(
+                (uid, name, "liveness"), liveness, container, host, prefix, since
+            )
             if live.failures >= int(liveness.get("failureThreshold", 3)):
-                emit(self.client, pod, "Unhealthy", "Liveness probe failed", type_="Warning",
-                     host=self.config.node_name)
-                emit(self.client, pod, "Killing", f"Container {name} failed liveness probe, "
-                     "will be restarted", host=self.config.node_name)
+                emit(
+                    self.client,
+                    pod,
+                    "Unhealthy",
+                    "Liveness probe failed",
+                    type_="Warning",
+                    host=self.config.node_name,
+                )
+                emit(
+                    self.client,
+                    pod,
+                    "Killing",
+                    f"Container {name} failed liveness probe, will be restarted",
+                    host=self.config.node_name,
+                )
                 cdir.signal(signal.SIGKILL)
                 self.prober.forget(uid, name)
         running = {"running": {"startedAt": state.meta.get("startedAt")}}
@@ -320,8 +408,10 @@ class Kubelet:
         would flap every probed pod out of its Services on each control-plane restart.
         """
         cid = f"containerd://{state.meta.get('containerID')}"
-        return any(s.get("name") == name and s.get("containerID") == cid and s.get("ready")
-                   for s in (pod.get("status") or {}).get("containerStatuses") or [])
+        return any(
+            s.get("name") == name and s.get("containerID") == cid and s.get("ready")
+            for s in (pod.get("status") or {}).get("containerStatuses") or []
+        )
 
     def _probe_host(self, info: dict[str, Any]) -> str:
         ips = info.get("ips") or ["127.0.0.1"]
@@ -338,24 +428,41 @@ class Kubelet:
             flags.append("--mount")
         return ["nsenter", "-t", str(state.pid), *flags, "--"] if flags else []
 
-    def _status(self, container: Obj, meta: dict[str, Any], state: Obj, last: Obj,
-                ready: bool) -> Obj:
-        return {"name": container["name"], "image": container.get("image", ""),
-                "imageID": f"{container.get('image', '')}@sha256:" + "0" * 64,
-                "containerID": f"containerd://{meta.get('containerID', '')}",
-                "ready": ready, "started": "running" in state,
-                "restartCount": int(meta.get("restartCount", 0)),
-                "state": state, "lastState": last or {}}
+    def _status(
+        self, container: Obj, meta: dict[str, Any], state: Obj, last: Obj, ready: bool
+    ) -> Obj:
+        return {
+            "name": container["name"],
+            "image": container.get("image", ""),
+            "imageID": f"{container.get('image', '')}@sha256:" + "0" * 64,
+            "containerID": f"containerd://{meta.get('containerID', '')}",
+            "ready": ready,
+            "started": "running" in state,
+            "restartCount": int(meta.get("restartCount", 0)),
+            "state": state,
+            "lastState": last or {},
+        }
 
     # -- status ----------------------------------------------------------------
-    def _report(self, pod: Obj, pod_dir: Path, info: dict[str, Any], init_statuses: list[Obj],
-                statuses: list[Obj], initialized: bool) -> None:
+    def _report(
+        self,
+        pod: Obj,
+        pod_dir: Path,
+        info: dict[str, Any],
+        init_statuses: list[Obj],
+        statuses: list[Obj],
+        initialized: bool,
+    ) -> None:
         uid = pod["metadata"]["uid"]
         policy = pod["spec"].get("restartPolicy", "Always")
         running = [s for s in statuses if "running" in s["state"]]
         terminated = [s for s in statuses if "terminated" in s["state"]]
-        init_failed = any("terminated" in s["state"] and s["state"]["terminated"]["exitCode"]
-                          and policy == "Never" for s in init_statuses)
+        init_failed = any(
+            "terminated" in s["state"]
+            and s["state"]["terminated"]["exitCode"]
+            and policy == "Never"
+            for s in init_statuses
+        )
         phase = "Pending"
         if init_failed:
             phase = "Failed"
@@ -371,10 +478,13 @@ class Kubelet:
         def cond(type_: str, ok: bool, reason: str = "") -> Obj:
             status = "True" if ok else "False"
             prev = previous.get(type_)
-            out = {"type": type_, "status": status,
-                   "lastTransitionTime": prev["lastTransitionTime"]
-                   if prev and prev.get("status") == status and prev.get("lastTransitionTime")
-                   else stamp}
+            out = {
+                "type": type_,
+                "status": status,
+                "lastTransitionTime": prev["lastTransitionTime"]
+                if prev and prev.get("status") == status and prev.get("lastTransitionTime")
+                else stamp,
+            }
             if reason and not ok:
                 out["reason"] = reason
             return out
@@ -383,29 +493,41 @@ class Kubelet:
         conditions = [
             cond("PodReadyToStartContainers", "ips" in info),
             cond("Initialized", initialized, "ContainersNotInitialized"),
-            cond("Ready", all_ready and not done, "PodCompleted" if done
-                 else "ContainersNotReady"),
-            cond("ContainersReady", all_ready and not done, "PodCompleted" if done
-                 else "ContainersNotReady"),
+            cond("Ready", all_ready and not done, "PodCompleted" if done else "ContainersNotReady"),
+            cond(
+                "ContainersReady",
+                all_ready and not done,
+                "PodCompleted" if done else "ContainersNotReady",
+            ),
             cond("PodScheduled", True),
         ]
         ips = info.get("ips") or []
         host_ips = self.network.host_ips()
         status: Obj = {
-            "phase": phase, "conditions": conditions, "hostIP": host_ips[0],
-            "hostIPs": [{"ip": ip} for ip in host_ips], "startTime": info.get("startTime"),
-            "containerStatuses": statuses, "qosClass": "BestEffort",
+            "phase": phase,
+            "conditions": conditions,
+            "hostIP": host_ips[0],
+            "hostIPs": [{"ip": ip} for ip in host_ips],
+            "startTime": info.get("startTime"),
+            "containerStatuses": statuses,
+            "qosClass": "BestEffort",
         }
         if ips:
             status["podIP"] = ips[0]
             status["podIPs"] = [{"ip": ip} for ip in ips]
         if init_statuses:
             status["initContainerStatuses"] = init_statuses
-        comparable = json.dumps({**status, "conditions": [
-            (c["type"], c["status"]) for c in conditions]}, sort_keys=True)
+        comparable = json.dumps(
+            {**status, "conditions": [(c["type"], c["status"]) for c in conditions]}, sort_keys=True
+        )
         if self._sent.get(uid) != comparable or not pod.get("status", {}).get("phase"):
-            self.client.patch("pods", pod["metadata"]["name"], {"status": status},
-                              namespace=pod["metadata"]["namespace"], sub="status")
+            self.client.patch(
+                "pods",
+                pod["metadata"]["name"],
+                {"status": status},
+                namespace=pod["metadata"]["namespace"],
+                sub="status",
+            )
             self._sent[uid] = comparable
         if done:
             info["final"] = True
@@ -423,8 +545,13 @@ class Kubelet:
             self._killing[uid] = time.monotonic() + float(grace)
             for cdir in running:
                 name = cdir.path.name.removeprefix("init-")
-                emit(self.client, pod, "Killing", f"Stopping container {name}",
-                     host=self.config.node_name)
+                emit(
+                    self.client,
+                    pod,
+                    "Killing",
+                    f"Stopping container {name}",
+                    host=self.config.node_name,
+                )
                 cdir.signal(signal.SIGTERM)
         if running and time.monotonic() >= self._killing[uid]:
             for cdir in running:
@@ -434,8 +561,7 @@ class Kubelet:
             return
         self._cleanup(uid)
         self._killing.pop(uid, None)
-        self.client.delete("pods", pod["metadata"]["name"], pod["metadata"]["namespace"],
-                           grace=0)
+        self.client.delete("pods", pod["metadata"]["name"], pod["metadata"]["namespace"], grace=0)
 
     def _kill_all(self, pod_dir: Path, grace: float) -> None:
         for cdir in self._container_dirs(pod_dir):

@@ -38,11 +38,17 @@ class Provisioner:
         self._warned: dict[str, float] = {}
 
     def step(self) -> None:
-        classes = {c["metadata"]["name"] for c in self.client.list("storageclasses")
-                   if c.get("provisioner") == PROVISIONER}
+        classes = {
+            c["metadata"]["name"]
+            for c in self.client.list("storageclasses")
+            if c.get("provisioner") == PROVISIONER
+        }
         for pvc in self.client.list("persistentvolumeclaims"):
-            if pvc.get("status", {}).get("phase") == "Bound" or pvc["spec"].get("volumeName") \
-                    or pvc["metadata"].get("deletionTimestamp"):
+            if (
+                pvc.get("status", {}).get("phase") == "Bound"
+                or pvc["spec"].get("volumeName")
+                or pvc["metadata"].get("deletionTimestamp")
+            ):
                 continue
             if pvc["spec"].get("storageClassName") not in classes:
                 continue
@@ -51,10 +57,12 @@ class Provisioner:
                 self._provision(pvc, node)
         for pv in self.client.list("persistentvolumes"):
             ann = pv["metadata"].get("annotations") or {}
-            if ann.get("pv.kubernetes.io/provisioned-by") == PROVISIONER and \
-                    pv.get("status", {}).get("phase") == "Released" and \
-                    not pv["metadata"].get("deletionTimestamp") and \
-                    pv["spec"].get("persistentVolumeReclaimPolicy", "Delete") == "Delete":
+            if (
+                ann.get("pv.kubernetes.io/provisioned-by") == PROVISIONER
+                and pv.get("status", {}).get("phase") == "Released"
+                and not pv["metadata"].get("deletionTimestamp")
+                and pv["spec"].get("persistentVolumeReclaimPolicy", "Delete") == "Delete"
+            ):
                 self._delete(pv)
 
     def _provision(self, pvc: Obj, node: str) -> None:
@@ -62,44 +70,84 @@ class Provisioner:
         if self.faults.pvc_pending:
             if time.monotonic() - self._warned.get(meta["uid"], -1e9) > 15:
                 self._warned[meta["uid"]] = time.monotonic()
-                emit(self.client, pvc, "ProvisioningFailed",
-                     f"failed to provision volume with StorageClass "
-                     f'"{pvc["spec"].get("storageClassName")}": no local path available on '
-                     f'node "{node}" (stand-in fault STANDIN_PVC_PENDING)',
-                     type_="Warning", component=f"{PROVISIONER}_local-path-provisioner")
+                emit(
+                    self.client,
+                    pvc,
+                    "ProvisioningFailed",
+                    f"failed to provision volume with StorageClass "
+                    f'"{pvc["spec"].get("storageClassName")}": no local path available on '
+                    f'node "{node}" (stand-in fault STANDIN_PVC_PENDING)',
+                    type_="Warning",
+                    component=f"{PROVISIONER}_local-path-provisioner",
+                )
             return
         name = f"pvc-{meta['uid']}"
         path = self.storage / f"{name}_{meta['namespace']}_{meta['name']}"
-        emit(self.client, pvc, "Provisioning",
-             f'External provisioner is provisioning volume for claim '
-             f'"{meta["namespace"]}/{meta["name"]}"',
-             component=f"{PROVISIONER}_local-path-provisioner")
+        emit(
+            self.client,
+            pvc,
+            "Provisioning",
+            f"External provisioner is provisioning volume for claim "
+            f'"{meta["namespace"]}/{meta["name"]}"',
+            component=f"{PROVISIONER}_local-path-provisioner",
+        )
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o777)
         size = pvc["spec"].get("resources", {}).get("requests", {}).get("storage", "1Gi")
-        pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {
-            "name": name, "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER,
-                                          "local.path.provisioner/selected-node": node}},
-              "spec": {"capacity": {"storage": size},
-                       "accessModes": pvc["spec"].get("accessModes") or ["ReadWriteOnce"],
-                       "persistentVolumeReclaimPolicy": "Delete",
-                       "storageClassName": pvc["spec"]["storageClassName"],
-                       "volumeMode": "Filesystem",
-                       "hostPath": {"path": str(path), "type": "DirectoryOrCreate"},
-                       "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                           {"key": "kubernetes.io/hostname", "operator": "In",
-                            "values": [node]}]}]}},
-                       "claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1",
-                                    "namespace": meta["namespace"], "name": meta["name"],
-                                    "uid": meta["uid"]}}}
+        pv = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {
+                "name": name,
+                "annotations": {
+                    "pv.kubernetes.io/provisioned-by": PROVISIONER,
+                    "local.path.provisioner/selected-node": node,
+                },
+            },
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": pvc["spec"].get("accessModes") or ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Delete",
+                "storageClassName": pvc["spec"]["storageClassName"],
+                "volumeMode": "Filesystem",
+                "hostPath": {"path": str(path), "type": "DirectoryOrCreate"},
+                "nodeAffinity": {
+                    "required": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {
+                                        "key": "kubernetes.io/hostname",
+                                        "operator": "In",
+                                        "values": [node],
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                },
+                "claimRef": {
+                    "kind": "PersistentVolumeClaim",
+                    "apiVersion": "v1",
+                    "namespace": meta["namespace"],
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                },
+            },
+        }
         try:
             self.client.create("persistentvolumes", pv)
         except ApiError as err:
             if err.status != 409:
                 raise
             return
-        emit(self.client, pvc, "ProvisioningSucceeded", f"Successfully provisioned volume {name}",
-             component=f"{PROVISIONER}_local-path-provisioner")
+        emit(
+            self.client,
+            pvc,
+            "ProvisioningSucceeded",
+            f"Successfully provisioned volume {name}",
+            component=f"{PROVISIONER}_local-path-provisioner",
+        )
         log.info("provisioned %s at %s on %s", name, path, node)
 
     def _delete(self, pv: Obj) -> None:
@@ -116,12 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage", required=True)
     parser.add_argument("--resync", type=float, default=10.0)
     args = parser.parse_args(argv)
-    provisioner = Provisioner(from_env("local-path-provisioner"), Path(args.storage),
-                              Faults.from_env())
+    provisioner = Provisioner(
+        from_env("local-path-provisioner"), Path(args.storage), Faults.from_env()
+    )
     log.info("watching claims; storage under %s", args.storage)
-    run_on_changes(provisioner.client, ("persistentvolumeclaims", "persistentvolumes",
-                                        "storageclasses"), provisioner.step, args.resync,
-                   "local-path-provisioner")
+    run_on_changes(
+        provisioner.client,
+        ("persistentvolumeclaims", "persistentvolumes", "storageclasses"),
+        provisioner.step,
+        args.resync,
+        "local-path-provisioner",
+    )
     return 0
 
 

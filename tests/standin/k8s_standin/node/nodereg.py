@@ -27,8 +27,13 @@ def _capacity() -> Obj:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError):
         pages = 4 << 30
-    return {"cpu": str(cpus), "memory": f"{pages // 1024}Ki", "pods": "110",
-            "ephemeral-storage": "61255492Ki", "hugepages-2Mi": "0"}
+    return {
+        "cpu": str(cpus),
+        "memory": f"{pages // 1024}Ki",
+        "pods": "110",
+        "ephemeral-storage": "61255492Ki",
+        "hugepages-2Mi": "0",
+    }
 
 
 def _os_image() -> str:
@@ -47,7 +52,8 @@ def node_labels(config: NodeConfig) -> dict[str, str]:
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": "amd64" if platform.machine() in ("x86_64", "amd64") else "arm64",
         "beta.kubernetes.io/os": "linux",
-        "beta.kubernetes.io/arch": "amd64" if platform.machine() in ("x86_64", "amd64")
+        "beta.kubernetes.io/arch": "amd64"
+        if platform.machine() in ("x86_64", "amd64")
         else "arm64",
     }
     if config.is_server:
@@ -60,18 +66,22 @@ def node_labels(config: NodeConfig) -> dict[str, str]:
 
 
 def node_annotations(config: NodeConfig) -> dict[str, str]:
-    ann = {"node.alpha.kubernetes.io/ttl": "0",
-           "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+    ann = {
+        "node.alpha.kubernetes.io/ttl": "0",
+        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+    }
     if config.flavor == "k3s":
-        ann.update({
-            "flannel.alpha.coreos.com/backend-type": "vxlan",
-            "flannel.alpha.coreos.com/backend-data": '{"VNI":1,"VtepMAC":"0a:58:0a:2a:00:01"}',
-            "flannel.alpha.coreos.com/kube-subnet-manager": "true",
-            "flannel.alpha.coreos.com/public-ip": config.node_ip,
-            "k3s.io/hostname": config.node_name,
-            "k3s.io/internal-ip": ",".join(node_ips(config)),
-            "k3s.io/node-args": '["server"]' if config.is_server else '["agent"]',
-        })
+        ann.update(
+            {
+                "flannel.alpha.coreos.com/backend-type": "vxlan",
+                "flannel.alpha.coreos.com/backend-data": '{"VNI":1,"VtepMAC":"0a:58:0a:2a:00:01"}',
+                "flannel.alpha.coreos.com/kube-subnet-manager": "true",
+                "flannel.alpha.coreos.com/public-ip": config.node_ip,
+                "k3s.io/hostname": config.node_name,
+                "k3s.io/internal-ip": ",".join(node_ips(config)),
+                "k3s.io/node-args": '["server"]' if config.is_server else '["agent"]',
+            }
+        )
         if config.node_ipv6 and not config.faults.no_ipv6:
             ann["flannel.alpha.coreos.com/public-ipv6"] = config.node_ipv6
     else:
@@ -93,20 +103,39 @@ def node_status(config: NodeConfig) -> Obj:
         + [{"type": "Hostname", "address": config.node_name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
         "nodeInfo": {
-            "kubeletVersion": config.version, "kubeProxyVersion": config.version,
+            "kubeletVersion": config.version,
+            "kubeProxyVersion": config.version,
             "containerRuntimeVersion": CONTAINERD[config.flavor],
-            "osImage": _os_image(), "operatingSystem": "linux",
+            "osImage": _os_image(),
+            "operatingSystem": "linux",
             "architecture": node_labels(config)["kubernetes.io/arch"],
             "kernelVersion": platform.release(),
-            "machineID": config.node_name, "systemUUID": config.node_name, "bootID": "",
+            "machineID": config.node_name,
+            "systemUUID": config.node_name,
+            "bootID": "",
         },
         "conditions": [
-            _cond("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                  "kubelet has sufficient memory available", stamp),
-            _cond("DiskPressure", "False", "KubeletHasNoDiskPressure",
-                  "kubelet has no disk pressure", stamp),
-            _cond("PIDPressure", "False", "KubeletHasSufficientPID",
-                  "kubelet has sufficient PID available", stamp),
+            _cond(
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+                stamp,
+            ),
+            _cond(
+                "DiskPressure",
+                "False",
+                "KubeletHasNoDiskPressure",
+                "kubelet has no disk pressure",
+                stamp,
+            ),
+            _cond(
+                "PIDPressure",
+                "False",
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+                stamp,
+            ),
             _cond("Ready", "True", "KubeletReady", "kubelet is posting ready status", stamp),
         ],
     }
@@ -119,8 +148,14 @@ _TRANSITIONS: dict[str, str] = {}
 
 def _cond(type_: str, status: str, reason: str, message: str, stamp: str) -> Obj:
     since = _TRANSITIONS.setdefault(f"{type_}={status}", stamp)
-    return {"type": type_, "status": status, "reason": reason, "message": message,
-            "lastHeartbeatTime": stamp, "lastTransitionTime": since}
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastHeartbeatTime": stamp,
+        "lastTransitionTime": since,
+    }
 
 
 class NodeRegistration:
@@ -133,23 +168,35 @@ class NodeRegistration:
     def register(self) -> Obj:
         cfg = self.config
         body = {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": cfg.node_name, "labels": node_labels(cfg),
-                         "annotations": node_annotations(cfg)},
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": cfg.node_name,
+                "labels": node_labels(cfg),
+                "annotations": node_annotations(cfg),
+            },
             "spec": {},
         }
         if cfg.is_server and cfg.flavor == "k0s" and not cfg.no_taints and not cfg.enable_worker:
-            body["spec"]["taints"] = [{"key": "node-role.kubernetes.io/master",
-                                       "effect": "NoSchedule"}]
+            body["spec"]["taints"] = [
+                {"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}
+            ]
         try:
             node = self.client.create("nodes", body)
         except ApiError as err:
             if err.status != 409:
                 raise
             # Re-registration after a restart keeps spec (podCIDR) and refreshes markers.
-            node = self.client.patch("nodes", cfg.node_name, {"metadata": {
-                "labels": body["metadata"]["labels"],
-                "annotations": body["metadata"]["annotations"]}})
+            node = self.client.patch(
+                "nodes",
+                cfg.node_name,
+                {
+                    "metadata": {
+                        "labels": body["metadata"]["labels"],
+                        "annotations": body["metadata"]["annotations"],
+                    }
+                },
+            )
         self.client.patch("nodes", cfg.node_name, {"status": node_status(cfg)}, sub="status")
         if not self._registered:
             # The line k3s agents print; readiness checks of suites may look for it.
@@ -165,22 +212,34 @@ class NodeRegistration:
         if time.monotonic() - self._last < HEARTBEAT_SECONDS:
             return
         self._last = time.monotonic()
-        self.client.patch("nodes", self.config.node_name,
-                          {"status": node_status(self.config)}, sub="status")
+        self.client.patch(
+            "nodes", self.config.node_name, {"status": node_status(self.config)}, sub="status"
+        )
         self._renew_lease()
 
     def _renew_lease(self) -> None:
         name = self.config.node_name
-        spec = {"holderIdentity": name, "leaseDurationSeconds": 40,
-                "renewTime": now().replace("Z", ".000000Z")}
+        spec = {
+            "holderIdentity": name,
+            "leaseDurationSeconds": 40,
+            "renewTime": now().replace("Z", ".000000Z"),
+        }
         try:
             self.client.patch("leases", name, {"spec": spec}, namespace="kube-node-lease")
         except ApiError as err:
             if err.status != 404:
                 raise
-            self.client.ensure("namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                              "metadata": {"name": "kube-node-lease"}})
-            self.client.create("leases", {
-                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": name, "namespace": "kube-node-lease"}, "spec": spec,
-            }, namespace="kube-node-lease")
+            self.client.ensure(
+                "namespaces",
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-node-lease"}},
+            )
+            self.client.create(
+                "leases",
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": name, "namespace": "kube-node-lease"},
+                    "spec": spec,
+                },
+                namespace="kube-node-lease",
+            )

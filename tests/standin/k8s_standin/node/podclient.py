@@ -15,8 +15,11 @@ from .client import Client, Credentials
 
 
 def from_env(name: str) -> Client:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format=f"%(asctime)s {name} %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format=f"%(asctime)s {name} %(levelname)s %(message)s",
+    )
     creds = Credentials.from_kubeconfig(os.environ["STANDIN_KUBECONFIG"])
     if os.environ.get("STANDIN_API_SERVER"):
         creds.server = os.environ["STANDIN_API_SERVER"]

@@ -32,8 +32,10 @@ class PodEnv:
         ns = pod["metadata"]["namespace"]
         api_host, api_port = self._api_endpoint()
         environment = {
-            "PATH": default_path(), "HOSTNAME": pod["metadata"]["name"],
-            "KUBERNETES_SERVICE_HOST": api_host, "KUBERNETES_SERVICE_PORT": api_port,
+            "PATH": default_path(),
+            "HOSTNAME": pod["metadata"]["name"],
+            "KUBERNETES_SERVICE_HOST": api_host,
+            "KUBERNETES_SERVICE_PORT": api_port,
             "KUBERNETES_PORT": f"tcp://{api_host}:{api_port}",
         }
         if ns == "kube-system":
@@ -43,9 +45,14 @@ class PodEnv:
             for key, value in os.environ.items():
                 if key.startswith("STANDIN_") and key not in environment:
                     environment[key] = value
-        status_pod = {**pod, "status": {**(pod.get("status") or {}),
-                                        "podIP": (info.get("ips") or [""])[0],
-                                        "podIPs": [{"ip": ip} for ip in info.get("ips") or []]}}
+        status_pod = {
+            **pod,
+            "status": {
+                **(pod.get("status") or {}),
+                "podIP": (info.get("ips") or [""])[0],
+                "podIPs": [{"ip": ip} for ip in info.get("ips") or []],
+            },
+        }
         for source in container.get("envFrom") or []:
             prefix = source.get("prefix", "")
             if "configMapRef" in source:

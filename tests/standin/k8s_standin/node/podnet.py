@@ -62,8 +62,9 @@ class PodNetwork:
     def setup(self, pod: Obj, node: Obj) -> PodNet:
         if self.mode == "host" or pod["spec"].get("hostNetwork"):
             return PodNet(self.host_ips())
-        cidrs = node.get("spec", {}).get("podCIDRs") or \
-            ([node["spec"]["podCIDR"]] if node.get("spec", {}).get("podCIDR") else [])
+        cidrs = node.get("spec", {}).get("podCIDRs") or (
+            [node["spec"]["podCIDR"]] if node.get("spec", {}).get("podCIDR") else []
+        )
         if not cidrs:
             raise RuntimeError("node has no pod CIDR yet")
         self._ensure_bridge(tuple(cidrs))
@@ -74,8 +75,7 @@ class PodNetwork:
             sh("ip", "netns", "add", ns)
         host_if = "veth" + uid.replace("-", "")[:8]
         if sh("ip", "link", "show", host_if, check=False).returncode != 0:
-            sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0",
-               "netns", ns)
+            sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", ns)
             sh("ip", "link", "set", host_if, "master", BRIDGE, "up")
         inside = ("ip", "netns", "exec", ns)
         sh(*inside, "ip", "link", "set", "lo", "up")
@@ -87,8 +87,17 @@ class PodNetwork:
                 sh(*inside, "ip", "addr", "replace", f"{ip}/{net.prefixlen}", "dev", "eth0")
                 sh(*inside, "ip", "route", "replace", "default", "via", gateway)
             else:
-                sh(*inside, "ip", "-6", "addr", "replace", f"{ip}/{net.prefixlen}", "dev",
-                   "eth0", "nodad")
+                sh(
+                    *inside,
+                    "ip",
+                    "-6",
+                    "addr",
+                    "replace",
+                    f"{ip}/{net.prefixlen}",
+                    "dev",
+                    "eth0",
+                    "nodad",
+                )
                 sh(*inside, "ip", "-6", "route", "replace", "default", "via", gateway)
         self._resolv(pod, ns)
         return PodNet(ips, ns)
@@ -103,7 +112,8 @@ class PodNetwork:
         path.write_text(
             f"search {namespace}.svc.{domain} svc.{domain} {domain}\n"
             + "".join(f"nameserver {ip}\n" for ip in self.config.cluster_dns[:1])
-            + "options ndots:5\n")
+            + "options ndots:5\n"
+        )
 
     def _ensure_bridge(self, cidrs: tuple[str, ...]) -> None:
         if self._bridge_cidrs == cidrs:
@@ -200,13 +210,24 @@ class PodNetwork:
         for node in nodes:
             if node["metadata"]["name"] == self.config.node_name:
                 continue
-            addresses = [a["address"] for a in node.get("status", {}).get("addresses") or []
-                         if a.get("type") == "InternalIP"]
+            addresses = [
+                a["address"]
+                for a in node.get("status", {}).get("addresses") or []
+                if a.get("type") == "InternalIP"
+            ]
             for cidr in node.get("spec", {}).get("podCIDRs") or []:
                 v6 = ":" in cidr
                 via = next((a for a in addresses if (":" in a) == v6), None)
                 if via:
-                    proc = sh("ip", *(["-6"] if v6 else []), "route", "replace", cidr,
-                              "via", via, check=False)
+                    proc = sh(
+                        "ip",
+                        *(["-6"] if v6 else []),
+                        "route",
+                        "replace",
+                        cidr,
+                        "via",
+                        via,
+                        check=False,
+                    )
                     if proc.returncode:
                         log.debug("route %s via %s: %s", cidr, via, proc.stderr)

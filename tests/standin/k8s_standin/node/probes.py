@@ -40,19 +40,26 @@ def run_probe(probe: Obj, container: Obj, host: str, exec_prefix: list[str]) -> 
             return subprocess.run(argv, capture_output=True, timeout=timeout).returncode == 0
         if "httpGet" in probe:
             get = probe["httpGet"]
-            cls = http.client.HTTPSConnection if get.get("scheme") == "HTTPS" \
+            cls = (
+                http.client.HTTPSConnection
+                if get.get("scheme") == "HTTPS"
                 else http.client.HTTPConnection
+            )
             conn = cls(get.get("host") or host, _port(get["port"], container), timeout=timeout)
             try:
-                conn.request("GET", get.get("path", "/"),
-                             headers={h["name"]: h["value"] for h in get.get("httpHeaders") or []})
+                conn.request(
+                    "GET",
+                    get.get("path", "/"),
+                    headers={h["name"]: h["value"] for h in get.get("httpHeaders") or []},
+                )
                 return 200 <= conn.getresponse().status < 400
             finally:
                 conn.close()
         if "tcpSocket" in probe:
             port = _port(probe["tcpSocket"]["port"], container)
-            with socket.create_connection((probe["tcpSocket"].get("host") or host, port),
-                                          timeout=timeout):
+            with socket.create_connection(
+                (probe["tcpSocket"].get("host") or host, port), timeout=timeout
+            ):
                 return True
     except (OSError, ValueError, subprocess.TimeoutExpired, http.client.HTTPException):
         return False
@@ -66,9 +73,16 @@ class Prober:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
         self.states: dict[tuple[str, str, str], ProbeState] = {}
 
-    def check(self, key: tuple[str, str, str], probe: Obj, container: Obj, host: str,
-              exec_prefix: list[str], running_since: float,
-              initial: bool = False) -> ProbeState:
+    def check(
+        self,
+        key: tuple[str, str, str],
+        probe: Obj,
+        container: Obj,
+        host: str,
+        exec_prefix: list[str],
+        running_since: float,
+        initial: bool = False,
+    ) -> ProbeState:
         """`initial`: the result to report until the first probes decide (a new
         container starts not ready; one adopted after a kubelet restart keeps its state)."""
         state = self.states.setdefault(key, ProbeState(ok=initial))
@@ -86,14 +100,16 @@ class Prober:
                 if state.failures >= int(probe.get("failureThreshold", 3)):
                     state.ok = False
         now = time.time()
-        due = now - running_since >= float(probe.get("initialDelaySeconds", 0)) and \
-            now - state.last >= float(probe.get("periodSeconds", 10))
+        due = now - running_since >= float(
+            probe.get("initialDelaySeconds", 0)
+        ) and now - state.last >= float(probe.get("periodSeconds", 10))
         if state.future is None and due:
             state.last = now
             state.future = self.pool.submit(run_probe, probe, container, host, exec_prefix)
         return state
 
     def forget(self, uid: str, container: str | None = None) -> None:
-        for key in [k for k in self.states if k[0] == uid
-                    and (container is None or k[1] == container)]:
+        for key in [
+            k for k in self.states if k[0] == uid and (container is None or k[1] == container)
+        ]:
             del self.states[key]

@@ -33,17 +33,25 @@ from .userspace import UserspaceProxy
 from .util import Obj, log, pod_ready, service_matches
 
 JUMPS = [
-    ("PREROUTING", ["-m", "comment", "--comment", "kubernetes service portals",
-                    "-j", "KUBE-SERVICES"]),
-    ("OUTPUT", ["-m", "comment", "--comment", "kubernetes service portals",
-                "-j", "KUBE-SERVICES"]),
-    ("POSTROUTING", ["-m", "comment", "--comment", "kubernetes postrouting rules",
-                     "-j", "KUBE-POSTROUTING"]),
+    (
+        "PREROUTING",
+        ["-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"],
+    ),
+    ("OUTPUT", ["-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"]),
+    (
+        "POSTROUTING",
+        ["-m", "comment", "--comment", "kubernetes postrouting rules", "-j", "KUBE-POSTROUTING"],
+    ),
     ("PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"]),
     ("OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"]),
 ]
-BASE_CHAINS = ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ",
-               "CNI-HOSTPORT-DNAT")
+BASE_CHAINS = (
+    "KUBE-SERVICES",
+    "KUBE-NODEPORTS",
+    "KUBE-POSTROUTING",
+    "KUBE-MARK-MASQ",
+    "CNI-HOSTPORT-DNAT",
+)
 
 
 def _chain(prefix: str, *parts: str) -> str:
@@ -66,8 +74,12 @@ def find_iptables(v6: bool) -> str | None:
         names = [forced.replace("iptables", "ip6tables") if v6 else forced]
     for name in names:
         try:
-            ok = subprocess.run([name, "-w", "-t", "nat", "-S", "POSTROUTING"],
-                                capture_output=True, timeout=10).returncode == 0
+            ok = (
+                subprocess.run(
+                    [name, "-w", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, timeout=10
+                ).returncode
+                == 0
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if ok:
@@ -96,17 +108,23 @@ class Proxy:
         self.network.sync_routes(self.client.list("nodes"))
         self.masquerade_all = not _bridged_traffic_filtered()
         services = self.client.list("services")
-        pods = [p for p in self.client.list("pods")
-                if not p["metadata"].get("deletionTimestamp") and pod_ips(p)]
-        families = [False] + ([True] if self.config.node_ipv6
-                              and not self.config.faults.no_ipv6 else [])
+        pods = [
+            p
+            for p in self.client.list("pods")
+            if not p["metadata"].get("deletionTimestamp") and pod_ips(p)
+        ]
+        families = [False] + (
+            [True] if self.config.node_ipv6 and not self.config.faults.no_ipv6 else []
+        )
         fallback = []
         for v6 in families:
             if v6 not in self.tools:
                 self.tools[v6] = find_iptables(v6)
                 if self.tools[v6] is None:
-                    log.warning("kube-proxy: no working %s; services unreachable",
-                                "ip6tables" if v6 else "iptables")
+                    log.warning(
+                        "kube-proxy: no working %s; services unreachable",
+                        "ip6tables" if v6 else "iptables",
+                    )
                 else:
                     self._ensure_jumps(v6)
             if self.tools[v6]:
@@ -124,22 +142,34 @@ class Proxy:
         cluster_ips: set[str] = set()
         for svc in services:
             spec = svc["spec"]
-            ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]
-                   if ip and ip != "None" and (":" in ip) in families]
-            members = [p for p in pods if p["metadata"]["namespace"] == svc["metadata"][
-                "namespace"] and pod_ready(p) and service_matches(spec.get("selector"),
-                                                                  p["metadata"].get("labels"))]
+            ips = [
+                ip
+                for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]
+                if ip and ip != "None" and (":" in ip) in families
+            ]
+            members = [
+                p
+                for p in pods
+                if p["metadata"]["namespace"] == svc["metadata"]["namespace"]
+                and pod_ready(p)
+                and service_matches(spec.get("selector"), p["metadata"].get("labels"))
+            ]
             for port in spec.get("ports") or []:
                 proto = port.get("protocol", "TCP").lower()
                 for ip in ips:
-                    backends = [(pip, number) for pod in members
-                                if (number := target_port(port, pod))
-                                for pip in pod_ips(pod) if (":" in pip) == (":" in ip)]
+                    backends = [
+                        (pip, number)
+                        for pod in members
+                        if (number := target_port(port, pod))
+                        for pip in pod_ips(pod)
+                        if (":" in pip) == (":" in ip)
+                    ]
                     cluster_ips.add(ip)
                     wanted[(ip, int(port["port"]), proto)] = backends
                     if port.get("nodePort"):
-                        wanted[("::" if ":" in ip else "0.0.0.0", int(port["nodePort"]),
-                                proto)] = backends
+                        wanted[("::" if ":" in ip else "0.0.0.0", int(port["nodePort"]), proto)] = (
+                            backends
+                        )
         self.userspace.sync(wanted, cluster_ips)
 
     def _ensure_jumps(self, v6: bool) -> None:
@@ -148,30 +178,42 @@ class Proxy:
         for chain in BASE_CHAINS:
             subprocess.run([tool, "-w", "-t", "nat", "-N", chain], capture_output=True)
         for chain, rule in JUMPS:
-            if subprocess.run([tool, "-w", "-t", "nat", "-C", chain, *rule],
-                              capture_output=True).returncode:
-                subprocess.run([tool, "-w", "-t", "nat", "-I", chain, "1", *rule],
-                               capture_output=True, check=True)
+            if subprocess.run(
+                [tool, "-w", "-t", "nat", "-C", chain, *rule], capture_output=True
+            ).returncode:
+                subprocess.run(
+                    [tool, "-w", "-t", "nat", "-I", chain, "1", *rule],
+                    capture_output=True,
+                    check=True,
+                )
 
     def _rules(self, v6: bool, services: list[Obj], pods: list[Obj]) -> tuple[list[str], set[str]]:
         lines = [
             "-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000",
             "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN",
             "-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000",
-            "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring "
-            "SNAT\" -j MASQUERADE",
+            '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring '
+            'SNAT" -j MASQUERADE',
         ]
         chains: set[str] = set()
         cidrs = [c for c in self.config.cluster_cidrs if (":" in c) == v6]
         for svc in services:
             spec = svc["spec"]
-            ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]
-                   if ip and ip != "None" and (":" in ip) == v6]
+            ips = [
+                ip
+                for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]
+                if ip and ip != "None" and (":" in ip) == v6
+            ]
             if not ips:
                 continue
             ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
-            members = [p for p in pods if p["metadata"]["namespace"] == ns and pod_ready(p)
-                       and service_matches(spec.get("selector"), p["metadata"].get("labels"))]
+            members = [
+                p
+                for p in pods
+                if p["metadata"]["namespace"] == ns
+                and pod_ready(p)
+                and service_matches(spec.get("selector"), p["metadata"].get("labels"))
+            ]
             for port in spec.get("ports") or []:
                 proto = port.get("protocol", "TCP").lower()
                 svc_chain = _chain("KUBE-SVC", ns, name, str(port["port"]), proto, str(v6))
@@ -179,21 +221,27 @@ class Proxy:
                 comment = f'-m comment --comment "{ns}/{name}:{port.get("name", "")}"'
                 for ip in ips:
                     host = f"{ip}/128" if v6 else f"{ip}/32"
-                    lines.append(f"-A KUBE-SERVICES -d {host} -p {proto} {comment} "
-                                 f"--dport {port['port']} -j {svc_chain}")
+                    lines.append(
+                        f"-A KUBE-SERVICES -d {host} -p {proto} {comment} "
+                        f"--dport {port['port']} -j {svc_chain}"
+                    )
                     if self.masquerade_all:
                         lines.append(f"-A {svc_chain} -j KUBE-MARK-MASQ")
                     else:
                         # Only clients outside the cluster CIDR (the node itself, the
                         # outside world) are SNATed; pods keep their source address.
-                        lines += [f"-A {svc_chain} -d {host} -p {proto} {comment} "
-                                  f"--dport {port['port']} ! -s {cidr} -j KUBE-MARK-MASQ"
-                                  for cidr in cidrs]
+                        lines += [
+                            f"-A {svc_chain} -d {host} -p {proto} {comment} "
+                            f"--dport {port['port']} ! -s {cidr} -j KUBE-MARK-MASQ"
+                            for cidr in cidrs
+                        ]
                 if port.get("nodePort"):
                     ext_chain = _chain("KUBE-EXT", ns, name, str(port["port"]), proto, str(v6))
                     chains.add(ext_chain)
-                    lines.append(f"-A KUBE-NODEPORTS -p {proto} {comment} "
-                                 f"--dport {port['nodePort']} -j {ext_chain}")
+                    lines.append(
+                        f"-A KUBE-NODEPORTS -p {proto} {comment} "
+                        f"--dport {port['nodePort']} -j {ext_chain}"
+                    )
                     # externalTrafficPolicy Cluster: external traffic is always SNATed.
                     lines.append(f"-A {ext_chain} -j KUBE-MARK-MASQ")
                     lines.append(f"-A {ext_chain} -j {svc_chain}")
@@ -208,8 +256,11 @@ class Proxy:
                     sep = _chain("KUBE-SEP", ns, name, str(port["port"]), proto, ip, str(number))
                     chains.add(sep)
                     remaining = len(endpoints) - index
-                    pick = "" if remaining == 1 else \
-                        f"-m statistic --mode random --probability {1 / remaining:.5f} "
+                    pick = (
+                        ""
+                        if remaining == 1
+                        else f"-m statistic --mode random --probability {1 / remaining:.5f} "
+                    )
                     lines.append(f"-A {svc_chain} {pick}-j {sep}")
                     target = f"[{ip}]:{number}" if v6 else f"{ip}:{number}"
                     # Hairpin: a pod reaching itself through the Service is SNATed.
@@ -217,8 +268,9 @@ class Proxy:
                     lines.append(f"-A {sep} -p {proto} -j DNAT --to-destination {target}")
         lines.append("-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
         for pod in pods:
-            if pod["spec"].get("nodeName") != self.config.node_name or \
-                    pod["spec"].get("hostNetwork"):
+            if pod["spec"].get("nodeName") != self.config.node_name or pod["spec"].get(
+                "hostNetwork"
+            ):
                 continue
             ip = next((i for i in pod_ips(pod) if (":" in i) == v6), None)
             if ip is None:
@@ -228,10 +280,15 @@ class Proxy:
                     if not cport.get("hostPort"):
                         continue
                     proto = cport.get("protocol", "TCP").lower()
-                    target = f"[{ip}]:{cport['containerPort']}" if v6 else \
-                        f"{ip}:{cport['containerPort']}"
-                    lines.append(f"-A CNI-HOSTPORT-DNAT -p {proto} --dport {cport['hostPort']} "
-                                 f"-j DNAT --to-destination {target}")
+                    target = (
+                        f"[{ip}]:{cport['containerPort']}"
+                        if v6
+                        else f"{ip}:{cport['containerPort']}"
+                    )
+                    lines.append(
+                        f"-A CNI-HOSTPORT-DNAT -p {proto} --dport {cport['hostPort']} "
+                        f"-j DNAT --to-destination {target}"
+                    )
         return lines, chains
 
     def _apply(self, v6: bool, rules: tuple[list[str], set[str]]) -> None:

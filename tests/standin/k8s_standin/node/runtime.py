@@ -89,32 +89,64 @@ class ContainerDir:
             return ContainerState(True, None, pid, meta)
         if shim is not None and pid is None and time.time() - meta.get("startedEpoch", 0) < 5:
             return ContainerState(True, None, None, meta)  # shim still starting the process
-        return ContainerState(False, {"exitCode": 255, "reason": "Unknown",
-                                      "startedAt": meta.get("startedAt"),
-                                      "finishedAt": now()}, pid, meta)
+        return ContainerState(
+            False,
+            {
+                "exitCode": 255,
+                "reason": "Unknown",
+                "startedAt": meta.get("startedAt"),
+                "finishedAt": now(),
+            },
+            pid,
+            meta,
+        )
 
-    def start(self, argv: list[str], env: dict[str, str], cwd: str | None, log_file: Path,
-              restart_count: int) -> str:
+    def start(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        log_file: Path,
+        restart_count: int,
+    ) -> str:
         """Launch a new instance through the shim; returns the new container id."""
         for name in ("exit", "pid", "shim.pid"):
             (self.path / name).unlink(missing_ok=True)
         container_id = os.urandom(32).hex()
-        self.save_meta({"containerID": container_id, "restartCount": restart_count,
-                        "startedAt": now(), "startedEpoch": time.time(),
-                        "logFile": str(log_file)})
+        self.save_meta(
+            {
+                "containerID": container_id,
+                "restartCount": restart_count,
+                "startedAt": now(),
+                "startedEpoch": time.time(),
+                "logFile": str(log_file),
+            }
+        )
         # Create the log before the process exists, as containerd does, so pods/log never
         # races a container that is already reported running.
         log_file.parent.mkdir(parents=True, exist_ok=True)
         log_file.touch()
         shim_env = dict(env)
         shim_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p)
+            p for p in (PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p
+        )
         proc = subprocess.Popen(
-            [sys.executable, "-m", "k8s_standin.node.shim", str(self.path), str(log_file),
-             "--", *argv],
-            env=shim_env, cwd=cwd if cwd and os.path.isdir(cwd) else None,
-            start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "k8s_standin.node.shim",
+                str(self.path),
+                str(log_file),
+                "--",
+                *argv,
+            ],
+            env=shim_env,
+            cwd=cwd if cwd and os.path.isdir(cwd) else None,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         (self.path / "shim.pid").write_text(str(proc.pid))
         _CHILDREN.append(proc)
         return container_id
@@ -137,9 +169,17 @@ class ContainerDir:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(shim, signal.SIGKILL)
         if not (self.path / "exit").exists() and self.meta.get("containerID"):
-            (self.path / "exit").write_text(json.dumps({
-                "exitCode": 137, "signal": 9, "reason": "Error",
-                "startedAt": self.meta.get("startedAt"), "finishedAt": now()}))
+            (self.path / "exit").write_text(
+                json.dumps(
+                    {
+                        "exitCode": 137,
+                        "signal": 9,
+                        "reason": "Error",
+                        "startedAt": self.meta.get("startedAt"),
+                        "finishedAt": now(),
+                    }
+                )
+            )
 
 
 # Shims we started ourselves are our children: poll them so they never linger as zombies.

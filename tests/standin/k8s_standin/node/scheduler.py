@@ -18,8 +18,10 @@ SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 
 def node_ready(node: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in node.get("status", {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in node.get("status", {}).get("conditions") or []
+    )
 
 
 def tolerates(pod: Obj, node: Obj) -> bool:
@@ -42,8 +44,11 @@ def _tolerates(tol: Obj, taint: Obj) -> bool:
 
 def node_affinity_ok(affinity: Obj | None, node: Obj) -> bool:
     """requiredDuringScheduling node affinity / PV nodeAffinity: any term must match."""
-    terms = ((affinity or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
-             or (affinity or {}).get("required") or {}).get("nodeSelectorTerms")
+    terms = (
+        (affinity or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+        or (affinity or {}).get("required")
+        or {}
+    ).get("nodeSelectorTerms")
     if not terms:
         return True
     labels = dict(node["metadata"].get("labels") or {})
@@ -75,10 +80,14 @@ class Scheduler:
 
     def step(self) -> None:
         pods = self.client.list("pods")
-        pending = [p for p in pods if not p["spec"].get("nodeName") and not is_terminating(p)
-                   and p.get("status", {}).get("phase", "Pending") == "Pending"
-                   and p["spec"].get("schedulerName", "default-scheduler")
-                   == "default-scheduler"]
+        pending = [
+            p
+            for p in pods
+            if not p["spec"].get("nodeName")
+            and not is_terminating(p)
+            and p.get("status", {}).get("phase", "Pending") == "Pending"
+            and p["spec"].get("schedulerName", "default-scheduler") == "default-scheduler"
+        ]
         if not pending:
             return
         nodes = self.client.list("nodes")
@@ -105,10 +114,16 @@ class Scheduler:
                 continue
             fits.append(node)
         if not fits:
-            return self._fail(pod, f"0/{len(nodes)} nodes are available: "
-                              f"{len(nodes)} node(s) didn't match Pod's node affinity/selector.")
-        claims = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes") or []
-                  if v.get("persistentVolumeClaim")]
+            return self._fail(
+                pod,
+                f"0/{len(nodes)} nodes are available: "
+                f"{len(nodes)} node(s) didn't match Pod's node affinity/selector.",
+            )
+        claims = [
+            v["persistentVolumeClaim"]["claimName"]
+            for v in spec.get("volumes") or []
+            if v.get("persistentVolumeClaim")
+        ]
         waiting = False
         for claim in claims:
             pvc = self.client.get_or_none("persistentvolumeclaims", claim, ns)
@@ -122,18 +137,28 @@ class Scheduler:
             waiting = True
             mode = self._binding_mode(pvc)
             if mode != "WaitForFirstConsumer":
-                return self._fail(pod, f"0/{len(nodes)} nodes are available: pod has unbound "
-                                  "immediate PersistentVolumeClaims.")
+                return self._fail(
+                    pod,
+                    f"0/{len(nodes)} nodes are available: pod has unbound "
+                    "immediate PersistentVolumeClaims.",
+                )
             annotations = pvc["metadata"].get("annotations") or {}
             if SELECTED_NODE not in annotations and fits:
                 chosen = min(fits, key=lambda n: load.get(n["metadata"]["name"], 0))
-                self.client.patch("persistentvolumeclaims", claim, {"metadata": {
-                    "annotations": {SELECTED_NODE: chosen["metadata"]["name"]}}}, namespace=ns)
+                self.client.patch(
+                    "persistentvolumeclaims",
+                    claim,
+                    {"metadata": {"annotations": {SELECTED_NODE: chosen["metadata"]["name"]}}},
+                    namespace=ns,
+                )
             elif SELECTED_NODE in annotations:
                 fits = [n for n in fits if n["metadata"]["name"] == annotations[SELECTED_NODE]]
         if not fits:
-            return self._fail(pod, f"0/{len(nodes)} nodes are available: "
-                              f"{len(nodes)} node(s) had volume node affinity conflict.")
+            return self._fail(
+                pod,
+                f"0/{len(nodes)} nodes are available: "
+                f"{len(nodes)} node(s) had volume node affinity conflict.",
+            )
         if waiting:
             # VolumeBinding PreBind: the pod waits until the provisioner binds its claims.
             return None
@@ -148,31 +173,58 @@ class Scheduler:
         name = pvc["spec"].get("storageClassName")
         if name is None:
             classes = self.client.list("storageclasses")
-            default = [c for c in classes if (c["metadata"].get("annotations") or {}).get(
-                "storageclass.kubernetes.io/is-default-class") == "true"]
+            default = [
+                c
+                for c in classes
+                if (c["metadata"].get("annotations") or {}).get(
+                    "storageclass.kubernetes.io/is-default-class"
+                )
+                == "true"
+            ]
             return default[0].get("volumeBindingMode") if default else None
         sc = self.client.get_or_none("storageclasses", name) if name else None
         return sc.get("volumeBindingMode", "Immediate") if sc else None
 
     def _bind(self, pod: Obj, node: str) -> None:
         meta = pod["metadata"]
-        binding = {"apiVersion": "v1", "kind": "Binding",
-                   "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
         try:
-            self.client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/pods/"
-                                f"{meta['name']}/binding", binding)
+            self.client.request(
+                "POST",
+                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/binding",
+                binding,
+            )
         except ApiError as err:
             if err.status not in (404, 405):
                 raise
-            self.client.patch("pods", meta["name"], {"spec": {"nodeName": node}},
-                              namespace=meta["namespace"])
-        self.client.patch("pods", meta["name"], {"status": {"conditions": [
-            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()}]}},
-            namespace=meta["namespace"], sub="status")
-        emit(self.client, pod, "Scheduled",
-             f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
-             component="default-scheduler")
+            self.client.patch(
+                "pods", meta["name"], {"spec": {"nodeName": node}}, namespace=meta["namespace"]
+            )
+        self.client.patch(
+            "pods",
+            meta["name"],
+            {
+                "status": {
+                    "conditions": [
+                        {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()}
+                    ]
+                }
+            },
+            namespace=meta["namespace"],
+            sub="status",
+        )
+        emit(
+            self.client,
+            pod,
+            "Scheduled",
+            f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
+            component="default-scheduler",
+        )
 
     def _fail(self, pod: Obj, message: str) -> None:
         uid = pod["metadata"]["uid"]
@@ -180,9 +232,30 @@ class Scheduler:
         if time.monotonic() - self._last_warning.get(uid, -1e9) < 30:
             return
         self._last_warning[uid] = time.monotonic()
-        self.client.patch("pods", pod["metadata"]["name"], {"status": {"conditions": [
-            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-             "message": message, "lastTransitionTime": now()}]}},
-            namespace=pod["metadata"]["namespace"], sub="status")
-        emit(self.client, pod, "FailedScheduling", message, type_="Warning",
-             component="default-scheduler")
+        self.client.patch(
+            "pods",
+            pod["metadata"]["name"],
+            {
+                "status": {
+                    "conditions": [
+                        {
+                            "type": "PodScheduled",
+                            "status": "False",
+                            "reason": "Unschedulable",
+                            "message": message,
+                            "lastTransitionTime": now(),
+                        }
+                    ]
+                }
+            },
+            namespace=pod["metadata"]["namespace"],
+            sub="status",
+        )
+        emit(
+            self.client,
+            pod,
+            "FailedScheduling",
+            message,
+            type_="Warning",
+            component="default-scheduler",
+        )

@@ -32,35 +32,39 @@ NODE_IP = "192.168.77.1"
 NODE_IP6 = "fd77::1"
 PORT = 6443
 
-WEB = ("import http.server, os, socket\n"
-       "class H(http.server.BaseHTTPRequestHandler):\n"
-       "    def do_GET(self):\n"
-       "        body = ('web:' + os.environ['HOSTNAME']).encode()\n"
-       "        self.send_response(200)\n"
-       "        self.send_header('Content-Length', str(len(body)))\n"
-       "        self.end_headers()\n"
-       "        self.wfile.write(body)\n"
-       "class S(http.server.HTTPServer):\n"
-       "    address_family = socket.AF_INET6\n"
-       "    def server_bind(self):\n"
-       "        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n"
-       "        super().server_bind()\n"
-       "S(('::', 8080), H).serve_forever()\n")
-CLIENT = ("import os, socket, time, urllib.request\n"
-          "name = 'web.default.svc.cluster.local.'\n"
-          "families = [('RESULT', socket.AF_INET, '{}')]\n"
-          "if os.environ.get('DUAL'):\n"
-          "    families.append(('RESULT6', socket.AF_INET6, '[{}]'))\n"
-          "while True:\n"
-          "    for tag, family, fmt in families:\n"
-          "        try:\n"
-          "            ip = socket.getaddrinfo(name, 80, family)[0][4][0]\n"
-          "            url = 'http://' + fmt.format(ip) + '/'\n"
-          "            body = urllib.request.urlopen(url, timeout=3).read().decode()\n"
-          "            print(tag, ip, body, flush=True)\n"
-          "        except Exception as err:\n"
-          "            print('ERROR', tag, repr(err), flush=True)\n"
-          "    time.sleep(1)\n")
+WEB = (
+    "import http.server, os, socket\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        body = ('web:' + os.environ['HOSTNAME']).encode()\n"
+    "        self.send_response(200)\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(body)\n"
+    "class S(http.server.HTTPServer):\n"
+    "    address_family = socket.AF_INET6\n"
+    "    def server_bind(self):\n"
+    "        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n"
+    "        super().server_bind()\n"
+    "S(('::', 8080), H).serve_forever()\n"
+)
+CLIENT = (
+    "import os, socket, time, urllib.request\n"
+    "name = 'web.default.svc.cluster.local.'\n"
+    "families = [('RESULT', socket.AF_INET, '{}')]\n"
+    "if os.environ.get('DUAL'):\n"
+    "    families.append(('RESULT6', socket.AF_INET6, '[{}]'))\n"
+    "while True:\n"
+    "    for tag, family, fmt in families:\n"
+    "        try:\n"
+    "            ip = socket.getaddrinfo(name, 80, family)[0][4][0]\n"
+    "            url = 'http://' + fmt.format(ip) + '/'\n"
+    "            body = urllib.request.urlopen(url, timeout=3).read().decode()\n"
+    "            print(tag, ip, body, flush=True)\n"
+    "        except Exception as err:\n"
+    "            print('ERROR', tag, repr(err), flush=True)\n"
+    "    time.sleep(1)\n"
+)
 
 
 def sh(*argv: str) -> None:
@@ -81,14 +85,29 @@ def sandbox_network(dual: bool) -> None:
 
 
 def deployment(name: str, script: str, dual: bool = False) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}}, "spec": {
-                         "terminationGracePeriodSeconds": 1,
-                         "containers": [{"name": name, "image": "python:3",
-                                         "command": ["python3", "-c", script],
-                                         "env": [{"name": "DUAL", "value": "1" if dual
-                                                  else ""}]}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [
+                        {
+                            "name": name,
+                            "image": "python:3",
+                            "command": ["python3", "-c", script],
+                            "env": [{"name": "DUAL", "value": "1" if dual else ""}],
+                        }
+                    ],
+                },
+            },
+        },
+    }
 
 
 PROBE = (
@@ -353,23 +372,55 @@ def main(argv: list[str]) -> int:
     dual = "dual" in argv[2:]
     sandbox_network(dual)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
-    env.update({"STANDIN_POD_NETWORK": "netns", "STANDIN_ROOT": str(base / "root"),
-                "STANDIN_LOG_ROOT": str(base / "log"), "STANDIN_BIND_ADDRESS": "0.0.0.0",
-                "STANDIN_SYNC_INTERVAL": "0.3",
-                "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    env.update(
+        {
+            "STANDIN_POD_NETWORK": "netns",
+            "STANDIN_ROOT": str(base / "root"),
+            "STANDIN_LOG_ROOT": str(base / "log"),
+            "STANDIN_BIND_ADDRESS": "0.0.0.0",
+            "STANDIN_SYNC_INTERVAL": "0.3",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        }
+    )
     mode = argv[1] if len(argv) > 1 else "iptables"
     if mode == "userspace":
         env["STANDIN_PROXY_MODE"] = "userspace"
     kubeconfig = base / "kubeconfig.yaml"
     out = open(base / "standin.log", "wb")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
-        [sys.executable, "-m", "k8s_standin", "k3s", "server", "--data-dir", str(base / "data"),
-         "--https-listen-port", str(PORT),
-         *(["--node-ip", f"{NODE_IP},{NODE_IP6}", "--cluster-cidr",
-             "10.42.0.0/16,fd42::/56", "--service-cidr", "10.43.0.0/16,fd43::/112"]
-           if dual else ["--node-ip", NODE_IP]),
-         "--write-kubeconfig", str(kubeconfig), "--disable", "traefik",
-         "--disable", "metrics-server"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "k8s_standin",
+            "k3s",
+            "server",
+            "--data-dir",
+            str(base / "data"),
+            "--https-listen-port",
+            str(PORT),
+            *(
+                [
+                    "--node-ip",
+                    f"{NODE_IP},{NODE_IP6}",
+                    "--cluster-cidr",
+                    "10.42.0.0/16,fd42::/56",
+                    "--service-cidr",
+                    "10.43.0.0/16,fd43::/112",
+                ]
+                if dual
+                else ["--node-ip", NODE_IP]
+            ),
+            "--write-kubeconfig",
+            str(kubeconfig),
+            "--disable",
+            "traefik",
+            "--disable",
+            "metrics-server",
+        ],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     result: dict[str, Any] = {"proxyMode": mode, "dual": dual}
     try:
         wait_for(kubeconfig.exists, 30, "kubeconfig")

@@ -52,19 +52,35 @@ def main(argv: list[str]) -> int:
     started = now()
     with open(log_file, "ab", buffering=0) as log:
         try:
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         except OSError as err:
             log.write(f"{now_nano()} stderr F {err}\n".encode())
-            _write(state_dir / "exit", json.dumps({
-                "exitCode": 128, "reason": "StartError", "message": str(err),
-                "startedAt": started, "finishedAt": now()}))
+            _write(
+                state_dir / "exit",
+                json.dumps(
+                    {
+                        "exitCode": 128,
+                        "reason": "StartError",
+                        "message": str(err),
+                        "startedAt": started,
+                        "finishedAt": now(),
+                    }
+                ),
+            )
             return 0
         _write(state_dir / "pid", str(proc.pid))
         lock = threading.Lock()
         assert proc.stdout and proc.stderr
-        pumps = [threading.Thread(target=_pump, args=(s, n, log, lock), daemon=True)
-                 for s, n in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
+        pumps = [
+            threading.Thread(target=_pump, args=(s, n, log, lock), daemon=True)
+            for s, n in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))
+        ]
         for pump in pumps:
             pump.start()
         code = proc.wait()
@@ -73,10 +89,19 @@ def main(argv: list[str]) -> int:
             pump.join(timeout=1.0)
     signalled = code < 0
     exit_code = 128 - code if signalled else code
-    _write(state_dir / "exit", json.dumps({
-        "exitCode": exit_code, "signal": -code if signalled else 0,
-        "reason": "Completed" if exit_code == 0 else "Error",
-        "startedAt": started, "finishedAt": now(), "finishedAtEpoch": time.time()}))
+    _write(
+        state_dir / "exit",
+        json.dumps(
+            {
+                "exitCode": exit_code,
+                "signal": -code if signalled else 0,
+                "reason": "Completed" if exit_code == 0 else "Error",
+                "startedAt": started,
+                "finishedAt": now(),
+                "finishedAtEpoch": time.time(),
+            }
+        ),
+    )
     return 0
 
 

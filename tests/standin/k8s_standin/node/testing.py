@@ -55,10 +55,17 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
 
 
 class Standin:
-    def __init__(self, base: Path, flavor: str = "k3s", env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = (), join: Standin | None = None,
-                 token: str = "standin-test-token", node_name: str = "",
-                 node_ip: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        base: Path,
+        flavor: str = "k3s",
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        join: Standin | None = None,
+        token: str = "standin-test-token",
+        node_name: str = "",
+        node_ip: str = "127.0.0.1",
+    ) -> None:
         self.base = base
         self.flavor = flavor
         self.join = join  # set for a k3s agent joining that server
@@ -76,77 +83,163 @@ class Standin:
         self.root = base / "root"
         self.log_root = base / "log"
         # k0s keeps its admin kubeconfig in its PKI dir; k3s writes where it is told.
-        self.kubeconfig = base / "kubeconfig.yaml" if flavor == "k3s" else \
-            self.data_dir / "pki" / "admin.conf"
+        self.kubeconfig = (
+            base / "kubeconfig.yaml" if flavor == "k3s" else self.data_dir / "pki" / "admin.conf"
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.output = base / "standin.log"
 
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
-        env.update({
-            "PYTHONPATH": str(STANDIN_DIR), "STANDIN_POD_NETWORK": "host",
-            "STANDIN_ROOT": str(self.root), "STANDIN_LOG_ROOT": str(self.log_root),
-            "STANDIN_DNS_PORT": str(self.dns_port),
-            "STANDIN_INGRESS_HTTP_PORT": str(self.ingress_port),
-            "STANDIN_INGRESS_HTTPS_PORT": str(free_port()),
-            "STANDIN_BACKOFF_SECONDS": "1", "STANDIN_SYNC_INTERVAL": "0.3",
-            "STANDIN_BIND_ADDRESS": "127.0.0.1", "STANDIN_LISTEN_ADDRESS": "127.0.0.1",
-            "STANDIN_HOSTPORT_OFFSET": str(self.hostport_offset),
-        })
+        env.update(
+            {
+                "PYTHONPATH": str(STANDIN_DIR),
+                "STANDIN_POD_NETWORK": "host",
+                "STANDIN_ROOT": str(self.root),
+                "STANDIN_LOG_ROOT": str(self.log_root),
+                "STANDIN_DNS_PORT": str(self.dns_port),
+                "STANDIN_INGRESS_HTTP_PORT": str(self.ingress_port),
+                "STANDIN_INGRESS_HTTPS_PORT": str(free_port()),
+                "STANDIN_BACKOFF_SECONDS": "1",
+                "STANDIN_SYNC_INTERVAL": "0.3",
+                "STANDIN_BIND_ADDRESS": "127.0.0.1",
+                "STANDIN_LISTEN_ADDRESS": "127.0.0.1",
+                "STANDIN_HOSTPORT_OFFSET": str(self.hostport_offset),
+            }
+        )
         env.update(self.extra_env)
         return env
 
     def command(self) -> list[str]:
         if self.join is not None and self.flavor == "k0s":
             # k0s names nodes after the hostname: give the worker its own UTS namespace.
-            return ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"',
-                    self.node_name or "worker-1", sys.executable, "-m", "k8s_standin", "k0s",
-                    "worker", self._k0s_join_token(), "--data-dir", str(self.data_dir),
-                    *self.args]
+            return [
+                "unshare",
+                "--uts",
+                "sh",
+                "-c",
+                'hostname "$0" && exec "$@"',
+                self.node_name or "worker-1",
+                sys.executable,
+                "-m",
+                "k8s_standin",
+                "k0s",
+                "worker",
+                self._k0s_join_token(),
+                "--data-dir",
+                str(self.data_dir),
+                *self.args,
+            ]
         if self.join is not None:
-            return [sys.executable, "-m", "k8s_standin", "k3s", "agent",
-                    "--server", f"https://127.0.0.1:{self.join.port}", "--token", self.token,
-                    "--data-dir", str(self.data_dir), "--node-ip", self.node_ip,
-                    *(["--node-name", self.node_name] if self.node_name else []), *self.args]
+            return [
+                sys.executable,
+                "-m",
+                "k8s_standin",
+                "k3s",
+                "agent",
+                "--server",
+                f"https://127.0.0.1:{self.join.port}",
+                "--token",
+                self.token,
+                "--data-dir",
+                str(self.data_dir),
+                "--node-ip",
+                self.node_ip,
+                *(["--node-name", self.node_name] if self.node_name else []),
+                *self.args,
+            ]
         if self.flavor == "k3s":
-            return [sys.executable, "-m", "k8s_standin", "k3s", "server",
-                    "--data-dir", str(self.data_dir), "--https-listen-port", str(self.port),
-                    "--bind-address", "127.0.0.1", "--node-ip", self.node_ip,
-                    "--write-kubeconfig", str(self.kubeconfig), "--token", self.token,
-                    *(["--node-name", self.node_name] if self.node_name else []), *self.args]
+            return [
+                sys.executable,
+                "-m",
+                "k8s_standin",
+                "k3s",
+                "server",
+                "--data-dir",
+                str(self.data_dir),
+                "--https-listen-port",
+                str(self.port),
+                "--bind-address",
+                "127.0.0.1",
+                "--node-ip",
+                self.node_ip,
+                "--write-kubeconfig",
+                str(self.kubeconfig),
+                "--token",
+                self.token,
+                *(["--node-name", self.node_name] if self.node_name else []),
+                *self.args,
+            ]
         config = self.base / "k0s.yaml"
-        config.write_text(json.dumps({"apiVersion": "k0s.k0sproject.io/v1beta1",
-                                      "kind": "ClusterConfig",
-                                      "spec": {"api": {"address": "127.0.0.1",
-                                                       "port": self.port}}}))
-        return [sys.executable, "-m", "k8s_standin", "k0s", "controller", "--enable-worker",
-                "--data-dir", str(self.data_dir), "--config", str(config), *self.args]
+        config.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "k0s.k0sproject.io/v1beta1",
+                    "kind": "ClusterConfig",
+                    "spec": {"api": {"address": "127.0.0.1", "port": self.port}},
+                }
+            )
+        )
+        return [
+            sys.executable,
+            "-m",
+            "k8s_standin",
+            "k0s",
+            "controller",
+            "--enable-worker",
+            "--data-dir",
+            str(self.data_dir),
+            "--config",
+            str(config),
+            *self.args,
+        ]
 
     def _k0s_join_token(self) -> str:
         assert self.join is not None
         proc = subprocess.run(
-            [sys.executable, "-m", "k8s_standin", "k0s", "token", "create", "--role=worker",
-             "--data-dir", str(self.join.data_dir)],
-            env=self.join.env, capture_output=True, text=True, timeout=30, check=True)
+            [
+                sys.executable,
+                "-m",
+                "k8s_standin",
+                "k0s",
+                "token",
+                "create",
+                "--role=worker",
+                "--data-dir",
+                str(self.join.data_dir),
+            ],
+            env=self.join.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         return proc.stdout.strip()
 
     def start(self, timeout: float = 30) -> Standin:
         self.base.mkdir(parents=True, exist_ok=True)
         with open(self.output, "ab") as out:
-            self.proc = subprocess.Popen(self.command(), env=self.env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command(),
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_for(self._api_ready, timeout, f"the stand-in API (log: {self.output})")
         return self
 
     def _api_ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise StandinExited(f"stand-in exited with {self.proc.returncode}:\n"
-                                 + self.output.read_text()[-3000:])
+            raise StandinExited(
+                f"stand-in exited with {self.proc.returncode}:\n" + self.output.read_text()[-3000:]
+            )
         if self.join is not None:
             # Agents serve no API; they are up once they wrote their kubelet credentials.
-            return (self.data_dir / "agent" / "kubelet.kubeconfig").exists() or \
-                (self.data_dir / "kubelet.conf").exists()
+            return (self.data_dir / "agent" / "kubelet.kubeconfig").exists() or (
+                self.data_dir / "kubelet.conf"
+            ).exists()
         if not self.kubeconfig.exists():
             return False
         with socket.socket() as sock:

@@ -100,14 +100,12 @@ class Listener:
                 upstream.connect(backend)
                 session = (upstream, [time.monotonic()])
                 self._sessions[client[:2]] = session
-                threading.Thread(target=self._replies, args=(client, session), daemon=True
-                                 ).start()
+                threading.Thread(target=self._replies, args=(client, session), daemon=True).start()
             session[1][0] = time.monotonic()
             with contextlib.suppress(OSError):
                 session[0].send(data)
 
-    def _replies(self, client: tuple[str, int],
-                 session: tuple[socket.socket, list[float]]) -> None:
+    def _replies(self, client: tuple[str, int], session: tuple[socket.socket, list[float]]) -> None:
         upstream, seen = session
         upstream.settimeout(5)
         while not self.closed and time.monotonic() - seen[0] < UDP_IDLE_SECONDS:
@@ -131,13 +129,19 @@ class UserspaceProxy:
     def sync(self, wanted: dict[Key, list[Backend]], cluster_ips: set[str]) -> None:
         for ip in cluster_ips - self.addresses:
             prefix = 128 if ":" in ip else 32
-            subprocess.run(["ip", "addr", "replace", f"{ip}/{prefix}", "dev", "lo"],
-                           capture_output=True, check=False)
+            subprocess.run(
+                ["ip", "addr", "replace", f"{ip}/{prefix}", "dev", "lo"],
+                capture_output=True,
+                check=False,
+            )
             self.addresses.add(ip)
         for ip in self.addresses - cluster_ips:
             prefix = 128 if ":" in ip else 32
-            subprocess.run(["ip", "addr", "del", f"{ip}/{prefix}", "dev", "lo"],
-                           capture_output=True, check=False)
+            subprocess.run(
+                ["ip", "addr", "del", f"{ip}/{prefix}", "dev", "lo"],
+                capture_output=True,
+                check=False,
+            )
             self.addresses.discard(ip)
         for key in set(self.listeners) - set(wanted):
             self.listeners.pop(key).close()

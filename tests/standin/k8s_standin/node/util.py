@@ -88,9 +88,12 @@ def service_matches(selector: dict[str, str] | None, labels: dict[str, str] | No
 
 def owner_ref(owner: Obj, controller: bool = True) -> Obj:
     return {
-        "apiVersion": owner.get("apiVersion", "v1"), "kind": owner["kind"],
-        "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
-        "controller": controller, "blockOwnerDeletion": True,
+        "apiVersion": owner.get("apiVersion", "v1"),
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": controller,
+        "blockOwnerDeletion": True,
     }
 
 
@@ -122,8 +125,13 @@ class Loop(threading.Thread):
     converges, so a missed event or an API restart only delays convergence.
     """
 
-    def __init__(self, name: str, step: Callable[[], None], period: float,
-                 wake: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        step: Callable[[], None],
+        period: float,
+        wake: threading.Event | None = None,
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self.step = step
         self.period = period

@@ -21,8 +21,16 @@ SELECTED_NODE = "volume.kubernetes.io/selected-node"
 def _quantity(value: str | None) -> float:
     if not value:
         return 0.0
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9,
-             "T": 1e12}
+    units = {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "k": 1e3,
+        "M": 1e6,
+        "G": 1e9,
+        "T": 1e12,
+    }
     for suffix, factor in units.items():
         if value.endswith(suffix):
             return float(value[: -len(suffix)]) * factor
@@ -47,48 +55,70 @@ class VolumeBinder:
             elif not ref and phase != "Available":
                 self._pv_status(pv, "Available")
         for pvc in claims:
-            if pvc.get("status", {}).get("phase") == "Bound" or \
-                    pvc["metadata"].get("deletionTimestamp"):
+            if pvc.get("status", {}).get("phase") == "Bound" or pvc["metadata"].get(
+                "deletionTimestamp"
+            ):
                 continue
             self._sync_claim(pvc, volumes, classes)
 
     def _sync_claim(self, pvc: Obj, volumes: list[Obj], classes: dict[str, Obj]) -> None:
         meta = pvc["metadata"]
         uid = meta["uid"]
-        mine = [pv for pv in volumes if (pv["spec"].get("claimRef") or {}).get("uid") == uid
-                or pv["metadata"]["name"] == pvc["spec"].get("volumeName")]
+        mine = [
+            pv
+            for pv in volumes
+            if (pv["spec"].get("claimRef") or {}).get("uid") == uid
+            or pv["metadata"]["name"] == pvc["spec"].get("volumeName")
+        ]
         if mine:
             self._bind(pvc, mine[0])
             return
         cls_name = pvc["spec"].get("storageClassName") or ""
         sc = classes.get(cls_name)
-        static = [pv for pv in volumes if not pv["spec"].get("claimRef")
-                  and pv["spec"].get("storageClassName", "") == cls_name
-                  and _quantity(pv["spec"].get("capacity", {}).get("storage"))
-                  >= _quantity(pvc["spec"].get("resources", {}).get("requests", {}).get("storage"))
-                  and set(pvc["spec"].get("accessModes") or []) <=
-                  set(pv["spec"].get("accessModes") or [])]
+        static = [
+            pv
+            for pv in volumes
+            if not pv["spec"].get("claimRef")
+            and pv["spec"].get("storageClassName", "") == cls_name
+            and _quantity(pv["spec"].get("capacity", {}).get("storage"))
+            >= _quantity(pvc["spec"].get("resources", {}).get("requests", {}).get("storage"))
+            and set(pvc["spec"].get("accessModes") or [])
+            <= set(pv["spec"].get("accessModes") or [])
+        ]
         wait = (sc or {}).get("volumeBindingMode") == "WaitForFirstConsumer"
         selected = (meta.get("annotations") or {}).get(SELECTED_NODE)
         if static and (not wait or selected):
             self._bind(pvc, static[0])
             return
         if wait and not selected:
-            self._announce(pvc, "WaitForFirstConsumer",
-                           "waiting for first consumer to be created before binding")
+            self._announce(
+                pvc,
+                "WaitForFirstConsumer",
+                "waiting for first consumer to be created before binding",
+            )
         elif sc is not None:
-            self._announce(pvc, "ExternalProvisioning",
-                           "Waiting for a volume to be created either by the external "
-                           f"provisioner '{sc.get('provisioner')}' or manually by the system "
-                           "administrator. If volume creation is delayed, please verify that "
-                           "the provisioner is running and correctly registered.")
+            self._announce(
+                pvc,
+                "ExternalProvisioning",
+                "Waiting for a volume to be created either by the external "
+                f"provisioner '{sc.get('provisioner')}' or manually by the system "
+                "administrator. If volume creation is delayed, please verify that "
+                "the provisioner is running and correctly registered.",
+            )
         elif cls_name:
-            self._announce(pvc, "ProvisioningFailed",
-                           f'storageclass.storage.k8s.io "{cls_name}" not found', "Warning")
+            self._announce(
+                pvc,
+                "ProvisioningFailed",
+                f'storageclass.storage.k8s.io "{cls_name}" not found',
+                "Warning",
+            )
         else:
-            self._announce(pvc, "FailedBinding",
-                           "no persistent volumes available for this claim and no storage "
-                           "class is set", "Warning")
+            self._announce(
+                pvc,
+                "FailedBinding",
+                "no persistent volumes available for this claim and no storage class is set",
+                "Warning",
+            )
 
     def _announce(self, pvc: Obj, reason: str, message: str, type_: str = "Normal") -> None:
         key = (pvc["metadata"]["uid"], reason)
@@ -96,31 +126,67 @@ class VolumeBinder:
         if time.monotonic() - self._announced.get(key, -1e9) < 15:
             return
         self._announced[key] = time.monotonic()
-        emit(self.client, pvc, reason, message, type_=type_,
-             component="persistentvolume-controller")
+        emit(
+            self.client, pvc, reason, message, type_=type_, component="persistentvolume-controller"
+        )
 
     def _bind(self, pvc: Obj, pv: Obj) -> None:
         meta = pvc["metadata"]
         name = pv["metadata"]["name"]
         if not pv["spec"].get("claimRef"):
-            self.client.patch("persistentvolumes", name, {"spec": {"claimRef": {
-                "kind": "PersistentVolumeClaim", "apiVersion": "v1",
-                "namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"]}}})
+            self.client.patch(
+                "persistentvolumes",
+                name,
+                {
+                    "spec": {
+                        "claimRef": {
+                            "kind": "PersistentVolumeClaim",
+                            "apiVersion": "v1",
+                            "namespace": meta["namespace"],
+                            "name": meta["name"],
+                            "uid": meta["uid"],
+                        }
+                    }
+                },
+            )
         self._pv_status(pv, "Bound")
-        self.client.patch("persistentvolumeclaims", meta["name"], {
-            "metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes",
-                                         "pv.kubernetes.io/bound-by-controller": "yes"}},
-            "spec": {"volumeName": name}}, namespace=meta["namespace"])
-        self.client.patch("persistentvolumeclaims", meta["name"], {"status": {
-            "phase": "Bound", "accessModes": pv["spec"].get("accessModes") or [],
-            "capacity": pv["spec"].get("capacity") or {}}},
-            namespace=meta["namespace"], sub="status")
+        self.client.patch(
+            "persistentvolumeclaims",
+            meta["name"],
+            {
+                "metadata": {
+                    "annotations": {
+                        "pv.kubernetes.io/bind-completed": "yes",
+                        "pv.kubernetes.io/bound-by-controller": "yes",
+                    }
+                },
+                "spec": {"volumeName": name},
+            },
+            namespace=meta["namespace"],
+        )
+        self.client.patch(
+            "persistentvolumeclaims",
+            meta["name"],
+            {
+                "status": {
+                    "phase": "Bound",
+                    "accessModes": pv["spec"].get("accessModes") or [],
+                    "capacity": pv["spec"].get("capacity") or {},
+                }
+            },
+            namespace=meta["namespace"],
+            sub="status",
+        )
 
     def _pv_status(self, pv: Obj, phase: str) -> None:
         if pv.get("status", {}).get("phase") == phase:
             return
-        self.client.patch("persistentvolumes", pv["metadata"]["name"], {"status": {
-            "phase": phase, "lastPhaseTransitionTime": now()}}, sub="status")
+        self.client.patch(
+            "persistentvolumes",
+            pv["metadata"]["name"],
+            {"status": {"phase": phase, "lastPhaseTransitionTime": now()}},
+            sub="status",
+        )
         pv.setdefault("status", {})["phase"] = phase
 
 
@@ -166,9 +232,7 @@ class ProtectionController:
             for pvc in claims:
                 meta = pvc["metadata"]
                 if (meta["namespace"], meta["name"]) not in used:
-                    self._release(
-                        "persistentvolumeclaims", pvc, PVC_PROTECTION, meta["namespace"]
-                    )
+                    self._release("persistentvolumeclaims", pvc, PVC_PROTECTION, meta["namespace"])
         for pv in self.client.list("persistentvolumes"):
             meta = pv["metadata"]
             if (

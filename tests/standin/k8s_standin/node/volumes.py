@@ -168,20 +168,25 @@ class Volumes:
 def field_value(pod: Obj, path: str) -> str:
     meta, status, spec = pod["metadata"], pod.get("status") or {}, pod["spec"]
     simple = {
-        "metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", ""),
-        "metadata.uid": meta.get("uid", ""), "spec.nodeName": spec.get("nodeName", ""),
+        "metadata.name": meta.get("name", ""),
+        "metadata.namespace": meta.get("namespace", ""),
+        "metadata.uid": meta.get("uid", ""),
+        "spec.nodeName": spec.get("nodeName", ""),
         "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
-        "status.podIP": status.get("podIP", ""), "status.hostIP": status.get("hostIP", ""),
+        "status.podIP": status.get("podIP", ""),
+        "status.hostIP": status.get("hostIP", ""),
         "status.podIPs": ",".join(p["ip"] for p in status.get("podIPs") or []),
     }
     if path in simple:
         return simple[path]
-    for prefix, source in (("metadata.labels", meta.get("labels")),
-                           ("metadata.annotations", meta.get("annotations"))):
+    for prefix, source in (
+        ("metadata.labels", meta.get("labels")),
+        ("metadata.annotations", meta.get("annotations")),
+    ):
         if path == prefix:
             return "\n".join(f'{k}="{v}"' for k, v in sorted((source or {}).items()))
         if path.startswith(prefix + "['"):
-            return str((source or {}).get(path[len(prefix) + 2:-2], ""))
+            return str((source or {}).get(path[len(prefix) + 2 : -2], ""))
     return ""
 
 

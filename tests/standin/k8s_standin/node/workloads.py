@@ -18,8 +18,9 @@ ACTIVE_PHASES = ("Pending", "Running", "Unknown")
 
 
 def _active(pod: Obj) -> bool:
-    return not is_terminating(pod) and pod.get("status", {}).get("phase", "Pending") in \
-        ACTIVE_PHASES
+    return (
+        not is_terminating(pod) and pod.get("status", {}).get("phase", "Pending") in ACTIVE_PHASES
+    )
 
 
 def _owned(objs: list[Obj], owner: Obj) -> list[Obj]:
@@ -31,11 +32,17 @@ def _set_status(client: Client, resource: str, obj: Obj, status: Obj) -> None:
     """Write status only when it changed: needless writes churn resourceVersions."""
     current = obj.get("status") or {}
     # The API may omit zero counts; 0 and absent mean the same here.
-    if all((current.get(k) or 0) == (v or 0) for k, v in status.items() if k != "conditions") and \
-            _same_conditions(current.get("conditions"), status.get("conditions")):
+    if all(
+        (current.get(k) or 0) == (v or 0) for k, v in status.items() if k != "conditions"
+    ) and _same_conditions(current.get("conditions"), status.get("conditions")):
         return
-    client.patch(resource, obj["metadata"]["name"], {"status": status},
-                 namespace=obj["metadata"]["namespace"], sub="status")
+    client.patch(
+        resource,
+        obj["metadata"]["name"],
+        {"status": status},
+        namespace=obj["metadata"]["namespace"],
+        sub="status",
+    )
 
 
 def _same_conditions(old: list[Obj] | None, new: list[Obj] | None) -> bool:
@@ -51,11 +58,23 @@ def _conditions(old: list[Obj] | None, wanted: list[tuple[str, str, str, str]]) 
     out = []
     for type_, status, reason, message in wanted:
         prev = previous.get(type_)
-        stamp = prev["lastTransitionTime"] if prev and prev.get("status") == status \
-            and prev.get("lastTransitionTime") else now()
-        out.append({"type": type_, "status": status, "reason": reason, "message": message,
-                    "lastTransitionTime": stamp, "lastUpdateTime": now() if not prev
-                    or prev.get("status") != status else prev.get("lastUpdateTime", stamp)})
+        stamp = (
+            prev["lastTransitionTime"]
+            if prev and prev.get("status") == status and prev.get("lastTransitionTime")
+            else now()
+        )
+        out.append(
+            {
+                "type": type_,
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": stamp,
+                "lastUpdateTime": now()
+                if not prev or prev.get("status") != status
+                else prev.get("lastUpdateTime", stamp),
+            }
+        )
     return out
 
 
@@ -64,12 +83,23 @@ def new_pod(owner: Obj, template: Obj, name: str, extra_labels: dict[str, str]) 
     meta["name"] = name
     meta["namespace"] = owner["metadata"]["namespace"]
     meta["labels"] = {**(meta.get("labels") or {}), **extra_labels}
-    meta["ownerReferences"] = [{
-        "apiVersion": "apps/v1", "kind": owner["kind"], "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
+    meta["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": owner["kind"],
+            "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
     meta.pop("creationTimestamp", None)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": copy.deepcopy(template.get("spec") or {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": copy.deepcopy(template.get("spec") or {}),
+    }
 
 
 class DeploymentController:
@@ -94,29 +124,51 @@ class DeploymentController:
         current = next((rs for rs in owned if rs["metadata"]["name"] == name), None)
         if current is None:
             rs_template = copy.deepcopy(template)
-            rs_template.setdefault("metadata", {}).setdefault("labels", {})[
-                "pod-template-hash"] = tmpl_hash
+            rs_template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = (
+                tmpl_hash
+            )
             selector = copy.deepcopy(spec["selector"])
             selector.setdefault("matchLabels", {})["pod-template-hash"] = tmpl_hash
-            rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
-                "name": name, "namespace": ns,
-                "labels": {**(template.get("metadata", {}).get("labels") or {}),
-                           "pod-template-hash": tmpl_hash},
-                "annotations": {"deployment.kubernetes.io/desired-replicas": str(desired),
-                                "deployment.kubernetes.io/revision": str(len(owned) + 1)},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
-                                     "name": meta["name"], "uid": meta["uid"],
-                                     "controller": True, "blockOwnerDeletion": True}]},
-                "spec": {"replicas": desired, "selector": selector, "template": rs_template}}
+            rs = {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "labels": {
+                        **(template.get("metadata", {}).get("labels") or {}),
+                        "pod-template-hash": tmpl_hash,
+                    },
+                    "annotations": {
+                        "deployment.kubernetes.io/desired-replicas": str(desired),
+                        "deployment.kubernetes.io/revision": str(len(owned) + 1),
+                    },
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "Deployment",
+                            "name": meta["name"],
+                            "uid": meta["uid"],
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
+                },
+                "spec": {"replicas": desired, "selector": selector, "template": rs_template},
+            }
             try:
                 current = self.client.create("replicasets", rs, ns)
             except ApiError as err:
                 if err.status != 409:
                     raise
                 return
-            emit(self.client, dep, "ScalingReplicaSet",
-                 f"Scaled up replica set {name} from 0 to {desired}",
-                 component="deployment-controller")
+            emit(
+                self.client,
+                dep,
+                "ScalingReplicaSet",
+                f"Scaled up replica set {name} from 0 to {desired}",
+                component="deployment-controller",
+            )
         elif current["spec"].get("replicas") != desired:
             self.client.patch("replicasets", name, {"spec": {"replicas": desired}}, namespace=ns)
         new_ready = current.get("status", {}).get("readyReplicas", 0)
@@ -129,8 +181,12 @@ class DeploymentController:
             want = min(rs["spec"].get("replicas", 0), budget)
             budget -= want
             if rs["spec"].get("replicas", 0) != want:
-                self.client.patch("replicasets", rs["metadata"]["name"],
-                                  {"spec": {"replicas": want}}, namespace=ns)
+                self.client.patch(
+                    "replicasets",
+                    rs["metadata"]["name"],
+                    {"spec": {"replicas": want}},
+                    namespace=ns,
+                )
         everything = [current, *old]
         total = sum(rs.get("status", {}).get("replicas", 0) for rs in everything)
         ready = sum(rs.get("status", {}).get("readyReplicas", 0) for rs in everything)
@@ -138,20 +194,35 @@ class DeploymentController:
         updated = current.get("status", {}).get("replicas", 0)
         complete = updated == desired and total == desired and available >= desired
         status = {
-            "observedGeneration": meta.get("generation", 1), "replicas": total,
-            "updatedReplicas": updated, "readyReplicas": ready,
-            "availableReplicas": available, "unavailableReplicas": max(0, desired - available),
-            "conditions": _conditions(dep.get("status", {}).get("conditions"), [
-                ("Available", "True" if available >= desired else "False",
-                 "MinimumReplicasAvailable" if available >= desired
-                 else "MinimumReplicasUnavailable",
-                 "Deployment has minimum availability." if available >= desired
-                 else "Deployment does not have minimum availability."),
-                ("Progressing", "True",
-                 "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-                 f'ReplicaSet "{name}" has successfully progressed.' if complete
-                 else f'ReplicaSet "{name}" is progressing.'),
-            ]),
+            "observedGeneration": meta.get("generation", 1),
+            "replicas": total,
+            "updatedReplicas": updated,
+            "readyReplicas": ready,
+            "availableReplicas": available,
+            "unavailableReplicas": max(0, desired - available),
+            "conditions": _conditions(
+                dep.get("status", {}).get("conditions"),
+                [
+                    (
+                        "Available",
+                        "True" if available >= desired else "False",
+                        "MinimumReplicasAvailable"
+                        if available >= desired
+                        else "MinimumReplicasUnavailable",
+                        "Deployment has minimum availability."
+                        if available >= desired
+                        else "Deployment does not have minimum availability.",
+                    ),
+                    (
+                        "Progressing",
+                        "True",
+                        "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
+                        f'ReplicaSet "{name}" has successfully progressed.'
+                        if complete
+                        else f'ReplicaSet "{name}" is progressing.',
+                    ),
+                ],
+            ),
         }
         _set_status(self.client, "deployments", dep, status)
 
@@ -176,27 +247,45 @@ class ReplicaSetController:
             for _ in range(desired - len(active)):
                 pod = new_pod(rs, rs["spec"]["template"], f"{meta['name']}-{suffix()}", {})
                 created = self.client.create("pods", pod, ns)
-                emit(self.client, rs, "SuccessfulCreate",
-                     f"Created pod: {created['metadata']['name']}",
-                     component="replicaset-controller")
+                emit(
+                    self.client,
+                    rs,
+                    "SuccessfulCreate",
+                    f"Created pod: {created['metadata']['name']}",
+                    component="replicaset-controller",
+                )
         elif len(active) > desired:
             # Delete the least useful first: unscheduled, then not ready, then newest.
-            victims = sorted(active, key=lambda p: (bool(p["spec"].get("nodeName")),
-                                                    pod_ready(p),
-                                                    p["metadata"].get("creationTimestamp", "")),
-                             )[: len(active) - desired]
+            victims = sorted(
+                active,
+                key=lambda p: (
+                    bool(p["spec"].get("nodeName")),
+                    pod_ready(p),
+                    p["metadata"].get("creationTimestamp", ""),
+                ),
+            )[: len(active) - desired]
             for pod in victims:
                 self.client.delete("pods", pod["metadata"]["name"], ns)
-                emit(self.client, rs, "SuccessfulDelete",
-                     f"Deleted pod: {pod['metadata']['name']}",
-                     component="replicaset-controller")
+                emit(
+                    self.client,
+                    rs,
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod['metadata']['name']}",
+                    component="replicaset-controller",
+                )
         ready = sum(1 for p in active if pod_ready(p))
         labels = (rs["spec"]["template"].get("metadata") or {}).get("labels") or {}
-        status = {"replicas": len(active), "readyReplicas": ready, "availableReplicas": ready,
-                  "fullyLabeledReplicas": sum(1 for p in active if all(
-                      (p["metadata"].get("labels") or {}).get(k) == v
-                      for k, v in labels.items())),
-                  "observedGeneration": meta.get("generation", 1)}
+        status = {
+            "replicas": len(active),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "fullyLabeledReplicas": sum(
+                1
+                for p in active
+                if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
+            ),
+            "observedGeneration": meta.get("generation", 1),
+        }
         _set_status(self.client, "replicasets", rs, status)
 
 
@@ -216,14 +305,20 @@ class DaemonSetController:
         spec = ds["spec"]["template"].get("spec") or {}
         labels = node["metadata"].get("labels") or {}
         # DaemonSet pods tolerate the node lifecycle taints automatically.
-        pod = {"spec": {"tolerations": [*(spec.get("tolerations") or []),
-                                        {"key": "node.kubernetes.io/not-ready",
-                                         "operator": "Exists"},
-                                        {"key": "node.kubernetes.io/unreachable",
-                                         "operator": "Exists"}]}}
-        return (tolerates(pod, node)
-                and all(labels.get(k) == v for k, v in (spec.get("nodeSelector") or {}).items())
-                and node_affinity_ok((spec.get("affinity") or {}).get("nodeAffinity"), node))
+        pod = {
+            "spec": {
+                "tolerations": [
+                    *(spec.get("tolerations") or []),
+                    {"key": "node.kubernetes.io/not-ready", "operator": "Exists"},
+                    {"key": "node.kubernetes.io/unreachable", "operator": "Exists"},
+                ]
+            }
+        }
+        return (
+            tolerates(pod, node)
+            and all(labels.get(k) == v for k, v in (spec.get("nodeSelector") or {}).items())
+            and node_affinity_ok((spec.get("affinity") or {}).get("nodeAffinity"), node)
+        )
 
     def _sync(self, ds: Obj, pods: list[Obj], nodes: list[Obj]) -> None:
         meta = ds["metadata"]
@@ -237,7 +332,8 @@ class DaemonSetController:
                 continue
             node = pod["spec"].get("nodeName", "")
             stale = (pod["metadata"].get("labels") or {}).get(
-                "controller-revision-hash") != revision
+                "controller-revision-hash"
+            ) != revision
             failed = pod.get("status", {}).get("phase") in ("Failed", "Succeeded")
             if node not in names or stale or failed:
                 self.client.delete("pods", pod["metadata"]["name"], ns)
@@ -247,21 +343,35 @@ class DaemonSetController:
             name = node["metadata"]["name"]
             if by_node.get(name):
                 continue
-            pod = new_pod(ds, ds["spec"]["template"], f"{meta['name']}-{suffix()}",
-                          {"controller-revision-hash": revision,
-                           "pod-template-generation": str(meta.get("generation", 1))})
+            pod = new_pod(
+                ds,
+                ds["spec"]["template"],
+                f"{meta['name']}-{suffix()}",
+                {
+                    "controller-revision-hash": revision,
+                    "pod-template-generation": str(meta.get("generation", 1)),
+                },
+            )
             # The DaemonSet controller pins pods to their node (what the scheduler would pick).
             pod["spec"]["nodeName"] = name
             created = self.client.create("pods", pod, ns)
-            emit(self.client, ds, "SuccessfulCreate",
-                 f"Created pod: {created['metadata']['name']}", component="daemonset-controller")
+            emit(
+                self.client,
+                ds,
+                "SuccessfulCreate",
+                f"Created pod: {created['metadata']['name']}",
+                component="daemonset-controller",
+            )
         current = [p for ps in by_node.values() for p in ps]
         ready = sum(1 for p in current if pod_ready(p))
-        status = {"desiredNumberScheduled": len(eligible),
-                  "currentNumberScheduled": len(by_node), "numberMisscheduled": 0,
-                  "numberReady": ready, "numberAvailable": ready,
-                  "updatedNumberScheduled": len(current),
-                  "numberUnavailable": max(0, len(eligible) - ready),
-                  "observedGeneration": meta.get("generation", 1)}
+        status = {
+            "desiredNumberScheduled": len(eligible),
+            "currentNumberScheduled": len(by_node),
+            "numberMisscheduled": 0,
+            "numberReady": ready,
+            "numberAvailable": ready,
+            "updatedNumberScheduled": len(current),
+            "numberUnavailable": max(0, len(eligible) - ready),
+            "observedGeneration": meta.get("generation", 1),
+        }
         _set_status(self.client, "daemonsets", ds, status)
-
