@@ -1,7 +1,7 @@
 """The sshd image: the stand-in base image plus openssh-server and sudo.
 
-No registry is reachable and nothing can be installed with apt inside an image, but
-Debian packages are reachable from the host. apt on the host resolves exactly what
+The tests use no container registry and nothing is installed with apt inside an
+image: Debian packages are fetched on the host instead. apt on the host resolves exactly what
 the base image lacks (its dpkg status file is given to apt as the system's), the
 .debs are downloaded on the host and installed with dpkg during the build. The tag
 hashes the base image and the recipe, so test runs reuse the image.
