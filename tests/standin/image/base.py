@@ -1,7 +1,8 @@
 """The Debian base image that every stand-in image is built on.
 
 The tests use no container registry, so there is no ``FROM debian``: the root filesystem
-is made with debootstrap from the machine's own Debian mirror and turned into an image with ``docker import``.
+is made with debootstrap from the machine's own Debian mirror and turned into an image
+with ``docker import``.
 The tag is a hash of everything that decides the filesystem's contents, so an existing image
 with that tag is reused and a change of package list gets a new tag.
 """
