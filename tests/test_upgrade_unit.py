@@ -84,12 +84,13 @@ def test_without_either_the_error_names_the_missing_method(tmp_path: Path) -> No
     assert "snap refresh microk8s" in message and "bare" in message
 
 
-def test_machine_provisioners_do_not_upgrade_yet(tmp_path: Path) -> None:
-    from pytest_k8sdistro.provisioners.host import HostProvisioner
+def test_provisioners_without_an_upgrade_procedure_say_so(tmp_path: Path) -> None:
+    # A cluster the user runs (--kubeconfig) is not the plugin's to upgrade.
+    from pytest_k8sdistro.provisioners.existing import ExistingCluster
 
-    provisioner = HostProvisioner(None, RunIdentity.new(), tmp_path, Progress(None))  # type: ignore[arg-type]
-    with pytest.raises(UpgradeUnsupported, match="Not implemented yet for host"):
-        run_upgrade(provisioner, cluster("microk8s", "1.33/stable"), "1.34/stable")
+    provisioner = ExistingCluster(None, RunIdentity.new(), tmp_path, Progress(None))  # type: ignore[arg-type]
+    with pytest.raises(UpgradeUnsupported, match="Not implemented yet for existing"):
+        run_upgrade(provisioner, cluster("k3s", "v1.33.6+k3s1"), "v1.34.1+k3s1")
 
 
 @pytest.mark.parametrize(
