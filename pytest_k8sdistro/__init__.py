@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_k8sdistro.client import Kube
 from pytest_k8sdistro.cluster import Cluster, Node, RunIdentity
+from pytest_k8sdistro.datastores import ExternalDatastore
 from pytest_k8sdistro.distro import Distro
 from pytest_k8sdistro.profiles import (
     FEATURES,
@@ -23,6 +24,7 @@ __all__ = [
     "DistroProfile",
     "DistroSpec",
     "Expectations",
+    "ExternalDatastore",
     "Kube",
     "Node",
     "ProvisionError",

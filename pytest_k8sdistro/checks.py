@@ -359,5 +359,9 @@ def wait_pod_done(kube: Kube, namespace: str, name: str, timeout: float) -> tupl
         timeout=timeout,
         evidence=lambda: namespace_evidence(kube, namespace),
     )
-    log = kube.core.read_namespaced_pod_log(name, namespace) or ""
+    try:
+        log = kube.core.read_namespaced_pod_log(name, namespace) or ""
+    except ApiException as exc:
+        # A pod that failed before its container started has no log; say why instead.
+        log = f"(no log: {exc.status} {exc.reason})\n{namespace_evidence(kube, namespace)}"
     return phase, log

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pytest_k8sdistro.datastores import ExternalDatastore
+
 #: Node ports published besides the API and 80/443, so that LoadBalancer Services
 #: (k3s ServiceLB binds hostPorts on the node) can be reached from the host.
 #: Docker cannot publish ports on a running container, so they are fixed up front.
@@ -62,6 +64,9 @@ class Cluster:
     details: dict[str, Any] = field(default_factory=dict)
     #: Seconds from the start of provisioning to each readiness stage.
     timings: dict[str, float] = field(default_factory=dict)
+    #: The external database the control plane keeps its state in, when one was
+    #: started beside it (``--datastore``).
+    datastore: ExternalDatastore | None = None
 
     def host_port(self, node_port: int, protocol: str = "tcp") -> int:
         """The port on 127.0.0.1 that reaches ``node_port`` of the first node.
@@ -84,4 +89,5 @@ class Cluster:
     def from_dict(cls, data: dict[str, Any]) -> Cluster:
         values = dict(data)
         values["nodes"] = [Node(**node) for node in data.get("nodes", [])]
+        values["datastore"] = ExternalDatastore.from_dict(data.get("datastore"))
         return cls(**values)

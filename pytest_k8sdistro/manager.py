@@ -48,7 +48,12 @@ def cluster_key(spec: DistroSpec, settings: Settings) -> str:
     """A name for ``spec``'s cluster that is the same in every run with the same settings."""
     key = f"{spec.name}-{spec.version.replace('+', '-').replace('/', '-')}"
     extras = [settings.image or "", str(settings.nodes), str(settings.node_memory or "")]
-    if any(extras[:1]) or settings.nodes != 1 or settings.node_memory:
+    # Appended only when set, so the keys of plain clusters stay what earlier runs kept.
+    if settings.ip_family != "ipv4":
+        extras.append(settings.ip_family)
+    if settings.datastore is not None:
+        extras.append(f"{settings.datastore}={settings.datastore_image or ''}")
+    if any(extras[:1]) or settings.nodes != 1 or settings.node_memory or len(extras) > 3:
         key += "-" + hashlib.sha256("|".join(extras).encode()).hexdigest()[:8]
     return key
 

@@ -14,6 +14,7 @@ from typing import get_args
 import pytest
 
 from pytest_k8sdistro import upgrade_options
+from pytest_k8sdistro.datastores import KINDS as DATASTORE_KINDS
 from pytest_k8sdistro.footprint import options as footprint_options
 from pytest_k8sdistro.keep import KeepPolicy
 from pytest_k8sdistro.provisioners.installers import (
@@ -73,6 +74,29 @@ def node_count(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 10:
         raise pytest.UsageError(f"--nodes={value!r}: give a whole number of nodes from 1 to 10")
     return int(value)
+
+
+#: Accepted by ``--ip-family``: IPv4 only (every distribution's default), or dual-stack.
+IP_FAMILIES = ("ipv4", "dual")
+
+
+def ip_family(value: str) -> str:
+    family = value.strip().lower()
+    if family not in IP_FAMILIES:
+        raise pytest.UsageError(
+            f"--ip-family={value!r} is not an IP family; use one of: {', '.join(IP_FAMILIES)}"
+        )
+    return family
+
+
+def datastore_kind(value: str) -> str:
+    kind = value.strip().lower()
+    if kind not in DATASTORE_KINDS:
+        raise pytest.UsageError(
+            f"--datastore={value!r} is not a datastore this plugin starts; use one of: "
+            f"{', '.join(DATASTORE_KINDS)}"
+        )
+    return kind
 
 
 def timeout_seconds(value: str, *, flag: str = "--ready-timeout") -> float:
@@ -217,6 +241,29 @@ def add_options(parser: pytest.Parser) -> None:
         default=1,
         metavar="N",
         help="start one server and N-1 agents on their own network. Default: 1",
+    )
+    group.addoption(
+        "--ip-family",
+        type=ip_family,
+        default="ipv4",
+        metavar="ipv4|dual",
+        help="dual: start clusters dual-stack (IPv4 and IPv6) with the distribution's "
+        "own dual-stack settings, on an IPv6-enabled network. Default: ipv4",
+    )
+    group.addoption(
+        "--datastore",
+        type=datastore_kind,
+        default=None,
+        metavar="postgres|mysql",
+        help="k3s only: start PostgreSQL or MySQL in a container beside the server and "
+        "keep the cluster's state there (k3s --datastore-endpoint). Default: the "
+        "distribution's own datastore",
+    )
+    group.addoption(
+        "--datastore-image",
+        default=None,
+        metavar="REF",
+        help="the database image for --datastore. Default: postgres:17 or mysql:8.4",
     )
     group.addoption(
         "--node-memory",

@@ -33,6 +33,12 @@ class Settings:
     reuse: bool = False
     strict_features: bool = False
     nodes: int = 1
+    #: ``--ip-family``: "ipv4", or "dual" for dual-stack clusters.
+    ip_family: str = "ipv4"
+    #: ``--datastore``: an external database started beside k3s, or None.
+    datastore: str | None = None
+    #: ``--datastore-image``: the image of that database, or None for the default.
+    datastore_image: str | None = None
     node_memory: int | None = None
     node_cpus: float | None = None
     ready_timeout: float | None = None
@@ -60,6 +66,9 @@ class Settings:
             # A microk8s this run installs, or one whose addons were named, offers
             # what its enabled addons add and nothing more.
             expectations = microk8s_profile.with_addons(expectations, self.distro_addons or ())
+        if self.datastore is not None and spec.name == "k3s":
+            # Asked for: the cluster runs on the database started beside it.
+            expectations = expectations.with_overrides({"datastore": self.datastore})
         return expectations.with_overrides(self.expect_overrides.get(spec.name, {}))
 
 
@@ -99,6 +108,9 @@ def from_config(config: pytest.Config) -> Settings:
         reuse=option.reuse_cluster,
         strict_features=option.strict_features,
         nodes=option.nodes,
+        ip_family=option.ip_family,
+        datastore=option.datastore,
+        datastore_image=option.datastore_image,
         node_memory=option.node_memory,
         node_cpus=option.node_cpus,
         ready_timeout=timeout,
@@ -114,6 +126,8 @@ def from_config(config: pytest.Config) -> Settings:
     _check_reuse(settings, explicit_keep=option.keep_cluster)
     _check_provisioner(settings)
     _check_machine(settings)
+    _check_ip_family(settings)
+    _check_datastore(settings)
     return replace(settings, upgrade=upgrade_options.plan(option, settings))
 
 
@@ -184,6 +198,8 @@ def _check_kubeconfig(settings: Settings) -> None:
             ("--distro-image-archive", settings.image_archive is not None),
             ("--reuse-cluster", settings.reuse),
             ("--nodes", settings.nodes != 1),
+            ("--ip-family", settings.ip_family != "ipv4"),
+            ("--datastore", settings.datastore is not None),
             ("--node-memory", settings.node_memory is not None),
             ("--node-cpus", settings.node_cpus is not None),
         )
@@ -224,6 +240,41 @@ def _check_provisioner(settings: Settings) -> None:
                 "installed with 'microk8s config > microk8s.yaml' and "
                 f"--distro={spec.name} --kubeconfig=microk8s.yaml"
             )
+
+
+def _check_ip_family(settings: Settings) -> None:
+    if settings.ip_family == "ipv4" or settings.provisioner not in MACHINE_PROVISIONERS:
+        return
+    raise pytest.UsageError(
+        f"--ip-family={settings.ip_family} is for the docker provisioner, which makes the "
+        f"IPv6-enabled network itself; --provisioner={settings.provisioner} installs on a "
+        "machine whose network it does not control. Start the cluster dual-stack there "
+        "yourself and test it with --kubeconfig"
+    )
+
+
+def _check_datastore(settings: Settings) -> None:
+    if settings.datastore is None:
+        if settings.datastore_image is not None:
+            raise pytest.UsageError(
+                f"--datastore-image={settings.datastore_image!r} needs --datastore=postgres "
+                "or --datastore=mysql to say which database it is"
+            )
+        return
+    others = sorted({spec.name for spec in settings.distros} - {"k3s"})
+    if others:
+        raise pytest.UsageError(
+            f"--datastore={settings.datastore}: only k3s takes an external datastore "
+            f"(--datastore-endpoint), not {', '.join(others)}; run those without it"
+        )
+    if settings.provisioner in MACHINE_PROVISIONERS:
+        raise pytest.UsageError(
+            f"--datastore={settings.datastore} starts the database as a container beside "
+            f"the node: it is for the docker provisioner, not {settings.provisioner}"
+        )
+    image = settings.datastore_image
+    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+        raise pytest.UsageError(f"--datastore-image={image!r} is not an image reference")
 
 
 def _check_machine(settings: Settings) -> None:

@@ -14,9 +14,9 @@ from pytest_k8sdistro import Distro, Kube
 from pytest_k8sdistro.checks import expect
 
 HOW_TO_ENABLE = (
-    "start the cluster dual-stack to check IPv6: the plugin has no dual-stack start "
-    "option yet (the profiles already carry the distribution's dual-stack settings); "
-    "until it lands, point --kubeconfig at a cluster you started dual-stack"
+    "the cluster was started single-stack; run with --ip-family=dual to start it with "
+    "the distribution's dual-stack settings, or point --kubeconfig at a cluster you "
+    "started dual-stack"
 )
 
 

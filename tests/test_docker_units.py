@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from pytest_k8sdistro.cluster import LOAD_BALANCER_PORTS, RunIdentity
 from pytest_k8sdistro.profiles import get_profile
@@ -153,6 +156,91 @@ def test_names_and_volume_names() -> None:
 def test_network_options_are_labelled_bridge() -> None:
     options = node.network_options({"a": "b"})
     assert options["driver"] == "bridge" and options["labels"] == {"a": "b"}
+
+
+def test_dual_stack_network_gets_ipv6_from_a_ula_subnet() -> None:
+    options = node.network_options({"a": "b"}, ipv6_subnet="fd12:3456:789a:1::/64")
+    assert options["enable_ipv6"] is True
+    assert [pool["Subnet"] for pool in options["ipam"]["Config"]] == ["fd12:3456:789a:1::/64"]
+    assert "ipam" not in node.network_options({"a": "b"})
+
+
+def test_ula_subnets_are_unique_local_and_differ_per_seed_and_attempt() -> None:
+    subnets = {node.ula_subnet(seed, attempt) for seed in ("a", "b") for attempt in (0, 1)}
+    assert len(subnets) == 4
+    for subnet in subnets:
+        network = ipaddress.ip_network(subnet)
+        assert network.prefixlen == 64
+        assert network.subnet_of(ipaddress.ip_network("fd00::/8"))
+    assert node.ula_subnet("a") == node.ula_subnet("a")
+
+
+def test_dual_stack_k3s_gets_its_cidrs_node_ips_and_ipv6_sysctls() -> None:
+    start = get_profile("k3s").container
+    assert start is not None
+    args = node.server_args("k3s", start, "n", dual_stack=True)
+    assert "--cluster-cidr=10.42.0.0/16,2001:cafe:42::/56" in args
+    assert "--service-cidr=10.43.0.0/16,2001:cafe:43::/112" in args
+    # Servers and agents alike: the supervisor appends --node-ip=<v4>,<v6>.
+    for role in ("server", "agent"):
+        env = node.dual_stack_env(start, role)  # type: ignore[arg-type]
+        assert env == {supervisor.ENV_NODE_IP_FLAG: "--node-ip"}
+    options = spec_for("k3s", dual_stack=True, env=env).create_options(
+        node.HostFacts(False, Privileges(True))
+    )
+    assert options["sysctls"] == {
+        "net.ipv6.conf.all.disable_ipv6": "0",
+        "net.ipv6.conf.all.forwarding": "1",
+    }
+    assert options["environment"][supervisor.ENV_NODE_IP_FLAG] == "--node-ip"
+    assert "sysctls" not in spec_for("k3s").create_options(node.HostFacts(False, Privileges(True)))
+    assert not any("cidr" in a for a in node.server_args("k3s", start, "n"))
+
+
+def test_dual_stack_k0s_is_configured_through_its_entrypoint() -> None:
+    start = get_profile("k0s").container
+    assert start is not None
+    assert "--config=/etc/k0s/config.yaml" in node.server_args("k0s", start, "n", dual_stack=True)
+    env = node.dual_stack_env(start, "server")
+    network = yaml.safe_load(env["K0S_CONFIG"])["spec"]["network"]
+    assert network["dualStack"] == {
+        "enabled": True,
+        "IPv6podCIDR": "fd00::/108",
+        "IPv6serviceCIDR": "fd01::/108",
+    }
+    # k0s finds its nodes' addresses itself, and workers get the config from the API.
+    assert node.dual_stack_env(start, "agent") == {}
+
+
+def test_supervisor_appends_both_addresses_from_etc_hosts(tmp_path: Path) -> None:
+    # The snippet reads /etc/hosts; run it against a copy with the path swapped.
+    start = supervisor.SCRIPT.index('if [ -n "${K8SDISTRO_NODE_IP_FLAG:-}" ]')
+    end = supervisor.SCRIPT.index("unset K8SDISTRO_PREPARE")
+    hosts = tmp_path / "hosts"
+    hosts.write_text(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+        "172.18.0.2\tnode-a\nfd00:1:2:1::2\tnode-a\n172.18.0.3\tother\n"
+    )
+    snippet = (
+        'say() { echo "$*" >&2; }\n'
+        + supervisor.SCRIPT[start:end].replace("/etc/hosts", str(hosts))
+        + 'printf "%s\\n" "$@"\n'
+    )
+    env = {"PATH": os.environ["PATH"], "HOSTNAME": "node-a", "K8SDISTRO_NODE_IP_FLAG": "--node-ip"}
+    out = subprocess.run(
+        ["sh", "-c", snippet, "sh", "/bin/k3s", "server"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["/bin/k3s", "server", "--node-ip=172.18.0.2,fd00:1:2:1::2"]
+    env["HOSTNAME"] = "other"  # IPv4 only: nothing appended, and it says why
+    out = subprocess.run(
+        ["sh", "-c", snippet, "sh", "/bin/k3s"], env=env, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["/bin/k3s"]
+    assert "is the network IPv6-enabled?" in out.stderr
 
 
 def test_supervisor_takes_the_distribution_as_arguments() -> None:

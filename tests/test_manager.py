@@ -61,3 +61,6 @@ def test_keys_are_stable_and_tell_images_apart() -> None:
         spec, settings(image="acme/k3s:2")
     )
     assert cluster_key(spec, settings(nodes=3)) != cluster_key(spec, settings())
+    # A kept single-stack cluster is never reused for a dual-stack run.
+    dual = cluster_key(spec, settings(ip_family="dual"))
+    assert dual.startswith("k3s-v1.33.6-k3s1-") and dual != cluster_key(spec, settings())

@@ -37,6 +37,8 @@ def test_label_selectors() -> None:
 def test_node_ipam_subnets() -> None:
     assert ipam._subnet("10.42.0.0/16", 3) == "10.42.3.0/24"
     assert ipam._subnet("2001:cafe:42::/56", 1) == "2001:cafe:42:1::/64"
+    # k0s's /117 per node inside its fd00::/108 example range.
+    assert ipam._subnet("fd00::/108", 1, ipam.IPV6_NODE_MASK["k0s"]) == "fd00::800/117"
 
 
 def test_scheduler_taints_and_affinity() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from k8s_standin import errors, ipam, join, kubeconfig, patch, protobuf, selectors
+from k8s_standin.cidrs import node_ip_mismatch
 from k8s_standin.config import NodeConfig
 from k8s_standin.faults import Faults
 from k8s_standin.registry import Registry
@@ -203,3 +204,11 @@ def test_network_policy_and_namespace_defaults(tmp_path: Path) -> None:
     assert only_in["spec"]["ingress"][0]["ports"][0]["protocol"] == "TCP"
     both = registry.create(netpol, "a", {"metadata": {"name": "e"}, "spec": {"egress": [{}]}})
     assert both["spec"]["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_k3s_refuses_node_ips_missing_a_family_of_the_cluster_cidrs() -> None:
+    dual = ["10.42.0.0/16", "2001:cafe:42::/56"]
+    assert node_ip_mismatch(dual, ["172.18.0.2", "fd00::2"]) == ""
+    assert node_ip_mismatch(["10.42.0.0/16"], ["172.18.0.2"]) == ""
+    # What k3s says without a dual-stack --node-ip (k3s-io/k3s#11735).
+    assert "must share the same IP version" in node_ip_mismatch(dual, ["172.18.0.2"])

@@ -106,6 +106,12 @@ class ContainerStart:
     tmpfs: tuple[str, ...] = ("/run", "/var/run")
     #: Flags that put the server on dual-stack networking.
     dual_stack_args: tuple[str, ...] = ()
+    #: Environment of a dual-stack server (k0s: its configuration, which the image's
+    #: entrypoint writes to a file).
+    dual_stack_env: dict[str, str] = field(default_factory=dict)
+    #: The flag that takes a node's addresses, when a dual-stack node must be given
+    #: both (k3s); None when the distribution finds them itself (k0s).
+    node_ip_flag: str | None = None
     #: Prepended before the binary when the image's entrypoint is an init (k0s: tini).
     init: tuple[str, ...] = ()
 

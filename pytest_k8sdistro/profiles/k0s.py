@@ -17,6 +17,24 @@ from pytest_k8sdistro.profiles.base import (
     Upgrade,
 )
 
+#: The example configuration of k0s's docs/dual-stack.md: kube-router with the
+#: default IPv4 CIDRs and a ULA pair for IPv6.
+DUAL_STACK_CONFIG = """\
+apiVersion: k0s.k0sproject.io/v1beta1
+kind: ClusterConfig
+metadata:
+  name: k0s
+spec:
+  network:
+    provider: kube-router
+    podCIDR: 10.244.0.0/16
+    serviceCIDR: 10.96.0.0/12
+    dualStack:
+      enabled: true
+      IPv6podCIDR: fd00::/108
+      IPv6serviceCIDR: fd01::/108
+"""
+
 PROFILE = DistroProfile(
     name="k0s",
     # A release on the v1.33 line (github.com/k0sproject/k0s/releases).
@@ -33,9 +51,12 @@ PROFILE = DistroProfile(
         env={"KUBECONFIG": "/var/lib/k0s/pki/admin.conf"},
         volumes=("/var/lib/k0s", "/var/log/pods"),
         tmpfs=("/run",),
-        # k0s takes dual-stack from k0s.yaml (spec.network.dualStack), not flags;
-        # the provisioner writes that file when IPv6 is asked for.
-        dual_stack_args=("--config=/etc/k0s/k0s.yaml",),
+        # k0s takes dual-stack from its configuration (spec.network.dualStack), not
+        # flags. The image's entrypoint writes K0S_CONFIG to /etc/k0s/config.yaml
+        # (k0sproject/k0s:docker-entrypoint.sh); --config makes k0s read it. Node
+        # addresses of both families are detected by k0s (docs/dual-stack.md).
+        dual_stack_args=("--config=/etc/k0s/config.yaml",),
+        dual_stack_env={"K0S_CONFIG": DUAL_STACK_CONFIG},
         init=("/sbin/tini", "--"),
     ),
     kubeconfig=KubeconfigSource(command=("k0s", "kubeconfig", "admin")),
@@ -76,6 +97,8 @@ PROFILE = DistroProfile(
         "k0sproject/k0s:docs/k0s-in-docker.md",
         "k0sproject/k0s:docs/upgrade.md",
         "k0sproject/k0s:pkg/apis/k0s/v1beta1/network.go",
+        "k0sproject/k0s:docker-entrypoint.sh",
+        "k0sproject/k0s:docs/dual-stack.md",
         "github.com/k0sproject/k0s/releases/tag/v1.33.13+k0s.0",
     ),
 )

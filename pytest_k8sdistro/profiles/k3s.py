@@ -36,6 +36,9 @@ PROFILE = DistroProfile(
             "--service-cidr=10.43.0.0/16,2001:cafe:43::/112",
             "--flannel-ipv6-masq",
         ),
+        # "cluster-cidr and node-ip must share the same IP version": a dual-stack
+        # cluster CIDR needs both addresses on every node (k3s-io/k3s#11735).
+        node_ip_flag="--node-ip",
     ),
     kubeconfig=KubeconfigSource(path="/etc/rancher/k3s/k3s.yaml"),
     # "k3s is up and running" is logged before the default ServiceAccount exists

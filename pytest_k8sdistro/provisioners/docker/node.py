@@ -6,9 +6,12 @@ whole start specification is unit-tested without an engine.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import docker.types
 
 from pytest_k8sdistro.cluster import LOAD_BALANCER_PORTS
 from pytest_k8sdistro.profiles.base import ContainerStart
@@ -26,6 +29,14 @@ NODE_PORTS = ("80/tcp", "443/tcp", *(f"{port}/tcp" for port in LOAD_BALANCER_POR
 #: from the network the machine is on.
 PUBLISH_HOST_IP = "127.0.0.1"
 
+#: The engine disables IPv6 on every interface but the one it attaches (so the CNI
+#: bridge could not get an IPv6 address) and leaves IPv6 forwarding off; kind starts
+#: its IPv6 nodes with the same two settings. Writing "all" sets the default too.
+DUAL_STACK_SYSCTLS = (
+    ("net.ipv6.conf.all.disable_ipv6", "0"),
+    ("net.ipv6.conf.all.forwarding", "1"),
+)
+
 #: Where k3s servers keep the token agents join with.
 K3S_TOKEN_PATH = "/var/lib/rancher/k3s/server/token"
 
@@ -39,7 +50,9 @@ def volume_name(container: str, path: str) -> str:
     return f"{container}-{slug}"
 
 
-def server_args(distro: str, start: ContainerStart, name: str) -> list[str]:
+def server_args(
+    distro: str, start: ContainerStart, name: str, *, dual_stack: bool = False
+) -> list[str]:
     args = list(start.server_args)
     if distro == "k3s":
         # The API is reached through a port published on 127.0.0.1, so the serving
@@ -47,7 +60,18 @@ def server_args(distro: str, start: ContainerStart, name: str) -> list[str]:
         args += ["--tls-san=127.0.0.1", "--https-listen-port=6443", f"--node-name={name}"]
     # k0s: its API certificate lists 127.0.0.1 and localhost already, and the node
     # is named after the container's hostname.
+    if dual_stack:
+        args += start.dual_stack_args
     return args
+
+
+def dual_stack_env(start: ContainerStart, role: Role) -> dict[str, str]:
+    """Environment of a dual-stack node: the server's settings, and the node-IP flag
+    that the supervisor completes with the container's addresses."""
+    env = dict(start.dual_stack_env) if role == "server" else {}
+    if start.node_ip_flag is not None:
+        env[supervisor.ENV_NODE_IP_FLAG] = start.node_ip_flag
+    return env
 
 
 def agent_args(distro: str, start: ContainerStart, name: str, token: str) -> list[str]:
@@ -104,6 +128,7 @@ class NodeSpec:
     publish: bool = False
     memory: int | None = None
     cpus: float | None = None
+    dual_stack: bool = False
 
     def create_options(self, host: HostFacts) -> dict[str, Any]:
         env = {**self.start.env, **self.env}
@@ -137,6 +162,8 @@ class NodeSpec:
         }
         if self.network is not None:
             options["network"] = self.network
+        if self.dual_stack:
+            options["sysctls"] = dict(DUAL_STACK_SYSCTLS)
         if self.publish:
             options["ports"] = {port: (PUBLISH_HOST_IP, None) for port in (API_PORT, *NODE_PORTS)}
         if self.memory is not None:
@@ -148,9 +175,24 @@ class NodeSpec:
         return options
 
 
-def network_options(labels: dict[str, str]) -> dict[str, Any]:
-    """Options of the dedicated network for a multi-node cluster.
+def network_options(labels: dict[str, str], ipv6_subnet: str | None = None) -> dict[str, Any]:
+    """Options of a cluster's own network: for several nodes, or for dual-stack.
 
-    IPv6 and dual-stack clusters will add ``enable_ipv6`` and an IPAM config here.
+    With ``ipv6_subnet`` the network is dual-stack: the engine picks the IPv4 subnet
+    from its pools as usual, and IPv6 addresses come from the given ULA subnet.
     """
-    return {"driver": "bridge", "labels": dict(labels), "check_duplicate": True}
+    options: dict[str, Any] = {"driver": "bridge", "labels": dict(labels), "check_duplicate": True}
+    if ipv6_subnet is not None:
+        options["enable_ipv6"] = True
+        options["ipam"] = docker.types.IPAMConfig(
+            pool_configs=[docker.types.IPAMPool(subnet=ipv6_subnet)]
+        )
+    return options
+
+
+def ula_subnet(seed: str, attempt: int = 0) -> str:
+    """A /64 from the unique local range (RFC 4193), its global ID derived from ``seed``
+    so concurrent clusters get different subnets; ``attempt`` picks another."""
+    digest = hashlib.sha256(f"{seed}|{attempt}".encode()).hexdigest()
+    global_id = digest[:10]  # 40 bits
+    return f"fd{global_id[:2]}:{global_id[2:6]}:{global_id[6:10]}:1::/64"

@@ -21,6 +21,7 @@ from pytest_k8sdistro.profiles.base import ContainerStart, DistroProfile
 from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
 from pytest_k8sdistro.provisioners.docker import (
     cleanup,
+    datastore,
     diagnostics,
     engine,
     images,
@@ -34,6 +35,8 @@ from pytest_k8sdistro.spec import DistroSpec
 T = TypeVar("T")
 
 POLL_S = 1.0
+#: Subnets tried for a dual-stack network before giving up.
+NETWORK_ATTEMPTS = 5
 #: How long a restarted server may take to have a new child process: the supervisor
 #: gives the old one 60 s to stop before it kills it.
 RESTART_TIMEOUT_S = 90.0
@@ -271,14 +274,35 @@ class _Creation:
         granted = privileges.detect(self.client, self.image, self.labels("probe"), say=self.say)
         host = node.HostFacts(cgroup_v2=facts.cgroup_v2, privileges=granted)
         server_name = self._names()
-        network = self._network() if self.settings.nodes > 1 else None
+        dual = self.settings.ip_family == "dual"
+        own_network = self.settings.nodes > 1 or dual or self.settings.datastore is not None
+        network = self._network(dual) if own_network else None
+
+        server_env = node.dual_stack_env(self.start, "server") if dual else {}
+        store: datastore.Started | None = None
+        if self.settings.datastore is not None:
+            assert network is not None
+            store = datastore.start(
+                self.client,
+                datastore.DATASTORES[self.settings.datastore],
+                image=self.settings.datastore_image,
+                name=f"k8sdistro-{self.base}-datastore",
+                network=network,
+                labels=self.labels("datastore"),
+                volumes=self._volumes,
+                deadline=self.deadline,
+                say=self.say,
+                progress=self.owner.progress,
+            )
+            # In the environment, not the arguments: the endpoint holds a password.
+            server_env[datastore.ENDPOINT_ENV] = store.endpoint
 
         server = self._start_node(
             host,
             role="server",
             name=server_name,
-            args=node.server_args(self.spec.name, self.start, server_name),
-            env={},
+            args=node.server_args(self.spec.name, self.start, server_name, dual_stack=dual),
+            env=server_env,
             network=network,
         )
         self.say(f"{self.spec}: node {server.name} started; waiting for its kubeconfig")
@@ -303,7 +327,10 @@ class _Creation:
                         role="agent",
                         name=name,
                         args=node.agent_args(self.spec.name, self.start, name, token),
-                        env=node.agent_env(self.spec.name, self.start, server_name, token),
+                        env={
+                            **node.agent_env(self.spec.name, self.start, server_name, token),
+                            **(node.dual_stack_env(self.start, "agent") if dual else {}),
+                        },
                         network=network,
                     )
                 )
@@ -331,12 +358,14 @@ class _Creation:
                 "containers": [c.id for c in containers],
                 "names": [c.name for c in containers],
                 "network": network,
+                "ip_family": self.settings.ip_family,
                 "volumes": self.volumes,
                 "ports": ports,
                 "privileged": granted.privileged,
                 "kmsg": granted.kmsg,
                 "cgroup_version": facts.cgroup_version,
             },
+            datastore=store.record if store is not None else None,
         )
 
     def _names(self) -> str:
@@ -354,10 +383,31 @@ class _Creation:
         )
         return node.container_name(self.base, "server", 0)
 
-    def _network(self) -> str:
+    def _network(self, dual_stack: bool) -> str:
         name = f"k8sdistro-{self.base}"
-        self.client.networks.create(name, **node.network_options(self.labels("network")))
-        return name
+        if not dual_stack:
+            self.client.networks.create(name, **node.network_options(self.labels("network")))
+            return name
+        seed = f"{self.owner.run.run_id}|{self.key}"
+        for attempt in range(NETWORK_ATTEMPTS):
+            subnet = node.ula_subnet(seed, attempt)
+            try:
+                self.client.networks.create(
+                    name, **node.network_options(self.labels("network"), ipv6_subnet=subnet)
+                )
+            except docker.errors.APIError as exc:
+                if "overlap" in str(exc.explanation or exc).lower():
+                    continue  # another network holds it: derive the next one
+                raise ProvisionError(
+                    f"cannot create the IPv6-enabled network {name}: {exc.explanation or exc}; "
+                    "dual-stack needs an engine with IPv6 support on this host"
+                ) from None
+            self.say(f"{self.spec}: dual-stack network {name} (IPv6 {subnet})")
+            return name
+        raise ProvisionError(
+            f"cannot create the IPv6-enabled network {name}: {NETWORK_ATTEMPTS} candidate "
+            "subnets overlapped networks that exist; remove unused ones (docker network prune)"
+        )
 
     def _start_node(
         self,
@@ -369,15 +419,7 @@ class _Creation:
         env: dict[str, str],
         network: str | None,
     ) -> Any:
-        volumes = {}
-        declared = self.client.images.get(self.image).attrs.get("Config", {}).get("Volumes") or {}
-        # Every path the image declares gets a named, labelled volume: an anonymous one
-        # would carry no labels, so clean-up could not find it if the container went.
-        for path in sorted({*self.start.volumes, *declared}):
-            volume = node.volume_name(name, path)
-            self.client.volumes.create(name=volume, labels=self.labels("volume"))
-            self.volumes.append(volume)
-            volumes[volume] = path
+        volumes = self._volumes(self.image, name, self.start.volumes)
         spec = node.NodeSpec(
             distro=self.spec.name,
             start=self.start,
@@ -392,6 +434,7 @@ class _Creation:
             publish=role == "server",
             memory=self.settings.node_memory,
             cpus=self.settings.node_cpus,
+            dual_stack=self.settings.ip_family == "dual",
         )
         try:
             container = self.client.containers.create(**spec.create_options(host))
@@ -403,6 +446,19 @@ class _Creation:
             raise ProvisionError(f"cannot start node {name}: {exc.explanation or exc}") from None
         container.reload()
         return container
+
+    def _volumes(self, image: str, container: str, paths: tuple[str, ...]) -> dict[str, str]:
+        """Named, labelled volumes for ``paths`` and every path ``image`` declares:
+        an anonymous volume would carry no labels, so clean-up could not find it if
+        the container went. Returns volume name -> path in the container."""
+        volumes = {}
+        declared = self.client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
+        for path in sorted({*paths, *declared}):
+            volume = node.volume_name(container, path)
+            self.client.volumes.create(name=volume, labels=self.labels("volume"))
+            self.volumes.append(volume)
+            volumes[volume] = path
+        return volumes
 
     def _wait(self, what: str, container: Any, attempt: Callable[[Any], T | None]) -> T:
         """Poll ``attempt`` until it returns a value, the node stops, or time runs out."""

@@ -26,6 +26,8 @@ NAME = "k8sdistro-supervisor"
 ENV_CGROUP_NESTING = "K8SDISTRO_CGROUP_NESTING"
 ENV_REMOUNT_RW = "K8SDISTRO_REMOUNT_RW"
 ENV_PREPARE = "K8SDISTRO_PREPARE"
+#: A flag (k3s: --node-ip) given the container's IPv4 and IPv6 addresses.
+ENV_NODE_IP_FLAG = "K8SDISTRO_NODE_IP_FLAG"
 
 SCRIPT = r"""
 set -u
@@ -88,7 +90,30 @@ if [ -n "${K8SDISTRO_PREPARE:-}" ]; then
         exit "$status"
     }
 fi
-unset K8SDISTRO_PREPARE K8SDISTRO_CGROUP_NESTING K8SDISTRO_REMOUNT_RW
+# A dual-stack node must be told both of its addresses (k3s), which the engine only
+# assigns when the container starts. It writes them to /etc/hosts under the
+# container's hostname, one line per family.
+if [ -n "${K8SDISTRO_NODE_IP_FLAG:-}" ]; then
+    v4="" v6=""
+    me=${HOSTNAME:-}
+    [ -n "$me" ] || read -r me </etc/hostname
+    while read -r addr names; do
+        for name in $names; do
+            [ "$name" = "$me" ] || continue
+            case "$addr" in
+            *:*) [ -n "$v6" ] || v6=$addr ;;
+            *) [ -n "$v4" ] || v4=$addr ;;
+            esac
+        done
+    done </etc/hosts
+    if [ -n "$v4" ] && [ -n "$v6" ]; then
+        set -- "$@" "$K8SDISTRO_NODE_IP_FLAG=$v4,$v6"
+        say "node addresses: $v4,$v6"
+    else
+        say "no IPv4 and IPv6 address for $me in /etc/hosts; is the network IPv6-enabled?"
+    fi
+fi
+unset K8SDISTRO_PREPARE K8SDISTRO_CGROUP_NESTING K8SDISTRO_REMOUNT_RW K8SDISTRO_NODE_IP_FLAG
 
 child=0
 watchdog=0

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -44,6 +45,9 @@ PACKAGES: tuple[str, ...] = (
     # depends on python3-cffi-backend-api-{min,max}, which only python3-cffi-backend
     # provides: without naming it, configuring python3-cryptography fails.
     "python3-cffi-backend",
+    # kine's SQL backends: k3s with --datastore-endpoint=postgres://... or mysql://...
+    "python3-psycopg2",
+    "python3-pymysql",
     "openssl",
     "iproute2",
     "iptables",
@@ -52,6 +56,28 @@ PACKAGES: tuple[str, ...] = (
     "procps",
     "ca-certificates",
 )
+# The database stand-ins' own root filesystem: Debian's PostgreSQL and MariaDB, which play
+# the official postgres and mysql images. Kept apart because they triple the size.
+DATABASE_PACKAGES: tuple[str, ...] = (
+    "postgresql",
+    "mariadb-server",
+    "mariadb-client",
+    "procps",
+)
+
+
+@dataclass(frozen=True)
+class Rootfs:
+    """One debootstrapped root filesystem that images are built on."""
+
+    name: str
+    packages: tuple[str, ...]
+    description: str
+
+
+BASE = Rootfs("base", PACKAGES, "base for pytest-k8sdistro test stand-ins")
+DATABASES = Rootfs("databases", DATABASE_PACKAGES, "databases for pytest-k8sdistro tests")
+
 SOURCES_FILES = (
     Path("/etc/apt/sources.list.d/debian.sources"),
     Path("/etc/apt/sources.list"),
@@ -60,14 +86,14 @@ SOURCES_FILES = (
 Progress = Callable[[str], None]
 
 
-def packages_hash() -> str:
+def packages_hash(rootfs: Rootfs = BASE) -> str:
     """Short hash of suite, variant and package list: the base image's cache key."""
-    text = "\n".join([SUITE, VARIANT, *sorted(PACKAGES)])
+    text = "\n".join([SUITE, VARIANT, *sorted(rootfs.packages)])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def base_ref() -> str:
-    return f"{REPOSITORY}/base:{SUITE}-{packages_hash()}"
+def base_ref(rootfs: Rootfs = BASE) -> str:
+    return f"{REPOSITORY}/{rootfs.name}:{SUITE}-{packages_hash(rootfs)}"
 
 
 def find_mirror(files: tuple[Path, ...] = SOURCES_FILES) -> str:
@@ -116,15 +142,15 @@ def _mirror_from_list(text: str) -> str | None:
     return None
 
 
-def base_exists(client: docker.DockerClient) -> bool:
+def base_exists(client: docker.DockerClient, rootfs: Rootfs = BASE) -> bool:
     try:
-        client.images.get(base_ref())
+        client.images.get(base_ref(rootfs))
     except docker.errors.ImageNotFound:
         return False
     return True
 
 
-def build_base(client: docker.DockerClient, progress: Progress) -> str:
+def build_base(client: docker.DockerClient, progress: Progress, rootfs: Rootfs = BASE) -> str:
     """Make the base image with debootstrap + import, and return its ref.
 
     The caller holds the build lock; this does not check whether the image exists.
@@ -135,17 +161,18 @@ def build_base(client: docker.DockerClient, progress: Progress) -> str:
     if os.geteuid() != 0:
         raise RuntimeError("building the stand-in base image runs debootstrap and needs root")
     mirror = find_mirror()
-    ref = base_ref()
+    ref = base_ref(rootfs)
+    what = rootfs.name
     # /var/tmp, not /tmp: the tree is ~260 MB and /tmp is a small tmpfs on some machines.
     with tempfile.TemporaryDirectory(prefix="k8sdistro-standin-base-", dir="/var/tmp") as tmp:
         root = Path(tmp) / "rootfs"
         log = Path(tmp) / "debootstrap.log"
-        progress(f"base: debootstrap {SUITE} from {mirror} (about 40 s)")
+        progress(f"{what}: debootstrap {SUITE} from {mirror} (about 40 s for the base)")
         started = time.monotonic()
         cmd = [
             debootstrap,
             f"--variant={VARIANT}",
-            f"--include={','.join(PACKAGES)}",
+            f"--include={','.join(rootfs.packages)}",
             SUITE,
             str(root),
             mirror,
@@ -162,7 +189,7 @@ def build_base(client: docker.DockerClient, progress: Progress) -> str:
                 lines += inner.read_text(errors="replace").splitlines()[-30:]
             tail = "\n".join(lines)
             raise RuntimeError(f"debootstrap failed (exit {result.returncode}):\n{tail}")
-        progress(f"base: debootstrap done in {time.monotonic() - started:.0f} s")
+        progress(f"{what}: debootstrap done in {time.monotonic() - started:.0f} s")
         _trim(root)
         tarball = Path(tmp) / "rootfs.tar"
         # --numeric-owner: the image must keep the rootfs's uids, not map them through the
@@ -172,8 +199,8 @@ def build_base(client: docker.DockerClient, progress: Progress) -> str:
         )
         repository, tag = ref.rsplit(":", 1)
         changes = [
-            f'LABEL "{LABEL_STANDIN}"="1" "{LABEL_PACKAGES_HASH}"="{packages_hash()}" '
-            f'"{DESCRIPTION_LABEL}"="Debian {SUITE} base for pytest-k8sdistro test stand-ins"',
+            f'LABEL "{LABEL_STANDIN}"="1" "{LABEL_PACKAGES_HASH}"="{packages_hash(rootfs)}" '
+            f'"{DESCRIPTION_LABEL}"="Debian {SUITE} {rootfs.description}"',
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             'CMD ["/bin/sh"]',
         ]
@@ -181,7 +208,7 @@ def build_base(client: docker.DockerClient, progress: Progress) -> str:
             str(tarball), repository=repository, tag=tag, changes=changes
         )
     client.images.get(ref)  # raises if the import did not produce the tag
-    progress(f"base: imported {ref} ({time.monotonic() - started:.0f} s in all)")
+    progress(f"{what}: imported {ref} ({time.monotonic() - started:.0f} s in all)")
     return ref
 
 

@@ -12,9 +12,10 @@ import docker
 import docker.errors
 from filelock import FileLock
 
-from image.base import Progress, base_exists, base_ref, build_base
+from image.base import BASE, DATABASES, Progress, base_exists, base_ref, build_base
 from image.context import SOURCE_DIR, BuildContext, make_context
 from image.specs import (
+    DATABASE_STANDINS,
     DESCRIPTION_LABEL,
     LABEL_CONTEXT_HASH,
     LABEL_DISTRO,
@@ -45,16 +46,23 @@ def ensure_images(
 ) -> StandinImages:
     """Return every stand-in image, building only what is missing or stale."""
     with FileLock(str(LOCK_PATH), timeout=LOCK_TIMEOUT_S):
-        base = base_ref()
-        if base_exists(client):
-            progress(f"base: {base} is up to date")
-        else:
-            build_base(client, progress)
-        base_id = client.images.get(base).id
+        bases = {}
+        for rootfs in (BASE, DATABASES):
+            ref = base_ref(rootfs)
+            if base_exists(client, rootfs):
+                progress(f"{rootfs.name}: {ref} is up to date")
+            else:
+                build_base(client, progress, rootfs)
+            bases[rootfs.name] = (ref, client.images.get(ref).id)
+        base = bases["base"][0]
         built = {
-            (spec.distro, spec.role): ensure_one(client, spec, base, base_id, source_dir, progress)
+            (spec.distro, spec.role): ensure_one(client, spec, *bases["base"], source_dir, progress)
             for spec in STANDINS
         }
+        for spec in DATABASE_STANDINS:
+            built[spec.distro, spec.role] = ensure_one(
+                client, spec, *bases["databases"], source_dir, progress
+            )
         _prune_stale(client)
     return StandinImages(
         base=base,
@@ -62,6 +70,8 @@ def ensure_images(
         k3s_upgrade=built["k3s", "upgrade"],
         k0s=built["k0s", "default"],
         k0s_upgrade=built["k0s", "upgrade"],
+        postgres=built["postgres", "database"],
+        mysql=built["mysql", "database"],
     )
 
 
@@ -103,8 +113,11 @@ def _labels(context: BuildContext) -> dict[str, str]:
         LABEL_SOURCE_HASH: context.source_hash,
         LABEL_CONTEXT_HASH: context.context_hash,
         DESCRIPTION_LABEL: (
-            f"Test stand-in for {spec.distro} {spec.version} built by pytest-k8sdistro's own "
-            "tests: a simulated control plane, not Kubernetes"
+            f"Test stand-in for the official {spec.distro} image built by pytest-k8sdistro's "
+            f"own tests: Debian's {spec.version} behind the image's environment contract"
+            if spec.role == "database"
+            else f"Test stand-in for {spec.distro} {spec.version} built by pytest-k8sdistro's "
+            "own tests: a simulated control plane, not Kubernetes"
         ),
     }
 

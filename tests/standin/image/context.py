@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from image import databases
 from image.specs import StandinSpec
 
 # The simulated control plane, copied into every image at /opt/standin/k8s_standin.
@@ -104,7 +105,14 @@ if [ "${K0S_ENTRYPOINT_DNS_FIXUP:-1}" = 1 ] \\
     log "Docker embedded DNS in use; nothing to fix for the stand-in"
 fi
 
-exec "$@"
+# Like the real entrypoint: the configuration in K0S_CONFIG goes to the file that
+# "k0s controller --config=/etc/k0s/config.yaml" reads.
+if [ -n "${K0S_CONFIG:-}" ]; then
+    mkdir -p /etc/k0s
+    printf %s "$K0S_CONFIG" >/etc/k0s/config.yaml
+fi
+
+exec env -u K0S_CONFIG "$@"
 """
 
 
@@ -163,6 +171,14 @@ class BuildContext:
 def make_context(
     spec: StandinSpec, base: str, base_id: str, source_dir: Path = SOURCE_DIR
 ) -> BuildContext:
+    if spec.role == "database":
+        files = {
+            "Dockerfile": ContextFile(databases.dockerfile(spec.distro, base).encode()),
+            "entrypoint.sh": ContextFile(databases.ENTRYPOINTS[spec.distro], executable=True),
+        }
+        return BuildContext(
+            spec=spec, files=files, source_hash="", context_hash=files_hash(files, base_id)
+        )
     sources = source_files(source_dir)
     files = dict(sources)
     files["Dockerfile"] = ContextFile(_dockerfile(spec, base).encode())

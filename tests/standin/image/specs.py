@@ -48,6 +48,14 @@ STANDINS: tuple[StandinSpec, ...] = (
 )
 
 
+# Databases that play the official postgres and mysql images beside a k3s stand-in
+# (k3s --datastore-endpoint). The versions are Debian bookworm's.
+DATABASE_STANDINS: tuple[StandinSpec, ...] = (
+    StandinSpec("postgres", "15", "database"),
+    StandinSpec("mysql", "mariadb-10.11", "database"),
+)
+
+
 @dataclass(frozen=True)
 class StandinImage:
     """A built stand-in image."""
@@ -67,9 +75,15 @@ class StandinImages:
     k3s_upgrade: StandinImage
     k0s: StandinImage
     k0s_upgrade: StandinImage
+    postgres: StandinImage
+    mysql: StandinImage
 
     def all(self) -> tuple[StandinImage, ...]:
+        """The distribution stand-ins."""
         return (self.k3s, self.k3s_upgrade, self.k0s, self.k0s_upgrade)
+
+    def databases(self) -> tuple[StandinImage, ...]:
+        return (self.postgres, self.mysql)
 
     def for_distro(self, distro: str, role: str = "default") -> StandinImage:
         """The image for ``distro`` ("k3s"/"k0s") and ``role`` ("default"/"upgrade")."""

@@ -23,10 +23,10 @@ from typing import Any
 import yaml
 
 from . import kubeconfig, pki
-from .cidrs import split
+from .cidrs import node_ip_mismatch, split
 from .config import NodeConfig
 from .faults import Faults
-from .netinfo import hostname, primary_ipv4
+from .netinfo import detected_ipv6, hostname, primary_ipv4
 
 log = logging.getLogger("k8s_standin")
 
@@ -93,6 +93,14 @@ def _start(
     from . import node
 
     node_ip, node_ipv6 = _node_ips(node_ip_flag)
+    cluster_cidrs = tuple(settings["clusterCIDRs"])
+    if flavor == "k3s":
+        mismatch = node_ip_mismatch(cluster_cidrs, [node_ip, *([node_ipv6] if node_ipv6 else [])])
+        if mismatch:
+            log.critical("Error: %s", mismatch)
+            return 1
+    elif node_ipv6 is None and len(cluster_cidrs) > 1:
+        node_ipv6 = detected_ipv6()  # k0s finds a dual-stack node's IPv6 address itself
     config = NodeConfig(
         flavor="k3s" if flavor == "k3s" else "k0s",
         version=version,
@@ -102,7 +110,7 @@ def _start(
         node_name=node_name or hostname(),
         node_ip=node_ip,
         node_ipv6=node_ipv6,
-        cluster_cidrs=tuple(settings["clusterCIDRs"]),
+        cluster_cidrs=cluster_cidrs,
         service_cidrs=tuple(settings["serviceCIDRs"]),
         cluster_dns=tuple(settings["clusterDNS"]),
         disabled=frozenset(settings["disabled"]),

@@ -16,7 +16,7 @@ import yaml
 from . import join, kubeconfig, pki
 from .cidrs import dns_ips
 from .faults import Faults
-from .netinfo import hostname, primary_ipv4
+from .netinfo import detected_ipv6, hostname, primary_ipv4
 from .server import ControlPlane, Kubeconfig, ServerOptions
 
 log = logging.getLogger("k8s_standin")
@@ -153,7 +153,8 @@ def controller_options(args: argparse.Namespace, data: Path) -> ServerOptions:
         bind_address=os.environ.get("STANDIN_BIND_ADDRESS", "0.0.0.0"),
         node_name=hostname(),
         node_ip=address,
-        node_ipv6=None,
+        # k0s detects a dual-stack node's IPv6 address itself (docs/dual-stack.md).
+        node_ipv6=detected_ipv6() if len(pod_cidrs) > 1 else None,
         cluster_cidrs=tuple(pod_cidrs),
         service_cidrs=tuple(svc_cidrs),
         cluster_dns=dns_ips(svc_cidrs),

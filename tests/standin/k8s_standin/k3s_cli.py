@@ -8,8 +8,8 @@ import os
 import secrets
 from pathlib import Path
 
-from . import join, pki
-from .cidrs import dns_ips, split
+from . import join, kine, pki
+from .cidrs import dns_ips, node_ip_mismatch, split
 from .faults import Faults
 from .netinfo import hostname, primary_ipv4
 from .server import ControlPlane, Kubeconfig, ServerOptions
@@ -76,7 +76,13 @@ def main(argv: list[str]) -> int:
             # Real k3s has hundreds of flags; tests pass some we do not model.
             log.warning("standin: ignoring unsupported flag %s", flag)
     if args.command == "server":
-        return ControlPlane(server_options(args)).run()
+        options = server_options(args)
+        node_ips = [options.node_ip, *([options.node_ipv6] if options.node_ipv6 else [])]
+        mismatch = node_ip_mismatch(options.cluster_cidrs, node_ips)
+        if mismatch:
+            log.critical("Error: %s", mismatch)
+            return 1
+        return ControlPlane(options).run()
     if getattr(args, "token_file", "") and not args.token:
         args.token = Path(args.token_file).read_text().strip()
     if args.command == "agent":
@@ -102,15 +108,17 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
         tls_dir / "client-admin.crt",
         tls_dir / "client-admin.key",
     )
+    external = ""
+    db = data / "server" / "db" / ("etcd/standin.db" if args.cluster_init else "state.db")
     if args.datastore_endpoint.startswith("sqlite://"):
         db = Path(args.datastore_endpoint[len("sqlite://") :].split("?")[0])
-    else:
-        if args.datastore_endpoint:
-            log.warning(
-                "standin: external datastore %s is not modelled; using SQLite",
-                args.datastore_endpoint.split("://")[0],
-            )
-        db = data / "server" / "db" / ("etcd/standin.db" if args.cluster_init else "state.db")
+    elif kine.scheme(args.datastore_endpoint) is not None:
+        external = args.datastore_endpoint
+    elif args.datastore_endpoint:
+        log.warning(
+            "standin: datastore %s is not modelled; using SQLite",
+            args.datastore_endpoint.split("://")[0],
+        )
     disabled = frozenset(d.strip() for item in args.disable for d in item.split(",") if d.strip())
     for name in disabled - DISABLABLE:
         log.warning("standin: --disable %s is not a known component", name)
@@ -150,6 +158,7 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
         start_node=not os.environ.get("STANDIN_NO_NODE"),
         token_format=_full_token,
         token_copies=(data / "server" / "node-token",),
+        datastore_endpoint=external,
     )
     opts.token = secret  # made a full K10 token once the CA exists
     log.info("Starting k3s %s (standin)", version())

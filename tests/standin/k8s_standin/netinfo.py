@@ -44,3 +44,17 @@ def primary_ipv6() -> str | None:
 
 def hostname() -> str:
     return socket.gethostname().lower()
+
+
+def detected_ipv6() -> str | None:
+    """The node's IPv6 address found as k0s does for dual-stack: the hostname's address
+    from the resolver first, then the interfaces (k0s docs/dual-stack.md)."""
+    try:
+        found = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET6)
+    except OSError:
+        found = []
+    for *_, sockaddr in found:
+        address = str(sockaddr[0])
+        if not address.lower().startswith("fe80") and address != "::1":
+            return address
+    return primary_ipv6()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import kubeconfig, pki
+from . import kine, kubeconfig, pki
 from .api import ApiApp, ApiInfo
 from .config import NodeConfig, log_root, pod_log_dir
 from .controllers import Controllers
@@ -67,6 +67,8 @@ class ServerOptions:
     # Turns (secret, CA PEM) into the token the distro prints (k3s: "K10<hash>::server:...").
     token_format: Callable[[str, bytes], str] | None = None
     token_copies: tuple[Path, ...] = ()  # k3s also writes server/node-token
+    # postgres:// or mysql://: objects live in that database's kine table, not db_path.
+    datastore_endpoint: str = ""
 
 
 class ControlPlane:
@@ -102,7 +104,8 @@ class ControlPlane:
             opts.token = opts.token_format(opts.token, ca_pem)
         self._write_credentials(ca_pem)
 
-        store = Store(opts.db_path)
+        backend = kine.KineTable(opts.datastore_endpoint) if opts.datastore_endpoint else None
+        store = Store(opts.db_path, backend)
         registry = Registry(store, service_ips)
         self._bootstrap(registry, service_ips)
         info = ApiInfo(

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 Obj = dict[str, Any]
 ObjList = list[Obj]  # the method named list() shadows the builtin in class bodies
@@ -41,14 +41,29 @@ class Expired(Exception):
     """The requested resourceVersion is older than the event log."""
 
 
+class Backend(Protocol):
+    """Where objects are written through to instead of the SQLite file (kine.py)."""
+
+    def load(self) -> tuple[builtins.list[tuple[str, str, str, Obj]], int]: ...
+
+    def write(self, rkey: str, ns: str, name: str, obj: Obj | None, rv: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Store:
-    def __init__(self, db_path: Path | None) -> None:
+    def __init__(self, db_path: Path | None, backend: Backend | None = None) -> None:
         self._cond = threading.Condition(threading.RLock())
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {}
         self._events: list[Event] = []
         self._db: sqlite3.Connection | None = None
+        self._backend = backend
         self.rv = 0
-        if db_path is not None:
+        if backend is not None:
+            rows, self.rv = backend.load()
+            for rkey, ns, name, obj in rows:
+                self._objects.setdefault(rkey, {})[(ns, name)] = obj
+        elif db_path is not None:
             self._open(db_path)
         # Watches may start from any version at or after this one.
         self.oldest_rv = self.rv
@@ -72,6 +87,9 @@ class Store:
         self._db = db
 
     def _persist(self, rkey: str, ns: str, name: str, obj: Obj | None) -> None:
+        if self._backend is not None:
+            self._backend.write(rkey, ns, name, obj, self.rv)
+            return
         if self._db is None:
             return
         if obj is None:
@@ -92,6 +110,9 @@ class Store:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
 
     # -- reads -------------------------------------------------------------
     @property

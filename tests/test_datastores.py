@@ -1,0 +1,75 @@
+"""External datastores: what k3s is given, how the databases are queried, and the
+stand-in's kine layout."""
+
+from __future__ import annotations
+
+import pytest
+from k8s_standin import kine
+
+from pytest_k8sdistro.cluster import Cluster
+from pytest_k8sdistro.datastores import DATASTORES, ExternalDatastore
+
+
+def test_endpoints_follow_the_k3s_datastore_docs() -> None:
+    postgres, mysql = DATASTORES["postgres"], DATASTORES["mysql"]
+    assert postgres.endpoint("db", "pw") == "postgres://k3s:pw@db:5432/kubernetes?sslmode=disable"
+    assert mysql.endpoint("db", "pw") == "mysql://k3s:pw@tcp(db:3306)/kubernetes"
+
+
+def test_official_images_are_configured_by_their_environment() -> None:
+    assert DATASTORES["postgres"].environment("pw") == {
+        "POSTGRES_USER": "k3s",
+        "POSTGRES_PASSWORD": "pw",
+        "POSTGRES_DB": "kubernetes",
+    }
+    mysql = DATASTORES["mysql"].environment("pw")
+    assert mysql["MYSQL_USER"] == "k3s" and mysql["MYSQL_PASSWORD"] == "pw"
+    assert mysql["MYSQL_DATABASE"] == "kubernetes" and mysql["MYSQL_ROOT_PASSWORD"] != "pw"
+    # Readiness is asked over TCP, which the images' initialising servers do not serve.
+    assert "127.0.0.1" in DATASTORES["postgres"].ready_command()
+    assert "127.0.0.1" in DATASTORES["mysql"].ready_command()
+
+
+def test_queries_quote_the_sql_and_keep_the_password_out_of_the_command() -> None:
+    command = DATASTORES["postgres"].query_command("SELECT 'x'")
+    assert command.endswith("-c 'SELECT '\"'\"'x'\"'\"''") and "pw" not in command
+    assert DATASTORES["mysql"].password_env("pw") == {"MYSQL_PWD": "pw"}
+
+
+def test_a_cluster_keeps_its_datastore_through_json() -> None:
+    store = ExternalDatastore("postgres", "docker://abc", "postgres:17", "pw")
+    cluster = Cluster("k", "k3s", "v1", "docker", "/k", "https://x", datastore=store)
+    again = Cluster.from_dict(cluster.to_dict())
+    assert again.datastore == store
+    assert Cluster.from_dict(Cluster("k", "k3s", "v1", "d", "/k", "x").to_dict()).datastore is None
+
+
+@pytest.mark.parametrize(
+    ("rkey", "ns", "name", "key"),
+    [
+        ("/configmaps", "default", "a", "/registry/configmaps/default/a"),
+        ("/namespaces", "", "team", "/registry/namespaces/team"),
+        ("apps/deployments", "ns", "web", "/registry/deployments/ns/web"),
+        ("/services", "ns", "web", "/registry/services/specs/ns/web"),
+        ("/nodes", "", "n1", "/registry/minions/n1"),
+        ("example.com/widgets", "ns", "w", "/registry/example.com/widgets/ns/w"),
+    ],
+)
+def test_kine_rows_are_named_by_the_apiservers_etcd_keys(
+    rkey: str, ns: str, name: str, key: str
+) -> None:
+    assert kine.key_of(rkey, ns, name) == key
+
+
+def test_kine_rows_map_back_to_the_stores_resources() -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"}}
+    assert kine.rkey_of("/registry/deployments/ns/w", deployment) == "apps/deployments"
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    assert kine.rkey_of("/registry/example.com/widgets/ns/w", widget) == "example.com/widgets"
+
+
+def test_kine_serves_only_sql_endpoints() -> None:
+    assert kine.scheme("postgres://u:p@h:5432/db") == "postgres"
+    assert kine.scheme("mysql://u:p@tcp(h:3306)/db") == "mysql"
+    assert kine.scheme("sqlite:///var/lib/state.db") is None
+    assert kine.scheme("https://etcd:2379") is None

@@ -1,0 +1,189 @@
+"""End to end on a real engine: ``--ip-family=dual`` and ``--datastore`` start the
+cluster they promise, the suites that depend on them pass against the stand-ins,
+and nothing labelled stays behind."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+from image.specs import StandinImages
+
+from pytest_k8sdistro.provisioners.docker import labels
+
+pytestmark = pytest.mark.docker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ADDRESSES_TEST = """
+import ipaddress
+
+import docker
+
+
+def test_nodes_and_network_are_dual_stack(kube, cluster):
+    for node in kube.core.list_node().items:
+        internal = [a.address for a in node.status.addresses if a.type == "InternalIP"]
+        versions = sorted(ipaddress.ip_address(a).version for a in internal)
+        assert versions == [4, 6], (node.metadata.name, internal)
+        assert len(node.spec.pod_cidrs) == 2, node.spec.pod_cidrs
+    network = docker.from_env().networks.get(cluster.details["network"])
+    assert network.attrs["EnableIPv6"] is True
+    print("CLUSTER-KEY", cluster.key)
+"""
+
+
+@pytest.fixture
+def engine() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def alias(engine: docker.DockerClient) -> Iterator[dict[str, str]]:
+    """name -> a tag of its own for a stand-in image, so cluster keys are this test's."""
+    made: dict[str, str] = {}
+    yield made
+    for ref in made.values():
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            engine.images.remove(ref)
+
+
+def tag(engine: docker.DockerClient, source: str, name: str) -> str:
+    ref = f"pytest-k8sdistro-test/shape-{name}:{uuid.uuid4().hex[:10]}"
+    repository, tag_name = ref.split(":")
+    engine.images.get(source).tag(repository, tag_name)
+    return ref
+
+
+def leftovers(engine: docker.DockerClient, key: str) -> list[str]:
+    wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
+    return (
+        [c.name for c in engine.containers.list(all=True, filters=wanted)]
+        + [v.name for v in engine.volumes.list(filters=wanted)]
+        + [n.name for n in engine.networks.list(filters=wanted)]
+    )
+
+
+def cluster_key(result: pytest.RunResult) -> str:
+    for line in result.stdout.lines + result.stderr.lines:
+        if "removing cluster " in line:
+            return line.split("removing cluster ")[1].split()[0]
+    raise AssertionError("the run never removed a cluster:\n" + result.stderr.str()[-2000:])
+
+
+@pytest.mark.parametrize("distro", ["k3s", "k0s"])
+def test_dual_stack_cluster_passes_the_ipv6_suite(
+    pytester: pytest.Pytester,
+    engine: docker.DockerClient,
+    standin_images: StandinImages,
+    alias: dict[str, str],
+    distro: str,
+) -> None:
+    ref = alias[distro] = tag(engine, standin_images.for_distro(distro).ref, distro)
+    pytester.makepyfile(test_addresses=ADDRESSES_TEST)
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "suites" / "test_ipv6.py"),
+        str(pytester.path / "test_addresses.py"),
+        f"--rootdir={ROOT}",
+        f"--distro={distro}",
+        f"--distro-image={ref}",
+        "--ip-family=dual",
+        "--ready-timeout=180",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+    )
+    result.assert_outcomes(passed=2)
+    result.stderr.fnmatch_lines(["*dual-stack network k8sdistro-* (IPv6 fd*::/64)*"])
+    assert leftovers(engine, cluster_key(result)) == []
+
+
+def test_single_stack_run_says_how_to_check_ipv6(
+    pytester: pytest.Pytester,
+    engine: docker.DockerClient,
+    standin_images: StandinImages,
+    alias: dict[str, str],
+) -> None:
+    ref = alias["k3s"] = tag(engine, standin_images.k3s.ref, "k3s")
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "suites" / "test_ipv6.py"),
+        f"--rootdir={ROOT}",
+        "--distro=k3s",
+        f"--distro-image={ref}",
+        "--ready-timeout=180",
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*started single-stack; run with --ip-family=dual*"])
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_k3s_keeps_its_objects_in_the_database_started_beside_it(
+    pytester: pytest.Pytester,
+    engine: docker.DockerClient,
+    standin_images: StandinImages,
+    alias: dict[str, str],
+    kind: str,
+) -> None:
+    ref = alias["k3s"] = tag(engine, standin_images.k3s.ref, "k3s")
+    database = alias[kind] = tag(engine, getattr(standin_images, kind).ref, kind)
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "suites" / "test_datastore.py"),
+        f"--rootdir={ROOT}",
+        "--distro=k3s",
+        f"--distro-image={ref}",
+        f"--datastore={kind}",
+        f"--datastore-image={database}",
+        "--ready-timeout=180",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+    )
+    result.assert_outcomes(passed=2)
+    result.stderr.fnmatch_lines([f"*{kind} in k8sdistro-*-datastore ready after*"])
+    key = cluster_key(result)
+    # The database container and its volume are the cluster's, and go with it.
+    assert leftovers(engine, key) == []
+
+
+def test_expecting_another_database_fails_naming_both(
+    pytester: pytest.Pytester,
+    engine: docker.DockerClient,
+    standin_images: StandinImages,
+    alias: dict[str, str],
+) -> None:
+    ref = alias["k3s"] = tag(engine, standin_images.k3s.ref, "k3s")
+    database = alias["postgres"] = tag(engine, standin_images.postgres.ref, "postgres")
+    expect = pytester.path / "expect.yaml"
+    expect.write_text("k3s:\n  datastore: mysql\n")
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "suites" / "test_datastore.py"),
+        f"--rootdir={ROOT}",
+        "--distro=k3s",
+        f"--distro-image={ref}",
+        "--datastore=postgres",
+        f"--datastore-image={database}",
+        f"--distro-expect={expect}",
+        "--ready-timeout=180",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "external",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the cluster runs on a database the expectations do not name*",
+            "*expected: datastore mysql*",
+            f"*found:*postgres ({database})*",
+        ]
+    )
