@@ -1,4 +1,5 @@
-"""Multi-node: with --nodes=N every agent joins, turns Ready, and takes pods."""
+"""Multi-node: with --nodes=N every agent joins, turns Ready, and takes pods, whose
+logs the API server fetches from each node's kubelet."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from suite_support import Workloads
 
 from pytest_k8sdistro import Cluster, Kube
-from pytest_k8sdistro.checks import expect, wait_pod_ready
+from pytest_k8sdistro.checks import NotYet, expect, pod_logs, wait_for, wait_pod_ready
 
 
 @pytest.mark.distro_feature("multi-node")
@@ -35,5 +36,22 @@ def test_agents_join_and_take_pods(cluster: Cluster, kube: Kube, work: Workloads
             f"a pod for node {name} ran elsewhere",
             expected=f"pod on-{index} on {name}",
             found=f"on {pod.spec.node_name}",
+            evidence=work.evidence,
+        )
+        wanted = f"scheduled on {name}"
+
+        def logged(pod_name: str = f"on-{index}", wanted: str = wanted) -> str:
+            text = pod_logs(kube, work.namespace, pod_name)
+            if wanted not in text:
+                raise NotYet(text.strip().splitlines()[-1] if text.strip() else "(no log)")
+            return text
+
+        # The API server asks the pod's kubelet for it: this fails when a node's
+        # kubelet cannot be reached from the control plane.
+        wait_for(
+            f"the log of pod on-{index} through the API",
+            logged,
+            expected=f"{wanted!r} in the pod's log",
+            timeout=work.timeouts.wait,
             evidence=work.evidence,
         )

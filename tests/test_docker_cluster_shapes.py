@@ -4,17 +4,13 @@ and nothing labelled stays behind."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import docker.errors
 import pytest
+from docker_fixtures import of_cluster
 from image.specs import StandinImages
-
-from pytest_k8sdistro.provisioners.docker import labels
 
 pytestmark = pytest.mark.docker
 
@@ -38,37 +34,11 @@ def test_nodes_and_network_are_dual_stack(kube, cluster):
 """
 
 
-@pytest.fixture
-def engine() -> Iterator[docker.DockerClient]:
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def alias(engine: docker.DockerClient) -> Iterator[dict[str, str]]:
-    """name -> a tag of its own for a stand-in image, so cluster keys are this test's."""
-    made: dict[str, str] = {}
-    yield made
-    for ref in made.values():
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            engine.images.remove(ref)
-
-
 def tag(engine: docker.DockerClient, source: str, name: str) -> str:
     ref = f"pytest-k8sdistro-test/shape-{name}:{uuid.uuid4().hex[:10]}"
     repository, tag_name = ref.split(":")
     engine.images.get(source).tag(repository, tag_name)
     return ref
-
-
-def leftovers(engine: docker.DockerClient, key: str) -> list[str]:
-    wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
-    return (
-        [c.name for c in engine.containers.list(all=True, filters=wanted)]
-        + [v.name for v in engine.volumes.list(filters=wanted)]
-        + [n.name for n in engine.networks.list(filters=wanted)]
-    )
 
 
 def cluster_key(result: pytest.RunResult) -> str:
@@ -102,7 +72,7 @@ def test_dual_stack_cluster_passes_the_ipv6_suite(
     )
     result.assert_outcomes(passed=2)
     result.stderr.fnmatch_lines(["*dual-stack network k8sdistro-* (IPv6 fd*::/64)*"])
-    assert leftovers(engine, cluster_key(result)) == []
+    assert of_cluster(engine, cluster_key(result)) == []
 
 
 def test_single_stack_run_says_how_to_check_ipv6(
@@ -152,7 +122,7 @@ def test_k3s_keeps_its_objects_in_the_database_started_beside_it(
     result.stderr.fnmatch_lines([f"*{kind} in k8sdistro-*-datastore ready after*"])
     key = cluster_key(result)
     # The database container and its volume are the cluster's, and go with it.
-    assert leftovers(engine, key) == []
+    assert of_cluster(engine, key) == []
 
 
 def test_expecting_another_database_fails_naming_both(
@@ -187,3 +157,29 @@ def test_expecting_another_database_fails_naming_both(
             f"*found:*postgres ({database})*",
         ]
     )
+
+
+@pytest.mark.parametrize("distro", ["k3s", "k0s"])
+def test_two_nodes_take_pods_and_serve_their_logs(
+    pytester: pytest.Pytester,
+    engine: docker.DockerClient,
+    standin_images: StandinImages,
+    alias: dict[str, str],
+    distro: str,
+) -> None:
+    ref = alias[distro] = tag(engine, standin_images.for_distro(distro).ref, distro)
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "suites" / "test_multinode.py"),
+        str(ROOT / "suites" / "test_dns.py"),
+        f"--rootdir={ROOT}",
+        f"--distro={distro}",
+        f"--distro-image={ref}",
+        "--nodes=2",
+        "--ready-timeout=180",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+    )
+    result.assert_outcomes(passed=4)
+    result.stderr.fnmatch_lines(["*1 agent node(s) started*"])
+    assert of_cluster(engine, cluster_key(result)) == []

@@ -6,19 +6,18 @@ Each test runs the stand-in image under an alias tag of its own, so the cluster 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import docker.errors
 import pytest
+from docker_fixtures import of_cluster
 from image.specs import StandinImages
 
 from pytest_k8sdistro.provisioners.docker import labels
@@ -36,38 +35,11 @@ def test_lists_its_node(kube, cluster):
 """
 
 
-@pytest.fixture
-def engine() -> Iterator[docker.DockerClient]:
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def alias(engine: docker.DockerClient) -> Iterator[dict[str, str]]:
-    """distro -> a tag of its own for the stand-in image, removed afterwards."""
-    made: dict[str, str] = {}
-    yield made
-    for ref in made.values():
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            engine.images.remove(ref)  # only the tag: the image stays for others
-
-
 def tag(engine: docker.DockerClient, images: StandinImages, distro: str) -> str:
     ref = f"pytest-k8sdistro-test/e2e-{distro}:{uuid.uuid4().hex[:10]}"
     repository, tag_name = ref.split(":")
     engine.images.get(images.for_distro(distro).ref).tag(repository, tag_name)
     return ref
-
-
-def of_cluster(engine: docker.DockerClient, key: str) -> list[str]:
-    """Everything the plugin made for cluster ``key``, in any run."""
-    wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
-    return (
-        [c.name for c in engine.containers.list(all=True, filters=wanted)]
-        + [v.name for v in engine.volumes.list(filters=wanted)]
-        + [n.name for n in engine.networks.list(filters=wanted)]
-    )
 
 
 def remove_cluster(engine: docker.DockerClient, key: str) -> None:

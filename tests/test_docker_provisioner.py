@@ -233,10 +233,14 @@ def test_privileged_fallback_is_detected_and_said_once(
         assert owned_by(engine, run.run_id) == []  # probes are removed
     finally:
         remove_run(engine, run.run_id)
+        # Only containers of the base image itself: "ancestor" also matches images built
+        # on it, such as the sshd machine another test may be using right now.
+        base_id = engine.images.get(standin_images.base).id
         for leftover in engine.containers.list(
             all=True, filters={"label": "pytest-k8sdistro.test=1", "ancestor": standin_images.base}
         ):
-            leftover.remove(force=True)
+            if leftover.attrs.get("Image") == base_id:
+                leftover.remove(force=True)
 
 
 # -- failures and interruptions ---------------------------------------------------------

@@ -35,13 +35,6 @@ HOLD_MIB = 200
 
 
 @pytest.fixture
-def engine() -> Iterator[docker.DockerClient]:
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def held_image(engine: docker.DockerClient, standin_images: StandinImages) -> Iterator[str]:
     """The stand-in k3s with a server that holds HOLD_MIB, under a tag of this test."""
     ref = f"pytest-k8sdistro-test/footprint-k3s:{uuid.uuid4().hex[:10]}"

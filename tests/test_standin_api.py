@@ -502,6 +502,9 @@ def dual_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[client.Core
         "10.42.0.0/16,2001:cafe:42::/56",
         "--service-cidr",
         "10.43.0.0/16,2001:cafe:43::/112",
+        # k3s refuses a dual-stack cluster CIDR without a node address of each family.
+        "--node-ip",
+        "127.0.0.1,::1",
     )
     with testing.running(standin):
         yield client.CoreV1Api(api_client(standin.kubeconfig))
@@ -778,3 +781,12 @@ def test_connections_are_kept_alive(k3s: testing.StandIn) -> None:
         sock = sock or conn.sock
         assert conn.sock is sock, f"{method} {path} needed a new connection"
     conn.close()
+
+
+def test_k3s_refuses_a_dual_stack_cluster_cidr_with_one_node_address(tmp_path: Path) -> None:
+    standin = testing.k3s(tmp_path, "--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56")
+    with (
+        pytest.raises(RuntimeError, match="must share the same IP version"),
+        testing.running(standin),
+    ):
+        pass

@@ -50,7 +50,6 @@ def run_suites(
         {
             "PYTHONPATH": os.pathsep.join([str(STANDIN_DIR), os.environ.get("PYTHONPATH", "")]),
             "HOME": str(pytester.path / "home"),
-            "K8SDISTRO_STANDIN_DUAL_STACK": "1",
             **env,
         }
     )
@@ -72,6 +71,7 @@ def run_suites(
         "standin_provisioner",
         "--provisioner=standin-netns",
         "--distro=k3s",
+        "--ip-family=dual",
         "-p",
         "no:cacheprovider",
         f"--basetemp={pytester.path / 'bt'}",

@@ -11,9 +11,8 @@ It must run inside a throwaway sandbox: start pytest under
 ``unshare --net --mount --propagation private`` as root. The sandbox gets a node
 address on a veth, a private /run and /var/lib (so the k3s data dir is the real
 ``/var/lib/rancher/k3s``), and forwarders from 127.0.0.1 to the node's ingress and
-load-balancer ports, as Docker's published ports would be. Set
-``K8SDISTRO_STANDIN_DUAL_STACK=1`` to start it dual-stack with the profile's
-dual-stack settings.
+load-balancer ports, as Docker's published ports would be. ``--ip-family=dual``
+starts it dual-stack with the profile's dual-stack settings.
 
 When ``K8SDISTRO_TEST_RECORD`` names a file, every create and destroy appends a
 line to it, so tests can count them across processes.
@@ -215,7 +214,7 @@ class StandinNetns(Provisioner):
         if spec.name != "k3s":
             raise ProvisionError(f"the standin-netns provisioner runs k3s only, not {spec}")
         record("create", key)
-        dual = os.environ.get("K8SDISTRO_STANDIN_DUAL_STACK", "") not in ("", "0")
+        dual = self.settings.ip_family == "dual"
         busybox = _busybox_dir(self.workdir)
         _sandbox(self.workdir, dual)
         base = self.workdir / key

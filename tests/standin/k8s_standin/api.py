@@ -8,9 +8,11 @@ to resolve.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import select
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -21,7 +23,7 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
-from . import discovery, openapi, podlogs, protobuf, tables
+from . import discovery, openapi, podlogs, protobuf, resources, tables
 from . import patch as patching
 from .errors import ApiError
 from .registry import Registry
@@ -378,7 +380,11 @@ class ApiApp:
             except ApiError as err:
                 failure = err
         if path is None:
-            raise failure
+            # Not on this machine's disk: a pod of another node, whose kubelet has it.
+            proxied = self._logs_from_kubelet(pod, request)
+            if proxied is None:
+                raise failure
+            return proxied
         tail = int(args["tailLines"]) if args.get("tailLines") else None
         stamps = args.get("timestamps") in ("true", "1")
         if args.get("follow") in ("true", "1"):
@@ -399,6 +405,53 @@ class ApiApp:
             return Response(podlogs.follow(path, tail, stamps, alive), 200, mimetype="text/plain")
         limit = int(args["limitBytes"]) if args.get("limitBytes") else None
         return Response(podlogs.read(path, tail, stamps, limit), 200, mimetype="text/plain")
+
+    def _logs_from_kubelet(self, pod: Obj, request: Request) -> Response | None:
+        """Stream pods/log from the kubelet of the pod's node (GET /containerLogs on its
+        InternalIP and kubelet port), or None when the pod has no other node."""
+        node_name = pod.get("spec", {}).get("nodeName")
+        node = self.registry.find(resources.get("", "v1", "nodes"), "", node_name or "")
+        if node is None:
+            return None
+        status = node.get("status", {})
+        ips = [a["address"] for a in status.get("addresses", []) if a.get("type") == "InternalIP"]
+        port = status.get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port")
+        if not ips or not port:
+            return None
+        host = next((ip for ip in ips if ":" not in ip), f"[{ips[0]}]")
+        container = podlogs.container_name(pod, request.args.get("container"))
+        meta = pod["metadata"]
+        query = "&".join(f"{k}={v}" for k, v in request.args.items() if k != "container")
+        url = f"/containerLogs/{meta['namespace']}/{meta['name']}/{container}?{query}"
+        # Kubelets here serve self-signed certificates: not verified (real API servers
+        # verify them against the cluster CA).
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=30)
+        try:
+            connection.request("GET", url)
+            answer = connection.getresponse()
+        except OSError as err:
+            connection.close()
+            raise ApiError(
+                "InternalError",
+                f'Get "https://{host}:{port}{url}": {err}',
+            ) from None
+        if answer.status != 200:
+            text = answer.read().decode(errors="replace").strip()
+            connection.close()
+            raise ApiError("BadRequest", text or f"kubelet answered {answer.status}")
+
+        def relay() -> Iterator[bytes]:
+            yield b""
+            try:
+                while chunk := answer.read1(65536):
+                    yield chunk
+            finally:
+                connection.close()
+
+        return Response(relay(), 200, mimetype="text/plain")
 
     def _bind(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         """What a scheduler posts: sets spec.nodeName once, 409 if already bound."""

@@ -41,6 +41,11 @@ def _container(pod: Obj, requested: str | None) -> str:
     )
 
 
+def container_name(pod: Obj, requested: str | None) -> str:
+    """The container a pods/log request means: the one named, or the pod's only one."""
+    return _container(pod, requested)
+
+
 def _restart_count(pod: Obj, container: str) -> int | None:
     status = pod.get("status", {})
     for s in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):

@@ -22,6 +22,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import NodeConfig
 from .feed import ChangeFeed
@@ -37,6 +38,7 @@ class Node:
     config: NodeConfig
     loops: list[Loop] = field(default_factory=list)
     feed: ChangeFeed | None = None
+    kubelet_server: Any = None
 
     def stop(self) -> None:
         if self.feed is not None:
@@ -125,6 +127,12 @@ def start(config: NodeConfig) -> Node:
         feed.subscribe(("pods",), kubelet.changed)
         loop("node-status", registration.heartbeat, 1.0)
         loop("kubelet", kubelet.step)
+        if not config.is_server:
+            # The API server reads its own node's pod logs from disk; other nodes'
+            # it asks of their kubelet, as real API servers ask every kubelet.
+            from . import kubeletserver
+
+            node.kubelet_server = kubeletserver.serve(_client(config, "kubelet-server"), config)
         loop(
             "kube-proxy",
             proxy.Proxy(_client(config, "kube-proxy"), config, network).step,

@@ -1,0 +1,40 @@
+"""Fixtures and helpers shared by the tests that drive a real engine."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import docker
+import docker.errors
+import pytest
+
+from pytest_k8sdistro.provisioners.docker import labels
+
+
+@pytest.fixture
+def engine() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def alias(engine: docker.DockerClient) -> Iterator[dict[str, str]]:
+    """name -> an image tag of the test's own (so the cluster key, which hashes the
+    image, is the test's), removed afterwards; the image itself stays for others."""
+    made: dict[str, str] = {}
+    yield made
+    for ref in made.values():
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            engine.images.remove(ref)
+
+
+def of_cluster(engine: docker.DockerClient, key: str) -> list[str]:
+    """Everything the plugin made for cluster ``key``, in any run."""
+    wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
+    return (
+        [c.name for c in engine.containers.list(all=True, filters=wanted)]
+        + [v.name for v in engine.volumes.list(filters=wanted)]
+        + [n.name for n in engine.networks.list(filters=wanted)]
+    )

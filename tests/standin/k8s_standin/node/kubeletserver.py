@@ -1,0 +1,107 @@
+"""The kubelet's HTTPS endpoint (port 10250), which the API server asks for the logs of
+pods that run on this node: ``GET /containerLogs/<namespace>/<pod>/<container>`` with
+``tailLines``, ``timestamps``, ``limitBytes``, ``previous`` and ``follow``.
+
+Real kubelets serve it with a certificate the cluster's CA signed; this one makes a
+self-signed certificate, and the stand-in API server does not verify it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from .. import podlogs
+from ..config import NodeConfig
+from ..errors import ApiError
+from ..httpserver import HttpsServer
+from .client import Client
+from .util import log
+
+PORT = 10250
+
+
+class KubeletApp:
+    def __init__(self, client: Client, config: NodeConfig) -> None:
+        self.client = client
+        self.config = config
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        return self.respond(request)(environ, start_response)
+
+    def respond(self, request: Request) -> Response:
+        parts = request.path.strip("/").split("/")
+        if request.method != "GET" or len(parts) != 4 or parts[0] != "containerLogs":
+            return Response("404 page not found\n", 404, mimetype="text/plain")
+        _, namespace, name, container = parts
+        pod = self.client.get_or_none("pods", name, namespace)
+        if pod is None or pod.get("spec", {}).get("nodeName") != self.config.node_name:
+            return Response(f"pod {namespace}/{name} not found on this node\n", 404)
+        args = request.args
+        try:
+            path = podlogs.log_file(
+                self.config.pod_log_dir, pod, container, args.get("previous") in ("true", "1")
+            )
+        except ApiError as err:
+            return Response(str(err.message), 400, mimetype="text/plain")
+        tail = int(args["tailLines"]) if args.get("tailLines") else None
+        stamps = args.get("timestamps") in ("true", "1")
+        if args.get("follow") in ("true", "1"):
+            uid = pod["metadata"]["uid"]
+
+            def alive() -> bool:
+                current = self.client.get_or_none("pods", name, namespace)
+                return current is not None and current["metadata"]["uid"] == uid
+
+            return Response(podlogs.follow(path, tail, stamps, alive), 200, mimetype="text/plain")
+        limit = int(args["limitBytes"]) if args.get("limitBytes") else None
+        return Response(podlogs.read(path, tail, stamps, limit), 200, mimetype="text/plain")
+
+
+def serve(client: Client, config: NodeConfig) -> HttpsServer | None:
+    """Start the endpoint; a node that cannot (port taken, no openssl) runs without it."""
+    directory = config.data_dir / "agent"
+    cert, key = directory / "serving-kubelet.crt", directory / "serving-kubelet.key"
+    try:
+        if not cert.exists():
+            _self_signed(cert, key, config)
+        server = HttpsServer("0.0.0.0", PORT, KubeletApp(client, config), str(cert), str(key))
+        server.start()
+    except (OSError, subprocess.CalledProcessError) as err:
+        log.warning("kubelet: not serving on :%d (%s); pod logs of this node stay local", PORT, err)
+        return None
+    return server
+
+
+def _self_signed(cert: Path, key: Path, config: NodeConfig) -> None:
+    cert.parent.mkdir(parents=True, exist_ok=True)
+    sans = ",".join(f"IP:{ip}" for ip in config.node_ips)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "365",
+            "-subj",
+            f"/CN={config.node_name}",
+            "-addext",
+            f"subjectAltName=DNS:{config.node_name},{sans}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    key.chmod(0o600)
