@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
+import sys
+from collections.abc import Generator
 
-# pytester restores sys.modules after each test that uses it, dropping what the test
-# imported first; numpy (under matplotlib) and the kubernetes client's models break when
-# imported again in the same process. Importing them here keeps them loaded for good.
-import kubernetes.client  # noqa: F401
+import pytest
 
 # The engine client and per-test image tags of the docker tests (tests/docker_fixtures.py).
 from docker_fixtures import alias, engine  # noqa: F401
@@ -22,5 +20,18 @@ from image.fixtures import standin_images  # noqa: F401
 # An sshd container to install on (tests/sshd, the host/ssh provisioners' tests).
 from sshd.fixtures import ssh_machine  # noqa: F401
 
-with contextlib.suppress(ImportError):  # matplotlib is the optional report extra
-    import matplotlib.pyplot  # noqa: F401
+# pytester restores sys.modules after each test that uses it, dropping what the test
+# imported first. numpy cannot be imported twice in one process, and the kubernetes
+# client imports its models lazily, so a second import leaves two V1ConfigMap classes
+# that its own validation tells apart. Such modules are put back after the teardown.
+IMPORT_ONCE = frozenset({"kubernetes", "numpy", "matplotlib"})
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    loaded = {n: m for n, m in sys.modules.items() if n.partition(".")[0] in IMPORT_ONCE}
+    try:
+        return (yield)
+    finally:
+        for name, module in loaded.items():
+            sys.modules.setdefault(name, module)

@@ -38,3 +38,14 @@ def of_cluster(engine: docker.DockerClient, key: str) -> list[str]:
         + [v.name for v in engine.volumes.list(filters=wanted)]
         + [n.name for n in engine.networks.list(filters=wanted)]
     )
+
+
+def remove_cluster(engine: docker.DockerClient, key: str) -> None:
+    """Remove what the plugin made for cluster ``key`` (a kept one, say), by its labels."""
+    wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
+    for container in engine.containers.list(all=True, filters=wanted):
+        container.remove(force=True, v=True)
+    for network in engine.networks.list(filters=wanted):
+        network.remove()
+    for volume in engine.volumes.list(filters=wanted):
+        volume.remove(force=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from docker_fixtures import of_cluster
+from docker_fixtures import of_cluster, remove_cluster
 from image.specs import StandinImages
 
 pytestmark = pytest.mark.docker
@@ -183,3 +183,42 @@ def test_two_nodes_take_pods_and_serve_their_logs(
     result.assert_outcomes(passed=4)
     result.stderr.fnmatch_lines(["*1 agent node(s) started*"])
     assert of_cluster(engine, cluster_key(result)) == []
+
+
+def test_a_kept_cluster_whose_database_is_gone_is_replaced(
+    pytester: pytest.Pytester,
+    engine: docker.DockerClient,
+    standin_images: StandinImages,
+    alias: dict[str, str],
+) -> None:
+    ref = alias["k3s"] = tag(engine, standin_images.k3s.ref, "k3s")
+    database = alias["postgres"] = tag(engine, standin_images.postgres.ref, "postgres")
+    pytester.makepyfile(
+        test_store="def test_store(cluster):\n    print('DB', cluster.datastore.host_spec)\n"
+    )
+    args = [
+        "--distro=k3s",
+        f"--distro-image={ref}",
+        "--datastore=postgres",
+        f"--datastore-image={database}",
+        "--ready-timeout=180",
+        "-s",
+    ]
+    kept = pytester.runpytest_subprocess(*args, "--keep-cluster=always")
+    kept.assert_outcomes(passed=1)
+    key = next(
+        line.split("kept cluster ")[1].split(":")[0]
+        for line in kept.stderr.lines
+        if "kept cluster " in line
+    )
+    try:
+        host_spec = next(
+            line.split("DB ")[1] for line in kept.stdout.lines if "DB docker://" in line
+        )
+        engine.containers.get(host_spec.removeprefix("docker://")).remove(force=True)
+        again = pytester.runpytest_subprocess(*args, "--reuse-cluster")
+        again.assert_outcomes(passed=1)
+        again.stderr.fnmatch_lines(["*no longer usable; replacing it*"])
+    finally:
+        remove_cluster(engine, key)
+    assert of_cluster(engine, key) == []

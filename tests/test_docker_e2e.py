@@ -17,10 +17,8 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
-from docker_fixtures import of_cluster
+from docker_fixtures import of_cluster, remove_cluster
 from image.specs import StandinImages
-
-from pytest_k8sdistro.provisioners.docker import labels
 
 pytestmark = pytest.mark.docker
 
@@ -40,16 +38,6 @@ def tag(engine: docker.DockerClient, images: StandinImages, distro: str) -> str:
     repository, tag_name = ref.split(":")
     engine.images.get(images.for_distro(distro).ref).tag(repository, tag_name)
     return ref
-
-
-def remove_cluster(engine: docker.DockerClient, key: str) -> None:
-    wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
-    for container in engine.containers.list(all=True, filters=wanted):
-        container.remove(force=True, v=True)
-    for network in engine.networks.list(filters=wanted):
-        network.remove()
-    for volume in engine.volumes.list(filters=wanted):
-        volume.remove(force=True)
 
 
 @pytest.mark.parametrize("distro", ["k3s", "k0s"])

@@ -129,7 +129,10 @@ class DockerProvisioner(Provisioner):
             for v in kept
         ):
             return False
-        for container_id in cluster.details.get("containers", []):
+        others = []
+        if cluster.datastore is not None:  # the database the server keeps its state in
+            others.append(cluster.datastore.host_spec.removeprefix("docker://"))
+        for container_id in [*cluster.details.get("containers", []), *others]:
             try:
                 container = self.client.containers.get(container_id)
             except docker.errors.NotFound:
