@@ -215,7 +215,7 @@ def test_a_kept_cluster_whose_database_is_gone_is_replaced(
         host_spec = next(
             line.split("DB ")[1] for line in kept.stdout.lines if "DB docker://" in line
         )
-        engine.containers.get(host_spec.removeprefix("docker://")).remove(force=True)
+        engine.containers.get(host_spec.removeprefix("docker://")).remove(force=True, v=True)
         again = pytester.runpytest_subprocess(*args, "--reuse-cluster")
         again.assert_outcomes(passed=1)
         again.stderr.fnmatch_lines(["*no longer usable; replacing it*"])

@@ -44,7 +44,7 @@ def node(request: pytest.FixtureRequest, standin_images: StandinImages) -> Itera
     try:
         yield container
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
         client.close()
 
 

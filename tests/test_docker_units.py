@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
+import docker.errors
 import pytest
 import yaml
 
 from pytest_k8sdistro.cluster import LOAD_BALANCER_PORTS, RunIdentity
 from pytest_k8sdistro.profiles import get_profile
+from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners import ProvisionError
-from pytest_k8sdistro.provisioners.docker import cleanup, images, labels, node, supervisor
+from pytest_k8sdistro.provisioners.docker import (
+    cleanup,
+    images,
+    labels,
+    node,
+    privileges,
+    supervisor,
+)
 from pytest_k8sdistro.provisioners.docker.privileges import CANDIDATES, Privileges
+from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner
+from pytest_k8sdistro.settings import Settings
 
 FALLBACK = Privileges(privileged=False, cap_add=("ALL",), cap_drop=("SYS_RESOURCE",), kmsg="device")
 RUN = RunIdentity(run_id="abc123def456", pid=os.getpid(), hostname="here")
@@ -353,3 +366,59 @@ def test_split_ref(ref: str, expected: tuple[str, str | None]) -> None:
 
 def test_provision_error_is_the_base_type() -> None:
     assert issubclass(ProvisionError, RuntimeError)
+
+
+class _ProbeContainer:
+    def __init__(self, refuse: bool) -> None:
+        self.refuse = refuse
+        self.removed: dict[str, object] | None = None
+
+    def start(self) -> None:
+        if self.refuse:
+            raise docker.errors.APIError("unable to apply caps: operation not permitted")
+
+    def wait(self, timeout: int) -> dict[str, int]:
+        return {"StatusCode": 0}
+
+    def remove(self, **kwargs: object) -> None:
+        self.removed = kwargs
+
+
+class _ProbeEngine:
+    """Refuses the privileged probe, grants the next: what this project's machines do."""
+
+    def __init__(self) -> None:
+        self.made: list[_ProbeContainer] = []
+        self.containers = self
+        self.api = type("Api", (), {"base_url": f"fake://{id(self)}"})()
+
+    def create(self, image: str, **options: object) -> _ProbeContainer:
+        container = _ProbeContainer(refuse=bool(options.get("privileged")))
+        self.made.append(container)
+        return container
+
+
+def test_privilege_probes_take_their_anonymous_volumes_with_them() -> None:
+    # Node images declare volumes; a probe container made from one gets anonymous
+    # volumes, which only remove(v=True) deletes along with it.
+    engine = _ProbeEngine()
+    found = privileges.detect(engine, "img/k3s:1", {})  # type: ignore[arg-type]
+    assert not found.privileged
+    assert len(engine.made) == 2
+    assert all(c.removed == {"force": True, "v": True} for c in engine.made)
+
+
+def test_the_binary_source_container_takes_its_anonymous_volumes_with_it(tmp_path: Path) -> None:
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w") as tar:
+        info = tarfile.TarInfo("k3s")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bin"))
+    source = _ProbeContainer(refuse=False)
+    source.get_archive = lambda path: ([payload.getvalue()], {})  # type: ignore[attr-defined]
+    engine = type("Engine", (), {})()
+    engine.containers = type("Containers", (), {"create": lambda self, image, **kw: source})()
+    provisioner = DockerProvisioner(Settings(distros=()), RUN, tmp_path, Progress())
+    provisioner._client = engine  # type: ignore[assignment]
+    assert provisioner._binary_from("img/k3s:2", "/bin/k3s") == payload.getvalue()
+    assert source.removed == {"force": True, "v": True}

@@ -52,7 +52,7 @@ def derive(engine: docker.DockerClient) -> Iterator[Derive]:
         try:
             container.commit(repository, tag, changes=[f"ENV {line}" for line in env])
         finally:
-            container.remove(force=True)
+            container.remove(force=True, v=True)
         made.append(f"{repository}:{tag}")
         return made[-1]
 

@@ -157,7 +157,9 @@ def _probe(
         return None, status == 0
     finally:
         with contextlib.suppress(docker.errors.APIError):
-            container.remove(force=True)
+            # v=True: the image's declared volumes were made anonymous for the probe;
+            # without it every cluster start would leave them on the engine.
+            container.remove(force=True, v=True)
 
 
 def _short(message: str) -> str:

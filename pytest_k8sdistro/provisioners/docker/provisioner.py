@@ -233,7 +233,8 @@ class DockerProvisioner(Provisioner):
             stream, _ = source.get_archive(binary)
             data = b"".join(stream)
         finally:
-            _ignore_missing(functools.partial(source.remove, force=True))
+            # v=True: the image's declared volumes were made anonymous for this copy.
+            _ignore_missing(functools.partial(source.remove, force=True, v=True))
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             member = tar.next()
             if member is None or not member.isfile():
