@@ -3,11 +3,16 @@ stand-in's kine layout."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from k8s_standin import kine
 
 from pytest_k8sdistro.cluster import Cluster
 from pytest_k8sdistro.datastores import DATASTORES, ExternalDatastore
+from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners import ProvisionError
+from pytest_k8sdistro.provisioners.docker import datastore
 
 
 def test_endpoints_follow_the_k3s_datastore_docs() -> None:
@@ -73,3 +78,49 @@ def test_kine_serves_only_sql_endpoints() -> None:
     assert kine.scheme("mysql://u:p@tcp(h:3306)/db") == "mysql"
     assert kine.scheme("sqlite:///var/lib/state.db") is None
     assert kine.scheme("https://etcd:2379") is None
+
+
+class _Container:
+    id = "c0ffee"
+    status = "running"
+
+    def exec_run(self, command: list[str], environment: dict[str, str]) -> tuple[int, bytes]:
+        return 126, b'exec: "pg_isready": executable file not found in $PATH'
+
+    def reload(self) -> None:
+        pass
+
+
+class _Engine:
+    def __init__(self) -> None:
+        self.images = self
+        self.containers = self
+        self.started: dict[str, object] = {}
+
+    def get(self, ref: str) -> object:
+        return type("Image", (), {"id": "sha256:1"})()
+
+    def run(self, ref: str, **options: object) -> _Container:
+        self.started = options
+        return _Container()
+
+
+def test_an_image_without_the_official_client_fails_at_once() -> None:
+    engine = _Engine()
+    with pytest.raises(ProvisionError, match="acme/pg:1 has no pg_isready"):
+        datastore.start(
+            engine,  # type: ignore[arg-type]
+            DATASTORES["postgres"],
+            image="acme/pg:1",
+            name="k8sdistro-x-datastore",
+            network="k8sdistro-x",
+            labels={"a": "b"},
+            volumes=lambda image, name, paths: {},
+            deadline=time.monotonic() + 600,
+            say=lambda message: None,
+            progress=Progress(),
+        )
+    # On the cluster's own network, labelled, published nowhere.
+    assert engine.started["network"] == "k8sdistro-x" and engine.started["labels"] == {"a": "b"}
+    assert "ports" not in engine.started
+    assert engine.started["environment"]["POSTGRES_DB"] == "kubernetes"  # type: ignore[index]

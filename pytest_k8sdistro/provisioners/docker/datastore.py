@@ -76,6 +76,11 @@ def start(
         code, output = _exec(container, command, kind.password_env(password))
         if code == 0:
             break
+        if code in (126, 127) or "executable file not found" in output:
+            raise ProvisionError(
+                f"{ref} has no {command[0]}, which the official {kind.name} image has and "
+                f"the plugin asks readiness with: {output.strip()[-200:]}"
+            )
         container.reload()
         if container.status not in ("created", "running"):
             raise ProvisionError(
