@@ -34,7 +34,7 @@ def of_cluster(engine: docker.DockerClient, key: str) -> list[str]:
     """Everything the plugin made for cluster ``key``, in any run."""
     wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
     return (
-        [c.name for c in engine.containers.list(all=True, filters=wanted)]
+        [c.name for c in engine.containers.list(ignore_removed=True, all=True, filters=wanted)]
         + [v.name for v in engine.volumes.list(filters=wanted)]
         + [n.name for n in engine.networks.list(filters=wanted)]
     )
@@ -43,7 +43,7 @@ def of_cluster(engine: docker.DockerClient, key: str) -> list[str]:
 def remove_cluster(engine: docker.DockerClient, key: str) -> None:
     """Remove what the plugin made for cluster ``key`` (a kept one, say), by its labels."""
     wanted = {"label": [f"{labels.OWNED}=1", f"{labels.CLUSTER}={key}"]}
-    for container in engine.containers.list(all=True, filters=wanted):
+    for container in engine.containers.list(ignore_removed=True, all=True, filters=wanted):
         container.remove(force=True, v=True)
     for network in engine.networks.list(filters=wanted):
         network.remove()

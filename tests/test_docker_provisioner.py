@@ -58,7 +58,7 @@ def settings(spec: DistroSpec, image: str, **overrides: Any) -> Settings:
 
 def remove_run(engine: docker.DockerClient, run_id: str) -> None:
     wanted = {"label": [f"{labels.RUN_ID}={run_id}"]}
-    for container in engine.containers.list(all=True, filters=wanted):
+    for container in engine.containers.list(ignore_removed=True, all=True, filters=wanted):
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
     for network in engine.networks.list(filters=wanted):
@@ -72,7 +72,7 @@ def remove_run(engine: docker.DockerClient, run_id: str) -> None:
 def owned_by(engine: docker.DockerClient, run_id: str) -> list[str]:
     wanted = {"label": [f"{labels.RUN_ID}={run_id}"]}
     return (
-        [c.name for c in engine.containers.list(all=True, filters=wanted)]
+        [c.name for c in engine.containers.list(ignore_removed=True, all=True, filters=wanted)]
         + [n.name for n in engine.networks.list(filters=wanted)]
         + [v.name for v in engine.volumes.list(filters=wanted)]
     )
@@ -237,7 +237,9 @@ def test_privileged_fallback_is_detected_and_said_once(
         # on it, such as the sshd machine another test may be using right now.
         base_id = engine.images.get(standin_images.base).id
         for leftover in engine.containers.list(
-            all=True, filters={"label": "pytest-k8sdistro.test=1", "ancestor": standin_images.base}
+            ignore_removed=True,
+            all=True,
+            filters={"label": "pytest-k8sdistro.test=1", "ancestor": standin_images.base},
         ):
             if leftover.attrs.get("Image") == base_id:
                 leftover.remove(force=True)
@@ -366,7 +368,9 @@ def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(
         assert child.stdout.readline().strip() == "CREATED"
         child.kill()  # SIGKILL: no teardown runs
         child.wait()
-        dead = engine.containers.list(filters={"label": [f"{labels.CLUSTER}={dead_key}"]})
+        dead = engine.containers.list(
+            ignore_removed=True, filters={"label": [f"{labels.CLUSTER}={dead_key}"]}
+        )
         assert len(dead) == 1
         dead_run = dead[0].labels[labels.RUN_ID]
 
@@ -389,7 +393,7 @@ def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(
         if unlabelled is not None:
             unlabelled.remove(force=True)
         for found in engine.containers.list(
-            all=True, filters={"label": [f"{labels.CLUSTER}={dead_key}"]}
+            ignore_removed=True, all=True, filters={"label": [f"{labels.CLUSTER}={dead_key}"]}
         ):
             remove_run(engine, found.labels[labels.RUN_ID])
 
@@ -561,6 +565,7 @@ def test_replace_binary_upgrades_in_place(
     # The binary's source container was created, read and removed.
     assert (
         engine.containers.list(
+            ignore_removed=True,
             all=True,
             filters={
                 "label": [

@@ -85,7 +85,9 @@ def _run(pytester: pytest.Pytester, distro: str, image: str, out: Path, *extra: 
 def _owned(engine: docker.DockerClient, image: str) -> list[str]:
     return [
         c.name
-        for c in engine.containers.list(all=True, filters={"label": f"{labels.OWNED}=1"})
+        for c in engine.containers.list(
+            ignore_removed=True, all=True, filters={"label": f"{labels.OWNED}=1"}
+        )
         if image in (c.attrs.get("Config", {}).get("Image") or "")
     ]
 
