@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,6 +30,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: The service ports host-mode tests give LoadBalancers: Traefik's and the suites'.
+HOSTPORTS = (80, 443, 8080, 8443)
+
+
+def free_hostport_offset() -> int:
+    """An offset that puts every port of HOSTPORTS on a free port below the ephemeral
+    range (32768 and up), where the API and DNS ports of other stand-ins (free_port)
+    and outgoing connections cannot be holding it."""
+    rng = random.Random()
+    for _ in range(200):
+        offset = rng.randrange(10_000, 32_768 - max(HOSTPORTS))
+        if all(_bindable(offset + port) for port in HOSTPORTS):
+            return offset
+    raise RuntimeError("no free host-port offset below 32768")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class StandinExited(Exception):
@@ -78,7 +104,7 @@ class Standin:
         self.ingress_port = free_port()
         self.dns_port = free_port()
         # svclb pods listen on <service port> + offset in host mode (80 -> offset + 80).
-        self.hostport_offset = free_port() // 2 + 10000
+        self.hostport_offset = free_hostport_offset()
         self.data_dir = base / "data"
         self.root = base / "root"
         self.log_root = base / "log"
