@@ -67,10 +67,14 @@ def test_kine_rows_are_named_by_the_apiservers_etcd_keys(
 
 
 def test_kine_rows_map_back_to_the_stores_resources() -> None:
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"}}
-    assert kine.rkey_of("/registry/deployments/ns/w", deployment) == "apps/deployments"
-    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    assert kine.rkey_of("/registry/example.com/widgets/ns/w", widget) == "example.com/widgets"
+    # Stored objects carry no kind: the key alone must tell the resource.
+    assert kine.rkey_of("/registry/deployments/ns/w") == "apps/deployments"
+    assert kine.rkey_of("/registry/serviceaccounts/kube-system/default") == "/serviceaccounts"
+    assert kine.rkey_of("/registry/services/specs/ns/web") == "/services"
+    assert kine.rkey_of("/registry/services/endpoints/ns/web") == "/endpoints"
+    assert kine.rkey_of("/registry/minions/n1") == "/nodes"
+    assert kine.rkey_of("/registry/example.com/widgets/ns/w") == "example.com/widgets"
+    assert kine.rkey_of("/bootstrap/abc") is None
 
 
 def test_kine_serves_only_sql_endpoints() -> None:

@@ -222,3 +222,32 @@ def test_a_kept_cluster_whose_database_is_gone_is_replaced(
     finally:
         remove_cluster(engine, key)
     assert of_cluster(engine, key) == []
+
+
+def test_an_upgrade_on_an_external_database_keeps_the_cluster(
+    pytester: pytest.Pytester,
+    engine: docker.DockerClient,
+    standin_images: StandinImages,
+    alias: dict[str, str],
+) -> None:
+    """The restarted server must find every object again in the database: the
+    workload keeps serving and the upgrade suite passes."""
+    ref = alias["k3s"] = tag(engine, standin_images.k3s.ref, "k3s")
+    target = alias["k3s-upgrade"] = tag(engine, standin_images.k3s_upgrade.ref, "k3s")
+    database = alias["postgres"] = tag(engine, standin_images.postgres.ref, "postgres")
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "suites" / "test_upgrade.py"),
+        f"--rootdir={ROOT}",
+        f"--distro=k3s:{standin_images.k3s.version}",
+        f"--distro-image={ref}",
+        f"--upgrade-to={standin_images.k3s_upgrade.version}",
+        f"--upgrade-image={target}",
+        "--datastore=postgres",
+        f"--datastore-image={database}",
+        "--ready-timeout=180",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+    )
+    result.assert_outcomes(passed=1)
+    assert of_cluster(engine, cluster_key(result)) == []

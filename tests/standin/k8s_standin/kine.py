@@ -80,22 +80,36 @@ LATEST = (
 )
 
 
-def key_of(rkey: str, ns: str, name: str) -> str:
+def _prefix(rkey: str) -> str:
     group, _, plural = rkey.partition("/")
-    prefix = PREFIXES.get(rkey) or (
+    return PREFIXES.get(rkey) or (
         f"/registry/{plural}" if group in BUILTIN_GROUPS else f"/registry/{group}/{plural}"
     )
+
+
+def key_of(rkey: str, ns: str, name: str) -> str:
+    prefix = _prefix(rkey)
     return f"{prefix}/{ns}/{name}" if ns else f"{prefix}/{name}"
 
 
-def rkey_of(key: str, obj: Obj) -> str | None:
-    """The store's "<group>/<plural>" for a stored object: by its kind for built-in
-    resources, from the key for custom ones (which carry their group in it)."""
+#: Key prefix -> the store's "<group>/<plural>", for the resources the stand-in serves.
+#: Stored objects carry no kind, so a row's key is what tells its resource. Where two
+#: groups share a prefix (events), the first listed wins.
+_BY_PREFIX: dict[str, str] = {}
+for _res in resources.RESOURCES:
+    _BY_PREFIX.setdefault(_prefix(f"{_res.group}/{_res.plural}"), f"{_res.group}/{_res.plural}")
+
+
+def rkey_of(key: str) -> str | None:
+    """The store's "<group>/<plural>" for a row's key, or None for keys of no resource
+    served here. Custom resources carry their group in the key."""
+    for prefix in sorted(_BY_PREFIX, key=len, reverse=True):
+        if key.startswith(prefix + "/"):
+            return _BY_PREFIX[prefix]
     parts = key.split("/")
-    if len(parts) > 3 and "." in parts[2] and parts[2] not in BUILTIN_GROUPS:
+    if len(parts) > 4 and "." in parts[2]:
         return f"{parts[2]}/{parts[3]}"
-    res = resources.by_kind(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
-    return f"{res.group}/{res.plural}" if res is not None else None
+    return None
 
 
 def scheme(endpoint: str) -> str | None:
@@ -176,7 +190,7 @@ class KineTable:
                 continue
             self._revisions[str(name)] = (int(created or row_id), int(row_id))
             obj = json.loads(bytes(value))
-            rkey = rkey_of(str(name), obj)
+            rkey = rkey_of(str(name))
             if rkey is not None:
                 meta = obj["metadata"]
                 rows.append((rkey, meta.get("namespace", ""), meta["name"], obj))
