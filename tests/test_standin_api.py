@@ -790,3 +790,13 @@ def test_k3s_refuses_a_dual_stack_cluster_cidr_with_one_node_address(tmp_path: P
         testing.running(standin),
     ):
         pass
+
+
+def test_a_client_that_never_says_hello_does_not_stop_the_server(tmp_path: Path) -> None:
+    import socket
+
+    standin = testing.k3s(tmp_path)
+    with testing.running(standin), socket.create_connection(("127.0.0.1", standin.port)):
+        # Connected, no TLS hello: others must still be served.
+        version = client.VersionApi(api_client(standin.kubeconfig)).get_code(_request_timeout=10)
+        assert version.git_version.startswith("v1.")

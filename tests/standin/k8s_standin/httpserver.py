@@ -129,10 +129,22 @@ class _Handler(WSGIRequestHandler):
                 result.close()
 
 
+class _HandshakeInHandler(ssl.SSLContext):
+    """Accepted sockets handshake on their first read, in their handler thread.
+
+    The default handshakes inside accept(), on the one thread that accepts every
+    connection: a client that connects and never sends its hello then stops the whole
+    server, as a real API server never does."""
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+        kwargs["do_handshake_on_connect"] = False
+        return super().wrap_socket(*args, **kwargs)
+
+
 class HttpsServer:
     def __init__(self, host: str, port: int, app: Any, cert: str, key: str) -> None:
         self.host, self.port, self.app = host, port, app
-        self.ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ssl = _HandshakeInHandler(ssl.PROTOCOL_TLS_SERVER)
         self.ssl.load_cert_chain(cert, key)
         self.ssl.set_alpn_protocols(["http/1.1"])
         self._server: BaseWSGIServer | None = None
