@@ -122,6 +122,44 @@ def _leaf(paths: Paths, cnf: Path, cert: Path, key: Path, subject: str, ext: str
     key.chmod(0o600)
 
 
+def _self_signed(cnf: Path, cert: Path, key: Path, subject: str, ext: str) -> None:
+    _run(
+        [
+            "req",
+            "-x509",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "3650",
+            "-config",
+            str(cnf),
+            "-extensions",
+            ext,
+            "-subj",
+            subject,
+        ]
+    )
+    key.chmod(0o600)
+
+
+def self_signed_server(cert: Path, key: Path, subject: str, sans: list[str]) -> None:
+    """A serving certificate that signs itself, for servers no cluster CA signs for
+    here (the kubelet's)."""
+    cert.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cnf = Path(tmp) / "openssl.cnf"
+        cnf.write_text(_CONFIG.format(alt=_alt_section(sans)))
+        _self_signed(cnf, cert, key, subject, "server_ext")
+
+
 def ensure(paths: Paths, sans: list[str], ca_name: str) -> None:
     """Create what is missing; keep the CA forever, reissue the serving cert when the
     SAN list changed (a restart with another --tls-san), as k3s does."""
@@ -131,31 +169,9 @@ def ensure(paths: Paths, sans: list[str], ca_name: str) -> None:
         cnf = Path(tmp) / "openssl.cnf"
         cnf.write_text(_CONFIG.format(alt=_alt_section(sans)))
         if not (paths.ca_cert.exists() and paths.ca_key.exists()):
-            _run(
-                [
-                    "req",
-                    "-x509",
-                    "-new",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1",
-                    "-nodes",
-                    "-keyout",
-                    str(paths.ca_key),
-                    "-out",
-                    str(paths.ca_cert),
-                    "-days",
-                    "3650",
-                    "-config",
-                    str(cnf),
-                    "-extensions",
-                    "ca_ext",
-                    "-subj",
-                    f"/CN={ca_name}@{int(time.time())}",
-                ]
+            _self_signed(
+                cnf, paths.ca_cert, paths.ca_key, f"/CN={ca_name}@{int(time.time())}", "ca_ext"
             )
-            paths.ca_key.chmod(0o600)
             for stale in (paths.server_cert, paths.client_cert):
                 stale.unlink(missing_ok=True)
         current = json.loads(paths.sans_file.read_text()) if paths.sans_file.exists() else None

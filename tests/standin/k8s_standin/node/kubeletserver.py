@@ -9,12 +9,11 @@ self-signed certificate, and the stand-in API server does not verify it.
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from .. import podlogs
+from .. import pki, podlogs
 from ..config import NodeConfig
 from ..errors import ApiError
 from ..httpserver import HttpsServer
@@ -68,40 +67,11 @@ def serve(client: Client, config: NodeConfig) -> HttpsServer | None:
     cert, key = directory / "serving-kubelet.crt", directory / "serving-kubelet.key"
     try:
         if not cert.exists():
-            _self_signed(cert, key, config)
+            subject = f"/CN={config.node_name}"
+            pki.self_signed_server(cert, key, subject, [config.node_name, *config.node_ips])
         server = HttpsServer("0.0.0.0", PORT, KubeletApp(client, config), str(cert), str(key))
         server.start()
     except (OSError, subprocess.CalledProcessError) as err:
         log.warning("kubelet: not serving on :%d (%s); pod logs of this node stay local", PORT, err)
         return None
     return server
-
-
-def _self_signed(cert: Path, key: Path, config: NodeConfig) -> None:
-    cert.parent.mkdir(parents=True, exist_ok=True)
-    sans = ",".join(f"IP:{ip}" for ip in config.node_ips)
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "365",
-            "-subj",
-            f"/CN={config.node_name}",
-            "-addext",
-            f"subjectAltName=DNS:{config.node_name},{sans}",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    key.chmod(0o600)
