@@ -473,16 +473,7 @@ class ApiApp:
             self.registry.patch(
                 res, ns, name, "application/merge-patch+json", {"spec": {"nodeName": target}}
             )
-        return _json(
-            {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Success",
-                "code": 201,
-            },
-            201,
-        )
+        return _created()
 
     def _evict(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         """Eviction without PodDisruptionBudgets (none are modelled): a graceful
@@ -495,16 +486,7 @@ class ApiApp:
             body = {}
         options = body.get("deleteOptions") if isinstance(body, dict) else None
         self.registry.delete(res, ns, name, options or {})
-        return _json(
-            {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Success",
-                "code": 201,
-            },
-            201,
-        )
+        return _created()
 
     def _scale(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         obj = self.registry.get(res, ns, name)
@@ -527,6 +509,14 @@ class ApiApp:
         elif request.method != "GET":
             raise ApiError("MethodNotAllowed", "method not allowed on scale", {}, 405)
         return _json(_scale_of(obj))
+
+
+def _created() -> Response:
+    """The Status that pods/binding and pods/eviction answer with."""
+    return _json(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+        201,
+    )
 
 
 def _peer_gone(sock: Any) -> bool:
