@@ -20,7 +20,7 @@ import time
 import docker
 from _containers import base_image, container, wait_for_log
 
-from pytest_k8sdistro.footprint import disk
+from pytest_k8sdistro.measure.footprint import disk
 
 BUILD = """
 import json, os, sys

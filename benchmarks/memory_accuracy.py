@@ -16,7 +16,7 @@ import sys
 import docker
 from _containers import base_image, container, wait_for_log
 
-from pytest_k8sdistro.footprint import memory, sampler
+from pytest_k8sdistro.measure.footprint import memory, sampler
 
 MIB = 1024 * 1024
 BOUND = 0.05

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_k8sdistro.prober import Prober, http_check  # noqa: E402
+from pytest_k8sdistro.measure.upgrade.prober import Prober, http_check  # noqa: E402
 
 BOUND_S = 0.2
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_k8sdistro.prober import Prober, http_check  # noqa: E402
+from pytest_k8sdistro.measure.upgrade.prober import Prober, http_check  # noqa: E402
 
 BOUND = 0.05
 

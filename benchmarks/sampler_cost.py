@@ -15,7 +15,7 @@ import sys
 import docker
 from _containers import base_image, container, wait_for_log
 
-from pytest_k8sdistro.footprint import memory, sampler
+from pytest_k8sdistro.measure.footprint import memory, sampler
 
 
 def main(argv: list[str] | None = None) -> int:

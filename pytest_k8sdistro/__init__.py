@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from pytest_k8sdistro.client import Kube
-from pytest_k8sdistro.cluster import Cluster, Node, RunIdentity
-from pytest_k8sdistro.datastores import ExternalDatastore
-from pytest_k8sdistro.distro import Distro
-from pytest_k8sdistro.profiles import (
+from pytest_k8sdistro.distros.distro import Distro
+from pytest_k8sdistro.distros.registry import (
     FEATURES,
     DistroProfile,
     Expectations,
     get_profile,
     known_distros,
 )
-from pytest_k8sdistro.provisioners import Provisioner, ProvisionError
-from pytest_k8sdistro.readiness import ReadinessTimeout
-from pytest_k8sdistro.spec import DistroSpec, parse_distro
+from pytest_k8sdistro.distros.spec import DistroSpec, parse_distro
+from pytest_k8sdistro.kube.client import Kube
+from pytest_k8sdistro.kube.readiness import ReadinessTimeout
+from pytest_k8sdistro.model.cluster import Cluster, Node, RunIdentity
+from pytest_k8sdistro.model.datastore import ExternalDatastore
+from pytest_k8sdistro.provisioners.registry import Provisioner, ProvisionError
 
 __all__ = [
     "FEATURES",

@@ -16,7 +16,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from pytest_k8sdistro import Cluster, Kube
-from pytest_k8sdistro.checks import (
+from pytest_k8sdistro.suite.checks import (
     Manifests,
     NotYet,
     apply,

@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 
 from pytest_k8sdistro import Cluster, Distro, Kube
-from pytest_k8sdistro.checks import expect
+from pytest_k8sdistro.suite.checks import expect
 
 
 def _kubernetes_version(version: str) -> str:

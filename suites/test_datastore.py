@@ -11,8 +11,8 @@ import pytest
 from kubernetes import client as k8s
 
 from pytest_k8sdistro import Cluster, Distro, Kube
-from pytest_k8sdistro.checks import expect
-from pytest_k8sdistro.datastores import KINDS as EXTERNAL
+from pytest_k8sdistro.model.datastore import KINDS as EXTERNAL
+from pytest_k8sdistro.suite.checks import expect
 
 #: Where each datastore keeps its data, per distribution layout: (path, "file"|"dir").
 LOCATIONS: dict[str, tuple[tuple[str, str], ...]] = {

@@ -38,17 +38,22 @@ from pytest_k8sdistro import (
     Kube,
     ProvisionError,
     ReadinessTimeout,
-    namespaces,
-    provisioners,
 )
-from pytest_k8sdistro import kube as kube_clients
-from pytest_k8sdistro.checks import expect, fail
-from pytest_k8sdistro.fixtures import session_key
-from pytest_k8sdistro.footprint import FootprintSettings, NodesMemory, Summary, sample
-from pytest_k8sdistro.footprint import nodes as footprint_nodes
-from pytest_k8sdistro.footprint.tiers import TierRun
-from pytest_k8sdistro.manager import ClusterManager
+from pytest_k8sdistro.kube import api as kube_clients
+from pytest_k8sdistro.kube import namespaces
+from pytest_k8sdistro.measure.footprint import (
+    FootprintSettings,
+    NodesMemory,
+    Summary,
+    sample,
+)
+from pytest_k8sdistro.measure.footprint import nodes as footprint_nodes
+from pytest_k8sdistro.measure.footprint.tiers import TierRun
+from pytest_k8sdistro.plugin.fixtures import session_key
+from pytest_k8sdistro.plugin.manager import ClusterManager
+from pytest_k8sdistro.provisioners import registry as provisioners
 from pytest_k8sdistro.report.plugin import footprint_settings
+from pytest_k8sdistro.suite.checks import expect, fail
 
 pytestmark = pytest.mark.xdist_group("k8sdistro-footprint")
 

@@ -11,7 +11,7 @@ from kubernetes.client.exceptions import ApiException
 from suite_support import Workloads
 
 from pytest_k8sdistro import Distro, Kube
-from pytest_k8sdistro.checks import expect
+from pytest_k8sdistro.suite.checks import expect
 
 HOW_TO_ENABLE = (
     "the cluster was started single-stack; run with --ip-family=dual to start it with "

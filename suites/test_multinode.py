@@ -7,7 +7,13 @@ import pytest
 from suite_support import Workloads
 
 from pytest_k8sdistro import Cluster, Kube
-from pytest_k8sdistro.checks import NotYet, expect, pod_logs, wait_for, wait_pod_ready
+from pytest_k8sdistro.suite.checks import (
+    NotYet,
+    expect,
+    pod_logs,
+    wait_for,
+    wait_pod_ready,
+)
 
 
 @pytest.mark.distro_feature("multi-node")

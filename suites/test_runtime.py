@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pytest_k8sdistro import Distro, Kube
-from pytest_k8sdistro.checks import expect
+from pytest_k8sdistro.suite.checks import expect
 
 
 def _family_matches(version: str, family: str) -> bool:

@@ -11,7 +11,14 @@ from kubernetes.client.exceptions import ApiException
 from suite_support import Workloads, delete, read_or_none
 
 from pytest_k8sdistro import Distro, Kube
-from pytest_k8sdistro.checks import NotYet, expect, fail, hold_for, namespace_evidence, wait_for
+from pytest_k8sdistro.suite.checks import (
+    NotYet,
+    expect,
+    fail,
+    hold_for,
+    namespace_evidence,
+    wait_for,
+)
 
 DEFAULT_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 

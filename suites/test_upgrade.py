@@ -31,13 +31,18 @@ import pytest
 from suite_support import Workloads, host_get_until, host_port
 
 from pytest_k8sdistro import Cluster, Distro, Kube
-from pytest_k8sdistro.checks import NotYet, expect, wait_for
-from pytest_k8sdistro.cluster import LOAD_BALANCER_PORTS
-from pytest_k8sdistro.fixtures import session_key
-from pytest_k8sdistro.prober import Prober, Summary, api_check, http_check
-from pytest_k8sdistro.settings import settings_key
-from pytest_k8sdistro.upgrade import reports_version, run_upgrade
-from pytest_k8sdistro.upgrade_options import UpgradePlan
+from pytest_k8sdistro.config.settings import settings_key
+from pytest_k8sdistro.measure.upgrade.plan import UpgradePlan
+from pytest_k8sdistro.measure.upgrade.prober import (
+    Prober,
+    Summary,
+    api_check,
+    http_check,
+)
+from pytest_k8sdistro.measure.upgrade.procedure import reports_version, run_upgrade
+from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
+from pytest_k8sdistro.plugin.fixtures import session_key
+from pytest_k8sdistro.suite.checks import NotYet, expect, wait_for
 
 NAME = "upgrade-web"
 MARKER = "web:upgrade"

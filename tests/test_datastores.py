@@ -8,11 +8,11 @@ import time
 import pytest
 from k8s_standin import kine
 
-from pytest_k8sdistro.cluster import Cluster
-from pytest_k8sdistro.datastores import DATASTORES, ExternalDatastore
+from pytest_k8sdistro.model.cluster import Cluster
+from pytest_k8sdistro.model.datastore import DATASTORES, ExternalDatastore
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners import ProvisionError
 from pytest_k8sdistro.provisioners.docker import datastore
+from pytest_k8sdistro.provisioners.registry import ProvisionError
 
 
 def test_endpoints_follow_the_k3s_datastore_docs() -> None:

@@ -27,14 +27,14 @@ import yaml
 from image.specs import StandinImages
 from kubernetes import client as k8s
 
-from pytest_k8sdistro import kube
-from pytest_k8sdistro.cluster import Cluster, RunIdentity
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.kube import api as kube
+from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners import ProvisionError
 from pytest_k8sdistro.provisioners.docker import DockerProvisioner, labels, privileges
 from pytest_k8sdistro.provisioners.docker.provisioner import _Creation
-from pytest_k8sdistro.settings import Settings
-from pytest_k8sdistro.spec import DistroSpec
+from pytest_k8sdistro.provisioners.registry import ProvisionError
 
 pytestmark = pytest.mark.docker
 

@@ -14,10 +14,10 @@ import docker.errors
 import pytest
 import yaml
 
-from pytest_k8sdistro.cluster import LOAD_BALANCER_PORTS, RunIdentity
-from pytest_k8sdistro.profiles import get_profile
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.registry import get_profile
+from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, RunIdentity
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners import ProvisionError
 from pytest_k8sdistro.provisioners.docker import (
     cleanup,
     images,
@@ -28,7 +28,7 @@ from pytest_k8sdistro.provisioners.docker import (
 )
 from pytest_k8sdistro.provisioners.docker.privileges import CANDIDATES, Privileges
 from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner
-from pytest_k8sdistro.settings import Settings
+from pytest_k8sdistro.provisioners.registry import ProvisionError
 
 FALLBACK = Privileges(privileged=False, cap_add=("ALL",), cap_drop=("SYS_RESOURCE",), kmsg="device")
 RUN = RunIdentity(run_id="abc123def456", pid=os.getpid(), hostname="here")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro import expectfile
+from pytest_k8sdistro.distros import overrides as expectfile
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro.cluster import Cluster
-from pytest_k8sdistro.footprint import disk, memory, nodes, sampler
-from pytest_k8sdistro.footprint.options import memory_tiers, report_paths, settle_seconds
+from pytest_k8sdistro.config.footprint import memory_tiers, report_paths, settle_seconds
+from pytest_k8sdistro.measure.footprint import (
+    disk,
+    memory,
+    nodes,
+    sampler,
+)
+from pytest_k8sdistro.model.cluster import Cluster
 
 MIB = 1024 * 1024
 CID = "ab84f5ce59e1" + "0" * 52

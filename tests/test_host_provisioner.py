@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro.options import distro_addons, install_artifact
-from pytest_k8sdistro.profiles import get_profile
-from pytest_k8sdistro.profiles.microk8s import with_addons
-from pytest_k8sdistro.provisioners.host import HostProvisioner, LocalTarget
-from pytest_k8sdistro.provisioners.installers import Artifact
+from pytest_k8sdistro.config.options import distro_addons, install_artifact
+from pytest_k8sdistro.distros.install import Artifact
+from pytest_k8sdistro.distros.microk8s import with_addons
+from pytest_k8sdistro.distros.registry import get_profile
+from pytest_k8sdistro.provisioners.machine.host import HostProvisioner, LocalTarget
 
 
 def usage_error(pytester: pytest.Pytester, *args: str) -> str:
@@ -77,7 +77,7 @@ def test_artifacts_must_fit_the_distro_and_provisioner(
 def test_settings_keep_the_url_and_key_the_registry_by_scheme(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    from pytest_k8sdistro.settings import settings_key
+    from pytest_k8sdistro.config.settings import settings_key
 
     url = "ssh://ci@127.0.0.1:2222?api=127.0.0.1:30443"
     config = pytester.parseconfigure(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro.provisioners.installers import (
+from pytest_k8sdistro.distros.install import (
     Artifact,
     PlanInput,
     Step,

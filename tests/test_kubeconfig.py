@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro import kubeconfig
+from pytest_k8sdistro.kube import kubeconfig
 
 K3S_STYLE = """
 apiVersion: v1

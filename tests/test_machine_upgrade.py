@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from pytest_k8sdistro import Cluster, ProvisionError, RunIdentity
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.install import upgrade_steps
+from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.measure.upgrade.procedure import run_upgrade
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners.installers import upgrade_steps
-from pytest_k8sdistro.provisioners.machine import MachineProvisioner, Result, Target
-from pytest_k8sdistro.settings import Settings
-from pytest_k8sdistro.spec import parse_distro
-from pytest_k8sdistro.upgrade import run_upgrade
+from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
 
 
 class Recorder(Target):

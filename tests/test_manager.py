@@ -6,12 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro import Cluster, DistroSpec, ProvisionError, RunIdentity
-from pytest_k8sdistro.manager import ClusterManager, cluster_key
+from pytest_k8sdistro import (
+    Cluster,
+    DistroSpec,
+    ProvisionError,
+    RunIdentity,
+)
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.plugin.manager import ClusterManager, cluster_key
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.base import Provisioner
-from pytest_k8sdistro.settings import Settings
-from pytest_k8sdistro.spec import parse_distro
 
 
 def settings(**changes: object) -> Settings:

@@ -147,8 +147,8 @@ def test_namespaces_of_failed_tests_are_kept_on_failure(
     )
     from kubernetes.client.exceptions import ApiException
 
-    from pytest_k8sdistro.client import Kube
-    from pytest_k8sdistro.kube import api_client
+    from pytest_k8sdistro.kube.api import api_client
+    from pytest_k8sdistro.kube.client import Kube
 
     kube = Kube(api_client(kept["kubeconfig"]))
     try:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_k8sdistro.prober import (
+from pytest_k8sdistro.measure.upgrade.prober import (
     ProbeError,
     Prober,
     Sample,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_k8sdistro.profiles import FEATURES, get_profile, known_distros
-from pytest_k8sdistro.spec import parse_distro
+from pytest_k8sdistro.distros.registry import FEATURES, get_profile, known_distros
+from pytest_k8sdistro.distros.spec import parse_distro
 
 
 @pytest.mark.parametrize(

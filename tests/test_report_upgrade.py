@@ -14,8 +14,13 @@ from typing import Any
 
 import pytest
 
-from pytest_k8sdistro.prober import Sample, summarise
-from pytest_k8sdistro.report import html, markdown, model, timeline
+from pytest_k8sdistro.measure.upgrade.prober import Sample, summarise
+from pytest_k8sdistro.report import (
+    html,
+    markdown,
+    model,
+    timeline,
+)
 from pytest_k8sdistro.report.chart import upgrade_chart_png
 
 K3S = "k3s v1.33.6+k3s1"

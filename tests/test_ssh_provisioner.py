@@ -16,15 +16,15 @@ from sshd.artifacts import VERSION, write_artifacts
 from sshd.fixtures import SshMachine
 from sshd.image import PLAIN_USER, SUDO_USER
 
-from pytest_k8sdistro import kube as kube_clients
-from pytest_k8sdistro.client import Kube
-from pytest_k8sdistro.cluster import RunIdentity
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.install import Artifact
+from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.kube import api as kube_clients
+from pytest_k8sdistro.kube.client import Kube
+from pytest_k8sdistro.model.cluster import RunIdentity
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.base import ProvisionError
-from pytest_k8sdistro.provisioners.installers import Artifact
-from pytest_k8sdistro.provisioners.ssh import SshProvisioner
-from pytest_k8sdistro.settings import Settings
-from pytest_k8sdistro.spec import parse_distro
+from pytest_k8sdistro.provisioners.machine.ssh import SshProvisioner
 
 pytestmark = pytest.mark.docker
 

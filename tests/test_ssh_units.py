@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro.provisioners import multipass
-from pytest_k8sdistro.provisioners.ssh import SshAddress, node_spec, parse_url, ssh_command
+from pytest_k8sdistro.provisioners.machine import multipass
+from pytest_k8sdistro.provisioners.machine.ssh import (
+    SshAddress,
+    node_spec,
+    parse_url,
+    ssh_command,
+)
 
 
 def test_url_with_everything() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from pytest_k8sdistro.settings import Settings
-from pytest_k8sdistro.spec import parse_distro
-from pytest_k8sdistro.upgrade_options import plan, version_key
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.measure.upgrade.plan import plan, version_key
 
 TEST_FILE = """
 def test_nothing():
@@ -59,7 +59,7 @@ def test_the_docker_provisioner_takes_the_official_image_or_the_override(
 ) -> None:
     checked: list[str] = []
     monkeypatch.setattr(
-        "pytest_k8sdistro.upgrade_options.check_image", lambda ref, target: checked.append(ref)
+        "pytest_k8sdistro.measure.upgrade.plan.check_image", lambda ref, target: checked.append(ref)
     )
     official = plan(option("v1.34.2+k3s1"), settings("k3s:v1.33.6+k3s1", "docker"))
     vendor = plan(option("v1.34.2+k3s1", "vendor/k3s:x"), settings("k3s:v1.33.6+k3s1", "docker"))

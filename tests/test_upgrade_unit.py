@@ -8,9 +8,13 @@ from typing import Any
 import pytest
 
 from pytest_k8sdistro import Cluster, RunIdentity
+from pytest_k8sdistro.measure.upgrade.procedure import (
+    UpgradeUnsupported,
+    reports_version,
+    run_upgrade,
+)
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.base import Provisioner
-from pytest_k8sdistro.upgrade import UpgradeUnsupported, reports_version, run_upgrade
 
 
 def cluster(distro: str = "k3s", version: str = "v1.33.6+k3s1") -> Cluster:

@@ -6,10 +6,10 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
-from pytest_k8sdistro.cluster import Cluster, RunIdentity
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.settings import Settings
-from pytest_k8sdistro.spec import DistroSpec
 
 
 class ProvisionError(RuntimeError):
@@ -20,7 +20,7 @@ class Provisioner(ABC):
     """Brings a distribution up somewhere and takes it down again.
 
     A provisioner only starts and stops; deciding when the cluster is ready is
-    the job of :mod:`pytest_k8sdistro.readiness`, which may read :meth:`logs`.
+    the job of :mod:`pytest_k8sdistro.kube.readiness`, which may read :meth:`logs`.
     """
 
     NAME: ClassVar[str]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pytest_k8sdistro import kubeconfig
-from pytest_k8sdistro.cluster import Cluster, Node
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.kube import kubeconfig
+from pytest_k8sdistro.model.cluster import Cluster, Node
 from pytest_k8sdistro.provisioners.base import Provisioner
-from pytest_k8sdistro.spec import DistroSpec
 
 
 class ExistingCluster(Provisioner):

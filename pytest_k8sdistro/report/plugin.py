@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from pytest_k8sdistro.footprint.options import FootprintSettings, from_config
-from pytest_k8sdistro.manager import cluster_key
-from pytest_k8sdistro.profiles import Expectations
+from pytest_k8sdistro.config.footprint import FootprintSettings, from_config
+from pytest_k8sdistro.distros.registry import Expectations
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.plugin.manager import cluster_key
+from pytest_k8sdistro.plugin.session import K8sDistroSession
 from pytest_k8sdistro.report import model, timeline
 from pytest_k8sdistro.report.write import append_step_summary, write
-from pytest_k8sdistro.session import K8sDistroSession
-from pytest_k8sdistro.spec import DistroSpec
 
 footprint_settings_key = pytest.StashKey[FootprintSettings]()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pytest_k8sdistro.footprint.options import report_paths
+from pytest_k8sdistro.config.footprint import report_paths
 from pytest_k8sdistro.report import html, markdown
 from pytest_k8sdistro.report.model import Report, dump
 

@@ -35,8 +35,15 @@ from typing import Any
 from k8s_standin.node.killall import killall
 from k8s_standin.node.testing import Standin
 
-from pytest_k8sdistro import Cluster, DistroSpec, Node, Provisioner, ProvisionError, kubeconfig
-from pytest_k8sdistro.cluster import LOAD_BALANCER_PORTS
+from pytest_k8sdistro import (
+    Cluster,
+    DistroSpec,
+    Node,
+    Provisioner,
+    ProvisionError,
+)
+from pytest_k8sdistro.kube import kubeconfig
+from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
 
 
 def record(event: str, key: str) -> None:

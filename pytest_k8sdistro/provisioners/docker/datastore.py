@@ -11,7 +11,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from pytest_k8sdistro.datastores import DATASTORES, DatastoreKind, ExternalDatastore
+from pytest_k8sdistro.model.datastore import DATASTORES, DatastoreKind, ExternalDatastore
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.base import ProvisionError
 from pytest_k8sdistro.provisioners.docker import images

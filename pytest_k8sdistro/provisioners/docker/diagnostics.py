@@ -117,7 +117,7 @@ def _copy_file(container: Any, path: str, dest: Path) -> None:
 def _events(kubeconfig_path: str, dest: Path) -> None:
     from kubernetes import client
 
-    from pytest_k8sdistro import kube
+    from pytest_k8sdistro.kube import api as kube
 
     api = kube.api_client(kubeconfig_path)
     try:
@@ -142,7 +142,7 @@ def _event_time(event: Any) -> str:
 def _pods(kubeconfig_path: str, dest: Path) -> None:
     from kubernetes import client
 
-    from pytest_k8sdistro import kube
+    from pytest_k8sdistro.kube import api as kube
 
     api = kube.api_client(kubeconfig_path)
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_k8sdistro.cluster import RunIdentity
+from pytest_k8sdistro.model.cluster import RunIdentity
 
 PREFIX = "pytest-k8sdistro"
 #: "1" on everything the plugin made: the one label every clean-up filters on.

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import docker.types
 
-from pytest_k8sdistro.cluster import LOAD_BALANCER_PORTS
-from pytest_k8sdistro.profiles.base import ContainerStart
+from pytest_k8sdistro.distros.profile import ContainerStart
+from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
 from pytest_k8sdistro.provisioners.docker import supervisor
 from pytest_k8sdistro.provisioners.docker.privileges import Privileges
 

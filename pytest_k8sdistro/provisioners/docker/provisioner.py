@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 
-from pytest_k8sdistro import kubeconfig
-from pytest_k8sdistro.cluster import Cluster, Node
-from pytest_k8sdistro.profiles.base import ContainerStart, DistroProfile
+from pytest_k8sdistro.distros.profile import ContainerStart, DistroProfile
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.kube import kubeconfig
+from pytest_k8sdistro.model.cluster import Cluster, Node
 from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
 from pytest_k8sdistro.provisioners.docker import (
     cleanup,
@@ -30,7 +31,6 @@ from pytest_k8sdistro.provisioners.docker import (
     privileges,
     supervisor,
 )
-from pytest_k8sdistro.spec import DistroSpec
 
 T = TypeVar("T")
 

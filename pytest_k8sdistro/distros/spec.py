@@ -1,0 +1,54 @@
+"""``--distro NAME[:VERSION]``: parsing and validation into a :class:`DistroSpec`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from pytest_k8sdistro.distros.registry import DistroProfile, get_profile, known_distros
+
+
+@dataclass(frozen=True)
+class DistroSpec:
+    """One distribution, at one version, that a run targets."""
+
+    name: str
+    version: str
+
+    @property
+    def profile(self) -> DistroProfile:
+        return get_profile(self.name)
+
+    @property
+    def id(self) -> str:
+        """A readable test id such as ``k3s-v1.33``."""
+        return f"{self.name}-{self.profile.minor(self.version)}"
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+def parse_distro(value: str) -> DistroSpec:
+    """Parse ``k3s``, ``k3s:v1.33.6+k3s1`` or ``k3s:v1.33.6-k3s1``.
+
+    Raises :class:`pytest.UsageError` naming the bad value and what is accepted.
+    """
+    name, sep, version = value.strip().partition(":")
+    name = name.strip().lower()
+    if name not in known_distros():
+        raise pytest.UsageError(
+            f"--distro={value!r}: unknown distribution {name!r}; "
+            f"known distributions: {', '.join(known_distros())}"
+        )
+    profile = get_profile(name)
+    if not sep:
+        return DistroSpec(name, profile.default_version)
+    canonical = profile.normalise_version(version.strip())
+    if canonical is None:
+        raise pytest.UsageError(
+            f"--distro={value!r}: {version!r} is not a {name} version; "
+            f"write it like {profile.version_example!r} "
+            f"(or leave it out for the default, {profile.default_version})"
+        )
+    return DistroSpec(name, canonical)

@@ -1,0 +1,231 @@
+"""One cluster per distribution for the whole run, shared by pytest-xdist workers.
+
+The first process that needs a distribution's cluster creates it while holding a
+file lock, and records it in a JSON state file in the run's shared temporary
+directory; every other process attaches to the recorded cluster. The process
+that controls the run (the xdist controller, or pytest itself without xdist)
+tears clusters down once, after the last worker is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.kube import kubeconfig
+from pytest_k8sdistro.kube.readiness import (
+    ApiReady,
+    DefaultServiceAccount,
+    DeploymentAvailable,
+    LogLine,
+    NodesReady,
+    Probe,
+    Wait,
+    wait_until_ready,
+)
+from pytest_k8sdistro.model.cluster import Cluster
+from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
+
+#: Pitfalls that users hit when a node never gets ready, cited in timeouts.
+BOOT_HINT = (
+    "common causes: a cgroup v2 host without a private cgroup namespace (k3s-io/k3s#4085), "
+    "no /dev/kmsg (kubernetes-sigs/kind#662), low inotify limits (k0sproject/k0s#8113), "
+    "an iptables legacy/nft mismatch (k3s-io/k3s#7206); raise --ready-timeout on slow machines"
+)
+
+
+def cluster_key(spec: DistroSpec, settings: Settings) -> str:
+    """A name for ``spec``'s cluster that is the same in every run with the same settings."""
+    key = f"{spec.name}-{spec.version.replace('+', '-').replace('/', '-')}"
+    extras = [settings.image or "", str(settings.nodes), str(settings.node_memory or "")]
+    # Appended only when set, so the keys of plain clusters stay what earlier runs kept.
+    if settings.ip_family != "ipv4":
+        extras.append(settings.ip_family)
+    if settings.datastore is not None:
+        extras.append(f"{settings.datastore}={settings.datastore_image or ''}")
+    if any(extras[:1]) or settings.nodes != 1 or settings.node_memory or len(extras) > 3:
+        key += "-" + hashlib.sha256("|".join(extras).encode()).hexdigest()[:8]
+    return key
+
+
+class ClusterManager:
+    def __init__(
+        self,
+        settings: Settings,
+        provisioner: Provisioner,
+        run_dir: Path,
+        kept_dir: Path,
+        progress: Progress,
+    ) -> None:
+        self.settings = settings
+        self.provisioner = provisioner
+        self.progress = progress
+        self.kept_dir = kept_dir
+        self._state_path = run_dir / "k8sdistro-state.json"
+        self._lock = FileLock(str(run_dir / "k8sdistro-state.lock"))
+        self._diagnostics_dir = run_dir / "k8sdistro-diagnostics"
+
+    # -- shared state -------------------------------------------------------
+
+    @contextmanager
+    def _state(self) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            state: dict[str, Any] = {"clusters": {}, "swept": False}
+            if self._state_path.exists():
+                state = json.loads(self._state_path.read_text())
+            try:
+                yield state
+            finally:
+                # Written on errors too: a failed start must be seen by other
+                # workers, so that they report it instead of retrying.
+                self._state_path.write_text(json.dumps(state, indent=2))
+
+    # -- acquiring ----------------------------------------------------------
+
+    def acquire(self, spec: DistroSpec) -> Cluster:
+        """The run's cluster for ``spec``, created on first use."""
+        key = cluster_key(spec, self.settings)
+        # The lock is held while a cluster boots, so that other workers wait for
+        # it instead of starting a second one.
+        with self._state() as state:
+            entry = state["clusters"].get(key)
+            if entry is not None:
+                if "error" in entry:
+                    raise ProvisionError(f"{spec} could not be started: {entry['error']}")
+                return Cluster.from_dict(entry["cluster"])
+            if not state["swept"]:
+                state["swept"] = True
+                self.provisioner.cleanup_leftovers()
+            try:
+                cluster = self._bring_up(spec, key)
+            except Exception as exc:
+                state["clusters"][key] = {"error": str(exc)}
+                raise
+            state["clusters"][key] = {"cluster": cluster.to_dict()}
+            return cluster
+
+    def _bring_up(self, spec: DistroSpec, key: str) -> Cluster:
+        if self.settings.reuse:
+            kept = self._load_kept(key)
+            if kept is not None and self.provisioner.attach(kept):
+                self.progress.say(f"{spec}: reusing the cluster kept by an earlier run ({key})")
+                kept.created = False
+                return kept
+            if kept is not None:
+                # Kept by us but no longer usable (stopped, engine restarted):
+                # remove what is left rather than keep it forever.
+                self.progress.say(
+                    f"{spec}: the kept cluster {key} is no longer usable; replacing it"
+                )
+                self.provisioner.destroy(kept)
+                self.forget_kept(key)
+        self.progress.say(f"{spec}: starting with the {self.provisioner.NAME} provisioner")
+        started_at, started = time.time(), time.monotonic()
+        cluster = self.provisioner.create(spec, key)
+        created = time.monotonic() - started
+        # Timings count from the start of provisioning, as Cluster.timings says; the
+        # wall-clock start lets reports count from a node's own start (footprint).
+        cluster.details.setdefault("provisioning_started_at", started_at)
+        cluster.timings["created"] = round(created, 3)
+        try:
+            stages = self._wait_ready(spec, cluster)
+            cluster.timings.update({name: round(created + s, 3) for name, s in stages.items()})
+        except Exception:
+            self._collect_diagnostics(cluster)
+            if cluster.created and not self.settings.keep.keeps(failed=True):
+                self.provisioner.destroy(cluster)
+            raise
+        self.progress.say(f"{spec}: ready ({cluster.api_server})")
+        return cluster
+
+    def waits(self, spec: DistroSpec, cluster: Cluster) -> list[Wait]:
+        readiness = spec.profile.readiness
+        waits: list[Wait] = []
+        if readiness.log_line and cluster.created:
+            waits.append(LogLine(readiness.log_line))
+        waits += [ApiReady(), NodesReady(self.settings.nodes)]
+        for name in readiness.deployments:
+            namespace, _, deployment = name.partition("/")
+            waits.append(DeploymentAvailable(namespace, deployment))
+        waits.append(DefaultServiceAccount())
+        return waits
+
+    def _wait_ready(self, spec: DistroSpec, cluster: Cluster) -> dict[str, float]:
+        probe = Probe(
+            cluster.kubeconfig, read_logs=lambda tail: self.provisioner.logs(cluster, tail)
+        )
+        timeout = self.settings.ready_timeout or spec.profile.readiness.timeout_s
+        return wait_until_ready(
+            self.waits(spec, cluster),
+            probe,
+            timeout=timeout,
+            progress=self.progress,
+            hint=BOOT_HINT,
+        )
+
+    def _collect_diagnostics(self, cluster: Cluster) -> None:
+        """Write the provisioner's diagnostics under the run's basetemp and say where."""
+        dest = self._diagnostics_dir / cluster.key
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            self.provisioner.diagnostics(cluster, dest)
+        except Exception as exc:  # diagnostics must never hide the original failure
+            self.progress.say(f"could not collect diagnostics for {cluster.key}: {exc}")
+            return
+        if any(dest.iterdir()):
+            self.progress.say(f"{cluster.key}: diagnostics written to {dest}")
+
+    # -- releasing ----------------------------------------------------------
+
+    def release_all(self, *, failed: bool) -> None:
+        """Tear down (or keep) every cluster the run created; called once, at the end."""
+        if not self._state_path.exists():
+            return
+        with self._state() as state:
+            for key, entry in state["clusters"].items():
+                if "cluster" not in entry:
+                    continue
+                cluster = Cluster.from_dict(entry["cluster"])
+                if self.settings.reuse or (
+                    cluster.created and self.settings.keep.keeps(failed=failed)
+                ):
+                    self._keep(cluster)
+                elif cluster.created:
+                    if failed:
+                        self._collect_diagnostics(cluster)
+                    self.progress.say(f"removing cluster {key}")
+                    self.provisioner.destroy(cluster)
+                entry["released"] = True
+
+    def _keep(self, cluster: Cluster) -> None:
+        self.kept_dir.mkdir(parents=True, exist_ok=True)
+        kept_kubeconfig = self.kept_dir / f"{cluster.key}.kubeconfig"
+        if Path(cluster.kubeconfig) != kept_kubeconfig:
+            kubeconfig.write_private(kubeconfig.load(Path(cluster.kubeconfig)), kept_kubeconfig)
+            cluster.kubeconfig = str(kept_kubeconfig)
+        self.provisioner.keep(cluster)
+        (self.kept_dir / f"{cluster.key}.json").write_text(json.dumps(cluster.to_dict(), indent=2))
+        self.progress.say(
+            f"kept cluster {cluster.key}: KUBECONFIG={kept_kubeconfig}; "
+            "attach again with --reuse-cluster"
+        )
+
+    def _load_kept(self, key: str) -> Cluster | None:
+        path = self.kept_dir / f"{key}.json"
+        if not path.exists():
+            return None
+        return Cluster.from_dict(json.loads(path.read_text()))
+
+    def forget_kept(self, key: str) -> None:
+        for suffix in (".json", ".kubeconfig"):
+            (self.kept_dir / f"{key}{suffix}").unlink(missing_ok=True)

@@ -1,0 +1,309 @@
+"""Installing a distribution on a machine: the part the host, SSH and multipass provisioners share.
+
+A :class:`Target` runs commands on one machine and copies files to it; a
+:class:`MachineProvisioner` runs an :mod:`installers` plan there, reads the
+kubeconfig, and runs the plan's uninstall steps on teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pytest_k8sdistro.distros import install as installers
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.kube import kubeconfig
+from pytest_k8sdistro.model.cluster import Cluster, Node
+from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
+
+POLL_S = 2.0
+
+
+@dataclass(frozen=True)
+class Result:
+    rc: int
+    stdout: str
+    stderr: str
+
+    def tail(self, lines: int = 15) -> str:
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return "\n".join(text[-lines:])
+
+
+class Target(ABC):
+    """One machine that commands run on. Subclasses say how they get there."""
+
+    #: Says where, in messages: "this machine", "ci@10.0.0.5:22".
+    description: str = "the machine"
+    #: Filled in by :meth:`probe`.
+    is_root: bool = False
+    machine: str = "x86_64"
+
+    @abstractmethod
+    def execute(self, argv: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> Result:
+        """Run ``argv`` as the login user."""
+
+    @abstractmethod
+    def upload(self, source: Path, dest: str) -> None:
+        """Copy the local file ``source`` to ``dest`` on the machine, as the login user."""
+
+    @abstractmethod
+    def api_host(self) -> str:
+        """The address the pytest host reaches the machine's API at."""
+
+    def api_port(self, distro_port: int) -> int:
+        """The port the pytest host reaches the API at (the distribution's, unless forwarded)."""
+        return distro_port
+
+    @abstractmethod
+    def node_spec(self) -> str:
+        """A testinfra host spec for the ``node`` fixture."""
+
+    def probe(self) -> None:
+        """Learn who we are on the machine and its architecture; fail with a hint."""
+        result = self.execute(["sh", "-c", "id -u; uname -m"], timeout=60)
+        lines = result.stdout.split()
+        if result.rc != 0 or len(lines) < 2 or not lines[0].isdigit():
+            raise ProvisionError(
+                f"cannot run commands on {self.description} (exit {result.rc}): {result.tail()}"
+            )
+        self.is_root = lines[0] == "0"
+        self.machine = lines[1]
+
+    def run_step(self, step: installers.Step) -> Result:
+        return self.execute(step.command(sudo=not self.is_root), timeout=step.timeout_s)
+
+    def check_sudo(self) -> None:
+        if self.is_root:
+            return
+        result = self.execute(["sudo", "-n", "true"], timeout=60)
+        if result.rc != 0:
+            raise ProvisionError(
+                f"the login user on {self.description} is not root and cannot use sudo "
+                f"without a password ({result.tail(3)}); installing needs root: allow "
+                "passwordless sudo for it (a NOPASSWD rule in /etc/sudoers.d/) or log in as root"
+            )
+
+
+class MachineProvisioner(Provisioner):
+    """Installs one single-node distribution on the machine :meth:`target` reaches."""
+
+    NAME: ClassVar[str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._targets: dict[str, Target] = {}
+
+    @abstractmethod
+    def target(self, key: str, *, creating: bool) -> Target:
+        """The machine for cluster ``key``; ``creating`` when it may be made now (a VM)."""
+
+    def release_target(self, key: str) -> None:
+        """Remove the machine itself when the provisioner made it (a VM)."""
+
+    def _probed(self, key: str) -> Target:
+        """The machine of an existing cluster, probed once per process."""
+        if key not in self._targets:
+            target = self.target(key, creating=False)
+            target.probe()
+            self._targets[key] = target
+        return self._targets[key]
+
+    def plan_for(self, spec: DistroSpec, staging: str, machine: str) -> installers.InstallPlan:
+        settings = self.settings
+        addons = settings.distro_addons or () if spec.name == "microk8s" else ()
+        try:
+            return installers.plan(
+                installers.PlanInput(
+                    distro=spec.name,
+                    version=spec.version,
+                    staging=staging,
+                    machine=machine,
+                    artifacts=settings.install_artifacts,
+                    addons=tuple(addons),
+                    ready_timeout_s=settings.ready_timeout or spec.profile.readiness.timeout_s,
+                )
+            )
+        except ValueError as exc:
+            raise ProvisionError(f"{spec}: {exc}") from None
+
+    # -- create -------------------------------------------------------------
+
+    def create(self, spec: DistroSpec, key: str) -> Cluster:
+        target = self.target(key, creating=True)
+        plan: installers.InstallPlan | None = None
+        staging: str | None = None
+        try:
+            target.probe()
+            target.check_sudo()
+            staging = self._staging(target)
+            plan = self.plan_for(spec, staging, target.machine)
+            for upload in plan.uploads:
+                self.progress.say(f"{spec}: copying {upload.source} to {target.description}")
+                target.upload(upload.source, f"{staging}/{upload.name}")
+            where = "air-gapped, from local artifacts" if not plan.downloads else "downloading"
+            self.progress.say(f"{spec}: installing on {target.description} ({where})")
+            for step in plan.install:
+                self._run(target, step, spec)
+            target.execute(["rm", "-rf", staging], timeout=60)
+            data = self._wait_kubeconfig(target, plan, spec)
+        except BaseException:
+            # Ctrl-C or a failed step must not leave a half-installed distribution.
+            if plan is not None:
+                self._uninstall(target, plan)
+            if staging is not None:
+                with contextlib.suppress(Exception):
+                    target.execute(["rm", "-rf", staging], timeout=60)
+            self.release_target(key)
+            raise
+        self._targets[key] = target
+        host, port = target.api_host(), target.api_port(plan.api_port)
+        path = kubeconfig.write_private(
+            installers.reachable_kubeconfig(data, host, port),
+            self.workdir / f"{key}.kubeconfig",
+        )
+        url_host = f"[{host}]" if ":" in host else host
+        return Cluster(
+            key=key,
+            distro=spec.name,
+            version=spec.version,
+            provisioner=self.NAME,
+            kubeconfig=str(path),
+            api_server=f"https://{url_host}:{port}",
+            nodes=[Node(name=target.description, role="server", host_spec=target.node_spec())],
+            ports=self.ports(port),
+            details=self._details(target, plan),
+        )
+
+    def ports(self, api_port: int) -> dict[str, int]:
+        """Node ports reachable on 127.0.0.1 (only the host provisioner has any)."""
+        return {}
+
+    def _details(self, target: Target, plan: installers.InstallPlan | None) -> dict[str, Any]:
+        return {
+            "run_id": self.run.run_id,
+            "target": target.description,
+            "node_spec": target.node_spec(),
+            "sudo": not target.is_root,
+            "downloads": plan.downloads if plan else None,
+        }
+
+    def _staging(self, target: Target) -> str:
+        result = target.execute(["mktemp", "-d", "/tmp/k8sdistro-XXXXXX"], timeout=60)
+        staging = result.stdout.strip()
+        if result.rc != 0 or not staging.startswith("/tmp/k8sdistro-"):
+            raise ProvisionError(
+                f"cannot make a staging directory on {target.description}: {result.tail()}"
+            )
+        return staging
+
+    def _run(self, target: Target, step: installers.Step, spec: DistroSpec) -> Result:
+        shown = step.shell(sudo=not target.is_root)
+        self.progress.say(f"{spec}: {target.description}: {shown}")
+        result = target.run_step(step)
+        if step.check and result.rc != 0:
+            raise ProvisionError(
+                f"{spec}: '{shown}' failed on {target.description} (exit {result.rc}):\n"
+                f"{result.tail()}"
+            )
+        return result
+
+    def _wait_kubeconfig(
+        self, target: Target, plan: installers.InstallPlan, spec: DistroSpec
+    ) -> dict[str, Any]:
+        timeout = self.settings.ready_timeout or spec.profile.readiness.timeout_s
+        started = time.monotonic()
+        last = ""
+        while True:
+            result = target.run_step(plan.kubeconfig)
+            if result.rc == 0 and result.stdout.strip():
+                try:
+                    return kubeconfig.parse(
+                        result.stdout, origin=f"the kubeconfig on {target.description}"
+                    )
+                except kubeconfig.KubeconfigError as exc:
+                    last = str(exc)  # being written
+            else:
+                last = result.tail(3)
+            elapsed = time.monotonic() - started
+            if elapsed >= timeout:
+                logs = target.run_step(plan.logs(30)).stdout.strip()
+                raise ProvisionError(
+                    f"{spec}: no kubeconfig from '{plan.kubeconfig.shell(sudo=False)}' on "
+                    f"{target.description} after {elapsed:.0f}s ({last}); last log lines:\n{logs}"
+                )
+            self.progress.every(
+                f"machine-kubeconfig-{spec}", 10.0, f"waiting {elapsed:.0f}s for the kubeconfig"
+            )
+            time.sleep(POLL_S)
+
+    # -- upgrade ----------------------------------------------------------------
+
+    def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> None:
+        """Run the distribution's own upgrade procedure on the machine, in place."""
+        spec = DistroSpec(cluster.distro, cluster.version)
+        timeout = self.settings.ready_timeout or spec.profile.readiness.timeout_s
+        steps = installers.upgrade_steps(cluster.distro, target_version, ready_timeout_s=timeout)
+        if not steps:
+            raise ProvisionError(
+                f"the {self.NAME} provisioner upgrades only microk8s in place (snap refresh); "
+                f"{cluster.distro} on a machine is not supported yet: run the upgrade suite "
+                "with the docker provisioner"
+            )
+        target = self._probed(cluster.key)
+        for step in steps:
+            self._run(target, step, spec)
+
+    # -- destroy, attach, logs ------------------------------------------------
+
+    def _plan_of(self, cluster: Cluster, target: Target) -> installers.InstallPlan:
+        spec = DistroSpec(cluster.distro, cluster.version)
+        return self.plan_for(spec, "/nonexistent", target.machine)
+
+    def _uninstall(self, target: Target, plan: installers.InstallPlan) -> None:
+        for step in plan.uninstall:
+            try:
+                result = target.run_step(step)
+            except Exception as exc:  # keep going: remove as much as possible
+                self.progress.say(f"{target.description}: '{step.shell(sudo=False)}': {exc}")
+                continue
+            if result.rc != 0:
+                self.progress.say(
+                    f"{target.description}: '{step.shell(sudo=not target.is_root)}' exited "
+                    f"{result.rc}: {result.tail(3)}"
+                )
+
+    def destroy(self, cluster: Cluster) -> None:
+        try:
+            target = self._probed(cluster.key)
+            self.progress.say(
+                f"{cluster.key}: uninstalling {cluster.distro} from {target.description}"
+            )
+            self._uninstall(target, self._plan_of(cluster, target))
+        finally:
+            self.release_target(cluster.key)
+
+    def attach(self, cluster: Cluster) -> bool:
+        try:
+            target = self._probed(cluster.key)
+            result = target.run_step(self._plan_of(cluster, target).kubeconfig)
+        except (ProvisionError, OSError):
+            return False
+        return result.rc == 0 and Path(cluster.kubeconfig).is_file()
+
+    def logs(self, cluster: Cluster, tail: int = 40) -> str:
+        try:
+            target = self._probed(cluster.key)
+            return target.run_step(self._plan_of(cluster, target).logs(tail)).stdout
+        except (ProvisionError, OSError):
+            return ""
+
+    def diagnostics(self, cluster: Cluster, dest: Path) -> None:
+        text = self.logs(cluster, tail=500)
+        if text:
+            (dest / f"{cluster.distro}.log").write_text(text)

@@ -1,0 +1,56 @@
+"""``--provisioner=host``: install the distribution on the machine running pytest.
+
+Meant for throwaway machines (a CI runner, a VM made for the job): it installs
+system services and, on teardown, uninstalls them. Settings refuse it unless
+``--allow-host-install`` is given.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
+from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
+
+
+class LocalTarget(Target):
+    description = f"this machine ({socket.gethostname()})"
+
+    def execute(self, argv: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> Result:
+        try:
+            done = subprocess.run(
+                list(argv), input=stdin, capture_output=True, timeout=timeout, check=False
+            )
+        except FileNotFoundError as exc:
+            return Result(127, "", f"{argv[0]}: {exc.strerror}")
+        except subprocess.TimeoutExpired:
+            return Result(124, "", f"timed out after {timeout:.0f}s")
+        return Result(
+            done.returncode,
+            done.stdout.decode(errors="replace"),
+            done.stderr.decode(errors="replace"),
+        )
+
+    def upload(self, source: Path, dest: str) -> None:
+        shutil.copyfile(source, dest)
+
+    def api_host(self) -> str:
+        return "127.0.0.1"
+
+    def node_spec(self) -> str:
+        return "local://?sudo=true" if not self.is_root else "local://"
+
+
+class HostProvisioner(MachineProvisioner):
+    NAME = "host"
+
+    def target(self, key: str, *, creating: bool) -> Target:
+        return LocalTarget()
+
+    def ports(self, api_port: int) -> dict[str, int]:
+        # Everything the node serves is on this machine's own ports.
+        return {f"{port}/tcp": port for port in (api_port, 80, 443, *LOAD_BALANCER_PORTS)}

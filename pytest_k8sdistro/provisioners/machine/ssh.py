@@ -1,0 +1,213 @@
+"""``--provisioner=ssh://user@host[:port]``: install the distribution on a machine over SSH.
+
+Commands run through the OpenSSH client with key authentication only
+(``BatchMode=yes``: no password prompt can hang a run), as root through
+``sudo -n`` when the login user is not root. The ``node`` fixture reaches the same
+machine through testinfra's ``ssh://`` backend, which drives the same client, so
+both use the user's own ssh configuration, agent and known hosts unless the URL
+names others.
+
+Why the OpenSSH client and not testinfra's backend for the install itself:
+testinfra's ``run`` takes neither a timeout nor input, and an install needs both
+(a hung download must fail the run; artifacts are streamed over stdin). No new
+dependency either: paramiko is only needed by testinfra's ``paramiko://`` backend.
+
+URL query parameters (testinfra's names where testinfra has one):
+
+- ``ssh_identity_file=PATH``: the private key (``ssh -i``);
+- ``ssh_config=PATH``: an ssh_config file used instead of ``~/.ssh/config``;
+- ``api=HOST:PORT``: where the pytest host reaches the API when that is not the
+  machine's address and the distribution's port (NAT, port forwarding).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+from pytest_k8sdistro.provisioners.base import ProvisionError
+from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
+
+QUERY_KEYS = ("ssh_identity_file", "ssh_config", "api")
+CONNECT_TIMEOUT_S = 15
+UPLOAD_TIMEOUT_S = 1800.0
+
+
+@dataclass(frozen=True)
+class SshAddress:
+    """A parsed ``ssh://`` provisioner URL."""
+
+    host: str
+    user: str | None = None
+    port: int | None = None
+    identity_file: str | None = None
+    ssh_config: str | None = None
+    api_host: str | None = None
+    api_port: int | None = None
+
+    @property
+    def display(self) -> str:
+        user = f"{self.user}@" if self.user else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{user}{host}:{self.port or 22}"
+
+
+def parse_url(url: str) -> SshAddress:
+    """Parse ``ssh://[user@]host[:port][?key=value...]``; ``ValueError`` says what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme != "ssh":
+        raise ValueError("it does not start with ssh://")
+    if not parts.hostname:
+        raise ValueError("it names no host; write ssh://user@host[:port]")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("its port is not a number from 1 to 65535") from None
+    if parts.path not in ("", "/"):
+        raise ValueError(f"it has a path ({parts.path!r}); write ssh://user@host[:port]")
+    if parts.password is not None:
+        raise ValueError("it carries a password; only key authentication is supported")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - set(QUERY_KEYS))
+    if unknown:
+        raise ValueError(
+            f"unknown query parameter(s) {', '.join(unknown)}; accepted: {', '.join(QUERY_KEYS)}"
+        )
+
+    def one(key: str) -> str | None:
+        values = query.get(key)
+        if not values:
+            return None
+        if len(values) > 1 or not values[0]:
+            raise ValueError(f"give {key} once, with a value")
+        return values[0]
+
+    api_host = api_port = None
+    api = one("api")
+    if api is not None:
+        api_parts = urlsplit(f"//{api}")
+        try:
+            api_port = api_parts.port
+        except ValueError:
+            api_port = None
+        if not api_parts.hostname or api_port is None:
+            raise ValueError(f"api={api!r} is not HOST:PORT")
+        api_host = api_parts.hostname
+    identity = one("ssh_identity_file")
+    config = one("ssh_config")
+    return SshAddress(
+        host=parts.hostname,
+        user=parts.username or None,
+        port=port,
+        identity_file=os.path.expanduser(identity) if identity else None,
+        ssh_config=os.path.expanduser(config) if config else None,
+        api_host=api_host,
+        api_port=api_port,
+    )
+
+
+def ssh_command(address: SshAddress, remote: str) -> list[str]:
+    """The OpenSSH client command line that runs ``remote`` (a shell string) there."""
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}"]
+    if address.ssh_config:
+        argv += ["-F", address.ssh_config]
+    if address.identity_file:
+        argv += ["-i", address.identity_file]
+    if address.port:
+        argv += ["-p", str(address.port)]
+    if address.user:
+        argv += ["-l", address.user]
+    return [*argv, "--", address.host, remote]
+
+
+def node_spec(address: SshAddress, *, sudo: bool) -> str:
+    """The testinfra ``ssh://`` host spec for the same machine and credentials."""
+    netloc = address.display if address.port else address.display.rsplit(":", 1)[0]
+    query: dict[str, str] = {}
+    if address.ssh_config:
+        query["ssh_config"] = address.ssh_config
+    if address.identity_file:
+        query["ssh_identity_file"] = address.identity_file
+    if sudo:
+        query["sudo"] = "true"
+    suffix = f"?{urlencode(query, quote_via=quote, safe='/')}" if query else ""
+    return f"ssh://{netloc}{suffix}"
+
+
+class SshTarget(Target):
+    def __init__(self, address: SshAddress) -> None:
+        self.address = address
+        self.description = address.display
+
+    def execute(self, argv: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> Result:
+        return self._ssh(shlex.join(list(argv)), timeout=timeout, stdin=stdin)
+
+    def _ssh(self, remote: str, *, timeout: float, stdin: bytes | BinaryIO | None = None) -> Result:
+        command = ssh_command(self.address, remote)
+        try:
+            done = subprocess.run(
+                command,
+                input=stdin if isinstance(stdin, bytes) else None,
+                # Never the terminal: ssh would read from it.
+                stdin=None if isinstance(stdin, bytes) else (stdin or subprocess.DEVNULL),
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise ProvisionError(
+                "the ssh provisioner needs the OpenSSH client ('ssh'); install it "
+                "(Debian: apt-get install openssh-client)"
+            ) from None
+        except subprocess.TimeoutExpired:
+            return Result(124, "", f"timed out after {timeout:.0f}s: {remote}")
+        result = Result(
+            done.returncode,
+            done.stdout.decode(errors="replace"),
+            done.stderr.decode(errors="replace"),
+        )
+        if result.rc == 255:
+            # ssh's own failure (not the remote command's): say how to fix the usual ones.
+            raise ProvisionError(
+                f"ssh to {self.description} failed: {result.tail(5)}\n"
+                "Check that the machine is up, that key authentication works without a "
+                "prompt ('ssh -o BatchMode=yes ...'), and that its host key is in "
+                "known_hosts (or pass ?ssh_config=FILE with your own settings)."
+            )
+        return result
+
+    def upload(self, source: Path, dest: str) -> None:
+        with source.open("rb") as handle:
+            result = self._ssh(f"cat > {shlex.quote(dest)}", timeout=UPLOAD_TIMEOUT_S, stdin=handle)
+        if result.rc != 0:
+            raise ProvisionError(
+                f"copying {source} to {self.description}:{dest} failed: {result.tail(3)}"
+            )
+
+    def api_host(self) -> str:
+        return self.address.api_host or self.address.host
+
+    def api_port(self, distro_port: int) -> int:
+        return self.address.api_port or distro_port
+
+    def node_spec(self) -> str:
+        return node_spec(self.address, sudo=not self.is_root)
+
+
+class SshProvisioner(MachineProvisioner):
+    NAME = "ssh"
+
+    def target(self, key: str, *, creating: bool) -> Target:
+        url = self.settings.provisioner_target
+        if not url:
+            raise ProvisionError("the ssh provisioner needs --provisioner=ssh://user@host[:port]")
+        try:
+            return SshTarget(parse_url(url))
+        except ValueError as exc:
+            raise ProvisionError(f"--provisioner={url!r}: {exc}") from None
