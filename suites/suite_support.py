@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from pytest_k8sdistro import Cluster, Kube
-from pytest_k8sdistro.suite.checks import (
+from pytest_k8sdistro.suite import (
+    Cluster,
+    Kube,
     Manifests,
     NotYet,
+    Timeouts,
     apply,
     fail,
     namespace_evidence,
@@ -28,20 +29,10 @@ from pytest_k8sdistro.suite.checks import (
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-#: Every suite workload runs this image with an explicit command.
-DEFAULT_IMAGE = "busybox:1.36.1"
 CLUSTER_DOMAIN = "cluster.local"
 #: An HTTP GET bounded by ``timeout`` (an applet of busybox too) rather than wget's
 #: own ``-T``, which some busybox builds (Debian's 1.35) crash on.
 WGET = "timeout 3 busybox wget -qO-"
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    #: Longest wait for anything to converge (pods Ready, PVCs Bound, addresses).
-    wait: float
-    #: How long a state that must *not* change (Pending PVC, no address) is watched.
-    hold: float
 
 
 def retry_script(command: str, attempts: int) -> str:

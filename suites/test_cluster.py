@@ -7,8 +7,7 @@ import re
 import pytest
 from kubernetes import client
 
-from pytest_k8sdistro import Cluster, Distro, Kube
-from pytest_k8sdistro.suite.checks import expect
+from pytest_k8sdistro.suite import Cluster, Distro, Kube, expect
 
 
 def _kubernetes_version(version: str) -> str:

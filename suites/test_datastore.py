@@ -5,30 +5,13 @@ k3s (``--datastore``) is checked to hold the cluster's objects."""
 from __future__ import annotations
 
 import uuid
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 
-from pytest_k8sdistro import Cluster, Distro, Kube
-from pytest_k8sdistro.model.datastore import KINDS as EXTERNAL
-from pytest_k8sdistro.suite.checks import expect
-
-#: Where each datastore keeps its data, per distribution layout: (path, "file"|"dir").
-LOCATIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    # k3s: kine over SQLite on a single server; k0s with storage type kine.
-    "sqlite": (
-        ("/var/lib/rancher/k3s/server/db/state.db", "file"),
-        ("/var/lib/k0s/db/state.db", "file"),
-    ),
-    # k3s with --cluster-init; k0s's default.
-    "etcd": (
-        ("/var/lib/rancher/k3s/server/db/etcd", "dir"),
-        ("/var/lib/k0s/etcd", "dir"),
-    ),
-    # microk8s.
-    "dqlite": (("/var/snap/microk8s/current/var/kubernetes/backend", "dir"),),
-}
+from pytest_k8sdistro.suite import Cluster, Distro, Kube, expect
 
 
 def _present(node: Any, path: str, kind: str) -> bool:
@@ -38,22 +21,26 @@ def _present(node: Any, path: str, kind: str) -> bool:
 
 def test_datastore_matches_profile(distro: Distro, cluster: Cluster, node: Any) -> None:
     expected = distro.expectations.datastore
-    if expected in EXTERNAL:
+    external = distro.profile.datastores
+    if external is not None and expected in external.kinds:
         expected = "none embedded"  # the external one is checked below
+    # Where each datastore the distribution can run on keeps its files (its profile).
+    locations = distro.profile.datastore_files
     state = {
         store: [path for path, kind in places if _present(node, path, kind)]
-        for store, places in LOCATIONS.items()
+        for store, places in locations.items()
     }
     found = {store: paths for store, paths in state.items() if paths}
     listing = []
-    for directory in ("/var/lib/rancher/k3s/server/db", "/var/lib/k0s"):
+    directories = sorted({str(PurePosixPath(p).parent) for ps in locations.values() for p, _ in ps})
+    for directory in directories:
         result = node.run(f"ls -la {directory} 2>&1")
         listing.append(f"ls {directory}:\n" + result.stdout.strip())
-    where = ", ".join(p for p, _ in LOCATIONS.get(expected, ()))
-    checked = ", ".join(path for places in LOCATIONS.values() for path, _ in places)
-    embedded_expected = [expected] if expected in LOCATIONS else []
+    where = ", ".join(p for p, _ in locations.get(expected, ()))
+    checked = ", ".join(path for places in locations.values() for path, _ in places)
+    embedded_expected = [expected] if expected in locations else []
     expect(
-        (expected in LOCATIONS or expected == "none embedded") and list(found) == embedded_expected,
+        (expected in locations or expected == "none embedded") and list(found) == embedded_expected,
         f"the control plane of {cluster.nodes[0].name} does not run on "
         f"{distro.expectations.datastore}",
         expected=f"{expected} data present ({where}) and no other datastore's"

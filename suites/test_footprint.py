@@ -25,66 +25,67 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 import pytest
-from suite_support import FIXTURES, Timeouts, Workloads
+from suite_support import FIXTURES, Workloads
 
-from pytest_k8sdistro import (
+from pytest_k8sdistro.suite import (
+    TIERS,
     Cluster,
     Distro,
     DistroSpec,
+    FootprintSettings,
     Kube,
+    NodesMemory,
+    NotMeasurable,
+    Provisioner,
     ProvisionError,
     ReadinessTimeout,
-)
-from pytest_k8sdistro.kube import api as kube_clients
-from pytest_k8sdistro.kube import namespaces
-from pytest_k8sdistro.measure.footprint import (
-    FootprintSettings,
-    NodesMemory,
+    RunIdentity,
     Summary,
+    TierRun,
+    Timeouts,
+    api_client,
+    disk_of,
+    expect,
+    fail,
+    memory_of,
+    namespaces,
     sample,
+    time_to_ready,
 )
-from pytest_k8sdistro.measure.footprint import nodes as footprint_nodes
-from pytest_k8sdistro.measure.footprint.tiers import TierRun
-from pytest_k8sdistro.plugin.fixtures import session_key
-from pytest_k8sdistro.plugin.manager import ClusterManager
-from pytest_k8sdistro.provisioners import registry as provisioners
-from pytest_k8sdistro.report.plugin import footprint_settings
-from pytest_k8sdistro.suite.checks import expect, fail
 
 pytestmark = pytest.mark.xdist_group("k8sdistro-footprint")
 
 MIB = 1024 * 1024
 Record = Callable[[str, object], None]
-#: Provisioners whose nodes take a memory limit (--node-memory).
-LIMITABLE = ("docker", "multipass")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "tier" in metafunc.fixturenames:
-        tiers = footprint_settings(metafunc.config).tiers
-        metafunc.parametrize("tier", [t.name for t in tiers])
+        tiers = metafunc.config.getoption("memory_tiers") or ()
+        names = [t.name for t in tiers] or list(TIERS)
+        metafunc.parametrize("tier", names)
 
 
 @pytest.fixture(scope="session")
-def footprint(pytestconfig: pytest.Config) -> FootprintSettings:
-    return footprint_settings(pytestconfig)
+def footprint(k8sdistro_footprint: FootprintSettings) -> FootprintSettings:
+    return k8sdistro_footprint
 
 
 @pytest.fixture(scope="session")
-def node_memory(cluster: Cluster) -> NodesMemory:
+def node_memory(k8sdistro_provisioner: Provisioner, cluster: Cluster) -> NodesMemory:
     try:
-        return footprint_nodes.memory_of(cluster)
-    except footprint_nodes.NotMeasurable as exc:
+        return memory_of(k8sdistro_provisioner, cluster)
+    except NotMeasurable as exc:
         pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
 def tiers(
-    request: pytest.FixtureRequest,
+    k8sdistro_run: RunIdentity,
     kube: Kube,
     node_memory: NodesMemory,
     footprint: FootprintSettings,
@@ -92,7 +93,7 @@ def tiers(
     suite_timeouts: Timeouts,
 ) -> Iterator[TierRun]:
     """The tiers' namespace, shared by the tests of this module, deleted at the end."""
-    run_id = request.config.stash[session_key].run.run_id
+    run_id = k8sdistro_run.run_id
     name = namespaces.create(kube, f"k8sdistro-footprint-{run_id[:8]}", run_id)
     yield TierRun(
         kube,
@@ -121,10 +122,12 @@ def _describe(summary: Summary) -> str:
     )
 
 
-def test_time_to_ready(cluster: Cluster, record_property: Any) -> None:
+def test_time_to_ready(
+    k8sdistro_provisioner: Provisioner, cluster: Cluster, record_property: Any
+) -> None:
     if not cluster.created or not cluster.timings:
         pytest.skip("this run did not start the cluster, so it did not see it become ready")
-    ready = footprint_nodes.time_to_ready(cluster)
+    ready = time_to_ready(k8sdistro_provisioner, cluster)
     shifted = ready != cluster.timings
     record_property(
         "footprint.info.time_to_ready_from",
@@ -182,12 +185,12 @@ def test_memory_tier(
     record("source", summary.source)
 
 
-def test_disk_footprint(distro: Distro, cluster: Cluster, record_property: Any) -> None:
-    start = distro.profile.container
-    binary = start.binary if start is not None and cluster.provisioner == "docker" else None
+def test_disk_footprint(
+    k8sdistro_provisioner: Provisioner, distro: Distro, cluster: Cluster, record_property: Any
+) -> None:
     try:
-        usage = footprint_nodes.disk_of(cluster, binary)
-    except footprint_nodes.NotMeasurable as exc:
+        usage = disk_of(k8sdistro_provisioner, cluster)
+    except NotMeasurable as exc:
         pytest.skip(str(exc))
     record = _recorder(record_property, "disk")
     limit = distro.expectations.disk_max_mb
@@ -226,38 +229,34 @@ class Limited:
 
 @pytest.fixture(scope="session")
 def limited_cluster(
-    request: pytest.FixtureRequest, k8sdistro_spec: DistroSpec, distro: Distro
+    k8sdistro_provisioner: Provisioner,
+    k8sdistro_other_cluster: Callable[..., AbstractContextManager[Cluster]],
+    k8sdistro_spec: DistroSpec,
+    distro: Distro,
 ) -> Iterator[Limited]:
     """A second cluster of the distribution, under its documented minimum memory.
 
-    Made and removed through the run's provisioner and a cluster manager of its own,
-    with a copy of the settings that has the memory limit; never the run's cluster.
+    Made and removed through the run's provisioner, with the memory limit; never the
+    run's cluster.
     """
-    state = request.config.stash[session_key]
-    settings = state.settings
-    if settings.kubeconfig is not None:
+    capabilities = k8sdistro_provisioner.CAPABILITIES
+    if not capabilities.starts_clusters:
         pytest.skip("--kubeconfig tests a running cluster; this check boots one of its own")
-    if settings.provisioner not in LIMITABLE:
+    if not capabilities.limits_memory:
         pytest.skip(
-            f"the {settings.provisioner} provisioner cannot limit a node's memory "
-            f"(--node-memory works with {', '.join(LIMITABLE)})"
+            f"the {k8sdistro_provisioner.NAME} provisioner cannot limit a node's memory "
+            "(--node-memory)"
         )
     limit = distro.expectations.memory_min_mib * MIB
-    limited = dataclasses.replace(settings, node_memory=limit, nodes=1, reuse=False)
-    progress = state.progress()
-    cls = provisioners.load(provisioners.registry(request.config)[settings.provisioner])
-    workdir: Path = state.run_dir() / "k8sdistro-fits"
-    (workdir / "k8sdistro").mkdir(parents=True, exist_ok=True)
-    provisioner = cls(limited, state.run, workdir / "k8sdistro", progress)
-    manager = ClusterManager(limited, provisioner, workdir, state.kept_dir(), progress)
-    progress.say(f"{k8sdistro_spec}: booting a second cluster under {limit // MIB} MiB")
-    try:
+    with ExitStack() as stack:
         try:
-            yield Limited(limit, manager.acquire(k8sdistro_spec))
+            found = stack.enter_context(
+                k8sdistro_other_cluster(k8sdistro_spec, node_memory=limit, nodes=1)
+            )
         except (ProvisionError, ReadinessTimeout) as exc:
             yield Limited(limit, None, str(exc))
-    finally:
-        manager.release_all(failed=request.session.testsfailed > 0)
+            return
+        yield Limited(limit, found)
 
 
 def test_fits_in_documented_minimum(
@@ -266,7 +265,8 @@ def test_fits_in_documented_minimum(
     suite_image: str,
     suite_timeouts: Timeouts,
     record_property: Any,
-    request: pytest.FixtureRequest,
+    k8sdistro_provisioner: Provisioner,
+    k8sdistro_run: RunIdentity,
 ) -> None:
     limit_mib = limited_cluster.limit // MIB
     record = _recorder(record_property, "fits")
@@ -283,10 +283,9 @@ def test_fits_in_documented_minimum(
             evidence=limited_cluster.error,
         )
     record("ready", True)
-    api = kube_clients.api_client(cluster.kubeconfig)
+    api = api_client(cluster.kubeconfig)
     kube = Kube(api)
-    run_id = request.config.stash[session_key].run.run_id
-    name = namespaces.create(kube, namespaces.name_for("fits"), run_id)
+    name = namespaces.create(kube, namespaces.name_for("fits"), k8sdistro_run.run_id)
     try:
         work = Workloads(kube, name, suite_image, suite_timeouts)
         pod = work.web("fits")
@@ -298,9 +297,9 @@ def test_fits_in_documented_minimum(
         )
         record("serves", True)
         try:
-            summary = sample(footprint_nodes.memory_of(cluster).read, 5.0)
+            summary = sample(memory_of(k8sdistro_provisioner, cluster).read, 5.0)
             record("measured_mib", summary.mib("median"))
-        except footprint_nodes.NotMeasurable:
+        except NotMeasurable:
             pass
         record("detail", "Ready and serving")
     finally:

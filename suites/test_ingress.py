@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from suite_support import Workloads, host_get_until, host_port, http_get
 
-from pytest_k8sdistro import Cluster, Distro, Kube
-from pytest_k8sdistro.suite.checks import expect
+from pytest_k8sdistro.suite import Cluster, Distro, Kube, expect
 
 DEFAULT_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 

@@ -10,8 +10,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from suite_support import Workloads
 
-from pytest_k8sdistro import Distro, Kube
-from pytest_k8sdistro.suite.checks import expect
+from pytest_k8sdistro.suite import Distro, Kube, expect
 
 HOW_TO_ENABLE = (
     "the cluster was started single-stack; run with --ip-family=dual to start it with "

@@ -7,9 +7,7 @@ from typing import Any
 
 from suite_support import Workloads, host_get_until, host_port
 
-from pytest_k8sdistro import Cluster, Distro
-from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
-from pytest_k8sdistro.suite.checks import NotYet, hold_for, wait_for
+from pytest_k8sdistro.suite import LOAD_BALANCER_PORTS, Cluster, Distro, NotYet, hold_for, wait_for
 
 #: The Service port; the provisioner publishes it so the host can reach it.
 PORT = LOAD_BALANCER_PORTS[0]

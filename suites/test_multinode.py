@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from suite_support import Workloads
 
-from pytest_k8sdistro import Cluster, Kube
-from pytest_k8sdistro.suite.checks import (
+from pytest_k8sdistro.suite import (
+    Cluster,
+    Kube,
     NotYet,
     expect,
     pod_logs,

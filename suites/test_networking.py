@@ -8,8 +8,7 @@ from typing import Any
 
 from suite_support import WGET, Workloads
 
-from pytest_k8sdistro import Distro, Kube
-from pytest_k8sdistro.suite.checks import expect, fail
+from pytest_k8sdistro.suite import Distro, Kube, expect, fail
 
 #: How each CNI shows itself: kube-system DaemonSet names, node annotation prefixes,
 #: and words in the CNI configuration the kubelet reads.

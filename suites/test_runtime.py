@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_k8sdistro import Distro, Kube
-from pytest_k8sdistro.suite.checks import expect
+from pytest_k8sdistro.suite import Distro, Kube, expect
 
 
 def _family_matches(version: str, family: str) -> bool:

@@ -10,8 +10,9 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from suite_support import Workloads, delete, read_or_none
 
-from pytest_k8sdistro import Distro, Kube
-from pytest_k8sdistro.suite.checks import (
+from pytest_k8sdistro.suite import (
+    Distro,
+    Kube,
     NotYet,
     expect,
     fail,

@@ -21,8 +21,6 @@ The upgrade changes the run's cluster for every later test: run this suite alone
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,19 +28,23 @@ from typing import Any
 import pytest
 from suite_support import Workloads, host_get_until, host_port
 
-from pytest_k8sdistro import Cluster, Distro, Kube
-from pytest_k8sdistro.config.settings import settings_key
-from pytest_k8sdistro.measure.upgrade.plan import UpgradePlan
-from pytest_k8sdistro.measure.upgrade.prober import (
+from pytest_k8sdistro.suite import (
+    LOAD_BALANCER_PORTS,
+    Cluster,
+    Distro,
+    Kube,
+    NotYet,
     Prober,
-    Summary,
+    Provisioner,
+    UpgradePlan,
     api_check,
+    expect,
     http_check,
+    reports_version,
+    run_upgrade,
+    upgrade_results,
+    wait_for,
 )
-from pytest_k8sdistro.measure.upgrade.procedure import reports_version, run_upgrade
-from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
-from pytest_k8sdistro.plugin.fixtures import session_key
-from pytest_k8sdistro.suite.checks import NotYet, expect, wait_for
 
 NAME = "upgrade-web"
 MARKER = "web:upgrade"
@@ -53,16 +55,6 @@ REPLICAS = 2
 #: The workload must answer without a failure for this long before the upgrade, and
 #: again afterwards before probing stops, so an outage is seen whole.
 STEADY_S = 3.0
-
-
-@pytest.fixture(scope="session")
-def upgrade_plan(request: pytest.FixtureRequest) -> UpgradePlan:
-    """The plan from --upgrade-to; session-scoped and first in the test's arguments so
-    that, without one, the test is skipped before the cluster starts."""
-    plan = request.config.stash[settings_key].upgrade
-    if plan is None:
-        pytest.skip("no upgrade asked for: pass --upgrade-to=VERSION (and --distro=NAME:FROM)")
-    return plan
 
 
 @dataclass(frozen=True)
@@ -213,16 +205,19 @@ def _node_versions(kube: Kube) -> dict[str, str]:
 
 
 def test_upgrade_in_place(
-    upgrade_plan: UpgradePlan,
+    k8sdistro_upgrade_plan: UpgradePlan,
     request: pytest.FixtureRequest,
+    k8sdistro_provisioner: Provisioner,
+    k8sdistro_run_dir: Path,
     distro: Distro,
     cluster: Cluster,
     kube: Kube,
     work: Workloads,
 ) -> None:
-    plan = upgrade_plan
-    state = request.config.stash[session_key]
-    provisioner = state.manager.provisioner
+    # The plan comes first in the arguments: without --upgrade-to the test is skipped
+    # before the cluster starts.
+    plan = k8sdistro_upgrade_plan
+    provisioner = k8sdistro_provisioner
     expectations = distro.expectations
     before_versions = _node_versions(kube)
 
@@ -297,7 +292,7 @@ def test_upgrade_in_place(
     finally:
         workload_summary = workload.stop()
         control_summary = control_plane.stop()
-        result = _result(
+        result = upgrade_results.build(
             plan,
             cluster,
             distro,
@@ -313,12 +308,12 @@ def test_upgrade_in_place(
             control_summary=control_summary,
             marks=marks,
         )
-        _record(result, Path(state.run_dir()), cluster, request.node)
+        upgrade_results.record(result, k8sdistro_run_dir, cluster, request.node)
 
     workload_pods = _pod_changes(workload_before, _pods(kube, work.namespace, f"app={NAME}"))
     system_pods = _pod_changes(system_before, _pods(kube, "kube-system"))
     result["workload_pods"], result["system_pods"] = workload_pods, system_pods
-    _record(result, Path(state.run_dir()), cluster, request.node)
+    upgrade_results.record(result, k8sdistro_run_dir, cluster, request.node)
 
     restarted = _changed(workload_pods)
     found = (
@@ -360,75 +355,3 @@ def test_upgrade_in_place(
             found=found,
             evidence=lambda: details + "\n" + evidence(),
         )
-
-
-def _result(
-    plan: UpgradePlan,
-    cluster: Cluster,
-    distro: Distro,
-    *,
-    path: str,
-    procedure: str,
-    before_versions: dict[str, str],
-    new_versions: dict[str, str],
-    upgrade_s: float | None,
-    version_s: float | None,
-    workload: Prober,
-    control_plane: Prober,
-    workload_summary: Summary,
-    control_summary: Summary,
-    marks: list[dict[str, Any]],
-) -> dict[str, Any]:
-    offset = (control_plane.started_at or 0.0) - (workload.started_at or 0.0)
-    hitless = workload_summary.failed_requests == 0
-    return {
-        "distro": distro.name,
-        "provisioner": cluster.provisioner,
-        "cluster": cluster.key,
-        "from_version": plan.source,
-        "to_version": plan.target,
-        "kind": plan.kind,
-        "procedure": procedure or distro.profile.upgrade.summary,
-        "image": plan.image,
-        "workload_path": path,
-        "node_versions_before": before_versions,
-        "node_versions_after": new_versions,
-        "upgrade_procedure_s": None if upgrade_s is None else round(upgrade_s, 3),
-        "time_to_new_version_s": None if version_s is None else round(version_s, 3),
-        "workload": workload_summary.to_dict(),
-        "control_plane": control_summary.to_dict(),
-        "expectation": {
-            "hitless": distro.expectations.hitless_upgrade,
-            "max_downtime_s": plan.max_downtime,
-        },
-        "verdict": "no workload downtime"
-        if hitless
-        else f"{workload_summary.total_failed_s:.2f}s of workload downtime",
-        "timeline": {
-            "started": workload.started_wall,
-            "interval_s": plan.probe_interval,
-            "marks": marks,
-            "columns": ["at_s", "latency_ms", "status", "error"],
-            "workload": [s.row() for s in workload.samples()],
-            # Shifted onto the workload prober's clock.
-            "control_plane": [
-                [round(s.at + offset, 4), *s.row()[1:]] for s in control_plane.samples()
-            ],
-        },
-    }
-
-
-def _record(result: dict[str, Any], run_dir: Path, cluster: Cluster, item: pytest.Item) -> None:
-    """Write the result file and put the figures (not the timeline) into user_properties,
-    replacing what an earlier call put there."""
-    directory = run_dir / "k8sdistro-upgrade"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{cluster.key}-{int(time.time())}.json"
-    result.setdefault("file", str(path))
-    Path(result["file"]).write_text(json.dumps(result, indent=1, default=str))
-    figures = {k: v for k, v in result.items() if k != "timeline"}
-    for key in ("workload", "control_plane"):
-        figures[key] = {k: v for k, v in result[key].items() if k != "outages"}
-    keys = ("k8sdistro_upgrade", "k8sdistro_upgrade_file")
-    item.user_properties[:] = [p for p in item.user_properties if p[0] not in keys]
-    item.user_properties += [(keys[0], figures), (keys[1], result["file"])]

@@ -8,27 +8,27 @@ import time
 import pytest
 from k8s_standin import kine
 
+from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.model.cluster import Cluster
 from pytest_k8sdistro.model.datastore import DATASTORES, ExternalDatastore
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.docker import datastore
-from pytest_k8sdistro.provisioners.registry import ProvisionError
 
 
 def test_endpoints_follow_the_k3s_datastore_docs() -> None:
     postgres, mysql = DATASTORES["postgres"], DATASTORES["mysql"]
-    assert postgres.endpoint("db", "pw") == "postgres://k3s:pw@db:5432/kubernetes?sslmode=disable"
-    assert mysql.endpoint("db", "pw") == "mysql://k3s:pw@tcp(db:3306)/kubernetes"
+    assert postgres.endpoint("db", "pw") == "postgres://kine:pw@db:5432/kubernetes?sslmode=disable"
+    assert mysql.endpoint("db", "pw") == "mysql://kine:pw@tcp(db:3306)/kubernetes"
 
 
 def test_official_images_are_configured_by_their_environment() -> None:
     assert DATASTORES["postgres"].environment("pw") == {
-        "POSTGRES_USER": "k3s",
+        "POSTGRES_USER": "kine",
         "POSTGRES_PASSWORD": "pw",
         "POSTGRES_DB": "kubernetes",
     }
     mysql = DATASTORES["mysql"].environment("pw")
-    assert mysql["MYSQL_USER"] == "k3s" and mysql["MYSQL_PASSWORD"] == "pw"
+    assert mysql["MYSQL_USER"] == "kine" and mysql["MYSQL_PASSWORD"] == "pw"
     assert mysql["MYSQL_DATABASE"] == "kubernetes" and mysql["MYSQL_ROOT_PASSWORD"] != "pw"
     # Readiness is asked over TCP, which the images' initialising servers do not serve.
     assert "127.0.0.1" in DATASTORES["postgres"].ready_command()

@@ -29,12 +29,12 @@ from kubernetes import client as k8s
 
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.kube import api as kube
 from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners.docker import DockerProvisioner, labels, privileges
-from pytest_k8sdistro.provisioners.docker.provisioner import _Creation
-from pytest_k8sdistro.provisioners.registry import ProvisionError
+from pytest_k8sdistro.provisioners.docker import labels, privileges
+from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner, _Creation
 
 pytestmark = pytest.mark.docker
 
@@ -210,6 +210,9 @@ def test_privileged_fallback_is_detected_and_said_once(
 ) -> None:
     privileges.forget()
     run = RunIdentity.new()
+    # Labelled as this test's own, so that its clean-up removes only what it made, never
+    # the base-image containers other tests run beside it.
+    direct_labels = {**TEST_LABELS, "pytest-k8sdistro.test.owner": run.run_id}
     try:
         said: list[str] = []
         found = privileges.detect(
@@ -219,7 +222,7 @@ def test_privileged_fallback_is_detected_and_said_once(
         # Compare with what the engine does with --privileged, asked directly.
         try:
             engine.containers.run(
-                standin_images.base, ["true"], privileged=True, remove=True, labels=TEST_LABELS
+                standin_images.base, ["true"], privileged=True, remove=True, labels=direct_labels
             )
             direct = True
         except docker.errors.APIError:
@@ -233,16 +236,13 @@ def test_privileged_fallback_is_detected_and_said_once(
         assert owned_by(engine, run.run_id) == []  # probes are removed
     finally:
         remove_run(engine, run.run_id)
-        # Only containers of the base image itself: "ancestor" also matches images built
-        # on it, such as the sshd machine another test may be using right now.
-        base_id = engine.images.get(standin_images.base).id
+        # A --privileged run the engine refused may still have left its container.
         for leftover in engine.containers.list(
             ignore_removed=True,
             all=True,
-            filters={"label": "pytest-k8sdistro.test=1", "ancestor": standin_images.base},
+            filters={"label": f"pytest-k8sdistro.test.owner={run.run_id}"},
         ):
-            if leftover.attrs.get("Image") == base_id:
-                leftover.remove(force=True)
+            leftover.remove(force=True)
 
 
 # -- failures and interruptions ---------------------------------------------------------

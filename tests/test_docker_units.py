@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.profile import Role
 from pytest_k8sdistro.distros.registry import get_profile
+from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, RunIdentity
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.docker import (
@@ -28,23 +30,19 @@ from pytest_k8sdistro.provisioners.docker import (
 )
 from pytest_k8sdistro.provisioners.docker.privileges import CANDIDATES, Privileges
 from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner
-from pytest_k8sdistro.provisioners.registry import ProvisionError
 
 FALLBACK = Privileges(privileged=False, cap_add=("ALL",), cap_drop=("SYS_RESOURCE",), kmsg="device")
 RUN = RunIdentity(run_id="abc123def456", pid=os.getpid(), hostname="here")
 
 
-def spec_for(distro: str, role: node.Role = "server", **kw: object) -> node.NodeSpec:
+def spec_for(distro: str, role: Role = "server", **kw: object) -> node.NodeSpec:
     start = get_profile(distro).container
     assert start is not None
     name = node.container_name("key", role, 0 if role == "server" else 1)
     args = (
-        node.server_args(distro, start, name)
-        if role == "server"
-        else node.agent_args(distro, start, name, "TOKEN")
+        node.server_args(start, name) if role == "server" else node.agent_args(start, name, "TOKEN")
     )
     values: dict[str, object] = {
-        "distro": distro,
         "start": start,
         "role": role,
         "name": name,
@@ -149,14 +147,14 @@ def test_agents_join_per_distro() -> None:
     k3s = get_profile("k3s").container
     k0s = get_profile("k0s").container
     assert k3s is not None and k0s is not None
-    assert node.agent_args("k3s", k3s, "n1", "T") == ["agent", "--node-name=n1"]
-    assert node.agent_env("k3s", k3s, "srv", "T") == {
+    assert node.agent_args(k3s, "n1", "T") == ["agent", "--node-name=n1"]
+    assert node.agent_env(k3s, "srv", "T") == {
         "K3S_URL": "https://srv:6443",
         "K3S_TOKEN": "T",
     }
-    assert node.agent_args("k0s", k0s, "n1", "T") == ["worker", "T"]
-    assert node.agent_env("k0s", k0s, "srv", "T") == {}
-    assert "K0S_ENTRYPOINT_ROLE=worker " in node.prepare_snippet("k0s", "agent")
+    assert node.agent_args(k0s, "n1", "T") == ["worker", "T"]
+    assert node.agent_env(k0s, "srv", "T") == {}
+    assert "K0S_ENTRYPOINT_ROLE=worker " in k0s.prepare["agent"]
 
 
 def test_names_and_volume_names() -> None:
@@ -191,7 +189,7 @@ def test_ula_subnets_are_unique_local_and_differ_per_seed_and_attempt() -> None:
 def test_dual_stack_k3s_gets_its_cidrs_node_ips_and_ipv6_sysctls() -> None:
     start = get_profile("k3s").container
     assert start is not None
-    args = node.server_args("k3s", start, "n", dual_stack=True)
+    args = node.server_args(start, "n", dual_stack=True)
     assert "--cluster-cidr=10.42.0.0/16,2001:cafe:42::/56" in args
     assert "--service-cidr=10.43.0.0/16,2001:cafe:43::/112" in args
     # Servers and agents alike: the supervisor appends --node-ip=<v4>,<v6>.
@@ -207,13 +205,13 @@ def test_dual_stack_k3s_gets_its_cidrs_node_ips_and_ipv6_sysctls() -> None:
     }
     assert options["environment"][supervisor.ENV_NODE_IP_FLAG] == "--node-ip"
     assert "sysctls" not in spec_for("k3s").create_options(node.HostFacts(False, Privileges(True)))
-    assert not any("cidr" in a for a in node.server_args("k3s", start, "n"))
+    assert not any("cidr" in a for a in node.server_args(start, "n"))
 
 
 def test_dual_stack_k0s_is_configured_through_its_entrypoint() -> None:
     start = get_profile("k0s").container
     assert start is not None
-    assert "--config=/etc/k0s/config.yaml" in node.server_args("k0s", start, "n", dual_stack=True)
+    assert "--config=/etc/k0s/config.yaml" in node.server_args(start, "n", dual_stack=True)
     env = node.dual_stack_env(start, "server")
     network = yaml.safe_load(env["K0S_CONFIG"])["spec"]["network"]
     assert network["dualStack"] == {

@@ -6,17 +6,25 @@ from __future__ import annotations
 import io
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from pytest_k8sdistro.config.footprint import memory_tiers, report_paths, settle_seconds
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.errors import NotMeasurable
 from pytest_k8sdistro.measure.footprint import (
     disk,
     memory,
     nodes,
     sampler,
 )
-from pytest_k8sdistro.model.cluster import Cluster
+from pytest_k8sdistro.model.cluster import Cluster, Node, RunIdentity
+from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners.docker import provisioner as docker_provisioner
+from pytest_k8sdistro.provisioners.existing import ExistingCluster
+from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner
 
 MIB = 1024 * 1024
 CID = "ab84f5ce59e1" + "0" * 52
@@ -179,8 +187,31 @@ def test_du_output_parsing_and_install_paths() -> None:
     usage = disk.parse_du("1234\t/usr/local/bin/k3s\n", ["/usr/local/bin/k3s", "/var/lib/x"])
     assert usage.install_bytes == 1234
     assert usage.missing == ("/var/lib/x",)
-    assert disk.install_paths("k3s", "/bin/k3s") == ("/bin/k3s", "/var/lib/rancher/k3s")
-    assert disk.install_paths("k0s", None) == ("/usr/local/bin/k0s", "/var/lib/k0s")
+
+    class Machine(MachineProvisioner):
+        NAME = "a-machine"
+
+        def target(self, key: str, *, creating: bool) -> Any:
+            raise AssertionError("not reached")
+
+    cluster = Cluster(
+        key="k", distro="k0s", version="v1", provisioner="a-machine", kubeconfig="", api_server=""
+    )
+    cluster.nodes.append(Node(name="m", role="server", host_spec="ssh://m"))
+    asked: list[str] = []
+
+    class Host:
+        def run(self, command: str) -> Any:
+            asked.append(command)
+            return SimpleNamespace(stdout="5\t/usr/local/bin/k0s\n7\t/var/lib/k0s\n")
+
+    machine = Machine(Settings(), RunIdentity.new(), Path("/nonexistent"), Progress())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(nodes, "_testinfra_host", lambda spec: Host())
+        found = nodes.disk_of(machine, cluster)
+    # The profile's binary and data directory, measured with du on the machine.
+    assert found.paths == {"/usr/local/bin/k0s": 5, "/var/lib/k0s": 7}
+    assert "'/usr/local/bin/k0s' '/var/lib/k0s'" in asked[0]
 
 
 def test_tier_option_takes_names_and_manifest_paths(tmp_path: Path) -> None:
@@ -213,12 +244,14 @@ def test_a_kubeconfig_cluster_is_not_measured() -> None:
     cluster = Cluster(
         key="k", distro="k3s", version="v1", provisioner="existing", kubeconfig="", api_server=""
     )
-    with pytest.raises(nodes.NotMeasurable, match="--kubeconfig"):
-        nodes.memory_of(cluster)
-    with pytest.raises(nodes.NotMeasurable, match="--kubeconfig"):
-        nodes.disk_of(cluster, None)
+    existing = ExistingCluster(Settings(), RunIdentity.new(), Path("/nonexistent"), Progress())
+    with pytest.raises(NotMeasurable, match="--kubeconfig"):
+        nodes.memory_of(existing, cluster)
+    with pytest.raises(NotMeasurable, match="--kubeconfig"):
+        nodes.disk_of(existing, cluster)
+    assert nodes.time_to_ready(existing, cluster) == cluster.timings
 
 
 def test_docker_timestamps() -> None:
-    assert nodes._epoch("1970-01-01T00:01:00.5Z") == 60.5
-    assert nodes._epoch("nonsense") is None
+    assert docker_provisioner._epoch("1970-01-01T00:01:00.5Z") == 60.5
+    assert docker_provisioner._epoch("nonsense") is None

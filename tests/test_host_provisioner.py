@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro.config.options import distro_addons, install_artifact
+from pytest_k8sdistro.config.options import install_artifact
 from pytest_k8sdistro.distros.install import Artifact
-from pytest_k8sdistro.distros.microk8s import with_addons
+from pytest_k8sdistro.distros.microk8s import ADDONS
 from pytest_k8sdistro.distros.registry import get_profile
 from pytest_k8sdistro.provisioners.machine.host import HostProvisioner, LocalTarget
 
@@ -32,13 +32,19 @@ def usage_error(pytester: pytest.Pytester, *args: str) -> str:
         (["--distro=k3s", "--provisioner=host"], "allow that with --allow-host-install"),
         (["--distro=microk8s"], "--provisioner=host --allow-host-install installs it"),
         (["--distro=microk8s"], "--provisioner=ssh://user@host[:port]"),
-        (["--provisioner=ssh"], "needs the machine: --provisioner=ssh://user@host[:port]"),
-        (["--provisioner=ftp://h"], "only ssh:// takes an address"),
+        (
+            ["--provisioner=ssh"],
+            "needs the machine: --provisioner=ssh://ADDRESS (e.g. ssh://user@host[:port])",
+        ),
+        (
+            ["--provisioner=ftp://h"],
+            "is not a known provisioner; known: docker, existing, host, multipass, ssh://ADDRESS",
+        ),
         (["--provisioner=ssh://ci@h:99999"], "port is not a number"),
         (["--distro=k3s", "--distro-addons=dns"], "add --distro=microk8s"),
         (
             ["--distro=k3s", "--provisioner=host", "--allow-host-install", "--nodes=2"],
-            "so --nodes cannot apply",
+            "brings up one node on a machine, so --nodes=2 cannot apply",
         ),
         (
             ["--distro=k3s", "--provisioner=ssh://ci@h", "--node-memory=1GiB"],
@@ -71,7 +77,7 @@ def test_artifacts_must_fit_the_distro_and_provisioner(
     )
     assert "needs exactly one --distro" in message
     message = usage_error(pytester, "--distro=k3s", f"--install-artifact=binary={snap}")
-    assert "with docker, load images with --distro-image-archive" in message
+    assert "not --provisioner=docker; with images, load them with --distro-image-archive" in message
 
 
 def test_settings_keep_the_url_and_key_the_registry_by_scheme(
@@ -87,14 +93,17 @@ def test_settings_keep_the_url_and_key_the_registry_by_scheme(
     assert (settings.provisioner, settings.provisioner_target) == ("ssh", url)
     assert settings.distro_addons == ("dns", "ingress")
     expectations = settings.expectations(settings.distros[0])
-    assert expectations.ingress_classes == ("public",)
+    # The 1.33 ingress addon's classes (microk8s-core-addons@1.33 addons/ingress/).
+    assert expectations.ingress_classes == ("public", "nginx")
     assert expectations.storage_class is None
     assert expectations.load_balancer is None
 
 
-def test_option_values() -> None:
+def test_option_values(pytester: pytest.Pytester) -> None:
     with pytest.raises(pytest.UsageError, match="accepted: dns, hostpath-storage, ingress"):
-        distro_addons("storage")
+        pytester.parseconfigure("--distro=microk8s", "--distro-addons=storage")
+    with pytest.raises(pytest.UsageError, match="no --distro of this run has any"):
+        pytester.parseconfigure("--distro=k3s", "--distro-addons=dns")
     with pytest.raises(pytest.UsageError, match="'tarball' is not an artifact kind; use one of"):
         install_artifact("tarball=/x")
     with pytest.raises(pytest.UsageError, match="no such file"):
@@ -104,10 +113,10 @@ def test_option_values() -> None:
 
 def test_microk8s_expectations_follow_the_addons() -> None:
     full = get_profile("microk8s").expectations
-    bare = with_addons(full, ())
+    bare = ADDONS.apply(full, ())
     assert (bare.storage_class, bare.ingress_classes, bare.load_balancer) == (None, (), None)
     assert bare.dns == "coredns" and bare.datastore == "dqlite" and bare.cni == "calico"
-    enabled = with_addons(full, ("hostpath-storage", "ingress", "metallb:10.0.0.1-10.0.0.5"))
+    enabled = ADDONS.apply(full, ("hostpath-storage", "ingress", "metallb:10.0.0.1-10.0.0.5"))
     assert enabled.storage_class == "microk8s-hostpath"
     assert enabled.default_ingress_class == "public"
     assert enabled.load_balancer == "metallb"

@@ -1,6 +1,6 @@
 """Install plans: the exact commands each distribution's install runs, against upstream docs.
 
-Sources, per distribution (see pytest_k8sdistro/provisioners/installers.py):
+Sources, per distribution (each profile's install_plan, pytest_k8sdistro/distros/):
 k3s docs.k3s.io/installation, /installation/airgap, /installation/uninstall;
 k0s docs.k0sproject.io/stable/install/, /airgap-install/, /reset/;
 microk8s canonical/microk8s (README, scripts/wrappers/status.py for --timeout,
@@ -13,18 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro.distros.install import (
-    Artifact,
-    PlanInput,
-    Step,
-    artifact_kind,
-    k0s_binary_url,
-    parse_addons,
-    plan,
-    reachable_kubeconfig,
-)
+from pytest_k8sdistro.distros import k0s, microk8s
+from pytest_k8sdistro.distros.install import Artifact, InstallPlan, PlanInput, Step, artifact_kind
+from pytest_k8sdistro.distros.registry import get_profile
+from pytest_k8sdistro.errors import ConfigError
+from pytest_k8sdistro.provisioners.machine.base import reachable_kubeconfig
 
 STAGING = "/tmp/k8sdistro-x"
+
+
+def plan(spec: PlanInput) -> InstallPlan:
+    """The plan the distribution's profile makes for a machine."""
+    machine = get_profile(spec.distro).machine
+    assert machine is not None
+    return machine.plan(spec)
 
 
 def argvs(steps: tuple[Step, ...]) -> list[tuple[str, ...]]:
@@ -72,13 +74,15 @@ def test_k3s_air_gapped_places_binary_and_images_and_skips_the_download() -> Non
     assert not made.downloads
 
 
-def test_k0s_downloads_its_release_binary_installs_a_single_node_and_resets() -> None:
+def test_k0s_downloads_its_release_binary_installs_a_controller_on_etcd_and_resets() -> None:
     made = plan(PlanInput("k0s", "v1.33.13+k0s.0", STAGING, machine="aarch64"))
     url = "https://github.com/k0sproject/k0s/releases/download/v1.33.13%2Bk0s.0/k0s-v1.33.13%2Bk0s.0-arm64"
     assert argvs(made.install) == [
         ("curl", "-sSfL", "-o", "/usr/local/bin/k0s", url),
         ("chmod", "0755", "/usr/local/bin/k0s"),
-        ("/usr/local/bin/k0s", "install", "controller", "--single"),
+        # Not --single, which switches to kine/SQLite and refuses joins
+        # (k0sproject/k0s pkg/config/cfgvars.go): the profile expects etcd.
+        ("/usr/local/bin/k0s", "install", "controller", "--enable-worker", "--no-taints"),
         ("/usr/local/bin/k0s", "start"),
     ]
     assert made.kubeconfig.argv == ("/usr/local/bin/k0s", "kubeconfig", "admin")
@@ -185,19 +189,20 @@ def test_artifact_kind_from_the_file_name(name: str, kind: str) -> None:
 
 def test_unknown_architecture_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="known: aarch64"):
-        k0s_binary_url("v1.33.13+k0s.0", "mips")
+        k0s.binary_url("v1.33.13+k0s.0", "mips")
 
 
 def test_addons() -> None:
-    assert parse_addons("dns, hostpath-storage,metallb:10.0.0.1-10.0.0.9") == (
+    parse = microk8s.ADDONS.parse
+    assert parse("dns, hostpath-storage,metallb:10.0.0.1-10.0.0.9") == (
         "dns",
         "hostpath-storage",
         "metallb:10.0.0.1-10.0.0.9",
     )
-    with pytest.raises(ValueError, match="metallb needs its address range"):
-        parse_addons("metallb")
-    with pytest.raises(ValueError, match="'storage' is not a microk8s addon"):
-        parse_addons("storage")
+    with pytest.raises(ConfigError, match=r"metallb needs its argument, e\.g\. metallb:10"):
+        parse("metallb")
+    with pytest.raises(ConfigError, match="'storage' is not an addon"):
+        parse("storage")
 
 
 KUBECONFIG = {

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_k8sdistro import Cluster, ProvisionError, RunIdentity
 from pytest_k8sdistro.config.settings import Settings
-from pytest_k8sdistro.distros.install import upgrade_steps
+from pytest_k8sdistro.distros.registry import get_profile
 from pytest_k8sdistro.distros.spec import parse_distro
 from pytest_k8sdistro.measure.upgrade.procedure import run_upgrade
 from pytest_k8sdistro.progress import Progress
@@ -55,6 +55,11 @@ def cluster(distro: str, version: str) -> Cluster:
     )  # fmt: skip
 
 
+def machine_upgrade(distro: str) -> object:
+    machine = get_profile(distro).machine
+    return machine.upgrade if machine is not None else None
+
+
 def provisioner(tmp_path: Path, distro: str) -> Recorded:
     Recorded.machine = Recorder()
     settings = Settings(distros=(parse_distro(distro),), provisioner="host", ready_timeout=120)
@@ -74,7 +79,8 @@ def test_microk8s_refreshes_its_snap_to_the_target_channel_then_waits(tmp_path: 
 def test_other_distributions_on_machines_are_refused_with_a_way_out(tmp_path: Path) -> None:
     made = provisioner(tmp_path, "k3s")
     with pytest.raises(
-        ProvisionError, match=r"upgrades only microk8s in place.*docker provisioner"
+        ProvisionError, match=r"knows no in-place upgrade of k3s on a machine.*from images"
     ):
         run_upgrade(made, cluster("k3s", "v1.33.6+k3s1"), "v1.34.1+k3s1")
-    assert upgrade_steps("k0s", "v1.34.1+k0s.0", ready_timeout_s=60) == ()
+    # Only the profile that knows a machine upgrade offers one.
+    assert [n for n in ("k3s", "k0s", "microk8s") if machine_upgrade(n)] == ["microk8s"]

@@ -58,7 +58,10 @@ def test_unknown_distro_names_the_known_ones(pytester: pytest.Pytester) -> None:
         (["--nodes=0"], "--nodes='0': give a whole number of nodes from 1 to 10"),
         (["--ip-family=ipv6"], "--ip-family='ipv6' is not an IP family; use one of: ipv4, dual"),
         (["--datastore=oracle"], "--datastore='oracle' is not a datastore this plugin starts; "),
-        (["--distro=k0s", "--datastore=mysql"], "only k3s takes an external datastore"),
+        (
+            ["--distro=k0s", "--datastore=mysql"],
+            "k0s takes no external mysql datastore (those that do: k3s)",
+        ),
         (["--distro=k3s", "--datastore-image=pg:1"], "needs --datastore=postgres or"),
         (
             ["--distro=k3s", "--datastore=postgres", "--datastore-image=a b"],
@@ -66,13 +69,14 @@ def test_unknown_distro_names_the_known_ones(pytester: pytest.Pytester) -> None:
         ),
         (
             ["--distro=k3s", "--provisioner=ssh://me@127.0.0.1", "--ip-family=dual"],
-            "--ip-family=dual is for the docker provisioner",
+            "--ip-family=dual: --provisioner=ssh starts only ipv4 clusters",
         ),
-        (["--ready-timeout=soon"], "--ready-timeout='soon' is not a timeout"),
+        (["--ready-timeout=soon"], "--ready-timeout='soon': give a timeout in seconds"),
+        (["--node-memory=512"], "--node-memory='512' has no unit; write it like '512MiB'"),
         (["--distro-image=me/k3s:1"], "needs exactly one --distro"),
         (["--distro=k3s", "--distro=k0s", "--distro-image=me/k3s:1"], "(got 2)"),
         (["--distro=k3s", "--distro-image-archive=/no/such.tar"], "no such file"),
-        (["--distro=microk8s"], "microk8s config > microk8s.yaml"),
+        (["--distro=microk8s"], "it is a snap and cannot run in a container"),
         (["--distro=k3s", "--reuse-cluster", "--keep-cluster=never"], "contradicts"),
         (
             ["--provisioner=vagrant"],
@@ -86,9 +90,11 @@ def test_bad_values_are_usage_errors(
     assert expected in run_usage_error(pytester, *args)
 
 
-def test_bad_ini_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+def test_bad_ini_value_is_a_usage_error_under_its_ini_name(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nk8sdistro_keep_cluster = forever\n")
-    assert "'forever' is not a keep policy" in run_usage_error(pytester)
+    output = run_usage_error(pytester)
+    assert "k8sdistro_keep_cluster (ini)='forever' is not a keep policy" in output
+    assert "--keep-cluster" not in output
 
 
 def test_ini_distros_are_used_without_the_option(pytester: pytest.Pytester) -> None:

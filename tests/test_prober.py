@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from pytest_k8sdistro.errors import ProbeError
 from pytest_k8sdistro.measure.upgrade.prober import (
-    ProbeError,
     Prober,
     Sample,
     api_check,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_k8sdistro.distros.registry import FEATURES, get_profile, known_distros
+from pytest_k8sdistro.distros.profile import FEATURES
+from pytest_k8sdistro.distros.registry import get_profile, known_distros
 from pytest_k8sdistro.distros.spec import parse_distro
 
 

@@ -7,12 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from pytest_k8sdistro.kube.readiness import (
-    LogLine,
-    Probe,
-    ReadinessTimeout,
-    wait_until_ready,
-)
+from pytest_k8sdistro.errors import ReadinessTimeout
+from pytest_k8sdistro.kube.readiness import LogLine, Probe, wait_until_ready
 
 
 class FakeClock:

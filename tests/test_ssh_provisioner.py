@@ -19,11 +19,11 @@ from sshd.image import PLAIN_USER, SUDO_USER
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.install import Artifact
 from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.kube import api as kube_clients
 from pytest_k8sdistro.kube.client import Kube
 from pytest_k8sdistro.model.cluster import RunIdentity
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners.base import ProvisionError
 from pytest_k8sdistro.provisioners.machine.ssh import SshProvisioner
 
 pytestmark = pytest.mark.docker

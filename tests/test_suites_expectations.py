@@ -125,9 +125,9 @@ def test_malformed_override_stops_the_suites_before_a_cluster_starts(
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--suite-timeout", "soon", "*--suite-timeout='soon': expected a number of seconds*"),
-        ("--suite-timeout", "0", "*--suite-timeout='0': must be at least 1 seconds*"),
-        ("--suite-hold", "-1", "*--suite-hold='-1': must be at least 0 seconds*"),
+        ("--suite-timeout", "soon", "*--suite-timeout='soon': give seconds 1 or more*"),
+        ("--suite-timeout", "0", "*--suite-timeout='0': give seconds 1 or more*"),
+        ("--suite-hold", "-1", "*--suite-hold='-1': give seconds 0 or more*"),
     ],
 )
 def test_bad_suite_timeouts_are_usage_errors(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
-
 import pytest
 
-from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import parse_distro
-from pytest_k8sdistro.measure.upgrade.plan import plan, version_key
+from pytest_k8sdistro.measure.upgrade.plan import UpgradePlan, plan
+from pytest_k8sdistro.model.versions import version_key
+from pytest_k8sdistro.provisioners.base import Provisioner
+from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner
+from pytest_k8sdistro.provisioners.machine.host import HostProvisioner
 
 TEST_FILE = """
 def test_nothing():
@@ -32,37 +32,39 @@ def test_versions_order_numerically(older: str, newer: str) -> None:
     assert version_key(older) < version_key(newer)
 
 
-def settings(distro: str, provisioner: str = "host", **changes: Any) -> Settings:
-    values: dict[str, Any] = {"keep": None, **changes}
-    return Settings(distros=(parse_distro(distro),), provisioner=provisioner, **values)
-
-
-def option(to: str | None, image: str | None = None) -> Any:
-    return SimpleNamespace(
-        upgrade_to=to, upgrade_image=image, probe_interval=0.1, max_downtime=None
+def make_plan(
+    to: str | None,
+    distro: str,
+    provisioner: type[Provisioner] = HostProvisioner,
+    image: str | None = None,
+) -> UpgradePlan | None:
+    return plan(
+        to, image=image, specs=(parse_distro(distro),), provisioner=provisioner, reuse=False
     )
 
 
 def test_patch_and_minor_upgrades_are_told_apart() -> None:
     # host provisioner: no image to look up, so no engine is needed here.
-    patch = plan(option("v1.33.7+k3s1"), settings("k3s:v1.33.6+k3s1"))
-    minor = plan(option("v1.34.2-k3s1"), settings("k3s:v1.33.6+k3s1"))
+    patch = make_plan("v1.33.7+k3s1", "k3s:v1.33.6+k3s1")
+    minor = make_plan("v1.34.2-k3s1", "k3s:v1.33.6+k3s1")
     assert patch is not None and patch.kind == "patch" and patch.image is None
     assert minor is not None and minor.kind == "minor" and minor.target == "v1.34.2+k3s1"
-    snap = plan(option("1.34/stable"), settings("microk8s:1.33/stable"))
+    snap = make_plan("1.34/stable", "microk8s:1.33/stable")
     assert snap is not None and snap.kind == "minor"
-    assert plan(option(None), settings("k3s")) is None
+    assert make_plan(None, "k3s") is None
 
 
-def test_the_docker_provisioner_takes_the_official_image_or_the_override(
+def test_a_provisioner_that_runs_images_takes_the_official_image_or_the_override(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     checked: list[str] = []
-    monkeypatch.setattr(
-        "pytest_k8sdistro.measure.upgrade.plan.check_image", lambda ref, target: checked.append(ref)
-    )
-    official = plan(option("v1.34.2+k3s1"), settings("k3s:v1.33.6+k3s1", "docker"))
-    vendor = plan(option("v1.34.2+k3s1", "vendor/k3s:x"), settings("k3s:v1.33.6+k3s1", "docker"))
+
+    def check(ref: str, *, flag: str, instead: str) -> None:
+        checked.append(ref)
+
+    monkeypatch.setattr(DockerProvisioner, "check_image_available", check)
+    official = make_plan("v1.34.2+k3s1", "k3s:v1.33.6+k3s1", DockerProvisioner)
+    vendor = make_plan("v1.34.2+k3s1", "k3s:v1.33.6+k3s1", DockerProvisioner, "vendor/k3s:x")
     assert official is not None and official.image == "rancher/k3s:v1.34.2-k3s1"
     assert vendor is not None and vendor.image == "vendor/k3s:x"
     assert checked == ["rancher/k3s:v1.34.2-k3s1", "vendor/k3s:x"]

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from pytest_k8sdistro import Cluster, RunIdentity
-from pytest_k8sdistro.measure.upgrade.procedure import (
-    UpgradeUnsupported,
-    reports_version,
-    run_upgrade,
-)
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.errors import UpgradeUnsupported
+from pytest_k8sdistro.measure.upgrade.procedure import reports_version, run_upgrade
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners.base import Provisioner
+from pytest_k8sdistro.provisioners.base import Capabilities, Provisioner
+from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner
+from pytest_k8sdistro.provisioners.existing import ExistingCluster
 
 
 def cluster(distro: str = "k3s", version: str = "v1.33.6+k3s1") -> Cluster:
@@ -33,8 +33,8 @@ class Bare(Provisioner):
         raise NotImplementedError
 
 
-class BinarySwapper(Bare):
-    NAME = "swapper"
+class BinarySwapper(DockerProvisioner):
+    """The docker provisioner with the engine work recorded instead of done."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -46,20 +46,29 @@ class BinarySwapper(Bare):
 
 class Upgrader(Bare):
     NAME = "upgrader"
+    CAPABILITIES = Capabilities(upgrades=True)
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.calls: list[tuple[str, str | None]] = []
 
-    def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> None:
+    def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> str:
         self.calls.append((target_version, image))
+        return "refreshed"
+
+
+class Claims(Bare):
+    """Says it upgrades, but does not implement the method."""
+
+    NAME = "claims"
+    CAPABILITIES = Capabilities(upgrades=True)
 
 
 def make(cls: type[Provisioner], tmp_path: Path) -> Any:
-    return cls(None, RunIdentity.new(), tmp_path, Progress(None))  # type: ignore[arg-type]
+    return cls(Settings(), RunIdentity.new(), tmp_path, Progress(None))
 
 
-def test_replace_binary_takes_the_official_image_or_the_override(tmp_path: Path) -> None:
+def test_the_docker_upgrade_takes_the_official_image_or_the_override(tmp_path: Path) -> None:
     provisioner = make(BinarySwapper, tmp_path)
     done = run_upgrade(provisioner, cluster(), "v1.34.2+k3s1")
     run_upgrade(provisioner, cluster(), "v1.34.2+k3s1", image="vendor/k3s:1")
@@ -77,24 +86,22 @@ def test_a_provisioner_with_its_own_upgrade_is_asked(tmp_path: Path) -> None:
     provisioner = make(Upgrader, tmp_path)
     done = run_upgrade(provisioner, cluster("microk8s", "1.33/stable"), "1.34/stable")
     assert provisioner.calls == [("1.34/stable", None)]
-    assert "snap refresh" in done
+    assert done == "refreshed"
 
 
-def test_without_either_the_error_names_the_missing_method(tmp_path: Path) -> None:
+def test_a_claim_without_the_method_names_what_is_missing(tmp_path: Path) -> None:
     with pytest.raises(UpgradeUnsupported) as info:
-        run_upgrade(make(Bare, tmp_path), cluster("microk8s", "1.33/stable"), "1.34/stable")
+        run_upgrade(make(Claims, tmp_path), cluster("microk8s", "1.33/stable"), "1.34/stable")
     message = str(info.value)
-    assert "upgrade(cluster, target_version, *, image)" in message
-    assert "snap refresh microk8s" in message and "bare" in message
+    assert "does not implement upgrade()" in message
+    assert "snap refresh microk8s" in message and "claims" in message
 
 
-def test_provisioners_without_an_upgrade_procedure_say_so(tmp_path: Path) -> None:
+def test_provisioners_that_do_not_upgrade_say_so(tmp_path: Path) -> None:
     # A cluster the user runs (--kubeconfig) is not the plugin's to upgrade.
-    from pytest_k8sdistro.provisioners.existing import ExistingCluster
-
-    provisioner = ExistingCluster(None, RunIdentity.new(), tmp_path, Progress(None))  # type: ignore[arg-type]
-    with pytest.raises(UpgradeUnsupported, match="Not implemented yet for existing"):
-        run_upgrade(provisioner, cluster("k3s", "v1.33.6+k3s1"), "v1.34.1+k3s1")
+    for cls in (ExistingCluster, Bare):
+        with pytest.raises(UpgradeUnsupported, match=f"the {cls.NAME} provisioner cannot upgrade"):
+            run_upgrade(make(cls, tmp_path), cluster("k3s", "v1.33.6+k3s1"), "v1.34.1+k3s1")
 
 
 @pytest.mark.parametrize(

@@ -11,23 +11,11 @@ from pathlib import Path
 
 import pytest
 
-#: Tiers shipped in fixtures/footprint/, cumulative, in this order.
-TIERS: tuple[str, ...] = ("empty", "utilities", "app")
-TIER_HELP = {
-    "empty": "idle cluster + a node-exporter-shaped DaemonSet",
-    "utilities": "+ cert-manager-, ingress-controller- and storage-provisioner-shaped pods",
-    "app": "+ a Ghost-and-MariaDB-shaped application",
-}
+from pytest_k8sdistro.config import parse
+from pytest_k8sdistro.measure.footprint.tiers import TIER_HELP, TIERS, Tier
+
 DEFAULT_SETTLE_S = 30.0
 REPORT_FORMATS = ("md", "json", "html")
-
-
-@dataclass(frozen=True)
-class Tier:
-    """A tier by name: a file of fixtures/footprint/, or a manifest of the user's own."""
-
-    name: str
-    path: Path | None = None  # None: the shipped fixtures/footprint/<name>.yaml
 
 
 @dataclass(frozen=True)
@@ -39,9 +27,7 @@ class FootprintSettings:
 
 
 def memory_max(value: str) -> int:
-    from pytest_k8sdistro.config.options import memory_size  # options.py imports this module
-
-    return memory_size(value, flag="--memory-max")
+    return parse.memory_size(value, flag="--memory-max")
 
 
 def memory_tiers(value: str) -> tuple[Tier, ...]:
@@ -76,15 +62,9 @@ def memory_tiers(value: str) -> tuple[Tier, ...]:
 
 
 def settle_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0:
-        raise pytest.UsageError(
-            f"--settle-seconds={value!r}: give the seconds to sample each tier for, e.g. 30"
-        )
-    return seconds
+    return parse.seconds(
+        value, flag="--settle-seconds", meaning="the seconds to sample each tier for", example="30"
+    )
 
 
 def add_options(parser: pytest.Parser, group_name: str) -> None:

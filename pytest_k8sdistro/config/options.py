@@ -6,140 +6,80 @@ is accepted, raised while pytest parses its arguments, before anything starts.
 
 from __future__ import annotations
 
-import re
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
-from typing import get_args
 
 import pytest
 
-from pytest_k8sdistro.config import footprint as footprint_options
-from pytest_k8sdistro.distros.install import (
-    ARTIFACT_HELP,
-    MICROK8S_ADDONS,
-    Artifact,
-    ArtifactKind,
-    artifact_kind,
-    parse_addons,
-)
-from pytest_k8sdistro.measure.upgrade import plan as upgrade_options
-from pytest_k8sdistro.model.datastore import KINDS as DATASTORE_KINDS
+from pytest_k8sdistro.config import footprint, parse, upgrade
+from pytest_k8sdistro.distros.install import ARTIFACT_KINDS, Artifact, ArtifactKind, artifact_kind
+from pytest_k8sdistro.distros.registry import BUILTIN as BUILTIN_DISTROS
+from pytest_k8sdistro.model.datastore import KINDS as DATASTORES
 from pytest_k8sdistro.model.policy import KeepPolicy
+from pytest_k8sdistro.provisioners.base import IP_FAMILIES
 
 GROUP = "k8sdistro"
-
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-}
+#: Every suite workload runs this image with an explicit command.
+DEFAULT_SUITE_IMAGE = "busybox:1.36.1"
+DEFAULT_SUITE_TIMEOUT_S = 120.0
+DEFAULT_SUITE_HOLD_S = 8.0
 
 
-def memory_size(value: str, *, flag: str = "memory size") -> int:
-    """``1GiB``, ``512MiB``, ``1.5G`` or plain bytes, as a number of bytes."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
-    unit = match.group(2).lower() if match else ""
-    if match is None or unit not in _SIZE_UNITS:
-        raise pytest.UsageError(
-            f"{flag}={value!r} is not a memory size; write it like '1GiB', '512MiB' or '2G'"
-        )
-    size = int(float(match.group(1)) * _SIZE_UNITS[unit])
-    # Docker refuses limits under 6 MiB; nothing Kubernetes-shaped boots in less.
-    if size < 64 * 1024**2:
-        raise pytest.UsageError(f"{flag}={value!r} is under 64MiB; no distribution boots there")
-    return size
+def memory_size(value: str, *, flag: str = "--node-memory") -> int:
+    return parse.memory_size(value, flag=flag)
 
 
 def cpu_count(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if number <= 0:
-        raise pytest.UsageError(
-            f"--node-cpus={value!r} is not a positive number of CPUs, e.g. '1' or '0.5'"
-        )
-    return number
+    return parse.cpu_count(value, flag="--node-cpus")
 
 
 def node_count(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 10:
-        raise pytest.UsageError(f"--nodes={value!r}: give a whole number of nodes from 1 to 10")
-    return int(value)
-
-
-#: Accepted by ``--ip-family``: IPv4 only (every distribution's default), or dual-stack.
-IP_FAMILIES = ("ipv4", "dual")
+    return parse.whole_number(value, flag="--nodes", low=1, high=10, what="nodes")
 
 
 def ip_family(value: str) -> str:
-    family = value.strip().lower()
-    if family not in IP_FAMILIES:
-        raise pytest.UsageError(
-            f"--ip-family={value!r} is not an IP family; use one of: {', '.join(IP_FAMILIES)}"
-        )
-    return family
+    return parse.choice(value, flag="--ip-family", accepted=IP_FAMILIES, what="an IP family")
 
 
 def datastore_kind(value: str) -> str:
-    kind = value.strip().lower()
-    if kind not in DATASTORE_KINDS:
-        raise pytest.UsageError(
-            f"--datastore={value!r} is not a datastore this plugin starts; use one of: "
-            f"{', '.join(DATASTORE_KINDS)}"
-        )
-    return kind
+    return parse.choice(
+        value, flag="--datastore", accepted=DATASTORES, what="a datastore this plugin starts"
+    )
 
 
 def timeout_seconds(value: str, *, flag: str = "--ready-timeout") -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if seconds <= 0:
-        raise pytest.UsageError(f"{flag}={value!r} is not a timeout; give seconds greater than 0")
-    return seconds
+    return parse.seconds(value, flag=flag, meaning="a timeout in seconds", example="600")
 
 
-def keep_policy(value: str) -> KeepPolicy:
-    try:
-        return KeepPolicy(value.strip().lower())
-    except ValueError:
-        accepted = ", ".join(p.value for p in KeepPolicy)
-        raise pytest.UsageError(
-            f"--keep-cluster={value!r} is not a keep policy; use one of: {accepted}"
-        ) from None
+def keep_policy(value: str, *, flag: str = "--keep-cluster") -> KeepPolicy:
+    chosen = parse.choice(
+        value, flag=flag, accepted=(p.value for p in KeepPolicy), what="a keep policy"
+    )
+    return KeepPolicy(chosen)
 
 
-def distro_addons(value: str) -> tuple[str, ...]:
-    try:
-        return parse_addons(value)
-    except ValueError as exc:
-        raise pytest.UsageError(
-            f"--distro-addons={value!r}: {exc}; accepted: {', '.join(MICROK8S_ADDONS)} "
-            "(metallb as metallb:FIRST-LAST)"
-        ) from None
+def suite_timeout(value: str, *, flag: str = "--suite-timeout") -> float:
+    return parse.seconds(value, flag=flag, minimum=1, exclusive=False, example="120")
+
+
+def suite_hold(value: str, *, flag: str = "--suite-hold") -> float:
+    return parse.seconds(value, flag=flag, exclusive=False, example="8")
+
+
+def image_ref(flag: str) -> Callable[[str], str]:
+    return parse.option_type(parse.image_ref, flag)
 
 
 def install_artifact(value: str) -> Artifact:
     """``[KIND=]PATH``; the kind is guessed from the file name when not given."""
-    kinds: tuple[str, ...] = get_args(ArtifactKind)
     kind, sep, rest = value.partition("=")
-    if sep and kind in kinds:
+    if sep and kind in ARTIFACT_KINDS:
         path = Path(rest).expanduser()
-        chosen: ArtifactKind = kind  # type: ignore[assignment]
+        chosen: ArtifactKind = kind
     elif sep and "/" not in kind:
         raise pytest.UsageError(
             f"--install-artifact={value!r}: {kind!r} is not an artifact kind; use one of: "
-            + "; ".join(f"{k} ({v})" for k, v in ARTIFACT_HELP.items())
+            + ", ".join(ARTIFACT_KINDS)
         )
     else:
         path = Path(value).expanduser()
@@ -158,12 +98,15 @@ def add_options(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME[:VERSION]",
-        help="distribution to start and test: k3s, k0s or microk8s, optionally pinned "
-        "(k3s:v1.33.6+k3s1). Repeat to test several side by side.",
+        help="distribution to start and test: "
+        + ", ".join(BUILTIN_DISTROS)
+        + " (or one a plugin adds), optionally pinned (NAME:VERSION). Repeat to test "
+        "several side by side.",
     )
     group.addoption(
         "--distro-image",
         metavar="REF",
+        type=image_ref("--distro-image"),
         help="run this image (a vendor's build) under the named distribution's contract",
     )
     group.addoption(
@@ -189,7 +132,8 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="how clusters are brought up: docker, host (this machine, with "
         "--allow-host-install), ssh://user@host[:port] (a machine over SSH), multipass "
-        "(a throwaway VM). Default: docker (existing with --kubeconfig)",
+        "(a throwaway VM), or one a plugin adds. Default: docker (existing with "
+        "--kubeconfig)",
     )
     group.addoption(
         "--allow-host-install",
@@ -200,11 +144,10 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--distro-addons",
-        type=distro_addons,
         default=None,
         metavar="A,B,...",
-        help="microk8s addons to enable, e.g. dns,hostpath-storage,ingress; the "
-        "expectations follow what is enabled",
+        help="addons to enable, for distributions that have them, e.g. "
+        "dns,hostpath-storage,ingress; the expectations follow what is enabled",
     )
     group.addoption(
         "--install-artifact",
@@ -213,7 +156,8 @@ def add_options(parser: pytest.Parser) -> None:
         default=[],
         metavar="[KIND=]PATH",
         help="install from this local file instead of downloading (air-gapped): "
-        "binary, images, script (k3s install.sh), snap, assert. Repeatable",
+        + ", ".join(ARTIFACT_KINDS)
+        + ", as the distribution accepts. Repeatable",
     )
     group.addoption(
         "--keep-cluster",
@@ -255,19 +199,20 @@ def add_options(parser: pytest.Parser) -> None:
         type=datastore_kind,
         default=None,
         metavar="postgres|mysql",
-        help="k3s only: start PostgreSQL or MySQL in a container beside the server and "
-        "keep the cluster's state there (k3s --datastore-endpoint). Default: the "
-        "distribution's own datastore",
+        help="start PostgreSQL or MySQL in a container beside the server and keep the "
+        "cluster's state there, for distributions that take an external datastore. "
+        "Default: the distribution's own datastore",
     )
     group.addoption(
         "--datastore-image",
         default=None,
+        type=image_ref("--datastore-image"),
         metavar="REF",
         help="the database image for --datastore. Default: postgres:17 or mysql:8.4",
     )
     group.addoption(
         "--node-memory",
-        type=partial(memory_size, flag="--node-memory"),
+        type=memory_size,
         default=None,
         metavar="SIZE",
         help="memory limit of each node container, e.g. 1GiB",
@@ -286,8 +231,9 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="how long a cluster may take to become ready. Default: the profile's, 300",
     )
-    upgrade_options.add_options(group)
-    footprint_options.add_options(parser, GROUP)
+    upgrade.add_options(group)
+    footprint.add_options(parser, GROUP)
+    _add_suite_options(parser)
     parser.addini(
         "k8sdistro_distros",
         type="linelist",
@@ -304,3 +250,39 @@ def add_options(parser: pytest.Parser) -> None:
         default="",
         help="default of --ready-timeout, in seconds",
     )
+
+
+def _add_suite_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("k8sdistro-suites", "k8sdistro suites")
+    group.addoption(
+        "--suite-timeout",
+        type=suite_timeout,
+        default=None,
+        metavar="SECONDS",
+        help="longest wait of any suite check (pods Ready, PVCs Bound, addresses); "
+        f"default {DEFAULT_SUITE_TIMEOUT_S:g}",
+    )
+    group.addoption(
+        "--suite-hold",
+        type=suite_hold,
+        default=None,
+        metavar="SECONDS",
+        help="how long a state that must not change is watched (a PVC waiting for its "
+        f"first consumer, a LoadBalancer without a provider); default {DEFAULT_SUITE_HOLD_S:g}",
+    )
+    group.addoption(
+        "--suite-image",
+        default=None,
+        type=image_ref("--suite-image"),
+        metavar="REF",
+        help=f"busybox image the suites' workloads run; default {DEFAULT_SUITE_IMAGE}",
+    )
+    parser.addini(
+        "k8sdistro_suite_timeout",
+        "default of --suite-timeout",
+        default=f"{DEFAULT_SUITE_TIMEOUT_S:g}",
+    )
+    parser.addini(
+        "k8sdistro_suite_hold", "default of --suite-hold", default=f"{DEFAULT_SUITE_HOLD_S:g}"
+    )
+    parser.addini("k8sdistro_suite_image", "default of --suite-image", default=DEFAULT_SUITE_IMAGE)

@@ -1,113 +1,155 @@
-"""The run's settings, gathered from options and ini values and checked together."""
+"""The run's settings, gathered from options and ini values and checked together.
+
+Every cross-check reads what the chosen provisioner declares
+(:class:`~pytest_k8sdistro.provisioners.base.Capabilities`) and what each
+distribution's profile says; none names a provisioner or a distribution. Problems
+found below this layer arrive as :class:`~pytest_k8sdistro.errors.ConfigError` and
+leave as :class:`pytest.UsageError`.
+"""
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_k8sdistro.config.options import keep_policy, timeout_seconds
-from pytest_k8sdistro.distros import microk8s as microk8s_profile
-from pytest_k8sdistro.distros import overrides as expectfile
-from pytest_k8sdistro.distros.install import ARTIFACT_KINDS, Artifact
-from pytest_k8sdistro.distros.registry import Expectations
+from pytest_k8sdistro.config import parse
+from pytest_k8sdistro.config.options import (
+    DEFAULT_SUITE_HOLD_S,
+    DEFAULT_SUITE_IMAGE,
+    DEFAULT_SUITE_TIMEOUT_S,
+    keep_policy,
+    suite_hold,
+    suite_timeout,
+    timeout_seconds,
+)
+from pytest_k8sdistro.distros import overrides
+from pytest_k8sdistro.distros.profile import Expectations
+from pytest_k8sdistro.distros.registry import get_profile, known_distros
 from pytest_k8sdistro.distros.spec import DistroSpec, parse_distro
+from pytest_k8sdistro.errors import ConfigError
 from pytest_k8sdistro.kube import kubeconfig
-from pytest_k8sdistro.measure.upgrade import plan as upgrade_options
+from pytest_k8sdistro.measure.upgrade.plan import UpgradePlan, plan
 from pytest_k8sdistro.model.policy import KeepPolicy
+from pytest_k8sdistro.model.timeouts import Timeouts
 from pytest_k8sdistro.provisioners import registry as provisioners
+from pytest_k8sdistro.provisioners.base import Capabilities, Provisioner, ProvisionerConfig
 
 settings_key = pytest.StashKey["Settings"]()
 
+T = TypeVar("T")
 
-@dataclass(frozen=True)
-class Settings:
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(ProvisionerConfig):
     """Defaults are the options' defaults, so code outside pytest names only what differs."""
 
-    distros: tuple[DistroSpec, ...]
-    image: str | None = None
-    image_archive: Path | None = None
-    kubeconfig: Path | None = None
+    distros: tuple[DistroSpec, ...] = ()
     keep: KeepPolicy = KeepPolicy.NEVER
     reuse: bool = False
     strict_features: bool = False
-    nodes: int = 1
-    #: ``--ip-family``: "ipv4", or "dual" for dual-stack clusters.
-    ip_family: str = "ipv4"
-    #: ``--datastore``: an external database started beside k3s, or None.
-    datastore: str | None = None
-    #: ``--datastore-image``: the image of that database, or None for the default.
-    datastore_image: str | None = None
-    node_memory: int | None = None
-    node_cpus: float | None = None
-    ready_timeout: float | None = None
     #: The name of the provisioner that brings clusters up for this run.
-    provisioner: str = "docker"
+    provisioner: str = provisioners.DEFAULT
+    #: What that provisioner can do (its class says); found from the built-in
+    #: registry when not given (settings made outside pytest).
+    capabilities: Capabilities | None = None
     #: ``--distro-expect`` changes, by distribution name.
     expect_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: What the provisioner works on, when it takes an address (``ssh://user@host``).
-    provisioner_target: str | None = None
-    #: ``--allow-host-install``: the host provisioner may change this machine.
-    allow_host_install: bool = False
-    #: ``--distro-addons`` (microk8s), or None when not given.
-    distro_addons: tuple[str, ...] | None = None
-    #: ``--install-artifact``: local files installed instead of downloads.
-    install_artifacts: tuple[Artifact, ...] = ()
     #: ``--upgrade-to`` and its companions (the upgrade suite), or None when not given.
-    upgrade: upgrade_options.UpgradePlan | None = None
+    upgrade: UpgradePlan | None = None
+    #: ``--suite-timeout`` and ``--suite-hold``: how long suite checks wait.
+    suite_timeouts: Timeouts = field(
+        default_factory=lambda: Timeouts(DEFAULT_SUITE_TIMEOUT_S, DEFAULT_SUITE_HOLD_S)
+    )
+    #: ``--suite-image``: the image the suites' workloads run.
+    suite_image: str = DEFAULT_SUITE_IMAGE
+
+    def __post_init__(self) -> None:
+        if self.capabilities is None:
+            known = provisioners.BUILTIN.get(self.provisioner)
+            found = provisioners.load(known).CAPABILITIES if known else Capabilities()
+            object.__setattr__(self, "capabilities", found)
+
+    @property
+    def can(self) -> Capabilities:
+        """The provisioner's capabilities (always set after construction)."""
+        assert self.capabilities is not None
+        return self.capabilities
 
     def expectations(self, spec: DistroSpec) -> Expectations:
-        """The profile's expectations for ``spec`` with the vendor's changes applied."""
-        expectations = spec.profile.expectations
-        if spec.name == "microk8s" and (
-            self.distro_addons is not None or self.provisioner in MACHINE_PROVISIONERS
+        """What ``spec`` is expected to offer in this run: the profile's expectations at
+        its version, as the run shapes it (addons, an external datastore), with the
+        vendor's changes on top."""
+        profile = spec.profile
+        expectations = profile.expectations_at(spec.version)
+        if profile.addons is not None and (
+            self.distro_addons is not None or self.can.enables_addons
         ):
-            # A microk8s this run installs, or one whose addons were named, offers
+            # A distribution this run installs, or one whose addons were named, offers
             # what its enabled addons add and nothing more.
-            expectations = microk8s_profile.with_addons(expectations, self.distro_addons or ())
-        if self.datastore is not None and spec.name == "k3s":
+            expectations = profile.addons.apply(expectations, self.distro_addons or ())
+        if self.datastore is not None and profile.datastores is not None:
             # Asked for: the cluster runs on the database started beside it.
             expectations = expectations.with_overrides({"datastore": self.datastore})
         return expectations.with_overrides(self.expect_overrides.get(spec.name, {}))
 
 
-#: Provisioners that install a distribution on a machine (provisioners/machine.py).
-MACHINE_PROVISIONERS = ("host", "ssh", "multipass")
+@contextmanager
+def _usage(where: str = "") -> Iterator[None]:
+    """Lower layers' :class:`ConfigError` as pytest's usage error."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise pytest.UsageError(f"{where}{exc}") from None
+
+
+def _ini(config: pytest.Config, name: str, convert: Callable[[str], T]) -> T | None:
+    """An ini setting's value through ``convert``, or None when it is not set."""
+    value = config.getini(name)
+    if not value:
+        return None
+    return convert(str(value))
 
 
 def from_config(config: pytest.Config) -> Settings:
     """Build and check the run's settings; every problem is a :class:`pytest.UsageError`."""
     option = config.option
+    from_ini = not option.distro
     raw_distros: list[str] = option.distro or config.getini("k8sdistro_distros")
-    distros = tuple(dict.fromkeys(parse_distro(value) for value in raw_distros))
+    with _usage("k8sdistro_distros (ini): " if from_ini else ""):
+        distros = tuple(dict.fromkeys(parse_distro(value) for value in raw_distros))
 
-    keep = option.keep_cluster
-    if keep is None:
-        keep = keep_policy(config.getini("k8sdistro_keep_cluster"))
-    timeout = option.ready_timeout
-    if timeout is None and config.getini("k8sdistro_ready_timeout"):
-        timeout = timeout_seconds(
-            config.getini("k8sdistro_ready_timeout"), flag="k8sdistro_ready_timeout"
-        )
+    keep = option.keep_cluster or _ini(
+        config,
+        "k8sdistro_keep_cluster",
+        lambda v: keep_policy(v, flag=parse.ini_flag("k8sdistro_keep_cluster")),
+    )
+    timeout = option.ready_timeout or _ini(
+        config,
+        "k8sdistro_ready_timeout",
+        lambda v: timeout_seconds(v, flag=parse.ini_flag("k8sdistro_ready_timeout")),
+    )
 
-    registry = provisioners.registry(config)
-    provisioner = option.provisioner or ("existing" if option.k8sdistro_kubeconfig else "docker")
-    provisioner, target = _provisioner_and_target(provisioner)
-    if provisioner not in registry:
-        raise pytest.UsageError(
-            f"--provisioner={provisioner!r} is not a known provisioner; "
-            f"known: {', '.join(sorted(registry))} (ssh as ssh://user@host[:port])"
+    name = option.provisioner or (
+        provisioners.FOR_KUBECONFIG if option.k8sdistro_kubeconfig else provisioners.DEFAULT
+    )
+    with _usage():
+        name, target, cls = _provisioner(config, name)
+    with _usage("--distro-expect: "):
+        expect_overrides = (
+            overrides.load(Path(option.distro_expect)) if option.distro_expect else {}
         )
     settings = Settings(
         distros=distros,
         image=option.distro_image,
         image_archive=Path(option.distro_image_archive) if option.distro_image_archive else None,
         kubeconfig=Path(option.k8sdistro_kubeconfig) if option.k8sdistro_kubeconfig else None,
-        keep=keep,
+        keep=keep or KeepPolicy.NEVER,
         reuse=option.reuse_cluster,
         strict_features=option.strict_features,
         nodes=option.nodes,
@@ -117,68 +159,120 @@ def from_config(config: pytest.Config) -> Settings:
         node_memory=option.node_memory,
         node_cpus=option.node_cpus,
         ready_timeout=timeout,
-        provisioner=provisioner,
-        expect_overrides=_expect_overrides(option.distro_expect),
+        provisioner=name,
+        capabilities=cls.CAPABILITIES,
+        expect_overrides=expect_overrides,
         provisioner_target=target,
         allow_host_install=option.allow_host_install,
-        distro_addons=option.distro_addons,
         install_artifacts=tuple(option.install_artifact or ()),
     )
+    suite_timeouts = Timeouts(
+        wait=option.suite_timeout
+        or suite_timeout(
+            str(config.getini("k8sdistro_suite_timeout")),
+            flag=parse.ini_flag("k8sdistro_suite_timeout"),
+        ),
+        hold=option.suite_hold
+        if option.suite_hold is not None
+        else suite_hold(
+            str(config.getini("k8sdistro_suite_hold")),
+            flag=parse.ini_flag("k8sdistro_suite_hold"),
+        ),
+    )
+    suite_image = option.suite_image or parse.image_ref(
+        str(config.getini("k8sdistro_suite_image")), flag=parse.ini_flag("k8sdistro_suite_image")
+    )
+    settings = replace(settings, suite_timeouts=suite_timeouts, suite_image=suite_image)
+    with _usage("--distro-addons: "):
+        settings = replace(settings, distro_addons=_addons(option.distro_addons, distros))
+    with _usage():
+        _check(settings, cls, explicit_keep=option.keep_cluster)
+        upgrade = plan(
+            option.upgrade_to,
+            image=option.upgrade_image,
+            specs=distros,
+            provisioner=cls,
+            reuse=settings.reuse,
+            probe_interval=float(option.probe_interval),
+            max_downtime=option.max_downtime,
+        )
+    return replace(settings, upgrade=upgrade)
+
+
+def _provisioner(config: pytest.Config, value: str) -> tuple[str, str | None, type[Provisioner]]:
+    """``NAME`` or ``NAME://ADDRESS`` -> (name, the address, the class)."""
+    if "://" in value:
+        name, address = urlsplit(value).scheme, value
+    else:
+        name, address = value, None
+    known = provisioners.registry(config)
+    if name not in known:
+        raise ConfigError(
+            f"--provisioner={value!r} is not a known provisioner; known: "
+            + ", ".join(
+                f"{n}://ADDRESS" if provisioners.load(known[n]).CAPABILITIES.takes_address else n
+                for n in sorted(known)
+            )
+        )
+    cls = provisioners.load(known[name])
+    if cls.CAPABILITIES.takes_address:
+        if address is None:
+            raise ConfigError(
+                f"--provisioner={name} needs the machine: --provisioner={name}://ADDRESS "
+                f"(e.g. {name}://user@host[:port])"
+            )
+        cls.parse_address(address)
+    elif address is not None:
+        raise ConfigError(
+            f"--provisioner={value!r}: the {name} provisioner takes no address; name it "
+            f"plainly (--provisioner={name})"
+        )
+    return name, address, cls
+
+
+def _addons(value: str | None, distros: tuple[DistroSpec, ...]) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    with_addons = [spec for spec in distros if spec.profile.addons is not None]
+    if not with_addons:
+        having = [n for n in known_distros() if get_profile(n).addons is not None]
+        raise ConfigError(
+            f"{value!r} names addons, and no --distro of this run has any; addons are "
+            f"for {', '.join(having) or 'no distribution'}: add --distro="
+            f"{having[0] if len(having) == 1 else 'NAME'} or drop it"
+        )
+    addons = with_addons[0].profile.addons
+    assert addons is not None  # chosen for having them
+    try:
+        return addons.parse(value)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{value!r}: {exc}; accepted: {', '.join(addons.known)}"
+            + "".join(f" ({name} as {example})" for name, example in addons.need_argument.items())
+        ) from None
+
+
+def _check(settings: Settings, cls: type[Provisioner], *, explicit_keep: KeepPolicy | None) -> None:
     _check_image(settings)
     _check_kubeconfig(settings)
-    _check_reuse(settings, explicit_keep=option.keep_cluster)
-    _check_provisioner(settings)
-    _check_machine(settings)
-    _check_ip_family(settings)
+    _check_reuse(settings, explicit_keep=explicit_keep)
+    _check_distros(settings)
+    _check_shape(settings)
     _check_datastore(settings)
-    return replace(settings, upgrade=upgrade_options.plan(option, settings))
-
-
-def _provisioner_and_target(value: str) -> tuple[str, str | None]:
-    """``ssh://user@host`` -> ("ssh", the URL): the registry is keyed by the scheme."""
-    if "://" not in value:
-        if value == "ssh":
-            raise pytest.UsageError(
-                "--provisioner=ssh needs the machine: --provisioner=ssh://user@host[:port]"
-            )
-        return value, None
-    scheme = urlsplit(value).scheme
-    if scheme != "ssh":
-        raise pytest.UsageError(
-            f"--provisioner={value!r}: only ssh:// takes an address "
-            "(ssh://user@host[:port]); other provisioners are named plainly"
-        )
-    from pytest_k8sdistro.provisioners.machine.ssh import parse_url
-
-    try:
-        parse_url(value)
-    except ValueError as exc:
-        raise pytest.UsageError(f"--provisioner={value!r}: {exc}") from None
-    return scheme, value
-
-
-def _expect_overrides(value: str | None) -> dict[str, dict[str, Any]]:
-    if value is None:
-        return {}
-    try:
-        return expectfile.load(Path(value))
-    except expectfile.ExpectFileError as exc:
-        raise pytest.UsageError(f"--distro-expect: {exc}") from None
+    _check_artifacts(settings)
+    cls.check_config(settings, settings.distros)
 
 
 def _check_image(settings: Settings) -> None:
-    if settings.image is not None:
-        if len(settings.distros) != 1:
-            raise pytest.UsageError(
-                f"--distro-image={settings.image!r} needs exactly one --distro to say which "
-                f"distribution's contract the image follows (got {len(settings.distros)}); "
-                "e.g. --distro=k3s --distro-image=REF"
-            )
-        if not settings.image.strip() or any(c.isspace() for c in settings.image):
-            raise pytest.UsageError(f"--distro-image={settings.image!r} is not an image reference")
+    if settings.image is not None and len(settings.distros) != 1:
+        raise ConfigError(
+            f"--distro-image={settings.image!r} needs exactly one --distro to say which "
+            f"distribution's contract the image follows (got {len(settings.distros)}); "
+            "e.g. --distro=NAME --distro-image=REF"
+        )
     archive = settings.image_archive
     if archive is not None and not archive.is_file():
-        raise pytest.UsageError(
+        raise ConfigError(
             f"--distro-image-archive={str(archive)!r}: no such file; give the path of a "
             "tarball made by 'docker save'"
         )
@@ -189,10 +283,10 @@ def _check_kubeconfig(settings: Settings) -> None:
         return
     path = str(settings.kubeconfig)
     if len(settings.distros) != 1:
-        raise pytest.UsageError(
+        raise ConfigError(
             f"--kubeconfig={path!r} needs exactly one --distro naming the distribution that "
             f"runs there, so its expectations apply (got {len(settings.distros)}); "
-            "e.g. --kubeconfig=PATH --distro=k3s"
+            "e.g. --kubeconfig=PATH --distro=NAME"
         )
     conflicts = [
         flag
@@ -208,141 +302,142 @@ def _check_kubeconfig(settings: Settings) -> None:
         )
         if given
     ]
-    if settings.provisioner != "existing":
+    if settings.can.starts_clusters:
         conflicts.append("--provisioner")
     if conflicts:
-        raise pytest.UsageError(
+        raise ConfigError(
             f"--kubeconfig tests a cluster that is already running, so {', '.join(conflicts)} "
             "cannot apply; drop them, or drop --kubeconfig to let the plugin start a cluster"
         )
     try:
         kubeconfig.load(settings.kubeconfig)
-    except kubeconfig.KubeconfigError as exc:
-        raise pytest.UsageError(f"--kubeconfig: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"--kubeconfig: {exc}") from None
 
 
 def _check_reuse(settings: Settings, *, explicit_keep: KeepPolicy | None) -> None:
     if settings.reuse and explicit_keep is not None and explicit_keep is not KeepPolicy.ALWAYS:
-        raise pytest.UsageError(
+        raise ConfigError(
             f"--reuse-cluster keeps the cluster for the next run, which "
             f"--keep-cluster={explicit_keep.value} contradicts; drop one of them"
         )
 
 
-def _check_provisioner(settings: Settings) -> None:
-    if settings.provisioner != "docker":
-        return
+def _check_distros(settings: Settings) -> None:
+    """Every distribution can be brought up by the chosen provisioner."""
+    capabilities = settings.can
     for spec in settings.distros:
-        if spec.profile.container is None:
-            raise pytest.UsageError(
-                f"--distro={spec}: {spec.name} is a snap and cannot run in a container "
-                "(canonical/microk8s#233). Run it on a machine instead: "
+        profile = spec.profile
+        if capabilities.runs(profile):
+            continue
+        if profile.container is None and capabilities.runs_images:
+            why = profile.no_container_reason or "it has no container image"
+            raise ConfigError(
+                f"--distro={spec}: {spec.name} cannot run with --provisioner="
+                f"{settings.provisioner}: {why}. Run it on a machine instead: "
                 "--provisioner=host --allow-host-install installs it on this machine "
                 "(a throwaway one), --provisioner=ssh://user@host[:port] on a machine "
                 "reached by SSH, --provisioner=multipass in a throwaway VM; or test one you "
-                "installed with 'microk8s config > microk8s.yaml' and "
-                f"--distro={spec.name} --kubeconfig=microk8s.yaml"
+                f"installed with --distro={spec.name} --kubeconfig=PATH"
             )
+        raise ConfigError(
+            f"--distro={spec}: {spec.name} has no install plan for a machine, so "
+            f"--provisioner={settings.provisioner} cannot bring it up; use a provisioner "
+            "that runs its image (--provisioner=docker)"
+        )
 
 
-def _check_ip_family(settings: Settings) -> None:
-    if settings.ip_family == "ipv4" or settings.provisioner not in MACHINE_PROVISIONERS:
-        return
-    raise pytest.UsageError(
-        f"--ip-family={settings.ip_family} is for the docker provisioner, which makes the "
-        f"IPv6-enabled network itself; --provisioner={settings.provisioner} installs on a "
-        "machine whose network it does not control. Start the cluster dual-stack there "
-        "yourself and test it with --kubeconfig"
-    )
+def _check_shape(settings: Settings) -> None:
+    """Options that shape nodes, against what the provisioner can do."""
+    capabilities = settings.can
+    if not capabilities.starts_clusters:
+        return  # --kubeconfig's own check names every conflict
+    where = f"--provisioner={settings.provisioner}"
+    refused = [
+        flag
+        for flag, given, allowed in (
+            ("--distro-image", settings.image is not None, capabilities.runs_images),
+            (
+                "--distro-image-archive",
+                settings.image_archive is not None,
+                capabilities.runs_images,
+            ),
+            (
+                f"--nodes={settings.nodes}",
+                settings.nodes != 1,
+                settings.nodes <= capabilities.max_nodes,
+            ),
+            ("--node-memory", settings.node_memory is not None, capabilities.limits_memory),
+            ("--node-cpus", settings.node_cpus is not None, capabilities.limits_cpus),
+        )
+        if given and not allowed
+    ]
+    if refused:
+        nodes = (
+            "one node" if capabilities.max_nodes == 1 else f"up to {capabilities.max_nodes} nodes"
+        )
+        raise ConfigError(
+            f"{where} brings up {nodes}"
+            + (" on a machine" if capabilities.installs_on_machines else "")
+            + f", so {', '.join(refused)} cannot apply; drop them, or use a provisioner that "
+            "offers them (images, node counts and limits are for --provisioner=docker)"
+        )
+    if settings.ip_family not in capabilities.ip_families:
+        raise ConfigError(
+            f"--ip-family={settings.ip_family}: {where} starts only "
+            f"{', '.join(capabilities.ip_families)} clusters, on a network it does not "
+            "control; start the cluster dual-stack there yourself and test it with "
+            "--kubeconfig, or use --provisioner=docker"
+        )
 
 
 def _check_datastore(settings: Settings) -> None:
     if settings.datastore is None:
         if settings.datastore_image is not None:
-            raise pytest.UsageError(
+            raise ConfigError(
                 f"--datastore-image={settings.datastore_image!r} needs --datastore=postgres "
                 "or --datastore=mysql to say which database it is"
             )
         return
-    others = sorted({spec.name for spec in settings.distros} - {"k3s"})
-    if others:
-        raise pytest.UsageError(
-            f"--datastore={settings.datastore}: only k3s takes an external datastore "
-            f"(--datastore-endpoint), not {', '.join(others)}; run those without it"
+    refusing = sorted(
+        spec.name
+        for spec in settings.distros
+        if spec.profile.datastores is None
+        or settings.datastore not in spec.profile.datastores.kinds
+    )
+    if refusing:
+        taking = [n for n in known_distros() if (get_profile(n).datastores or None) is not None]
+        raise ConfigError(
+            f"--datastore={settings.datastore}: {', '.join(refusing)} takes no external "
+            f"{settings.datastore} datastore (those that do: {', '.join(taking) or 'none'}); "
+            "run it without --datastore"
         )
-    if settings.provisioner in MACHINE_PROVISIONERS:
-        raise pytest.UsageError(
-            f"--datastore={settings.datastore} starts the database as a container beside "
-            f"the node: it is for the docker provisioner, not {settings.provisioner}"
+    if settings.datastore not in settings.can.datastores:
+        raise ConfigError(
+            f"--datastore={settings.datastore} starts the database beside the node, which "
+            f"--provisioner={settings.provisioner} cannot; use --provisioner=docker"
         )
-    image = settings.datastore_image
-    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
-        raise pytest.UsageError(f"--datastore-image={image!r} is not an image reference")
 
 
-def _check_machine(settings: Settings) -> None:
-    """Options of the host, ssh and multipass provisioners, checked together."""
-    machine = settings.provisioner in MACHINE_PROVISIONERS
-    if settings.provisioner == "host" and not settings.allow_host_install:
-        raise pytest.UsageError(
-            "--provisioner=host installs the distribution on this machine as system "
-            "services and removes it afterwards; allow that with --allow-host-install "
-            "(only on a throwaway machine), or use --provisioner=ssh://user@host or "
-            "--provisioner=multipass"
+def _check_artifacts(settings: Settings) -> None:
+    if not settings.install_artifacts:
+        return
+    if not settings.can.installs_artifacts:
+        raise ConfigError(
+            f"--install-artifact is for provisioners that install on a machine (host, ssh, "
+            f"multipass), not --provisioner={settings.provisioner}; with images, load them "
+            "with --distro-image-archive"
         )
-    if machine:
-        conflicts = [
-            flag
-            for flag, given in (
-                ("--distro-image", settings.image is not None),
-                ("--distro-image-archive", settings.image_archive is not None),
-                ("--nodes", settings.nodes != 1),
-            )
-            if given
-        ]
-        if settings.provisioner != "multipass":
-            conflicts += [
-                flag
-                for flag, given in (
-                    ("--node-memory", settings.node_memory is not None),
-                    ("--node-cpus", settings.node_cpus is not None),
-                )
-                if given
-            ]
-        if conflicts:
-            raise pytest.UsageError(
-                f"--provisioner={settings.provisioner} installs one node on a machine, so "
-                f"{', '.join(conflicts)} cannot apply; drop them (images and node counts "
-                "are for the docker provisioner)"
-            )
-    if settings.provisioner == "multipass" and shutil.which("multipass") is None:
-        raise pytest.UsageError(
-            "--provisioner=multipass needs the multipass CLI, which is not on PATH: "
-            "install it from https://multipass.run (Linux: snap install multipass), or use "
-            "--provisioner=host --allow-host-install or --provisioner=ssh://user@host"
+    if len(settings.distros) != 1:
+        raise ConfigError(
+            "--install-artifact needs exactly one --distro, the one the files belong to "
+            f"(got {len(settings.distros)})"
         )
-    if settings.install_artifacts:
-        if not machine:
-            raise pytest.UsageError(
-                "--install-artifact is for the host, ssh and multipass provisioners; "
-                "with docker, load images with --distro-image-archive"
+    spec = settings.distros[0]
+    accepted = spec.profile.machine.artifacts if spec.profile.machine is not None else {}
+    for artifact in settings.install_artifacts:
+        if artifact.kind not in accepted:
+            raise ConfigError(
+                f"--install-artifact={artifact.kind}={artifact.path}: {spec.name} "
+                f"installs from {', '.join(accepted) or 'no local'} files, not {artifact.kind}"
             )
-        if len(settings.distros) != 1:
-            raise pytest.UsageError(
-                "--install-artifact needs exactly one --distro, the one the files belong to "
-                f"(got {len(settings.distros)})"
-            )
-        spec = settings.distros[0]
-        accepted = ARTIFACT_KINDS[spec.name]
-        for artifact in settings.install_artifacts:
-            if artifact.kind not in accepted:
-                raise pytest.UsageError(
-                    f"--install-artifact={artifact.kind}={artifact.path}: {spec.name} "
-                    f"installs from {', '.join(accepted)} files, not {artifact.kind}"
-                )
-    if settings.distro_addons is not None and not any(
-        spec.name == "microk8s" for spec in settings.distros
-    ):
-        raise pytest.UsageError(
-            "--distro-addons names microk8s addons; add --distro=microk8s or drop it"
-        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pytest_k8sdistro.distros.registry import DistroProfile, Expectations
+from pytest_k8sdistro.distros.profile import DistroProfile, Expectations
 from pytest_k8sdistro.distros.spec import DistroSpec
 
 

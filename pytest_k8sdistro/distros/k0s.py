@@ -1,24 +1,47 @@
-"""k0s: Mirantis' zero-friction distribution.
+"""k0s: Mirantis' zero-friction distribution: every fact the plugin uses about it.
 
-Facts from k0sproject/k0s (Dockerfile, docs/k0s-in-docker.md, docs/upgrade.md,
-pkg/apis/k0s/v1beta1/network.go).
+Facts from k0sproject/k0s (Dockerfile, docker-entrypoint.sh, docs/k0s-in-docker.md,
+docs/install.md, docs/upgrade.md, pkg/apis/k0s/v1beta1/network.go,
+pkg/config/cfgvars.go, pkg/install/); each is cited beside it.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
+from pytest_k8sdistro.distros.install import (
+    ARCHES,
+    ArtifactKind,
+    InstallPlan,
+    PlanInput,
+    Step,
+    check_artifacts,
+    journal_or_file,
+    only,
+    staged,
+    uploads,
+)
 from pytest_k8sdistro.distros.profile import (
     ContainerStart,
     DistroProfile,
     Expectations,
     KubeconfigSource,
+    MachineInstall,
+    NodeText,
     Readiness,
     Upgrade,
 )
 
+RELEASES_URL = "https://github.com/k0sproject/k0s/releases/download"
+BINARY = "/usr/local/bin/k0s"
+DATA_DIR = "/var/lib/k0s"
+API_PORT = 6443
+
 #: The example configuration of k0s's docs/dual-stack.md: kube-router with the
-#: default IPv4 CIDRs and a ULA pair for IPv6.
+#: default IPv4 CIDRs and a ULA pair for IPv6. The provider's name is "kuberouter":
+#: network.go's validation accepts only kuberouter, calico or custom
+#: (k0sproject/k0s pkg/apis/k0s/v1beta1/network.go, v1.31.14 to v1.36.3).
 DUAL_STACK_CONFIG = """\
 apiVersion: k0s.k0sproject.io/v1beta1
 kind: ClusterConfig
@@ -26,7 +49,7 @@ metadata:
   name: k0s
 spec:
   network:
-    provider: kube-router
+    provider: kuberouter
     podCIDR: 10.244.0.0/16
     serviceCIDR: 10.96.0.0/12
     dualStack:
@@ -35,6 +58,79 @@ spec:
       IPv6serviceCIDR: fd01::/108
 """
 
+ARTIFACTS: dict[ArtifactKind, str] = {
+    "binary": "the k0s binary (k0s-<version>-<arch>)",
+    "images": "an airgap image bundle (k0s-airgap-bundle-*)",
+}
+
+
+def binary_url(version: str, machine: str) -> str:
+    """The release asset ``k0s-<version>-<arch>`` (k0sproject/k0s .github/workflows/release.yml)."""
+    arch = ARCHES.get(machine)
+    if arch is None:
+        raise ValueError(
+            f"no k0s release for machine architecture {machine!r}; "
+            f"known: {', '.join(sorted(ARCHES))}"
+        )
+    # "+" in a URL path is literal for GitHub, but encode it as the k3s docs do.
+    tag = quote(version, safe="")
+    return f"{RELEASES_URL}/{tag}/k0s-{tag}-{arch}"
+
+
+def install_plan(spec: PlanInput) -> InstallPlan:
+    """The binary, a controller that runs workloads too, and its service
+    (docs/install.md; image bundles from <data-dir>/images, docs/airgap-install.md)."""
+    check_artifacts(spec, ARTIFACTS)
+    steps: list[Step] = []
+    binary = only(spec, "binary")
+    if binary is None:
+        steps.append(Step(("curl", "-sSfL", "-o", BINARY, binary_url(spec.version, spec.machine))))
+        steps.append(Step(("chmod", "0755", BINARY)))
+    else:
+        steps.append(Step(("install", "-m", "0755", staged(spec, binary), BINARY)))
+    images = [a for a in spec.artifacts if a.kind == "images"]
+    if images:
+        steps.append(Step(("mkdir", "-p", f"{DATA_DIR}/images")))
+        steps += [
+            Step(
+                (
+                    "install",
+                    "-m",
+                    "0644",
+                    staged(spec, image),
+                    f"{DATA_DIR}/images/{image.path.name}",
+                )
+            )
+            for image in images
+        ]
+    steps += [
+        # Not --single: that switches the datastore to kine/SQLite and turns off the
+        # join API (pkg/config/cfgvars.go, cmd/controller/controller.go), while the
+        # expectations say etcd and multi-node. --enable-worker --no-taints keeps
+        # etcd and runs workloads on the controller (docs/install.md).
+        Step((BINARY, "install", "controller", "--enable-worker", "--no-taints")),
+        Step((BINARY, "start")),
+    ]
+    return InstallPlan(
+        distro=spec.distro,
+        version=spec.version,
+        uploads=uploads(spec),
+        install=tuple(steps),
+        kubeconfig=Step((BINARY, "kubeconfig", "admin"), timeout_s=30),
+        uninstall=(
+            Step((BINARY, "stop"), check=False),
+            Step((BINARY, "reset"), check=False),
+            Step(("rm", "-f", BINARY), check=False),
+        ),
+        # The unit is "k0s" + role (pkg/install/service.go); OpenRC's script names its
+        # log after the binary, /var/log/k0s.log (pkg/install/openrc_linux.go).
+        logs_script=journal_or_file("k0scontroller", "/var/log/k0s.log"),
+        api_port=API_PORT,
+        downloads=binary is None,
+        notes=("k0s reset asks for a reboot afterwards to clear network state",),
+    )
+
+
 PROFILE = DistroProfile(
     name="k0s",
     # A release on the v1.33 line (github.com/k0sproject/k0s/releases).
@@ -42,30 +138,45 @@ PROFILE = DistroProfile(
     version_pattern=re.compile(r"v(\d+\.\d+)\.\d+(?:-rc\.?\d+)?\+k0s\.\d+"),
     version_example="v1.33.13+k0s.0",
     image_repository="k0sproject/k0s",
-    provisioners=("docker",),
     container=ContainerStart(
-        binary="/usr/local/bin/k0s",
+        binary=BINARY,
         server_args=("controller", "--enable-worker", "--no-taints"),
         agent_args=("worker",),
-        join="token",
-        env={"KUBECONFIG": "/var/lib/k0s/pki/admin.conf"},
-        volumes=("/var/lib/k0s", "/var/log/pods"),
+        # A worker joins with a token the controller makes (docs/k0s-multi-node.md).
+        join_token=NodeText(command=(BINARY, "token", "create", "--role=worker")),
+        # k0s's API certificate lists 127.0.0.1 and localhost already, and the node
+        # is named after the container's hostname: nothing to add for a server.
+        agent_node_args=("{token}",),
+        env={"KUBECONFIG": f"{DATA_DIR}/pki/admin.conf"},
+        volumes=(DATA_DIR, "/var/log/pods"),
         tmpfs=("/run",),
         # k0s takes dual-stack from its configuration (spec.network.dualStack), not
         # flags. The image's entrypoint writes K0S_CONFIG to /etc/k0s/config.yaml
         # (k0sproject/k0s:docker-entrypoint.sh); --config makes k0s read it. Node
-        # addresses of both families are detected by k0s (docs/dual-stack.md).
+        # addresses of both families are detected by k0s (pkg/component/worker/kubelet.go).
         dual_stack_args=("--config=/etc/k0s/config.yaml",),
         dual_stack_env={"K0S_CONFIG": DUAL_STACK_CONFIG},
         init=("/sbin/tini", "--"),
+        # The image's /entrypoint.sh prepares the container (cgroup v2 remount and
+        # nesting, Docker DNS fix-up, K0S_CONFIG) and then execs its arguments; it
+        # decides what to do from the role, which it normally reads from k0s's own
+        # arguments (docker-entrypoint.sh, from v1.32.1).
+        prepare={
+            "server": "[ ! -x /entrypoint.sh ] || "
+            "K0S_ENTRYPOINT_ROLE=controller+worker /entrypoint.sh true",
+            "agent": "[ ! -x /entrypoint.sh ] || K0S_ENTRYPOINT_ROLE=worker /entrypoint.sh true",
+        },
+        prepare_nests_cgroups=True,
+        api_port=API_PORT,
     ),
     kubeconfig=KubeconfigSource(command=("k0s", "kubeconfig", "admin")),
     # k0s logs no single "ready" line worth trusting; readiness is decided by the
     # API, the node and CoreDNS.
-    readiness=Readiness(log_line=None),
+    readiness=Readiness(log_line=None, pitfalls=("low inotify limits (k0sproject/k0s#8113)",)),
     upgrade=Upgrade(
         method="replace-binary",
         summary="stop k0s, replace /usr/local/bin/k0s, start k0s (docs/upgrade.md)",
+        source="k0sproject/k0s:docs/upgrade.md",
     ),
     expectations=Expectations(
         dns="coredns",
@@ -101,4 +212,13 @@ PROFILE = DistroProfile(
         "k0sproject/k0s:docs/dual-stack.md",
         "github.com/k0sproject/k0s/releases/tag/v1.33.13+k0s.0",
     ),
+    machine=MachineInstall(plan=install_plan, artifacts=ARTIFACTS, binaries=(BINARY,)),
+    # Binaries unpack to bin/, images to containerd/.
+    data_dirs=(DATA_DIR,),
+    # etcd by default; kine over SQLite at <data-dir>/db/state.db with storage type
+    # kine (pkg/config/cfgvars.go, pkg/apis/k0s/v1beta1/storage.go).
+    datastore_files={
+        "etcd": ((f"{DATA_DIR}/etcd", "dir"),),
+        "sqlite": ((f"{DATA_DIR}/db/state.db", "file"),),
+    },
 )

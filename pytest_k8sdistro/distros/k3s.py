@@ -1,21 +1,93 @@
-"""k3s: Rancher's single-binary distribution.
+"""k3s: Rancher's single-binary distribution: every fact the plugin uses about it.
 
-Facts from k3s-io/k3s (package/Dockerfile, manifests/, pkg/cli/server/server.go,
-pkg/cloudprovider/servicelb.go, channel.yaml) and docs.k3s.io.
+Facts from k3s-io/k3s (package/Dockerfile, scripts/package-cli, manifests/,
+pkg/cli/server/server.go, pkg/cli/cmds/server.go, pkg/cloudprovider/servicelb.go,
+install.sh, channel.yaml) and docs.k3s.io; each is cited beside it.
 """
 
 from __future__ import annotations
 
 import re
 
+from pytest_k8sdistro.distros.install import (
+    ArtifactKind,
+    InstallPlan,
+    PlanInput,
+    Step,
+    check_artifacts,
+    journal_or_file,
+    only,
+    staged,
+    uploads,
+)
 from pytest_k8sdistro.distros.profile import (
     ContainerStart,
     DistroProfile,
     Expectations,
+    ExternalDatastores,
     KubeconfigSource,
+    MachineInstall,
+    NodeText,
     Readiness,
     Upgrade,
 )
+
+#: The install script (docs.k3s.io/installation).
+INSTALL_URL = "https://get.k3s.io"
+#: The script's default BIN_DIR (install.sh), where the binary and the uninstall script go.
+BIN_DIR = "/usr/local/bin"
+DATA_DIR = "/var/lib/rancher/k3s"
+#: Airgap images are imported from here at start (docs.k3s.io/installation/airgap).
+IMAGES_DIR = f"{DATA_DIR}/agent/images"
+KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
+API_PORT = 6443
+
+ARTIFACTS: dict[ArtifactKind, str] = {
+    "binary": "the k3s binary",
+    "images": "an airgap images tarball (k3s-airgap-images-*.tar*)",
+    "script": "the install script (install.sh from https://get.k3s.io)",
+}
+
+
+def install_plan(spec: PlanInput) -> InstallPlan:
+    """The install script, pinned with INSTALL_K3S_VERSION; air-gapped with the binary
+    in BIN_DIR, images in IMAGES_DIR and INSTALL_K3S_SKIP_DOWNLOAD=true
+    (docs.k3s.io/installation/airgap)."""
+    check_artifacts(spec, ARTIFACTS)
+    steps: list[Step] = []
+    script = only(spec, "script")
+    binary = only(spec, "binary")
+    script_path = staged(spec, script) if script else f"{spec.staging}/install.sh"
+    if script is None:
+        steps.append(Step(("curl", "-sfL", "-o", script_path, INSTALL_URL)))
+    images = [a for a in spec.artifacts if a.kind == "images"]
+    if images:
+        steps.append(Step(("mkdir", "-p", IMAGES_DIR)))
+        steps += [
+            Step(("install", "-m", "0644", staged(spec, image), f"{IMAGES_DIR}/{image.path.name}"))
+            for image in images
+        ]
+    env = [("INSTALL_K3S_VERSION", spec.version)]
+    if binary is not None:
+        steps.append(Step(("install", "-m", "0755", staged(spec, binary), f"{BIN_DIR}/k3s")))
+        env.append(("INSTALL_K3S_SKIP_DOWNLOAD", "true"))
+    # The arguments after the script become the service's command line: a server
+    # with its defaults, which the expectations describe.
+    steps.append(Step(("sh", script_path, "server"), env=tuple(env)))
+    return InstallPlan(
+        distro=spec.distro,
+        version=spec.version,
+        uploads=uploads(spec),
+        install=tuple(steps),
+        kubeconfig=Step(("cat", KUBECONFIG), timeout_s=30),
+        # install.sh writes ${BIN_DIR}/k3s-uninstall.sh for a server.
+        uninstall=(Step((f"{BIN_DIR}/k3s-uninstall.sh",), check=False),),
+        # systemd: the k3s unit's journal; OpenRC: LOG_FILE=/var/log/k3s.log (install.sh).
+        logs_script=journal_or_file("k3s", "/var/log/k3s.log"),
+        api_port=API_PORT,
+        downloads=script is None or binary is None,
+    )
+
 
 PROFILE = DistroProfile(
     name="k3s",
@@ -24,13 +96,24 @@ PROFILE = DistroProfile(
     version_pattern=re.compile(r"v(\d+\.\d+)\.\d+(?:-rc\d+)?\+k3s\d+"),
     version_example="v1.33.6+k3s1",
     image_repository="rancher/k3s",
-    provisioners=("docker",),
     container=ContainerStart(
         binary="/bin/k3s",
         server_args=("server",),
         agent_args=("agent",),
-        join="env",
-        volumes=("/var/lib/kubelet", "/var/lib/rancher/k3s", "/var/lib/cni", "/var/log"),
+        # The server's token file (pkg/cli/server/server.go: <data-dir>/server/token).
+        join_token=NodeText(path=f"{DATA_DIR}/server/token"),
+        # The API is reached through a port published on 127.0.0.1, so the serving
+        # certificate must list it; k3s's docker tests and k3d do the same.
+        server_node_args=(
+            "--tls-san=127.0.0.1",
+            "--https-listen-port={api_port}",
+            "--node-name={name}",
+        ),
+        # K3S_URL and K3S_TOKEN join an agent (docs.k3s.io/quick-start).
+        agent_node_args=("--node-name={name}",),
+        agent_env={"K3S_URL": "https://{server}:{api_port}", "K3S_TOKEN": "{token}"},
+        # The image's VOLUMEs (package/Dockerfile).
+        volumes=("/var/lib/kubelet", DATA_DIR, "/var/lib/cni", "/var/log"),
         dual_stack_args=(
             "--cluster-cidr=10.42.0.0/16,2001:cafe:42::/56",
             "--service-cidr=10.43.0.0/16,2001:cafe:43::/112",
@@ -39,14 +122,25 @@ PROFILE = DistroProfile(
         # "cluster-cidr and node-ip must share the same IP version": a dual-stack
         # cluster CIDR needs both addresses on every node (k3s-io/k3s#11735).
         node_ip_flag="--node-ip",
+        api_port=API_PORT,
+        # k3s writes containerd's log to a file (pkg/agent/config/config.go); the
+        # kubelet logs to k3s's own output, which is the container log.
+        log_files=(f"{DATA_DIR}/agent/containerd/containerd.log",),
     ),
-    kubeconfig=KubeconfigSource(path="/etc/rancher/k3s/k3s.yaml"),
+    kubeconfig=KubeconfigSource(path=KUBECONFIG),
     # "k3s is up and running" is logged before the default ServiceAccount exists
     # (testcontainers/testcontainers-go#1547), so it is only the first stage.
-    readiness=Readiness(log_line="k3s is up and running"),
+    readiness=Readiness(
+        log_line="k3s is up and running",
+        pitfalls=(
+            "a cgroup v2 host without a private cgroup namespace (k3s-io/k3s#4085)",
+            "an iptables legacy/nft mismatch (k3s-io/k3s#7206)",
+        ),
+    ),
     upgrade=Upgrade(
         method="replace-binary",
         summary="replace /bin/k3s in the running node and restart the server process",
+        source="docs.k3s.io/upgrades/manual",
     ),
     expectations=Expectations(
         dns="coredns",
@@ -87,4 +181,22 @@ PROFILE = DistroProfile(
         "k3s-io/k3s#11735 (dual-stack node-ip)",
         "docs.k3s.io/upgrades/killall",
     ),
+    machine=MachineInstall(
+        plan=install_plan,
+        artifacts=ARTIFACTS,
+        binaries=(f"{BIN_DIR}/k3s",),
+    ),
+    # --datastore-endpoint, also read from K3S_DATASTORE_ENDPOINT (pkg/cli/cmds/server.go);
+    # PostgreSQL and MySQL through kine (docs.k3s.io/datastore).
+    datastores=ExternalDatastores(
+        kinds=("postgres", "mysql"), endpoint_env="K3S_DATASTORE_ENDPOINT"
+    ),
+    # Binaries of a machine install unpack to data/<hash>/bin, images to agent/containerd.
+    data_dirs=(DATA_DIR,),
+    # kine over SQLite on a single server; embedded etcd with --cluster-init
+    # (docs.k3s.io/datastore; pkg/cli/server/server.go: <data-dir>/server/db).
+    datastore_files={
+        "sqlite": ((f"{DATA_DIR}/server/db/state.db", "file"),),
+        "etcd": ((f"{DATA_DIR}/server/db/etcd", "dir"),),
+    },
 )

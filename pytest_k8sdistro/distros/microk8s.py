@@ -1,23 +1,135 @@
-"""microk8s: Canonical's snap-packaged distribution.
+"""microk8s: Canonical's snap-packaged distribution: every fact the plugin uses about it.
 
 It cannot run in a Docker container (canonical/microk8s#233), so it has no
-container start; it needs a host or VM provisioner. Facts from canonical/microk8s
-and canonical/microk8s-core-addons.
+container start; it needs a machine provisioner. Facts from canonical/microk8s and
+canonical/microk8s-core-addons at the branches named beside them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from typing import Any
 
+from pytest_k8sdistro.distros.install import (
+    ArtifactKind,
+    InstallPlan,
+    PlanInput,
+    Step,
+    check_artifacts,
+    journal_or_file,
+    only,
+    staged,
+    uploads,
+)
 from pytest_k8sdistro.distros.profile import (
+    Addons,
     DistroProfile,
     Expectations,
     KubeconfigSource,
+    MachineInstall,
     Readiness,
     Upgrade,
+    VersionRange,
 )
+
+API_PORT = 16443
+
+ARTIFACTS: dict[ArtifactKind, str] = {
+    "snap": "a snap file from 'snap download microk8s' (microk8s_*.snap)",
+    "assert": "its assertion file (microk8s_*.assert); without it the snap installs --dangerous",
+}
+
+#: Addons of canonical/microk8s-core-addons (addons.yaml, branches 1.33 to 1.35) that
+#: --distro-addons accepts.
+ADDONS = Addons(
+    known=(
+        "dns",
+        "hostpath-storage",
+        "ingress",
+        "metallb",
+        "metrics-server",
+        "rbac",
+        "registry",
+        "dashboard",
+        "cert-manager",
+        "host-access",
+        "observability",
+        "helm",
+        "helm3",
+    ),
+    # What each addon adds to a fresh install: the expectation fields it is
+    # responsible for. Only dns is deployed by a fresh install
+    # (microk8s-resources/microk8s.default.yaml, branches 1.33 to 1.35).
+    provides={
+        "hostpath-storage": ("storage_class", "storage_provisioner", "volume_binding_mode"),
+        "ingress": ("ingress_classes", "default_ingress_class"),
+        "metallb": ("load_balancer",),
+        "metrics-server": ("metrics_server",),
+    },
+    when_enabled={"metrics-server": {"metrics_server": True}},
+    # 'microk8s enable metallb' asks for the range interactively and would hang.
+    need_argument={"metallb": "metallb:10.64.140.43-10.64.140.49"},
+)
+
+
+def install_plan(spec: PlanInput) -> InstallPlan:
+    """The snap from its channel, or offline from a local .snap (+ .assert) pair
+    (canonical/microk8s#4508: ``snap ack`` then ``snap install ./microk8s.snap
+    --classic``; ``--dangerous`` for an unsigned snap, docs/build.md)."""
+    check_artifacts(spec, ARTIFACTS)
+    steps: list[Step] = []
+    snap = only(spec, "snap")
+    assertion = only(spec, "assert")
+    if assertion is not None and snap is None:
+        raise ValueError("a microk8s assertion file needs its snap file too")
+    if snap is None:
+        steps.append(
+            Step(("snap", "install", "microk8s", "--classic", f"--channel={spec.version}"))
+        )
+    elif assertion is not None:
+        steps.append(Step(("snap", "ack", staged(spec, assertion))))
+        steps.append(Step(("snap", "install", staged(spec, snap), "--classic")))
+    else:
+        steps.append(Step(("snap", "install", staged(spec, snap), "--classic", "--dangerous")))
+    wait = _wait_ready(spec.ready_timeout_s)
+    steps.append(wait)
+    if spec.addons:
+        # One addon a call: since 1.27 several in one call print a warning that the
+        # form will be deprecated (canonical/microk8s PR#3791, scripts/wrappers/enable.py).
+        steps += [Step(("microk8s", "enable", addon)) for addon in spec.addons]
+        steps.append(wait)
+    return InstallPlan(
+        distro=spec.distro,
+        version=spec.version,
+        uploads=uploads(spec),
+        install=tuple(steps),
+        kubeconfig=Step(("microk8s", "config"), timeout_s=60),
+        uninstall=(Step(("snap", "remove", "--purge", "microk8s"), check=False),),
+        logs_script=journal_or_file("snap.microk8s.daemon-kubelite", "/dev/null"),
+        api_port=API_PORT,
+        downloads=snap is None,
+        notes=(
+            ()
+            if snap is None
+            else ("an offline snap still needs its base snap (core20/core22) on the machine",)
+        ),
+    )
+
+
+def _wait_ready(timeout_s: float) -> Step:
+    return Step(
+        ("microk8s", "status", "--wait-ready", "--timeout", str(int(timeout_s))),
+        timeout_s=timeout_s + 30,
+    )
+
+
+def upgrade_steps(target_version: str, ready_timeout_s: float) -> tuple[Step, ...]:
+    """Refresh the snap to the target channel and wait until it is ready again
+    (canonical/microk8s: ``snap refresh microk8s --channel=...``)."""
+    return (
+        Step(("snap", "refresh", "microk8s", f"--channel={target_version}"), timeout_s=1800.0),
+        _wait_ready(ready_timeout_s),
+    )
+
 
 PROFILE = DistroProfile(
     name="microk8s",
@@ -26,13 +138,14 @@ PROFILE = DistroProfile(
     version_pattern=re.compile(r"(\d+\.\d+)(?:/(?:stable|candidate|beta|edge))?"),
     version_example="1.33/stable",
     image_repository=None,
-    provisioners=("host", "ssh", "multipass"),
     container=None,
+    no_container_reason="it is a snap and cannot run in a container (canonical/microk8s#233)",
     kubeconfig=KubeconfigSource(command=("microk8s", "config")),
     readiness=Readiness(log_line=None),
     upgrade=Upgrade(
         method="snap-refresh",
         summary="snap refresh microk8s --channel=<target>",
+        source="canonical/microk8s:docs (snap refresh)",
     ),
     expectations=Expectations(
         # Only the dns addon is on after a fresh install.
@@ -45,8 +158,10 @@ PROFILE = DistroProfile(
         storage_class="microk8s-hostpath",
         storage_provisioner="microk8s.io/hostpath",
         volume_binding_mode="WaitForFirstConsumer",
-        # The ingress addon: "public" is the default class; the blog noted it.
-        ingress_classes=("public",),
+        # The ingress addon of 1.33 and 1.34 is ingress-nginx; its ingress.yaml makes
+        # two IngressClasses, "public" (is-default-class) and "nginx"
+        # (canonical/microk8s-core-addons, branches 1.33 and 1.34, addons/ingress/).
+        ingress_classes=("public", "nginx"),
         default_ingress_class="public",
         load_balancer="metallb",
         # The blog's table says etcd; microk8s has used dqlite since 1.19.
@@ -64,47 +179,32 @@ PROFILE = DistroProfile(
         # Blog: about 1 GB of snaps.
         disk_max_mb=1500,
     ),
+    by_version=(
+        VersionRange(
+            since="1.35",
+            # From 1.35 the ingress addon is Traefik: the chart's own "traefik" class
+            # (not default) and, from the addon's extraObjects, "public" (default) and
+            # "nginx" (canonical/microk8s-core-addons, branch 1.35,
+            # addons/ingress/values.yaml; commit ce8e8d1, #375).
+            changes={"ingress_classes": ("public", "nginx", "traefik")},
+            source="canonical/microk8s-core-addons@1.35:addons/ingress/values.yaml",
+        ),
+    ),
     sources=(
         "canonical/microk8s#233 (no Docker)",
-        "canonical/microk8s-core-addons (hostpath-storage, ingress, metallb)",
+        "canonical/microk8s-core-addons@1.33:addons/ingress/ingress.yaml",
+        "canonical/microk8s-core-addons@1.35:addons/ingress/values.yaml",
+        "canonical/microk8s-core-addons (hostpath-storage, metallb)",
         "canonical/microk8s PR#4205 (refresh keeps workloads)",
     ),
+    machine=MachineInstall(
+        plan=install_plan,
+        artifacts=ARTIFACTS,
+        upgrade=upgrade_steps,
+    ),
+    addons=ADDONS,
+    # The snap (a squashfs mount) and its writable data.
+    data_dirs=("/snap/microk8s/current", "/var/snap/microk8s/current"),
+    # dqlite's files (canonical/microk8s: the snap's var/kubernetes/backend).
+    datastore_files={"dqlite": (("/var/snap/microk8s/current/var/kubernetes/backend", "dir"),)},
 )
-
-
-#: What each addon adds to a fresh install (canonical/microk8s-core-addons): the
-#: expectations' fields it is responsible for, with the values the profile states.
-ADDON_FIELDS: dict[str, tuple[str, ...]] = {
-    "hostpath-storage": ("storage_class", "storage_provisioner", "volume_binding_mode"),
-    "ingress": ("ingress_classes", "default_ingress_class"),
-    "metallb": ("load_balancer",),
-    "metrics-server": ("metrics_server",),
-}
-
-_ABSENT: dict[str, Any] = {
-    "storage_class": None,
-    "storage_provisioner": None,
-    "volume_binding_mode": None,
-    "ingress_classes": (),
-    "default_ingress_class": None,
-    "load_balancer": None,
-    "metrics_server": False,
-}
-
-
-def with_addons(expectations: Expectations, addons: tuple[str, ...]) -> Expectations:
-    """``expectations`` as they hold with only ``addons`` enabled (``metallb:RANGE`` counts).
-
-    dns is on after a fresh install; every other component the profile claims comes
-    from an addon, so without it the suites check that it is absent.
-    """
-    enabled = {addon.partition(":")[0] for addon in addons}
-    absent = {
-        name: _ABSENT[name]
-        for addon, names in ADDON_FIELDS.items()
-        if addon not in enabled
-        for name in names
-    }
-    if "metrics-server" in enabled:
-        absent["metrics_server"] = True
-    return replace(expectations, **absent)

@@ -22,13 +22,11 @@ from typing import Any
 
 import yaml
 
-from pytest_k8sdistro.distros.registry import Expectations, known_distros
+from pytest_k8sdistro.distros.profile import Expectations
+from pytest_k8sdistro.distros.registry import known_distros
+from pytest_k8sdistro.errors import ExpectFileError
 
 _FIELD_TYPES: dict[str, Any] = typing.get_type_hints(Expectations)
-
-
-class ExpectFileError(ValueError):
-    pass
 
 
 def load(path: Path) -> dict[str, dict[str, Any]]:

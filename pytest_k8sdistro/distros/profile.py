@@ -1,10 +1,22 @@
-"""The data a distribution profile holds: how to start it and what it claims to offer."""
+"""The data a distribution profile holds: how to start it and what it claims to offer.
+
+A profile is plain data: every fact the plugin uses about one distribution, with
+the upstream source it was read in. Code outside ``distros/`` reads these fields
+and never branches on a distribution's name.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
+
+from pytest_k8sdistro.errors import ConfigError
+from pytest_k8sdistro.model import versions
+
+if TYPE_CHECKING:
+    from pytest_k8sdistro.distros.install import ArtifactKind, InstallPlan, PlanInput, Step
 
 #: Every feature name that ``@pytest.mark.distro_feature`` accepts.
 FEATURES: tuple[str, ...] = (
@@ -22,6 +34,7 @@ FEATURES: tuple[str, ...] = (
 )
 
 IPv6Support = Literal["dual-stack", "unsupported"]
+Role = Literal["server", "agent"]
 
 
 @dataclass(frozen=True)
@@ -70,50 +83,196 @@ class Expectations:
         }
         return frozenset(name for name, present in claimed.items() if present)
 
-    def with_overrides(self, overrides: dict[str, Any]) -> Expectations:
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Expectations:
         """A copy with ``overrides`` applied; keys must be field names."""
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - known)
+        unknown = sorted(set(overrides) - set(EXPECTATION_FIELDS))
         if unknown:
             raise KeyError(", ".join(unknown))
         return replace(self, **overrides)
 
 
+#: The expectation fields, in order: the keys of ``--distro-expect`` and of version ranges.
+EXPECTATION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Expectations))
+EXPECTATION_TYPES: dict[str, Any] = get_type_hints(Expectations)
+
+
+def absent_value(name: str) -> Any:
+    """The value of expectation ``name`` that says "not offered"."""
+    kind = EXPECTATION_TYPES[name]
+    if kind is bool:
+        return False
+    if getattr(kind, "__origin__", None) is tuple:
+        return ()
+    return None
+
+
 @dataclass(frozen=True)
-class KubeconfigSource:
-    """Where a running node keeps its admin kubeconfig: a file, or a command's output."""
+class VersionRange:
+    """Expectations that hold from release ``since`` (inclusive) up to ``until``
+    (exclusive), each a Kubernetes minor such as ``"1.35"``; None is open."""
+
+    changes: Mapping[str, Any]
+    #: Where upstream says so, with the tag or branch it was read at.
+    source: str
+    since: str | None = None
+    until: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.changes) - set(EXPECTATION_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown expectation field(s): {', '.join(unknown)}")
+        for bound in (self.since, self.until):
+            if bound is not None:
+                versions.parse_minor(bound)
+
+    def covers(self, version: str) -> bool:
+        minor = versions.minor_of(version)
+        if self.since is not None and minor < versions.parse_minor(self.since):
+            return False
+        return not (self.until is not None and minor >= versions.parse_minor(self.until))
+
+    def describe(self) -> str:
+        if self.since and self.until:
+            return f"{self.since} to before {self.until}"
+        if self.since:
+            return f"{self.since} and later"
+        return f"before {self.until}" if self.until else "every release"
+
+
+@dataclass(frozen=True)
+class Addons:
+    """Components that a distribution installs only when asked (microk8s addons).
+
+    Without an addon, the expectation fields it provides are absent; with it, they
+    hold the profile's values for the version, changed by ``when_enabled``.
+    """
+
+    #: Every addon name accepted, in the order help lists them.
+    known: tuple[str, ...]
+    #: Addon -> the expectation fields it is responsible for.
+    provides: Mapping[str, tuple[str, ...]]
+    #: Addon -> expectation values it sets when enabled (beyond the profile's).
+    when_enabled: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Addons that take an argument and cannot go without one, with an example.
+    need_argument: Mapping[str, str] = field(default_factory=dict)
+
+    def parse(self, value: str) -> tuple[str, ...]:
+        """``dns,hostpath-storage,metallb:RANGE`` as a tuple; :class:`ConfigError` if bad."""
+        addons = tuple(item.strip() for item in value.split(",") if item.strip())
+        if not addons:
+            raise ConfigError("no addon named")
+        for addon in addons:
+            name, sep, argument = addon.partition(":")
+            if name not in self.known:
+                raise ConfigError(f"{name!r} is not an addon this plugin knows")
+            if name in self.need_argument and not argument:
+                raise ConfigError(f"{name} needs its argument, e.g. {self.need_argument[name]}")
+            if sep and not argument:
+                raise ConfigError(f"{addon!r} has an empty argument")
+        return addons
+
+    def apply(self, expectations: Expectations, enabled: tuple[str, ...]) -> Expectations:
+        """``expectations`` as they hold with only ``enabled`` addons (``name:ARG`` counts)."""
+        names = {addon.partition(":")[0] for addon in enabled}
+        changes: dict[str, Any] = {}
+        for addon, provided in self.provides.items():
+            if addon not in names:
+                changes.update({name: absent_value(name) for name in provided})
+        for addon in names:
+            changes.update(self.when_enabled.get(addon, {}))
+        return expectations.with_overrides(changes)
+
+
+@dataclass(frozen=True)
+class NodeText:
+    """Text a running node holds: a file's content, or a command's output."""
 
     path: str | None = None
     command: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.path is None) == (not self.command):
-            raise ValueError("a kubeconfig source is either a path or a command")
+            raise ValueError("node text comes from either a path or a command")
+
+
+#: Where a running node keeps its admin kubeconfig.
+KubeconfigSource = NodeText
 
 
 @dataclass(frozen=True)
 class ContainerStart:
-    """How a node container of this distribution is started from its official image."""
+    """How a node container of this distribution is started from its official image.
+
+    Argument and environment templates are filled in with ``{name}`` (the node's
+    name), ``{server}`` (the server's hostname), ``{token}`` (the join token) and
+    ``{api_port}``.
+    """
 
     #: The distribution's binary inside the image; the supervisor runs it as a child.
     binary: str
     server_args: tuple[str, ...]
     agent_args: tuple[str, ...]
-    #: How an agent finds the server: environment variables, or a join token.
-    join: Literal["env", "token"]
-    env: dict[str, str] = field(default_factory=dict)
+    #: Where a server keeps the token agents join with: a file, or a command's output.
+    join_token: NodeText
+    #: Added to a server's arguments in a container (the node name, API addresses).
+    server_node_args: tuple[str, ...] = ()
+    #: Added to an agent's arguments: how it finds the server and proves itself.
+    agent_node_args: tuple[str, ...] = ()
+    #: An agent's environment, for distributions that join through it.
+    agent_env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
     volumes: tuple[str, ...] = ()
     tmpfs: tuple[str, ...] = ("/run", "/var/run")
     #: Flags that put the server on dual-stack networking.
     dual_stack_args: tuple[str, ...] = ()
-    #: Environment of a dual-stack server (k0s: its configuration, which the image's
-    #: entrypoint writes to a file).
-    dual_stack_env: dict[str, str] = field(default_factory=dict)
+    #: Environment of a dual-stack server (a configuration the image's entrypoint
+    #: writes to a file, say).
+    dual_stack_env: Mapping[str, str] = field(default_factory=dict)
     #: The flag that takes a node's addresses, when a dual-stack node must be given
-    #: both (k3s); None when the distribution finds them itself (k0s).
+    #: both; None when the distribution finds them itself.
     node_ip_flag: str | None = None
-    #: Prepended before the binary when the image's entrypoint is an init (k0s: tini).
+    #: Prepended before the binary when the image's entrypoint is an init.
     init: tuple[str, ...] = ()
+    #: Shell run once before the first start, by role: what the image's own
+    #: entrypoint would have prepared, since the supervisor replaces it.
+    prepare: Mapping[str, str] = field(default_factory=dict)
+    #: Whether that preparation nests cgroups itself on a cgroup v2 host.
+    prepare_nests_cgroups: bool = False
+    #: The API's port inside the node.
+    api_port: int = 6443
+    #: Log files inside the node that are not in the container's log (diagnostics).
+    log_files: tuple[str, ...] = ()
+    #: Every file of the image that the distribution runs, replaced by an in-place
+    #: upgrade; the binary alone when the image ships nothing else.
+    runtime_files: tuple[str, ...] = ()
+
+    def shipped_files(self) -> tuple[str, ...]:
+        return self.runtime_files or (self.binary,)
+
+
+@dataclass(frozen=True)
+class MachineInstall:
+    """How the distribution is installed on a machine (host, SSH, VM) and removed."""
+
+    #: The install plan for one machine; ``ValueError`` for inputs it cannot use.
+    plan: Callable[[PlanInput], InstallPlan]
+    #: Local files it can install from instead of downloading, with what each is.
+    artifacts: Mapping[ArtifactKind, str]
+    #: Where the install puts its binaries (disk footprint).
+    binaries: tuple[str, ...] = ()
+    #: The in-place upgrade's steps to ``target`` on a machine, or None when the
+    #: plugin does not know one; the second argument is the readiness timeout.
+    upgrade: Callable[[str, float], tuple[Step, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class ExternalDatastores:
+    """SQL databases the distribution can keep its state in instead of its own."""
+
+    kinds: tuple[str, ...]
+    #: The environment variable that takes the endpoint (it holds a password, so it
+    #: does not go on the command line).
+    endpoint_env: str
 
 
 @dataclass(frozen=True)
@@ -124,6 +283,9 @@ class Readiness:
     #: System Deployments (namespace/name) that must be Available.
     deployments: tuple[str, ...] = ("kube-system/coredns",)
     timeout_s: float = 300.0
+    #: Known reasons a node of this distribution never gets ready, with the upstream
+    #: issue; cited when readiness times out.
+    pitfalls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,6 +295,7 @@ class Upgrade:
     method: Literal["replace-binary", "snap-refresh"]
     #: What the procedure stops and starts, in words for reports and errors.
     summary: str
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,15 +308,36 @@ class DistroProfile:
     version_pattern: re.Pattern[str]
     version_example: str
     image_repository: str | None
-    #: Provisioners that can run this distribution, the first being the default.
-    provisioners: tuple[str, ...]
     container: ContainerStart | None
     kubeconfig: KubeconfigSource
     readiness: Readiness
     upgrade: Upgrade
+    #: What the default version claims; ``by_version`` changes it for other releases.
     expectations: Expectations
-    #: Upstream files and pages each expectation comes from.
+    #: Upstream files and pages the expectations come from, with tags or branches.
     sources: tuple[str, ...]
+    by_version: tuple[VersionRange, ...] = ()
+    machine: MachineInstall | None = None
+    addons: Addons | None = None
+    datastores: ExternalDatastores | None = None
+    #: The distribution's data directories on a node (disk footprint).
+    data_dirs: tuple[str, ...] = ()
+    #: Where each datastore the distribution can run on keeps its files in the server
+    #: node: datastore -> (path, "file" or "dir") pairs (the datastore suite).
+    datastore_files: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    #: Why the distribution cannot run in a container, when it cannot; user-facing.
+    no_container_reason: str = ""
+    #: Facts no upstream source confirmed, in words; listed by the docs.
+    unconfirmed: tuple[str, ...] = ()
+
+    def expectations_at(self, version: str) -> Expectations:
+        """The expectations of ``version``: the profile's, changed by every range that
+        covers it, in the order the profile lists them."""
+        expectations = self.expectations
+        for change in self.by_version:
+            if change.covers(version):
+                expectations = expectations.with_overrides(change.changes)
+        return expectations
 
     def normalise_version(self, version: str) -> str | None:
         """The canonical form of ``version`` or ``None`` when it is malformed.
@@ -161,7 +345,7 @@ class DistroProfile:
         Image tags spell ``+`` as ``-`` (``v1.31.4-k3s1``); both are accepted and
         the ``+`` form is returned.
         """
-        as_version = _tag_to_version(version)
+        as_version = versions.tag_to_version(version)
         for candidate in (version, as_version, "v" + version, "v" + as_version):
             if self.version_pattern.fullmatch(candidate):
                 return candidate
@@ -178,13 +362,4 @@ class DistroProfile:
         """The official image reference for ``version``."""
         if self.image_repository is None:
             return None
-        return f"{self.image_repository}:{version.replace('+', '-')}"
-
-
-def _tag_to_version(tag: str) -> str:
-    # Image tags replace the build-metadata "+" with "-"; only the last "-" that
-    # precedes the distribution suffix is the one to turn back.
-    match = re.fullmatch(r"(v?\d+\.\d+\.\d+(?:-rc\d+)?)-(k3s\d+|k0s\.\d+)", tag)
-    if match is None:
-        return tag
-    return f"{match.group(1)}+{match.group(2)}"
+        return f"{self.image_repository}:{versions.version_to_tag(version)}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
-
-from pytest_k8sdistro.distros.registry import DistroProfile, get_profile, known_distros
+from pytest_k8sdistro.distros.profile import DistroProfile, Expectations
+from pytest_k8sdistro.distros.registry import get_profile, known_distros
+from pytest_k8sdistro.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,11 @@ class DistroSpec:
         return get_profile(self.name)
 
     @property
+    def expectations(self) -> Expectations:
+        """The profile's expectations at this version (before any run's changes)."""
+        return self.profile.expectations_at(self.version)
+
+    @property
     def id(self) -> str:
         """A readable test id such as ``k3s-v1.33``."""
         return f"{self.name}-{self.profile.minor(self.version)}"
@@ -32,12 +37,12 @@ class DistroSpec:
 def parse_distro(value: str) -> DistroSpec:
     """Parse ``k3s``, ``k3s:v1.33.6+k3s1`` or ``k3s:v1.33.6-k3s1``.
 
-    Raises :class:`pytest.UsageError` naming the bad value and what is accepted.
+    Raises :class:`ConfigError` naming the bad value and what is accepted.
     """
     name, sep, version = value.strip().partition(":")
     name = name.strip().lower()
     if name not in known_distros():
-        raise pytest.UsageError(
+        raise ConfigError(
             f"--distro={value!r}: unknown distribution {name!r}; "
             f"known distributions: {', '.join(known_distros())}"
         )
@@ -46,7 +51,7 @@ def parse_distro(value: str) -> DistroSpec:
         return DistroSpec(name, profile.default_version)
     canonical = profile.normalise_version(version.strip())
     if canonical is None:
-        raise pytest.UsageError(
+        raise ConfigError(
             f"--distro={value!r}: {version!r} is not a {name} version; "
             f"write it like {profile.version_example!r} "
             f"(or leave it out for the default, {profile.default_version})"

@@ -13,9 +13,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-
-class KubeconfigError(ValueError):
-    """A kubeconfig that cannot be used, with what is wrong in words."""
+from pytest_k8sdistro.errors import KubeconfigError
 
 
 def parse(text: str, *, origin: str) -> dict[str, Any]:
@@ -68,8 +66,8 @@ def server(data: dict[str, Any]) -> str:
 def rewrite_server(data: dict[str, Any], host: str, port: int) -> dict[str, Any]:
     """A copy of ``data`` whose current cluster is reached at ``host:port``.
 
-    Distributions write ``https://127.0.0.1:6443`` (k3s) or their node address
-    (k0s); seen from the pytest host, the API is on a published port. The CA is
+    Distributions write ``https://127.0.0.1:6443`` or their node address; seen
+    from the pytest host, the API is on a published port. The CA is
     kept, so the serving certificate must list ``host`` (127.0.0.1 is always there).
     """
     copy: dict[str, Any] = yaml.safe_load(yaml.safe_dump(data))

@@ -17,31 +17,11 @@ from typing import Protocol
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
 
+from pytest_k8sdistro.errors import NotYet, PollTimeout, ReadinessTimeout
 from pytest_k8sdistro.kube import api as kube
+from pytest_k8sdistro.kube import polling
 from pytest_k8sdistro.progress import Progress
-
-#: Errors that mean "not yet" while a cluster boots; anything else is a failure.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (HTTPError, ConnectionError, OSError)
-
-
-class ReadinessTimeout(TimeoutError):
-    def __init__(self, stage: str, missing: str, passed: Sequence[str], logs: str, hint: str):
-        self.stage = stage
-        self.missing = missing
-        self.passed = tuple(passed)
-        self.logs = logs
-        lines = [
-            f"the cluster did not become ready: stage {stage!r} still waits for: {missing}",
-            f"stages passed: {', '.join(passed) or 'none'}",
-        ]
-        if hint:
-            lines.append(f"hint: {hint}")
-        if logs.strip():
-            lines.append("last lines of the node's log:")
-            lines.extend("    " + line for line in logs.rstrip().splitlines())
-        super().__init__("\n".join(lines))
 
 
 @dataclass
@@ -172,39 +152,43 @@ def wait_until_ready(
 ) -> dict[str, float]:
     """Pass every stage in order within ``timeout`` seconds; return when each passed.
 
-    API errors that a booting cluster gives (refused connections, 5xx, 404 for
-    objects not yet created) count as "not yet"; the last one is reported.
+    API errors that a booting cluster gives (refused connections, 5xx, 401/403
+    before its authorizer is up) count as "not yet" (:func:`polling.transient`); the
+    last one is reported.
     """
     start = clock()
     deadline = start + timeout
     passed: list[str] = []
     timings: dict[str, float] = {}
     for wait in waits:
-        while True:
-            try:
-                missing = wait.missing(probe)
-            except ApiException as exc:
-                if (
-                    exc.status is not None
-                    and exc.status < 500
-                    and exc.status not in (401, 403, 429)
-                ):
-                    raise
-                missing = f"the API to answer (it said {exc.status} {exc.reason})"
-            except TRANSIENT_ERRORS as exc:
-                missing = f"the API to answer ({type(exc).__name__}: {exc})"
-            now = clock()
-            if missing is None:
-                timings[wait.name] = round(now - start, 3)
-                passed.append(wait.name)
-                if progress:
-                    progress.say(f"ready: {wait.name} after {now - start:.1f}s")
-                break
-            if now >= deadline:
-                raise ReadinessTimeout(wait.name, missing, passed, probe.read_logs(40), hint)
+
+        def stage(wait: Wait = wait) -> None:
+            missing = wait.missing(probe)
+            if missing is not None:
+                raise NotYet(missing)
+
+        def say(found: str, left: float, wait: Wait = wait) -> None:
             if progress:
-                progress.every(
-                    "wait", 10.0, f"waiting {now - start:.0f}s for {wait.name}: {missing}"
-                )
-            sleep(min(poll, max(0.0, deadline - now)))
+                elapsed = clock() - start
+                progress.every("wait", 10.0, f"waiting {elapsed:.0f}s for {wait.name}: {found}")
+
+        try:
+            polling.poll(
+                stage,
+                deadline=deadline,
+                interval=poll,
+                booting=True,
+                on_wait=say,
+                clock=clock,
+                sleep=sleep,
+            )
+        except PollTimeout as exc:
+            raise ReadinessTimeout(
+                wait.name, exc.found, passed, probe.read_logs(40), hint
+            ) from None
+        now = clock()
+        timings[wait.name] = round(now - start, 3)
+        passed.append(wait.name)
+        if progress:
+            progress.say(f"ready: {wait.name} after {now - start:.1f}s")
     return timings

@@ -11,7 +11,7 @@ from typing import Any
 from pytest_k8sdistro.model.datastore import ExternalDatastore
 
 #: Node ports published besides the API and 80/443, so that LoadBalancer Services
-#: (k3s ServiceLB binds hostPorts on the node) can be reached from the host.
+#: (a service load balancer that binds hostPorts on the node) can be reached from the host.
 #: Docker cannot publish ports on a running container, so they are fixed up front.
 LOAD_BALANCER_PORTS: tuple[int, ...] = (8080, 8443)
 

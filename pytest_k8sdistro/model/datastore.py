@@ -1,8 +1,8 @@
-"""External SQL datastores that k3s can keep its state in, started beside its node.
+"""External SQL datastores a control plane can keep its state in, started beside its node.
 
-k3s takes ``--datastore-endpoint`` (or ``K3S_DATASTORE_ENDPOINT``) pointing at
+A distribution that takes an endpoint (the profile's ``datastores``) points it at
 PostgreSQL or MySQL and stores every object there through kine, one row per write
-in a table named ``kine`` (docs.k3s.io/datastore; k3s-io/kine). The official
+in a table named ``kine`` (kine's SQL drivers). The official
 database images are configured by environment variables and report readiness to
 their own clients; both facts are data here, so provisioners only run them.
 """
@@ -18,7 +18,7 @@ from typing import Any
 KINDS = ("postgres", "mysql")
 #: The database every datastore is created with.
 DATABASE = "kubernetes"
-USER = "k3s"
+USER = "kine"
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class DatastoreKind:
         return ["mysqladmin", "ping", *host, "-u", USER, "--silent"]
 
     def endpoint(self, host: str, password: str) -> str:
-        """The value of k3s's ``--datastore-endpoint`` (docs.k3s.io/datastore)."""
+        """The endpoint in kine's URL forms for PostgreSQL and MySQL."""
         if self.name == "postgres":
             return f"postgres://{USER}:{password}@{host}:{self.port}/{DATABASE}?sslmode=disable"
         return f"mysql://{USER}:{password}@tcp({host}:{self.port})/{DATABASE}"

@@ -1,21 +1,31 @@
-"""The fixtures tests use: distro, cluster, kube, namespace and node."""
+"""The fixtures tests use: distro, cluster, kube, namespace and node, and the ones
+suites measure with: the run's provisioner, a second cluster, the upgrade plan."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_k8sdistro.config.footprint import FootprintSettings
 from pytest_k8sdistro.distros.distro import Distro
+from pytest_k8sdistro.distros.registry import known_distros
 from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import ProvisionError, ReadinessTimeout
 from pytest_k8sdistro.kube import api as kube_clients
 from pytest_k8sdistro.kube import namespaces
 from pytest_k8sdistro.kube.client import Kube
-from pytest_k8sdistro.kube.readiness import ReadinessTimeout
-from pytest_k8sdistro.model.cluster import Cluster
+from pytest_k8sdistro.measure.upgrade.plan import UpgradePlan
+from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
+from pytest_k8sdistro.model.timeouts import Timeouts
+from pytest_k8sdistro.plugin.manager import ClusterManager
+from pytest_k8sdistro.plugin.report import footprint_settings
 from pytest_k8sdistro.plugin.session import K8sDistroSession
-from pytest_k8sdistro.provisioners.base import ProvisionError
+from pytest_k8sdistro.provisioners.base import Provisioner
 
 session_key = pytest.StashKey[K8sDistroSession]()
 outcome_key = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -30,7 +40,7 @@ def k8sdistro_spec(request: pytest.FixtureRequest) -> DistroSpec:
     """The distribution this test runs against (parametrized over ``--distro``)."""
     spec: DistroSpec | None = getattr(request, "param", None)
     if spec is None:
-        pytest.skip("no distribution selected: pass --distro=NAME (k3s, k0s or microk8s)")
+        pytest.skip(f"no distribution selected: pass --distro=NAME ({', '.join(known_distros())})")
     return spec
 
 
@@ -89,3 +99,85 @@ def node(cluster: Cluster) -> Any:
     import testinfra
 
     return testinfra.get_host(cluster.nodes[0].host_spec)
+
+
+@pytest.fixture(scope="session")
+def k8sdistro_provisioner(request: pytest.FixtureRequest) -> Provisioner:
+    """The provisioner that brought the run's clusters up; its ``CAPABILITIES`` say what
+    it can do, and measurements reach the nodes through it."""
+    return _session(request).manager.provisioner
+
+
+@pytest.fixture(scope="session")
+def k8sdistro_run(request: pytest.FixtureRequest) -> RunIdentity:
+    """Who this run is: resources it labels carry this run id."""
+    return _session(request).run
+
+
+@pytest.fixture(scope="session")
+def k8sdistro_run_dir(request: pytest.FixtureRequest) -> Path:
+    """A directory every process of the run (xdist workers too) shares, for results."""
+    return _session(request).run_dir()
+
+
+@pytest.fixture(scope="session")
+def k8sdistro_footprint(request: pytest.FixtureRequest) -> FootprintSettings:
+    """The footprint options: report path, tiers, settle window, ``--memory-max``."""
+    return footprint_settings(request.config)
+
+
+@pytest.fixture(scope="session")
+def k8sdistro_upgrade_plan(request: pytest.FixtureRequest) -> UpgradePlan:
+    """The upgrade asked for with ``--upgrade-to``; skips the test without one (before
+    any cluster starts, when it comes first in the test's arguments)."""
+    plan = _session(request).settings.upgrade
+    if plan is None:
+        pytest.skip("no upgrade asked for: pass --upgrade-to=VERSION (and --distro=NAME:FROM)")
+    return plan
+
+
+@pytest.fixture(scope="session")
+def k8sdistro_other_cluster(
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[..., AbstractContextManager[Cluster]]]:
+    """Start a second cluster of a distribution with some settings changed, e.g.
+    ``with k8sdistro_other_cluster(spec, node_memory=2**30) as cluster:``.
+
+    It is made and removed by the run's provisioner, with a manager of its own, so the
+    run's own cluster is never touched; a start that fails raises the provisioner's
+    error. Clusters still up at the end of the session are removed then.
+    """
+    state = _session(request)
+    managers: list[ClusterManager] = []
+
+    @contextmanager
+    def start(spec: DistroSpec, **changes: Any) -> Iterator[Cluster]:
+        settings = dataclasses.replace(state.settings, reuse=False, **changes)
+        workdir = state.run_dir() / f"k8sdistro-other-{len(managers)}"
+        (workdir / "k8sdistro").mkdir(parents=True, exist_ok=True)
+        cls = type(state.manager.provisioner)
+        progress = state.progress()
+        provisioner = cls(settings, state.run, workdir / "k8sdistro", progress)
+        manager = ClusterManager(settings, provisioner, workdir, state.kept_dir(), progress)
+        managers.append(manager)
+        try:
+            yield manager.acquire(spec)
+        finally:
+            manager.release_all(failed=request.session.testsfailed > 0)
+            managers.remove(manager)
+
+    yield start
+    for manager in list(managers):
+        manager.release_all(failed=True)
+
+
+@pytest.fixture(scope="session")
+def suite_timeouts(request: pytest.FixtureRequest) -> Timeouts:
+    """``--suite-timeout`` and ``--suite-hold`` (or their ini settings)."""
+    return _session(request).settings.suite_timeouts
+
+
+@pytest.fixture(scope="session")
+def suite_image(request: pytest.FixtureRequest) -> str:
+    """The busybox image the suites' workloads run (``--suite-image``)."""
+    return _session(request).settings.suite_image

@@ -21,6 +21,7 @@ from filelock import FileLock
 
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.kube import kubeconfig
 from pytest_k8sdistro.kube.readiness import (
     ApiReady,
@@ -34,14 +35,17 @@ from pytest_k8sdistro.kube.readiness import (
 )
 from pytest_k8sdistro.model.cluster import Cluster
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
+from pytest_k8sdistro.provisioners.base import Provisioner
 
-#: Pitfalls that users hit when a node never gets ready, cited in timeouts.
-BOOT_HINT = (
-    "common causes: a cgroup v2 host without a private cgroup namespace (k3s-io/k3s#4085), "
-    "no /dev/kmsg (kubernetes-sigs/kind#662), low inotify limits (k0sproject/k0s#8113), "
-    "an iptables legacy/nft mismatch (k3s-io/k3s#7206); raise --ready-timeout on slow machines"
-)
+#: A pitfall of every distribution in a container, cited in timeouts beside the
+#: profile's own.
+NO_KMSG = "no /dev/kmsg (kubernetes-sigs/kind#662)"
+
+
+def boot_hint(spec: DistroSpec) -> str:
+    """What users hit when a node never gets ready: the profile's pitfalls and ours."""
+    causes = (*spec.profile.readiness.pitfalls, NO_KMSG)
+    return f"common causes: {', '.join(causes)}; raise --ready-timeout on slow machines"
 
 
 def cluster_key(spec: DistroSpec, settings: Settings) -> str:
@@ -170,7 +174,7 @@ class ClusterManager:
             probe,
             timeout=timeout,
             progress=self.progress,
-            hint=BOOT_HINT,
+            hint=boot_hint(spec),
         )
 
     def _collect_diagnostics(self, cluster: Cluster) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_k8sdistro.distros.registry import FEATURES, known_distros
+from pytest_k8sdistro.distros.profile import FEATURES
+from pytest_k8sdistro.distros.registry import known_distros
 
 MARKERS = (
     "distro_feature(*names): run only where the distribution claims every named feature "

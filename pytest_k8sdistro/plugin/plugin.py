@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 
 import pytest
 
 from pytest_k8sdistro.config import options
 from pytest_k8sdistro.config.settings import Settings, from_config, settings_key
+from pytest_k8sdistro.distros import registry as distros
 from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import CheckFailed
 from pytest_k8sdistro.plugin import hookspecs as hooks
 from pytest_k8sdistro.plugin import markers
+from pytest_k8sdistro.plugin import report as report_plugin
 from pytest_k8sdistro.plugin.fixtures import (  # noqa: F401 - fixtures are found by name
     cluster,
     distro,
+    k8sdistro_footprint,
+    k8sdistro_other_cluster,
+    k8sdistro_provisioner,
+    k8sdistro_run,
+    k8sdistro_run_dir,
     k8sdistro_spec,
+    k8sdistro_upgrade_plan,
     kube,
     namespace,
     node,
     outcome_key,
     session_key,
+    suite_image,
+    suite_timeouts,
 )
 from pytest_k8sdistro.plugin.session import K8sDistroSession, XdistHooks
-from pytest_k8sdistro.report import plugin as report_plugin
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +45,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    added: dict[str, Any] = {}
+    config.hook.pytest_k8sdistro_add_distros(registry=added)
+    distros.set_added(added)
     markers.register(config)
     settings = from_config(config)
     config.stash[settings_key] = settings
@@ -54,7 +68,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def _ids(specs: tuple[DistroSpec, ...]) -> list[str]:
     short = [spec.id for spec in specs]
-    # Two versions of one minor line would share "k3s-v1.33"; show them in full.
+    # Two versions of one minor line would share "NAME-v1.33"; show them in full.
     return [
         sid if short.count(sid) == 1 else f"{spec.name}-{spec.version}"
         for sid, spec in zip(short, specs, strict=True)
@@ -86,16 +100,40 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     spec = _spec_of(item)
     if spec is None:
         return
+    settings: Settings = item.config.stash[settings_key]
+    if "k8sdistro_upgrade_plan" in getattr(item, "fixturenames", ()) and settings.upgrade is None:
+        # Before any fixture: without a plan, no cluster is started for this test.
+        pytest.skip("no upgrade asked for: pass --upgrade-to=VERSION (and --distro=NAME:FROM)")
     allowed = markers.allowed_distros(item)
     if allowed is not None and spec.name not in allowed:
         pytest.skip(f"runs only on {', '.join(sorted(allowed))}; this run tests {spec}")
-    settings: Settings = item.config.stash[settings_key]
     missing = markers.unclaimed_features(item, settings.expectations(spec).features())
     if missing:
         message = f"{spec} does not claim feature(s): {', '.join(missing)}"
         if settings.strict_features:
             pytest.fail(message + " (--strict-features)", pytrace=False)
         pytest.skip(message)
+
+
+def _as_failure() -> Generator[None, object, object]:
+    """A failed check from below (:class:`CheckFailed`) as a plain test failure: its
+    message says expected, found and evidence; the plugin's frames would hide it."""
+    try:
+        return (yield)
+    except CheckFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _as_failure())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    return (yield from _as_failure())
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -57,8 +57,7 @@ class K8sDistroSession:
     @property
     def manager(self) -> ClusterManager:
         if self._manager is None:
-            registry = provisioners.registry(self.config)
-            cls = provisioners.load(registry[self.settings.provisioner])
+            cls = provisioners.load(provisioners.registry(self.config)[self.settings.provisioner])
             run_dir = self.run_dir()
             progress = self.progress()
             provisioner = cls(self.settings, self.run, run_dir / "k8sdistro", progress)

@@ -1,19 +1,122 @@
-"""The interface every provisioner implements."""
+"""The interface every provisioner implements, what it declares it can do, and the
+configuration it is given.
+
+Option checks, suites and measurements read a provisioner's :class:`Capabilities`;
+nothing outside ``provisioners/`` decides anything from a provisioner's name, so a
+provisioner a plugin adds gets every decision the built-in ones get.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.install import Artifact
+from pytest_k8sdistro.distros.profile import DistroProfile
 from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import ConfigError, UpgradeUnsupported
 from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
 from pytest_k8sdistro.progress import Progress
 
+#: Every IP family a provisioner may offer (``--ip-family``).
+IP_FAMILIES = ("ipv4", "dual")
 
-class ProvisionError(RuntimeError):
-    """Provisioning failed in a way the user can act on; the message says how."""
+
+@dataclass(frozen=True, kw_only=True)
+class ProvisionerConfig:
+    """What a provisioner is told about the clusters it makes: the run's settings that
+    shape a cluster. The run's full settings extend this."""
+
+    #: ``--distro-image``: a vendor's image run under the distribution's contract.
+    image: str | None = None
+    #: ``--distro-image-archive``: a tarball loaded before the image is looked for.
+    image_archive: Path | None = None
+    #: ``--kubeconfig``: a cluster that is already running.
+    kubeconfig: Path | None = None
+    nodes: int = 1
+    #: ``--ip-family``: "ipv4", or "dual" for dual-stack clusters.
+    ip_family: str = "ipv4"
+    #: ``--datastore``: an external database started beside the server, or None.
+    datastore: str | None = None
+    #: ``--datastore-image``: the image of that database, or None for the default.
+    datastore_image: str | None = None
+    node_memory: int | None = None
+    node_cpus: float | None = None
+    ready_timeout: float | None = None
+    #: What the provisioner works on, when it takes an address (``ssh://user@host``).
+    provisioner_target: str | None = None
+    #: ``--allow-host-install``: the host provisioner may change this machine.
+    allow_host_install: bool = False
+    #: ``--distro-addons``, or None when not given.
+    distro_addons: tuple[str, ...] | None = None
+    #: ``--install-artifact``: local files installed instead of downloads.
+    install_artifacts: tuple[Artifact, ...] = ()
+
+    def ready_timeout_for(self, profile: DistroProfile) -> float:
+        return self.ready_timeout or profile.readiness.timeout_s
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provisioner can do; every option check and suite decision reads this."""
+
+    #: Whether it starts clusters at all (False: it only attaches to a running one).
+    starts_clusters: bool = True
+    #: Nodes run from container images (``--distro-image``, archives, image checks).
+    runs_images: bool = False
+    #: Nodes are machines the distribution is installed on (install plans, artifacts).
+    installs_on_machines: bool = False
+    #: The most nodes one cluster may have (``--nodes``).
+    max_nodes: int = 1
+    #: ``--node-memory`` and ``--node-cpus`` are applied to each node.
+    limits_memory: bool = False
+    limits_cpus: bool = False
+    #: The nodes' memory and disk can be measured from here (footprint suite).
+    measurable: bool = False
+    #: Why not, when they cannot; in words for skips and reports.
+    not_measurable_reason: str = ""
+    #: ``--ip-family`` values it can start.
+    ip_families: tuple[str, ...] = ("ipv4",)
+    #: External datastores (``--datastore``) it can start beside a server.
+    datastores: tuple[str, ...] = ()
+    #: It takes an address (``NAME://...``), which it then requires.
+    takes_address: bool = False
+    #: It runs the distribution's in-place upgrade (:meth:`Provisioner.upgrade`).
+    upgrades: bool = False
+    #: It can run ``--distro-addons`` (addons enabled while installing).
+    enables_addons: bool = False
+    #: Local files it can install from (``--install-artifact``).
+    installs_artifacts: bool = False
+
+    def runs(self, profile: DistroProfile) -> bool:
+        """Whether a distribution with ``profile`` can be brought up this way."""
+        if not self.starts_clusters:
+            return True
+        if self.runs_images and profile.container is not None:
+            return True
+        return self.installs_on_machines and profile.machine is not None
+
+
+@dataclass(frozen=True)
+class NodeAccess:
+    """How the nodes of a cluster can be reached for measuring, one per node.
+
+    Exactly one of ``container`` (an engine's container object: memory from its
+    cgroup, files through the engine) and ``host_spec`` (a testinfra host on a
+    machine: MemTotal - MemAvailable, ``du``) is set.
+    """
+
+    name: str
+    container: Any = None
+    host_spec: str | None = None
+    #: Epoch seconds when the node itself started, when the provisioner knows it.
+    started_at: float | None = None
+    #: The node's image (containers), for the image's size.
+    image: str | None = None
+    #: The distribution's binary inside it, when it lives outside the data dirs.
+    binary: str | None = None
 
 
 class Provisioner(ABC):
@@ -24,14 +127,36 @@ class Provisioner(ABC):
     """
 
     NAME: ClassVar[str]
+    #: What this provisioner can do; subclasses declare their own.
+    CAPABILITIES: ClassVar[Capabilities] = Capabilities()
 
     def __init__(
-        self, settings: Settings, run: RunIdentity, workdir: Path, progress: Progress
+        self, config: ProvisionerConfig, run: RunIdentity, workdir: Path, progress: Progress
     ) -> None:
-        self.settings = settings
+        self.settings = config
         self.run = run
         self.workdir = workdir
         self.progress = progress
+
+    @classmethod  # noqa: B027 - optional hook, nothing by default
+    def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
+        """Raise :class:`ConfigError` for settings this provisioner cannot honour.
+
+        Called before anything starts, after the generic checks against
+        :attr:`CAPABILITIES`; the message names the options and what to do instead.
+        """
+
+    @classmethod
+    def parse_address(cls, address: str) -> None:
+        """Raise :class:`ConfigError` when ``address`` (``NAME://...``) is malformed."""
+        if not cls.CAPABILITIES.takes_address:
+            raise ConfigError(f"the {cls.NAME} provisioner takes no address")
+
+    @classmethod  # noqa: B027 - optional hook, nothing by default
+    def check_image_available(cls, ref: str, *, flag: str, instead: str) -> None:
+        """Raise :class:`ConfigError` when the image ``ref`` cannot be had (only for
+        provisioners that run images); ``flag`` names the option that asked for it,
+        ``instead`` what the user can do instead."""
 
     def cleanup_leftovers(self) -> None:  # noqa: B027 - optional hook, nothing by default
         """Remove what runs whose process is gone left behind."""
@@ -57,3 +182,24 @@ class Provisioner(ABC):
 
     def diagnostics(self, cluster: Cluster, dest: Path) -> None:  # noqa: B027
         """Write what helps to debug ``cluster`` under ``dest``."""
+
+    def node_access(self, cluster: Cluster) -> list[NodeAccess]:
+        """How each node of ``cluster`` is reached for measuring, servers first.
+
+        Only called when :attr:`CAPABILITIES` says ``measurable``.
+        """
+        return []
+
+    def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> str:
+        """Run the distribution's own in-place upgrade on every node, servers first.
+
+        Returns once each node's process was restarted (not once the cluster is
+        ready again: the suite measures that), with what was done, in words. It
+        must never recreate a node: that would kill the pods the suite watches.
+        """
+        profile = DistroSpec(cluster.distro, cluster.version).profile
+        raise UpgradeUnsupported(
+            f"the {self.NAME} provisioner cannot upgrade {cluster.distro} in place: it "
+            f"does not implement upgrade(), which must run {profile.upgrade.summary!r} on "
+            "every node, servers first, without recreating the node"
+        )

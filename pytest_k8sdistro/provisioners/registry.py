@@ -8,25 +8,29 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-import pytest
+from pytest_k8sdistro.errors import ConfigError
+from pytest_k8sdistro.provisioners.base import Provisioner
 
-from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
-
-__all__ = ["BUILTIN", "ProvisionError", "Provisioner", "load", "registry"]
+__all__ = ["BUILTIN", "DEFAULT", "FOR_KUBECONFIG", "load", "registry"]
 
 #: name -> "module:Class"
 BUILTIN: dict[str, str] = {
-    "docker": "pytest_k8sdistro.provisioners.docker:DockerProvisioner",
+    "docker": "pytest_k8sdistro.provisioners.docker.provisioner:DockerProvisioner",
     "existing": "pytest_k8sdistro.provisioners.existing:ExistingCluster",
     "host": "pytest_k8sdistro.provisioners.machine.host:HostProvisioner",
     # --provisioner=ssh://user@host[:port]: the registry key is the URL's scheme and
-    # the settings keep the URL (Settings.provisioner_target).
+    # the settings keep the URL (ProvisionerConfig.provisioner_target).
     "ssh": "pytest_k8sdistro.provisioners.machine.ssh:SshProvisioner",
     "multipass": "pytest_k8sdistro.provisioners.machine.multipass:MultipassProvisioner",
 }
+#: The provisioner a run uses when none is named.
+DEFAULT = "docker"
+#: The provisioner a run uses with ``--kubeconfig``: it starts nothing.
+FOR_KUBECONFIG = "existing"
 
 
 def load(target: str | type[Provisioner]) -> type[Provisioner]:
+    """The class ``target`` names ("module:Class"), or ``target`` itself."""
     if not isinstance(target, str):
         return target
     module_name, _, attribute = target.partition(":")
@@ -34,8 +38,21 @@ def load(target: str | type[Provisioner]) -> type[Provisioner]:
     return provisioner
 
 
-def registry(config: pytest.Config) -> dict[str, Any]:
-    """Built-in provisioners plus those other plugins add: name -> class or "module:Class"."""
+def registry(config: Any) -> dict[str, Any]:
+    """Built-in provisioners plus those other plugins add: name -> class or "module:Class".
+
+    ``config`` is the pytest config, whose hook asks every plugin for its own.
+    """
     found: dict[str, Any] = dict(BUILTIN)
     config.hook.pytest_k8sdistro_add_provisioners(registry=found)
     return found
+
+
+def resolve(config: Any, name: str) -> type[Provisioner]:
+    """The provisioner class called ``name``; :class:`ConfigError` naming the known ones."""
+    found = registry(config)
+    if name not in found:
+        raise ConfigError(
+            f"--provisioner={name!r} is not a known provisioner; known: {', '.join(sorted(found))}"
+        )
+    return load(found[name])

@@ -14,11 +14,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from pytest_k8sdistro.errors import ChartUnavailable
 from pytest_k8sdistro.report.model import Report
-
-
-class ChartUnavailable(RuntimeError):
-    """matplotlib is not installed."""
 
 
 def _pyplot() -> Any:

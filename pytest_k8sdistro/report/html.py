@@ -7,7 +7,8 @@ import base64
 import html
 from typing import Any
 
-from pytest_k8sdistro.report.chart import ChartUnavailable, memory_chart_png, upgrade_chart_png
+from pytest_k8sdistro.errors import ChartUnavailable
+from pytest_k8sdistro.report.chart import memory_chart_png, upgrade_chart_png
 from pytest_k8sdistro.report.markdown import sections, timeline_title
 from pytest_k8sdistro.report.model import Report, upgrade_timelines
 from pytest_k8sdistro.report.timeline import marks_text, outage_text

@@ -252,7 +252,7 @@ def sections(report: Report) -> list[tuple[str, str, list[str], list[list[str]]]
     if limits == {None}:
         memory_note += (
             " No memory limit was set (--node-memory): Go runtimes grow into free memory "
-            "(k3s-io/k3s#2003), so these figures are upper bounds, not requirements."
+            "as long as it lasts, so these figures are upper bounds, not requirements."
         )
     found = [
         (

@@ -23,6 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pytest_k8sdistro.measure.upgrade import results
+
 FORMAT = "pytest-k8sdistro-report/1"
 #: Properties the footprint suite records start with this; the rest of the key says
 #: where the value goes (see :func:`apply_property`).
@@ -30,9 +32,9 @@ PREFIX = "footprint."
 #: The property the plugin adds to every test report: which distribution it ran on.
 DISTRO_PROPERTY = "k8sdistro.distro"
 UPGRADE_SUITE = "upgrade"
-#: What suites/test_upgrade.py records: its figures, and the file with its timelines.
-UPGRADE_PROPERTY = "k8sdistro_upgrade"
-UPGRADE_FILE_PROPERTY = "k8sdistro_upgrade_file"
+#: What the upgrade suite records: its figures, and the file with its timelines.
+UPGRADE_PROPERTY = results.PROPERTY
+UPGRADE_FILE_PROPERTY = results.FILE_PROPERTY
 
 Report = dict[str, Any]
 Entry = dict[str, Any]
@@ -99,7 +101,7 @@ def apply_property(entry: Entry, key: str, value: Any) -> bool:
 
 
 def suite_of(nodeid: str) -> str:
-    """``suites/test_dns.py::test_x[k3s]`` -> ``dns``."""
+    """``suites/test_dns.py::test_x[NAME]`` -> ``dns``."""
     module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
     name = module.removesuffix(".py")
     return name.removeprefix("test_")

@@ -36,6 +36,7 @@ from k8s_standin.node.killall import killall
 from k8s_standin.node.testing import Standin
 
 from pytest_k8sdistro import (
+    Capabilities,
     Cluster,
     DistroSpec,
     Node,
@@ -63,10 +64,17 @@ def _alive(pid: int) -> bool:
 
 class StandinProcess(Provisioner):
     NAME = "standin-process"
+    # It runs what a distribution's image would run, as a host process.
+    CAPABILITIES = Capabilities(runs_images=True)
 
     def create(self, spec: DistroSpec, key: str) -> Cluster:
         if spec.name != "k3s":
             raise ProvisionError(f"the standin-process provisioner runs k3s only, not {spec}")
+        return self.start_k3s_standin(spec, key)
+
+    def start_k3s_standin(self, spec: DistroSpec, key: str) -> Cluster:
+        """The stand-in k3s as a host process, for ``spec`` (which may be a distribution a
+        test's plugin adds on top of k3s's contract)."""
         record("create", key)
         base = self.workdir / key
         standin = Standin(base, env={"STANDIN_VERSION": spec.version, **_fault_env()})
@@ -216,6 +224,7 @@ def _busybox_dir(workdir: Path) -> str | None:
 
 class StandinNetns(Provisioner):
     NAME = "standin-netns"
+    CAPABILITIES = Capabilities(runs_images=True, ip_families=("ipv4", "dual"))
 
     def create(self, spec: DistroSpec, key: str) -> Cluster:
         if spec.name != "k3s":

@@ -10,24 +10,23 @@
 
 from __future__ import annotations
 
-from pytest_k8sdistro.config.footprint import TIERS, FootprintSettings, Tier
+from pytest_k8sdistro.errors import MeasurementError
 from pytest_k8sdistro.measure.footprint.disk import DiskUsage
 from pytest_k8sdistro.measure.footprint.memory import (
     ContainerMemory,
     EngineStatsMemory,
-    MeasurementError,
     MeminfoMemory,
     MemoryReader,
     NodesMemory,
 )
 from pytest_k8sdistro.measure.footprint.sampler import Summary, sample
+from pytest_k8sdistro.measure.footprint.tiers import TIERS, Tier
 
 __all__ = [
     "TIERS",
     "ContainerMemory",
     "DiskUsage",
     "EngineStatsMemory",
-    "FootprintSettings",
     "MeasurementError",
     "MeminfoMemory",
     "MemoryReader",

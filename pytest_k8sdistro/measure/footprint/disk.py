@@ -8,7 +8,8 @@ counts (``du`` without ``--apparent-size``) are not.
 
 On a container node the files are read through the engine (``docker cp``'s
 archive), which works for a remote engine too and needs no tool in the image:
-rancher/k3s has little but busybox. On a VM or host node GNU ``du`` is run there.
+a distribution's image may have little but busybox. On a VM or host node GNU ``du``
+is run there.
 """
 
 from __future__ import annotations
@@ -22,23 +23,7 @@ from typing import Any
 
 import docker.errors
 
-from pytest_k8sdistro.measure.footprint.memory import MeasurementError
-
-#: The distribution's data directories, besides its binary (the profile's).
-DATA_DIRS: dict[str, tuple[str, ...]] = {
-    # Binaries unpack to data/<hash>/bin, images to agent/containerd.
-    "k3s": ("/var/lib/rancher/k3s",),
-    # Binaries unpack to bin/, images to containerd/.
-    "k0s": ("/var/lib/k0s",),
-    # The snap (a squashfs mount) and its writable data.
-    "microk8s": ("/snap/microk8s/current", "/var/snap/microk8s/current"),
-}
-#: Where machine installs put the binary (the install scripts' defaults).
-MACHINE_BINARIES: dict[str, tuple[str, ...]] = {
-    "k3s": ("/usr/local/bin/k3s",),
-    "k0s": ("/usr/local/bin/k0s",),
-    "microk8s": (),
-}
+from pytest_k8sdistro.errors import MeasurementError
 
 
 @dataclass(frozen=True)
@@ -172,8 +157,3 @@ def machine_usage(run: Callable[[str], str], paths: Iterable[str]) -> DiskUsage:
     """``run`` executes a shell command on the machine and returns its stdout."""
     wanted = list(paths)
     return parse_du(run(du_command(wanted)), wanted)
-
-
-def install_paths(distro: str, binary: str | None) -> tuple[str, ...]:
-    binaries = (binary,) if binary else MACHINE_BINARIES.get(distro, ())
-    return (*binaries, *DATA_DIRS.get(distro, ()))

@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pytest_k8sdistro.errors import MeasurementError
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC = Path("/proc")
-
-
-class MeasurementError(RuntimeError):
-    """A figure cannot be measured; the message says why."""
 
 
 class MemoryReader(Protocol):

@@ -1,46 +1,37 @@
-"""From a :class:`~pytest_k8sdistro.model.cluster.Cluster` to what measures its nodes.
+"""From a cluster and the provisioner that made it to what measures its nodes.
 
-Container nodes (the docker provisioner) are read on the engine's host; machine
-nodes (host, ssh, multipass) through their testinfra host. A cluster given with
-``--kubeconfig`` runs somewhere the plugin does not know, so nothing there is
-measured: reading this machine instead would report the wrong figures.
+The provisioner says, per node, how it is reached (:class:`NodeAccess`): a
+container's memory is read from its cgroup on the engine's host and its files
+through the engine; a machine's memory is MemTotal - MemAvailable and its files are
+counted with ``du``, through its testinfra host. A provisioner whose nodes cannot
+be measured from here (a cluster given with ``--kubeconfig`` runs somewhere
+unknown) says so in its capabilities, and nothing is measured: reading this
+machine instead would report the wrong figures.
 """
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections.abc import Callable
 from typing import Any
 
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import NotMeasurable
 from pytest_k8sdistro.measure.footprint import disk, memory
-from pytest_k8sdistro.measure.footprint.memory import MeasurementError
 from pytest_k8sdistro.model.cluster import Cluster
-
-MACHINE_PROVISIONERS = ("host", "ssh", "multipass")
-
-
-class NotMeasurable(MeasurementError):
-    """The cluster's nodes cannot be measured from here; the message says why."""
+from pytest_k8sdistro.provisioners.base import NodeAccess, Provisioner
 
 
-def _why_not(cluster: Cluster) -> str:
-    if cluster.provisioner == "existing":
-        return (
-            "the cluster was given with --kubeconfig: where its nodes run is unknown, and "
-            "this machine's figures would be the wrong ones"
+def _access(provisioner: Provisioner, cluster: Cluster) -> list[NodeAccess]:
+    capabilities = provisioner.CAPABILITIES
+    if not capabilities.measurable:
+        raise NotMeasurable(
+            capabilities.not_measurable_reason
+            or f"the {provisioner.NAME} provisioner's nodes cannot be measured from here"
         )
-    return (
-        f"the {cluster.provisioner} provisioner's nodes cannot be measured; memory and disk "
-        f"are measured on docker ({', '.join(MACHINE_PROVISIONERS)}) nodes"
-    )
-
-
-def _docker_containers(cluster: Cluster) -> list[Any]:
-    from pytest_k8sdistro.provisioners.docker import engine
-
-    client = engine.connect()
-    return [client.containers.get(cid) for cid in cluster.details.get("containers", [])]
+    found = provisioner.node_access(cluster)
+    if not found:
+        raise NotMeasurable(f"the {provisioner.NAME} provisioner reported no node to measure")
+    return found
 
 
 def _testinfra_host(spec: str) -> Any:
@@ -53,59 +44,50 @@ def _meminfo(host: Any) -> Callable[[], str]:
     return lambda: str(host.file("/proc/meminfo").content_string)
 
 
-def memory_of(cluster: Cluster) -> memory.NodesMemory:
+def memory_of(provisioner: Provisioner, cluster: Cluster) -> memory.NodesMemory:
     """Readers of every node's memory in use (working set or MemTotal - MemAvailable)."""
-    if cluster.provisioner == "docker":
-        containers = _docker_containers(cluster)
-        return memory.NodesMemory({c.name: memory.container_reader(c) for c in containers})
-    if cluster.provisioner in MACHINE_PROVISIONERS:
-        readers: dict[str, memory.MemoryReader] = {}
-        for node in cluster.nodes:
+    readers: dict[str, memory.MemoryReader] = {}
+    for node in _access(provisioner, cluster):
+        if node.container is not None:
+            readers[node.name] = memory.container_reader(node.container)
+        else:
+            assert node.host_spec is not None  # NodeAccess holds one of the two
             host = _testinfra_host(node.host_spec)
             readers[node.name] = memory.MeminfoMemory(_meminfo(host), node.host_spec)
-        return memory.NodesMemory(readers)
-    raise NotMeasurable(_why_not(cluster))
+    return memory.NodesMemory(readers)
 
 
-def disk_of(cluster: Cluster, binary: str | None) -> disk.DiskUsage:
+def disk_of(provisioner: Provisioner, cluster: Cluster) -> disk.DiskUsage:
     """The distribution's install on the first (server) node, and the node image."""
-    paths = disk.install_paths(cluster.distro, binary)
-    if cluster.provisioner == "docker":
-        server = _docker_containers(cluster)[0]
-        return disk.container_usage(server, paths, image=cluster.image)
-    if cluster.provisioner in MACHINE_PROVISIONERS:
-        host = _testinfra_host(cluster.nodes[0].host_spec)
-        machine_paths = disk.install_paths(cluster.distro, None)
-        return disk.machine_usage(lambda cmd: str(host.run(cmd).stdout), machine_paths)
-    raise NotMeasurable(_why_not(cluster))
+    server = _access(provisioner, cluster)[0]
+    profile = DistroSpec(cluster.distro, cluster.version).profile
+    if server.container is not None:
+        paths = (*((server.binary,) if server.binary else ()), *profile.data_dirs)
+        return disk.container_usage(server.container, paths, image=server.image)
+    assert server.host_spec is not None  # NodeAccess holds one of the two
+    host = _testinfra_host(server.host_spec)
+    binaries = profile.machine.binaries if profile.machine is not None else ()
+    return disk.machine_usage(
+        lambda cmd: str(host.run(cmd).stdout), (*binaries, *profile.data_dirs)
+    )
 
 
-def _epoch(timestamp: str) -> float | None:
-    """Docker's RFC 3339 timestamps (nanoseconds, ``Z``) as epoch seconds."""
-    match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z", timestamp)
-    if match is None:
-        return None
-    parts = [int(p) for p in match.groups()[:6]]
-    seconds = calendar.timegm((*parts, 0, 0, 0))
-    return seconds + float(match.group(7) or 0)
-
-
-def time_to_ready(cluster: Cluster) -> dict[str, float]:
-    """Seconds to each readiness stage, counted from the node container's start.
+def time_to_ready(provisioner: Provisioner, cluster: Cluster) -> dict[str, float]:
+    """Seconds to each readiness stage, counted from the server node's own start.
 
     ``Cluster.timings`` counts from the start of provisioning (engine checks, an
-    image pull, volumes); a docker node's own start is subtracted when the manager
-    recorded when provisioning began. Otherwise the timings are returned as they are.
+    image pull, volumes); the node's own start is subtracted when the provisioner
+    knows it and the manager recorded when provisioning began. Otherwise the
+    timings are returned as they are.
     """
     timings = dict(cluster.timings)
     started_at = cluster.details.get("provisioning_started_at")
-    if cluster.provisioner != "docker" or not isinstance(started_at, (int, float)):
+    if not isinstance(started_at, (int, float)) or not provisioner.CAPABILITIES.measurable:
         return timings
     try:
-        server = _docker_containers(cluster)[0]
+        node_start = provisioner.node_access(cluster)[0].started_at
     except Exception:
         return timings
-    node_start = _epoch(str(server.attrs.get("State", {}).get("StartedAt", "")))
     if node_start is None:
         return timings
     offset = node_start - float(started_at)

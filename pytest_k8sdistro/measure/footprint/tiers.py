@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from pytest_k8sdistro.config.footprint import Tier
+from pytest_k8sdistro.errors import NotYet, TierFailed
+from pytest_k8sdistro.kube import checks
 from pytest_k8sdistro.kube.api import raw_get
+from pytest_k8sdistro.kube.checks import Manifests, namespace_evidence, wait_for
 from pytest_k8sdistro.kube.client import Kube
 from pytest_k8sdistro.measure.footprint.sampler import Summary, sample
-from pytest_k8sdistro.suite import checks
-from pytest_k8sdistro.suite.checks import (
-    Manifests,
-    NotYet,
-    namespace_evidence,
-    wait_for,
-)
+
+#: Tiers shipped in fixtures/footprint/, cumulative, in this order.
+TIERS: tuple[str, ...] = ("empty", "utilities", "app")
+TIER_HELP = {
+    "empty": "idle cluster + a node-exporter-shaped DaemonSet",
+    "utilities": "+ cert-manager-, ingress-controller- and storage-provisioner-shaped pods",
+    "app": "+ a Ghost-and-MariaDB-shaped application",
+}
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A tier by name: a file of fixtures/footprint/, or a manifest of the user's own."""
+
+    name: str
+    path: Path | None = None  # None: the shipped fixtures/footprint/<name>.yaml
 
 
 def manifests(tier: Tier, fixtures: Path, image: str) -> list[dict[str, Any]]:
@@ -97,10 +109,6 @@ def wait_settled(kube: Kube, namespace: str, timeout: float) -> None:
         timeout=timeout,
         evidence=lambda: namespace_evidence(kube, namespace),
     )
-
-
-class TierFailed(RuntimeError):
-    """A tier this run could not bring up before."""
 
 
 class TierRun:

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_k8sdistro.errors import ProbeError
+
 #: A check sends one request with the given timeout and returns the HTTP status; it
 #: raises (OSError, :class:`ProbeError`, anything) when there was no usable answer.
 Check = Callable[[float], int]
@@ -38,14 +40,6 @@ DEFAULT_TIMEOUT_S = 1.0
 #: samples as 10 Hz gives in about three hours.
 DEFAULT_MAX_DURATION_S = 1800.0
 DEFAULT_MAX_SAMPLES = 100_000
-
-
-class ProbeError(Exception):
-    """An answer that does not count as a success (wrong body, say); keeps its status."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

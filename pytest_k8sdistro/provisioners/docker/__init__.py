@@ -1,14 +1,9 @@
-"""The Docker provisioner: k3s and k0s nodes as containers, through the docker SDK.
+"""The Docker provisioner: nodes as containers of the distribution's image, through the docker SDK.
 
 One job per module: :mod:`.engine` (client, host facts), :mod:`.privileges`
 (--privileged or the fallback), :mod:`.images` (pull, load, errors), :mod:`.labels`
 (ownership), :mod:`.cleanup` (leftovers of dead runs), :mod:`.supervisor` (the
 in-container supervisor), :mod:`.node` (container start spec), :mod:`.diagnostics`
-and :mod:`.provisioner` (the class).
+and :mod:`.provisioner` (the class). Nothing is imported here, so that reading one
+module (labels, say) does not load the Docker client.
 """
-
-from __future__ import annotations
-
-from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner
-
-__all__ = ["DockerProvisioner"]

@@ -1,4 +1,4 @@
-"""The external database a k3s server keeps its state in, as a container beside it."""
+"""The external database a server keeps its state in, as a container beside it."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ from typing import Any
 import docker
 import docker.errors
 
+from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.model.datastore import DATASTORES, DatastoreKind, ExternalDatastore
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners.base import ProvisionError
 from pytest_k8sdistro.provisioners.docker import images
 
-__all__ = ["DATASTORES", "ENDPOINT_ENV", "Started", "start"]
+__all__ = ["DATASTORES", "Started", "start"]
 
-#: k3s reads --datastore-endpoint from this variable too (k3s server --help).
-ENDPOINT_ENV = "K3S_DATASTORE_ENDPOINT"
 POLL_S = 1.0
 
 

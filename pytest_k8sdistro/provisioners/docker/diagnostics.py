@@ -16,18 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-#: Log files inside the node that are not in the container's log. k3s writes
-#: containerd's log to a file; k0s and k3s both log the kubelet to their own output
-#: (the container log), and k0s does so for containerd too.
-NODE_LOGS: dict[str, tuple[str, ...]] = {
-    "k3s": ("/var/lib/rancher/k3s/agent/containerd/containerd.log",),
-    "k0s": (),
-}
-
 PS_COMMAND = [
     "/bin/sh",
     "-c",
-    # ps may be missing (rancher/k3s has busybox's); /proc is always there.
+    # ps may be missing (a minimal image has busybox's at most); /proc is always there.
     "ps -ef 2>/dev/null || ps 2>/dev/null || for p in /proc/[0-9]*; do "
     "printf '%s ' \"${p#/proc/}\"; tr '\\0' ' ' <\"$p/cmdline\" 2>/dev/null; echo; done",
 ]

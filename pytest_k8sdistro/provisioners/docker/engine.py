@@ -14,7 +14,7 @@ import docker
 import docker.errors
 import requests
 
-from pytest_k8sdistro.provisioners.base import ProvisionError
+from pytest_k8sdistro.errors import ProvisionError
 
 START_HINT = (
     "start a Docker engine (Debian: `apt-get install -y docker.io` then `dockerd &`), "

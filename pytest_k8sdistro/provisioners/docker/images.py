@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import requests
 
-from pytest_k8sdistro.provisioners.base import ProvisionError
+from pytest_k8sdistro.errors import ProvisionError
 
 Say = Callable[[str], None]
 
@@ -31,6 +31,29 @@ def how_to_supply(ref: str) -> str:
         f"and `docker save -o image.tar {ref}`, then pass --distro-image-archive=image.tar; "
         "or pass --distro-image=REF naming an image already on this engine"
     )
+
+
+def unavailable(ref: str) -> str | None:
+    """Why ``ref`` is neither on the engine nor offered by its registry, or None when
+    it can be had (or no engine answers: the start reports that with its own advice)."""
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return None
+    try:
+        try:
+            client.images.get(ref)
+            return None
+        except docker.errors.ImageNotFound:
+            pass
+        try:
+            client.images.get_registry_data(ref)
+            return None
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            return exc.explanation if isinstance(exc, docker.errors.APIError) else str(exc)
+    finally:
+        client.close()
 
 
 def ensure(

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import docker.types
 
-from pytest_k8sdistro.distros.profile import ContainerStart
+from pytest_k8sdistro.distros.profile import ContainerStart, Role
 from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
 from pytest_k8sdistro.provisioners.docker import supervisor
 from pytest_k8sdistro.provisioners.docker.privileges import Privileges
 
-Role = Literal["server", "agent"]
-
-API_PORT = "6443/tcp"
 #: Published besides the API so that ingress suites can reach the node's 80/443, and
 #: LoadBalancer suites the hostPorts ServiceLB binds. Docker cannot publish a port on a
 #: running container, so the set is fixed up front.
@@ -37,8 +35,10 @@ DUAL_STACK_SYSCTLS = (
     ("net.ipv6.conf.all.forwarding", "1"),
 )
 
-#: Where k3s servers keep the token agents join with.
-K3S_TOKEN_PATH = "/var/lib/rancher/k3s/server/token"
+
+def api_port(start: ContainerStart) -> str:
+    """The engine's name of the API's port in the node: ``6443/tcp``."""
+    return f"{start.api_port}/tcp"
 
 
 def container_name(key: str, role: Role, index: int) -> str:
@@ -50,16 +50,12 @@ def volume_name(container: str, path: str) -> str:
     return f"{container}-{slug}"
 
 
-def server_args(
-    distro: str, start: ContainerStart, name: str, *, dual_stack: bool = False
-) -> list[str]:
-    args = list(start.server_args)
-    if distro == "k3s":
-        # The API is reached through a port published on 127.0.0.1, so the serving
-        # certificate must list it; k3s's docker tests and k3d do the same.
-        args += ["--tls-san=127.0.0.1", "--https-listen-port=6443", f"--node-name={name}"]
-    # k0s: its API certificate lists 127.0.0.1 and localhost already, and the node
-    # is named after the container's hostname.
+def _fill(templates: Iterable[str], **values: str | int) -> list[str]:
+    return [template.format(**values) for template in templates]
+
+
+def server_args(start: ContainerStart, name: str, *, dual_stack: bool = False) -> list[str]:
+    args = [*start.server_args, *_fill(start.server_node_args, name=name, api_port=start.api_port)]
     if dual_stack:
         args += start.dual_stack_args
     return args
@@ -74,32 +70,14 @@ def dual_stack_env(start: ContainerStart, role: Role) -> dict[str, str]:
     return env
 
 
-def agent_args(distro: str, start: ContainerStart, name: str, token: str) -> list[str]:
-    args = list(start.agent_args)
-    if distro == "k3s":
-        args.append(f"--node-name={name}")  # K3S_URL and K3S_TOKEN come in the environment
-    elif start.join == "token":
-        args.append(token)
-    return args
+def agent_args(start: ContainerStart, name: str, token: str) -> list[str]:
+    filled = _fill(start.agent_node_args, name=name, token=token, api_port=start.api_port)
+    return [*start.agent_args, *filled]
 
 
-def agent_env(distro: str, start: ContainerStart, server_name: str, token: str) -> dict[str, str]:
-    if distro == "k3s" and start.join == "env":
-        return {"K3S_URL": f"https://{server_name}:6443", "K3S_TOKEN": token}
-    return {}
-
-
-def prepare_snippet(distro: str, role: Role) -> str:
-    """Shell run once by the supervisor before the first start of the distribution.
-
-    The k0s image's /entrypoint.sh prepares the container (cgroup v2 remount and
-    nesting, Docker DNS fix-up, K0S_CONFIG) and then execs its arguments; it decides
-    what to do from the role, which it normally reads from k0s's own arguments.
-    """
-    if distro == "k0s":
-        k0s_role = "controller+worker" if role == "server" else "worker"
-        return f"[ ! -x /entrypoint.sh ] || K0S_ENTRYPOINT_ROLE={k0s_role} /entrypoint.sh true"
-    return ""
+def agent_env(start: ContainerStart, server_name: str, token: str) -> dict[str, str]:
+    values = {"server": server_name, "token": token, "api_port": str(start.api_port)}
+    return {key: value.format(**values) for key, value in start.agent_env.items()}
 
 
 @dataclass(frozen=True)
@@ -114,7 +92,6 @@ class HostFacts:
 class NodeSpec:
     """Everything ``containers.create`` needs for one node."""
 
-    distro: str
     start: ContainerStart
     role: Role
     name: str
@@ -132,12 +109,12 @@ class NodeSpec:
 
     def create_options(self, host: HostFacts) -> dict[str, Any]:
         env = {**self.start.env, **self.env}
-        if host.cgroup_v2 and self.distro != "k0s":
-            # The k0s entrypoint nests cgroups itself (prepare_snippet).
+        if host.cgroup_v2 and not self.start.prepare_nests_cgroups:
             env[supervisor.ENV_CGROUP_NESTING] = "1"
         if not host.privileges.privileged:
             env[supervisor.ENV_REMOUNT_RW] = "1"
-        prepare = prepare_snippet(self.distro, self.role)
+        # Shell run once by the supervisor before the first start of the distribution.
+        prepare = self.start.prepare.get(self.role, "")
         if prepare:
             env[supervisor.ENV_PREPARE] = prepare
 
@@ -165,7 +142,9 @@ class NodeSpec:
         if self.dual_stack:
             options["sysctls"] = dict(DUAL_STACK_SYSCTLS)
         if self.publish:
-            options["ports"] = {port: (PUBLISH_HOST_IP, None) for port in (API_PORT, *NODE_PORTS)}
+            options["ports"] = {
+                port: (PUBLISH_HOST_IP, None) for port in (api_port(self.start), *NODE_PORTS)
+            }
         if self.memory is not None:
             options["mem_limit"] = self.memory
             # No swap beyond the limit, so the threshold means what it says.

@@ -1,6 +1,6 @@
 """How much privilege the engine grants a node container, found out once per process.
 
-Node containers want ``--privileged`` (k3s and k0s docs, kind). Some sandboxes cannot
+Node containers want ``--privileged`` (the distributions' docs, kind). Some sandboxes cannot
 grant it: when the engine's own capability bounding set lacks a capability (here:
 CAP_SYS_RESOURCE), runc fails with "unable to apply caps: operation not permitted".
 The fallback is every capability the engine can grant, with seccomp and AppArmor
@@ -21,7 +21,7 @@ from typing import Any, Literal
 import docker
 import docker.errors
 
-from pytest_k8sdistro.provisioners.base import ProvisionError
+from pytest_k8sdistro.errors import ProvisionError
 
 #: "host": a privileged container sees it already; "device": passed in with --device;
 #: "null": the host has none, /dev/null is bound in its place so the kubelet can open it.
@@ -72,7 +72,7 @@ class Privileges:
         return how
 
 
-#: Tried in order: what the k3s and k0s docs use, then the fallback.
+#: Tried in order: what the distributions' docs use, then the fallback.
 CANDIDATES: tuple[Privileges, ...] = (
     Privileges(privileged=True),
     Privileges(privileged=False, cap_add=("ALL",)),

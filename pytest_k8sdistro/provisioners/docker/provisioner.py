@@ -1,11 +1,13 @@
-"""``DockerProvisioner``: k3s and k0s nodes as containers on a Docker engine."""
+"""``DockerProvisioner``: nodes as containers of the distribution's image on a Docker engine."""
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import functools
 import io
 import posixpath
+import re
 import tarfile
 import time
 from collections.abc import Callable
@@ -15,11 +17,13 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 
-from pytest_k8sdistro.distros.profile import ContainerStart, DistroProfile
+from pytest_k8sdistro.distros.profile import ContainerStart, DistroProfile, NodeText, Role
 from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import ConfigError, KubeconfigError, ProvisionError, UpgradeUnsupported
 from pytest_k8sdistro.kube import kubeconfig
 from pytest_k8sdistro.model.cluster import Cluster, Node
-from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
+from pytest_k8sdistro.model.datastore import DATASTORES
+from pytest_k8sdistro.provisioners.base import Capabilities, NodeAccess, Provisioner
 from pytest_k8sdistro.provisioners.docker import (
     cleanup,
     datastore,
@@ -44,8 +48,35 @@ RESTART_TIMEOUT_S = 90.0
 
 class DockerProvisioner(Provisioner):
     NAME = "docker"
+    CAPABILITIES = Capabilities(
+        runs_images=True,
+        max_nodes=10,
+        limits_memory=True,
+        limits_cpus=True,
+        measurable=True,
+        ip_families=("ipv4", "dual"),
+        datastores=tuple(DATASTORES),
+        upgrades=True,
+    )
 
     _client: docker.DockerClient | None = None
+
+    @classmethod
+    def check_image_available(cls, ref: str, *, flag: str, instead: str) -> None:
+        """Fail unless ``ref`` is on the engine or its registry knows it.
+
+        When no engine answers the check is left to the start, which reports a
+        missing engine with its own advice.
+        """
+        reason = images.unavailable(ref)
+        if reason is not None:
+            raise ConfigError(
+                f"{flag}: the image {ref} is not on this Docker engine and its registry "
+                f"does not offer it ({reason}). Either the version does not exist, or the "
+                f"registry cannot be reached. To supply it: `docker pull {ref}` on a "
+                f"connected machine, `docker save -o image.tar {ref}`, `docker load -i "
+                f"image.tar` here; or {instead}"
+            )
 
     @property
     def client(self) -> docker.DockerClient:
@@ -141,10 +172,38 @@ class DockerProvisioner(Provisioner):
                 return False
         server = self.client.containers.get(cluster.details["containers"][0])
         # A restarted engine may have published the API on another port.
+        port = node.api_port(self._start_of(cluster))
         return (
-            _published(server).get(node.API_PORT) == cluster.details["ports"].get(node.API_PORT)
+            _published(server).get(port) == cluster.details["ports"].get(port)
             and Path(cluster.kubeconfig).is_file()
         )
+
+    # -- measuring ------------------------------------------------------------------
+
+    def node_access(self, cluster: Cluster) -> list[NodeAccess]:
+        """Every node container, servers first, with when it started and its image."""
+        binary = self._start_of(cluster).binary
+        found = []
+        for container_id in cluster.details.get("containers", []):
+            container = self.client.containers.get(container_id)
+            started = _epoch(str(container.attrs.get("State", {}).get("StartedAt", "")))
+            found.append(
+                NodeAccess(
+                    name=container.name,
+                    container=container,
+                    started_at=started,
+                    image=cluster.image,
+                    binary=binary,
+                )
+            )
+        return found
+
+    @staticmethod
+    def _start_of(cluster: Cluster) -> ContainerStart:
+        start = DistroSpec(cluster.distro, cluster.version).profile.container
+        if start is None:  # the settings refuse such a distribution before it starts
+            raise ProvisionError(f"{cluster.distro} has no container start")
+        return start
 
     # -- logs and diagnostics ------------------------------------------------------
 
@@ -169,7 +228,7 @@ class DockerProvisioner(Provisioner):
             containers,
             dest,
             kubeconfig_path=cluster.kubeconfig,
-            log_paths=diagnostics.NODE_LOGS.get(cluster.distro, ()),
+            log_paths=self._start_of(cluster).log_files,
         )
 
     # -- in-place restart and upgrade --------------------------------------------
@@ -202,6 +261,25 @@ class DockerProvisioner(Provisioner):
             f"{RESTART_TIMEOUT_S:.0f}s; last log lines:\n{self.logs(cluster)}"
         )
 
+    def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> str:
+        """The distribution's binary from the target's image, in every node, in place.
+
+        The profiles' procedures replace the binary and restart the process; a
+        documented "stop, replace, start" becomes "replace, then stop and start" because
+        the supervisor restarts the process in one step (the engine's copy replaces the
+        file rather than writing into it, so the running process is unaffected until
+        it is stopped).
+        """
+        profile = DistroSpec(cluster.distro, cluster.version).profile
+        source = image or profile.image(target_version)
+        if source is None:
+            raise UpgradeUnsupported(
+                f"{profile.name} has no container image to take version {target_version} "
+                f"from; it upgrades by {profile.upgrade.summary}"
+            )
+        self.replace_binary(cluster, source)
+        return f"{profile.upgrade.summary}; binary from {source}"
+
     def replace_binary(self, cluster: Cluster, source_image: str) -> None:
         """Swap the distribution's binary for ``source_image``'s in every node, in place.
 
@@ -210,9 +288,7 @@ class DockerProvisioner(Provisioner):
         running node over the old one, and the node's process restarted: pods and the
         container survive.
         """
-        profile = DistroSpec(cluster.distro, cluster.version).profile
-        assert profile.container is not None
-        binary = profile.container.binary
+        binary = self._start_of(cluster).binary
         images.ensure(self.client, source_image, archive=None, say=self.progress.say)
         payload = self._binary_from(source_image, binary)
         for index, container_id in enumerate(cluster.details.get("containers", [])):
@@ -286,6 +362,9 @@ class _Creation:
         store: datastore.Started | None = None
         if self.settings.datastore is not None:
             assert network is not None
+            supported = self.profile.datastores
+            if supported is None:  # the settings refuse this before anything starts
+                raise ProvisionError(f"{self.spec.name} takes no external datastore")
             store = datastore.start(
                 self.client,
                 datastore.DATASTORES[self.settings.datastore],
@@ -299,22 +378,24 @@ class _Creation:
                 progress=self.owner.progress,
             )
             # In the environment, not the arguments: the endpoint holds a password.
-            server_env[datastore.ENDPOINT_ENV] = store.endpoint
+            server_env[supported.endpoint_env] = store.endpoint
 
         server = self._start_node(
             host,
             role="server",
             name=server_name,
-            args=node.server_args(self.spec.name, self.start, server_name, dual_stack=dual),
+            args=node.server_args(self.start, server_name, dual_stack=dual),
             env=server_env,
             network=network,
         )
         self.say(f"{self.spec}: node {server.name} started; waiting for its kubeconfig")
         data = self._wait(f"the kubeconfig of {server.name}", server, self._read_kubeconfig)
         ports = _published(server)
-        api_port = ports.get(node.API_PORT)
+        api_port = ports.get(node.api_port(self.start))
         if api_port is None:
-            raise ProvisionError(f"{server.name}: the engine published no port for 6443")
+            raise ProvisionError(
+                f"{server.name}: the engine published no port for {node.api_port(self.start)}"
+            )
         path = kubeconfig.write_private(
             kubeconfig.rewrite_server(data, node.PUBLISH_HOST_IP, api_port),
             self.owner.workdir / f"{self.key}.kubeconfig",
@@ -330,9 +411,9 @@ class _Creation:
                         host,
                         role="agent",
                         name=name,
-                        args=node.agent_args(self.spec.name, self.start, name, token),
+                        args=node.agent_args(self.start, name, token),
                         env={
-                            **node.agent_env(self.spec.name, self.start, server_name, token),
+                            **node.agent_env(self.start, server_name, token),
                             **(node.dual_stack_env(self.start, "agent") if dual else {}),
                         },
                         network=network,
@@ -417,7 +498,7 @@ class _Creation:
         self,
         host: node.HostFacts,
         *,
-        role: node.Role,
+        role: Role,
         name: str,
         args: list[str],
         env: dict[str, str],
@@ -425,7 +506,6 @@ class _Creation:
     ) -> Any:
         volumes = self._volumes(self.image, name, self.start.volumes)
         spec = node.NodeSpec(
-            distro=self.spec.name,
             start=self.start,
             role=role,
             name=name,
@@ -488,24 +568,32 @@ class _Creation:
             time.sleep(POLL_S)
 
     def _read_kubeconfig(self, container: Any) -> dict[str, Any] | None:
-        source = self.profile.kubeconfig
-        if source.path is not None:
-            text = _read_file(container, source.path)
-        else:
-            text = _exec_stdout(container, list(source.command))
+        text = _node_text(container, self.profile.kubeconfig)
         if not text:
             return None
         try:
             return kubeconfig.parse(text, origin=f"the kubeconfig of {container.name}")
-        except kubeconfig.KubeconfigError:
+        except KubeconfigError:
             return None  # written but not complete yet
 
     def _join_token(self, container: Any) -> str | None:
-        if self.start.join == "env":
-            text = _read_file(container, node.K3S_TOKEN_PATH)
-        else:
-            text = _exec_stdout(container, [self.start.binary, "token", "create", "--role=worker"])
-        return text.strip() or None
+        return _node_text(container, self.start.join_token).strip() or None
+
+
+def _epoch(timestamp: str) -> float | None:
+    """The engine's RFC 3339 timestamps (nanoseconds, ``Z``) as epoch seconds."""
+    match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z", timestamp)
+    if match is None:
+        return None
+    parts = [int(p) for p in match.groups()[:6]]
+    seconds = calendar.timegm((*parts, 0, 0, 0))
+    return seconds + float(match.group(7) or 0)
+
+
+def _node_text(container: Any, source: NodeText) -> str:
+    if source.path is not None:
+        return _read_file(container, source.path)
+    return _exec_stdout(container, list(source.command))
 
 
 def _published(container: Any) -> dict[str, int]:

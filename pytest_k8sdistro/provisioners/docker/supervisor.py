@@ -1,14 +1,15 @@
 """The shell supervisor that runs the distribution as a child of the node container.
 
 Both official images make the distribution's process the container's main process
-(rancher/k3s: ``/bin/k3s`` is PID 1; k0sproject/k0s: tini runs it), so stopping it
+(the binary itself is PID 1, or an init such as tini runs it), so stopping it
 stops the container and every pod in it. The supervisor keeps the container alive
 instead: it forwards SIGTERM/SIGINT to the child for a clean stop, and restarts the
 child when asked (SIGHUP to the supervisor, or a ``restart`` file present when the
 child exits). Replacing the binary and restarting then swaps the control plane in
 place while pods keep running, which is how both projects document upgrades.
 
-It is POSIX sh using builtins only (plus ``mount``): the k3s image has little but busybox.
+It is POSIX sh using builtins only (plus ``mount``): a distribution's image may have
+little but busybox.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ NAME = "k8sdistro-supervisor"
 ENV_CGROUP_NESTING = "K8SDISTRO_CGROUP_NESTING"
 ENV_REMOUNT_RW = "K8SDISTRO_REMOUNT_RW"
 ENV_PREPARE = "K8SDISTRO_PREPARE"
-#: A flag (k3s: --node-ip) given the container's IPv4 and IPv6 addresses.
+#: A flag (the profile's ``node_ip_flag``) given the container's IPv4 and IPv6 addresses.
 ENV_NODE_IP_FLAG = "K8SDISTRO_NODE_IP_FLAG"
 
 SCRIPT = r"""
@@ -59,8 +60,8 @@ fi
 
 # cgroup v2 with a private cgroup namespace: controllers can only be delegated to
 # child cgroups once no process is left in the root one ("no internal processes"),
-# so move everything into a leaf first, as k3d's entrypoint does. k3s only does
-# this itself when it runs as PID 1 (k3s-io/k3s#4086), which it no longer is here.
+# so move everything into a leaf first, as k3d's entrypoint does. A distribution
+# that does this itself does so only as PID 1, which it no longer is here.
 if [ "${K8SDISTRO_CGROUP_NESTING:-0}" = 1 ] && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
     if mkdir -p /sys/fs/cgroup/init 2>/dev/null; then
         while read -r pid; do
@@ -90,7 +91,7 @@ if [ -n "${K8SDISTRO_PREPARE:-}" ]; then
         exit "$status"
     }
 fi
-# A dual-stack node must be told both of its addresses (k3s), which the engine only
+# A dual-stack node may need to be told both of its addresses, which the engine only
 # assigns when the container starts. It writes them to /etc/hosts under the
 # container's hostname, one line per family.
 if [ -n "${K8SDISTRO_NODE_IP_FLAG:-}" ]; then
@@ -175,7 +176,7 @@ CHILD_PID_COMMAND = ("/bin/sh", "-c", f'read -r pid <{CHILD_PID} && echo "$pid"'
 
 
 def entrypoint(init: tuple[str, ...] = ()) -> list[str]:
-    """The container's entrypoint; the image's own init (k0s: tini) stays PID 1."""
+    """The container's entrypoint; the image's own init (tini, say) stays PID 1."""
     return [*init, "/bin/sh", "-c", SCRIPT, NAME]
 
 

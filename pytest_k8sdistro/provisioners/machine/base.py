@@ -1,7 +1,8 @@
 """Installing a distribution on a machine: the part the host, SSH and multipass provisioners share.
 
 A :class:`Target` runs commands on one machine and copies files to it; a
-:class:`MachineProvisioner` runs an :mod:`installers` plan there, reads the
+:class:`MachineProvisioner` runs the profile's install plan
+(:class:`~pytest_k8sdistro.distros.profile.MachineInstall`) there, reads the
 kubeconfig, and runs the plan's uninstall steps on teardown.
 """
 
@@ -10,16 +11,18 @@ from __future__ import annotations
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pytest_k8sdistro.distros import install as installers
 from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import KubeconfigError, ProvisionError, UpgradeUnsupported
 from pytest_k8sdistro.kube import kubeconfig
 from pytest_k8sdistro.model.cluster import Cluster, Node
-from pytest_k8sdistro.provisioners.base import Provisioner, ProvisionError
+from pytest_k8sdistro.provisioners.base import Capabilities, NodeAccess, Provisioner
 
 POLL_S = 2.0
 
@@ -94,6 +97,17 @@ class MachineProvisioner(Provisioner):
     """Installs one single-node distribution on the machine :meth:`target` reaches."""
 
     NAME: ClassVar[str]
+    CAPABILITIES: ClassVar[Capabilities] = Capabilities(
+        installs_on_machines=True,
+        measurable=True,
+        upgrades=True,
+        enables_addons=True,
+        installs_artifacts=True,
+    )
+
+    def node_access(self, cluster: Cluster) -> list[NodeAccess]:
+        """The machine, through its testinfra host: meminfo and ``du`` run there."""
+        return [NodeAccess(name=node.name, host_spec=node.host_spec) for node in cluster.nodes]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -116,9 +130,12 @@ class MachineProvisioner(Provisioner):
 
     def plan_for(self, spec: DistroSpec, staging: str, machine: str) -> installers.InstallPlan:
         settings = self.settings
-        addons = settings.distro_addons or () if spec.name == "microk8s" else ()
+        profile = spec.profile
+        if profile.machine is None:  # the settings refuse this before anything starts
+            raise ProvisionError(f"{spec.name} has no install plan for a machine")
+        addons = settings.distro_addons or () if profile.addons is not None else ()
         try:
-            return installers.plan(
+            return profile.machine.plan(
                 installers.PlanInput(
                     distro=spec.name,
                     version=spec.version,
@@ -126,7 +143,7 @@ class MachineProvisioner(Provisioner):
                     machine=machine,
                     artifacts=settings.install_artifacts,
                     addons=tuple(addons),
-                    ready_timeout_s=settings.ready_timeout or spec.profile.readiness.timeout_s,
+                    ready_timeout_s=settings.ready_timeout_for(profile),
                 )
             )
         except ValueError as exc:
@@ -164,7 +181,7 @@ class MachineProvisioner(Provisioner):
         self._targets[key] = target
         host, port = target.api_host(), target.api_port(plan.api_port)
         path = kubeconfig.write_private(
-            installers.reachable_kubeconfig(data, host, port),
+            reachable_kubeconfig(data, host, port),
             self.workdir / f"{key}.kubeconfig",
         )
         url_host = f"[{host}]" if ":" in host else host
@@ -216,7 +233,7 @@ class MachineProvisioner(Provisioner):
     def _wait_kubeconfig(
         self, target: Target, plan: installers.InstallPlan, spec: DistroSpec
     ) -> dict[str, Any]:
-        timeout = self.settings.ready_timeout or spec.profile.readiness.timeout_s
+        timeout = self.settings.ready_timeout_for(spec.profile)
         started = time.monotonic()
         last = ""
         while True:
@@ -226,7 +243,7 @@ class MachineProvisioner(Provisioner):
                     return kubeconfig.parse(
                         result.stdout, origin=f"the kubeconfig on {target.description}"
                     )
-                except kubeconfig.KubeconfigError as exc:
+                except KubeconfigError as exc:
                     last = str(exc)  # being written
             else:
                 last = result.tail(3)
@@ -244,20 +261,21 @@ class MachineProvisioner(Provisioner):
 
     # -- upgrade ----------------------------------------------------------------
 
-    def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> None:
-        """Run the distribution's own upgrade procedure on the machine, in place."""
+    def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> str:
+        """Run the distribution's own in-place upgrade on the machine."""
         spec = DistroSpec(cluster.distro, cluster.version)
-        timeout = self.settings.ready_timeout or spec.profile.readiness.timeout_s
-        steps = installers.upgrade_steps(cluster.distro, target_version, ready_timeout_s=timeout)
-        if not steps:
-            raise ProvisionError(
-                f"the {self.NAME} provisioner upgrades only microk8s in place (snap refresh); "
-                f"{cluster.distro} on a machine is not supported yet: run the upgrade suite "
-                "with the docker provisioner"
+        machine = spec.profile.machine
+        if machine is None or machine.upgrade is None:
+            raise UpgradeUnsupported(
+                f"the {self.NAME} provisioner knows no in-place upgrade of {cluster.distro} "
+                "on a machine: run the upgrade suite with a provisioner that starts it from "
+                "images"
             )
+        steps = machine.upgrade(target_version, self.settings.ready_timeout_for(spec.profile))
         target = self._probed(cluster.key)
         for step in steps:
             self._run(target, step, spec)
+        return spec.profile.upgrade.summary
 
     # -- destroy, attach, logs ------------------------------------------------
 
@@ -307,3 +325,31 @@ class MachineProvisioner(Provisioner):
         text = self.logs(cluster, tail=500)
         if text:
             (dest / f"{cluster.distro}.log").write_text(text)
+
+
+def reachable_kubeconfig(data: Mapping[str, Any], host: str, port: int) -> dict[str, Any]:
+    """``data`` pointed at ``host:port``, still verifying the server's own certificate.
+
+    The distribution wrote an address its certificate lists (127.0.0.1 or the
+    node's address). When the pytest host reaches the API under
+    another name or through forwarding, ``tls-server-name`` keeps the certificate check
+    on the original address instead of switching it off.
+    """
+    original = kubeconfig.server(dict(data))
+    original_host = urlsplit(original).hostname or ""
+    url_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    rewritten = kubeconfig.rewrite_server(dict(data), url_host, port)
+    if original_host and original_host != host.strip("[]"):
+        cluster = _current_cluster(rewritten)
+        cluster.setdefault("tls-server-name", original_host)
+    return rewritten
+
+
+def _current_cluster(data: dict[str, Any]) -> dict[str, Any]:
+    contexts = {c["name"]: c["context"] for c in data["contexts"]}
+    name = contexts[data["current-context"]]["cluster"]
+    for entry in data["clusters"]:
+        if entry["name"] == name:
+            cluster: dict[str, Any] = entry["cluster"]
+            return cluster
+    raise KubeconfigError(f"cluster {name!r} is missing")

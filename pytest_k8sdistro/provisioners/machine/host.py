@@ -13,7 +13,10 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import ConfigError
 from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
+from pytest_k8sdistro.provisioners.base import ProvisionerConfig
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
 
 
@@ -47,6 +50,16 @@ class LocalTarget(Target):
 
 class HostProvisioner(MachineProvisioner):
     NAME = "host"
+
+    @classmethod
+    def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
+        if not config.allow_host_install:
+            raise ConfigError(
+                "--provisioner=host installs the distribution on this machine as system "
+                "services and removes it afterwards; allow that with --allow-host-install "
+                "(only on a throwaway machine), or use --provisioner=ssh://user@host or "
+                "--provisioner=multipass"
+            )
 
     def target(self, key: str, *, creating: bool) -> Target:
         return LocalTarget()

@@ -1,7 +1,7 @@
 """``--provisioner=multipass``: a throwaway Ubuntu VM per cluster, made with multipass.
 
-microk8s recommends multipass where a snap cannot be installed directly (macOS,
-Windows, machines one does not want to change). The VM is launched as
+A VM fits where a distribution cannot be installed directly (macOS, Windows,
+machines one does not want to change). The VM is launched as
 ``k8sdistro-<cluster key>``, the distribution installed inside it with the same
 plan as on any machine (commands through ``multipass exec``, files through
 ``multipass transfer``), and the VM deleted and purged afterwards, by name, so
@@ -18,14 +18,17 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pytest_k8sdistro.provisioners.base import ProvisionError
+from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.errors import ConfigError, ProvisionError
+from pytest_k8sdistro.provisioners.base import ProvisionerConfig
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
 from pytest_k8sdistro.provisioners.machine.ssh import SshAddress, node_spec
 
-#: microk8s's docs launch its VM with 4G of memory; 2 CPUs and 20G hold one node.
+#: A VM of 4G of memory, 2 CPUs and 20G of disk holds one node of any distribution.
 DEFAULT_CPUS = 2
 DEFAULT_MEMORY = "4G"
 DEFAULT_DISK = "20G"
@@ -142,6 +145,16 @@ class MultipassTarget(Target):
 
 class MultipassProvisioner(MachineProvisioner):
     NAME = "multipass"
+    CAPABILITIES = replace(MachineProvisioner.CAPABILITIES, limits_memory=True, limits_cpus=True)
+
+    @classmethod
+    def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
+        if shutil.which("multipass") is None:
+            raise ConfigError(
+                "--provisioner=multipass needs the multipass CLI, which is not on PATH: "
+                "install it from https://multipass.run (Linux: snap install multipass), or "
+                "use --provisioner=host --allow-host-install or --provisioner=ssh://user@host"
+            )
 
     def _keys(self, name: str) -> tuple[Path, Path]:
         """A key pair for the VM, and an ssh_config that uses it (for the node fixture)."""

@@ -26,12 +26,12 @@ import os
 import shlex
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from pytest_k8sdistro.provisioners.base import ProvisionError
+from pytest_k8sdistro.errors import ConfigError, ProvisionError
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
 
 QUERY_KEYS = ("ssh_identity_file", "ssh_config", "api")
@@ -202,6 +202,14 @@ class SshTarget(Target):
 
 class SshProvisioner(MachineProvisioner):
     NAME = "ssh"
+    CAPABILITIES = replace(MachineProvisioner.CAPABILITIES, takes_address=True)
+
+    @classmethod
+    def parse_address(cls, address: str) -> None:
+        try:
+            parse_url(address)
+        except ValueError as exc:
+            raise ConfigError(f"--provisioner={address!r}: {exc}") from None
 
     def target(self, key: str, *, creating: bool) -> Target:
         url = self.settings.provisioner_target

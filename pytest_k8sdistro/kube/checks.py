@@ -1,8 +1,10 @@
-"""Assertion and wait helpers for suites: a failure says expected, found and evidence.
+"""Checks and waits against a running cluster: a failure says expected, found and evidence.
 
-Every helper hides its own frames (``__tracebackhide__``), so a failing check shows
-the suite's line and a message a platform engineer can act on, never a bare
-``assert`` or a timeout without context.
+A failed check raises :class:`~pytest_k8sdistro.errors.CheckFailed`, which the
+plugin reports as a plain test failure with that message: a platform engineer sees
+what to act on, never a bare ``assert`` or a timeout without context. Nothing here
+needs pytest, so measurements use the same waits. Every helper hides its own frames
+(``__tracebackhide__``) where pytest does show a traceback.
 """
 
 from __future__ import annotations
@@ -14,39 +16,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-import pytest
 import yaml
 from kubernetes import utils as kube_utils
 from kubernetes.client.exceptions import ApiException
 
+from pytest_k8sdistro.errors import CheckFailed, NotYet, PollTimeout
+from pytest_k8sdistro.kube import polling
 from pytest_k8sdistro.kube.client import Kube
 
 T = TypeVar("T")
 Evidence = Callable[[], str]
-
-#: API answers worth retrying while waiting: throttling and server-side trouble.
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class NotYet(Exception):
-    """Raised by a wait probe: the condition does not hold yet; ``found`` says what holds."""
-
-    def __init__(self, found: str) -> None:
-        super().__init__(found)
-        self.found = found
-
-
-def report(what: str, *, expected: str, found: str, evidence: str = "") -> str:
-    """The three-part message every failing check uses."""
-
-    def indent(text: str) -> str:
-        return text.strip().replace("\n", "\n            ")
-
-    lines = [what, f"  expected: {indent(expected)}", f"  found:    {indent(found)}"]
-    if evidence.strip():
-        lines.append("  evidence:")
-        lines += [f"    {line}" for line in evidence.rstrip().splitlines()]
-    return "\n".join(lines)
 
 
 def _evidence_text(evidence: str | Evidence | None) -> str:
@@ -64,8 +43,7 @@ def fail(
     what: str, *, expected: str, found: str, evidence: str | Evidence | None = None
 ) -> NoReturn:
     __tracebackhide__ = True
-    text = report(what, expected=expected, found=found, evidence=_evidence_text(evidence))
-    pytest.fail(text, pytrace=False)
+    raise CheckFailed(what, expected=expected, found=found, evidence=_evidence_text(evidence))
 
 
 def expect(
@@ -80,19 +58,6 @@ def expect(
     __tracebackhide__ = True
     if not condition:
         fail(what, expected=expected, found=found, evidence=evidence)
-
-
-def transient(exc: BaseException) -> str | None:
-    """How to describe ``exc`` if it is worth retrying (API busy or unreachable), else None."""
-    if isinstance(exc, ApiException):
-        if exc.status in TRANSIENT_STATUSES:
-            return f"API answered {exc.status} {exc.reason}"
-        return None
-    # urllib3 errors (connection refused, reset, timeouts) and plain socket errors.
-    module = type(exc).__module__
-    if isinstance(exc, OSError) or module.startswith("urllib3"):
-        return f"API unreachable: {exc}"
-    return None
 
 
 def wait_for(
@@ -110,32 +75,21 @@ def wait_for(
     evidence. On timeout the failure says how long it waited and what it last found.
     """
     __tracebackhide__ = True
-    started = time.monotonic()
-    deadline = started + timeout
-    found = "nothing yet"
-    while True:
-        try:
-            return probe()
-        except NotYet as exc:
-            found = exc.found
-        except Exception as exc:
-            described = transient(exc)
-            if described is None:
-                fail(
-                    what,
-                    expected=expected,
-                    found=f"{type(exc).__name__}: {exc}".strip(),
-                    evidence=evidence,
-                )
-            found = described
-        if time.monotonic() >= deadline:
-            fail(
-                f"{what}: timed out after {timeout:g}s",
-                expected=expected,
-                found=found,
-                evidence=evidence,
-            )
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+    try:
+        return polling.poll(probe, deadline=time.monotonic() + timeout, interval=interval)
+    except PollTimeout as exc:
+        fail(
+            f"{what}: timed out after {timeout:g}s",
+            expected=expected,
+            found=exc.found,
+            evidence=evidence,
+        )
+    except CheckFailed:
+        raise
+    except Exception as exc:
+        fail(
+            what, expected=expected, found=f"{type(exc).__name__}: {exc}".strip(), evidence=evidence
+        )
 
 
 def hold_for(

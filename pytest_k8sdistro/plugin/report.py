@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_k8sdistro.config.footprint import FootprintSettings, from_config
-from pytest_k8sdistro.distros.registry import Expectations
+from pytest_k8sdistro.distros.profile import Expectations
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.plugin.manager import cluster_key
 from pytest_k8sdistro.plugin.session import K8sDistroSession
