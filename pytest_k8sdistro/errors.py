@@ -38,6 +38,20 @@ class ProvisionError(K8sDistroError, RuntimeError):
     """Provisioning failed in a way the user can act on; the message says how."""
 
 
+class ClusterUnavailable(K8sDistroError):
+    """A distribution's cluster could not be had, so the run could not test it.
+
+    Not a verdict about the distribution: its tests are reported as errors that say
+    "could not test", never as failures, and reports say "not measured".
+    """
+
+    def __init__(self, spec: str, cause: str) -> None:
+        self.spec = spec
+        self.cause = cause
+        first = cause.strip().splitlines()[0] if cause.strip() else "unknown cause"
+        super().__init__(f"could not test {spec}: its cluster could not be had: {first[:300]}")
+
+
 class UpgradeUnsupported(ProvisionError):
     """The provisioner cannot run the distribution's upgrade procedure."""
 

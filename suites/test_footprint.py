@@ -16,9 +16,9 @@ properties), which ``--distro-report`` gathers into the comparison report.
 - **Disk**: the bytes of the install inside the server node against ``disk_max_mb``,
   and the node image's size.
 
-Measure with nothing else running on the cluster: other suites' pods would be
-counted. Run this suite on its own (or with ``-n N --dist loadgroup``: it is one
-xdist group, but other groups still run beside it).
+The memory tiers and the idle threshold are measured on a cluster of their own,
+started beside the run's for them, so other suites' pods are never counted, with
+``-n N`` too; the report says so. Time to ready and disk are the run's cluster's.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from suite_support import FIXTURES, Workloads
 from pytest_k8sdistro.suite import (
     TIERS,
     Cluster,
+    ClusterUnavailable,
     Distro,
     DistroSpec,
     FootprintSettings,
@@ -41,8 +42,6 @@ from pytest_k8sdistro.suite import (
     NodesMemory,
     NotMeasurable,
     Provisioner,
-    ProvisionError,
-    ReadinessTimeout,
     RunIdentity,
     Summary,
     TierRun,
@@ -61,6 +60,8 @@ pytestmark = pytest.mark.xdist_group("k8sdistro-footprint")
 
 MIB = 1024 * 1024
 Record = Callable[[str, object], None]
+#: How the memory figures were kept free of other tests' pods, for the report.
+ISOLATION = "a cluster of its own, started for the measurements, with no other test's pods"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -76,9 +77,30 @@ def footprint(k8sdistro_footprint: FootprintSettings) -> FootprintSettings:
 
 
 @pytest.fixture(scope="session")
-def node_memory(k8sdistro_provisioner: Provisioner, cluster: Cluster) -> NodesMemory:
+def measured_cluster(
+    cluster: Cluster,
+    k8sdistro_provisioner: Provisioner,
+    k8sdistro_other_cluster: Callable[..., AbstractContextManager[Cluster]],
+    k8sdistro_spec: DistroSpec,
+) -> Iterator[Cluster]:
+    """The cluster the memory tiers are measured on: one of their own, so that no other
+    test's pods are counted, whatever runs beside them (``-n N`` included).
+
+    It asks for the run's cluster first: when that could not be had, a second start
+    would only repeat the cause. A cluster the run did not start (``--kubeconfig``)
+    cannot be measured, and the tests say so.
+    """
+    if not k8sdistro_provisioner.CAPABILITIES.measurable:
+        yield cluster  # memory_of says why nothing is measured
+        return
+    with k8sdistro_other_cluster(k8sdistro_spec) as own:
+        yield own
+
+
+@pytest.fixture(scope="session")
+def node_memory(k8sdistro_provisioner: Provisioner, measured_cluster: Cluster) -> NodesMemory:
     try:
-        return memory_of(k8sdistro_provisioner, cluster)
+        return memory_of(k8sdistro_provisioner, measured_cluster)
     except NotMeasurable as exc:
         pytest.skip(str(exc))
 
@@ -86,26 +108,32 @@ def node_memory(k8sdistro_provisioner: Provisioner, cluster: Cluster) -> NodesMe
 @pytest.fixture(scope="session")
 def tiers(
     k8sdistro_run: RunIdentity,
-    kube: Kube,
+    measured_cluster: Cluster,
     node_memory: NodesMemory,
     footprint: FootprintSettings,
     suite_image: str,
     suite_timeouts: Timeouts,
 ) -> Iterator[TierRun]:
-    """The tiers' namespace, shared by the tests of this module, deleted at the end."""
+    """The tiers' namespace on the measured cluster, shared by the tests of this module
+    in one process, deleted at the end."""
+    api = api_client(measured_cluster.kubeconfig)
+    kube = Kube(api)
     run_id = k8sdistro_run.run_id
-    name = namespaces.create(kube, f"k8sdistro-footprint-{run_id[:8]}", run_id)
-    yield TierRun(
-        kube,
-        name,
-        node_memory.read,
-        fixtures=FIXTURES / "footprint",
-        image=suite_image,
-        settle_s=footprint.settle_s,
-        timeout=2 * suite_timeouts.wait,
-        source=node_memory.source,
-    )
-    namespaces.delete(kube, name)
+    name = namespaces.create(kube, namespaces.name_for("footprint"), run_id)
+    try:
+        yield TierRun(
+            kube,
+            name,
+            node_memory.read,
+            fixtures=FIXTURES / "footprint",
+            image=suite_image,
+            settle_s=footprint.settle_s,
+            timeout=2 * suite_timeouts.wait,
+            source=node_memory.source,
+        )
+    finally:
+        namespaces.delete(kube, name)
+        api.close()  # type: ignore[no-untyped-call]
 
 
 def _recorder(record_property: Any, section: str) -> Record:
@@ -149,6 +177,7 @@ def test_idle_memory_under_threshold(
     footprint: FootprintSettings,
     record_property: Any,
 ) -> None:
+    record_property("footprint.info.memory_isolation", ISOLATION)
     first = footprint.tiers[0].name
     summary = tiers.measure(footprint.tiers, first)
     if footprint.memory_max is not None:
@@ -175,6 +204,7 @@ def test_idle_memory_under_threshold(
 def test_memory_tier(
     tier: str, tiers: TierRun, footprint: FootprintSettings, record_property: Any
 ) -> None:
+    record_property("footprint.info.memory_isolation", ISOLATION)
     summary = tiers.measure(footprint.tiers, tier)
     record = _recorder(record_property, f"memory.{tier}")
     for statistic in ("min", "median", "max"):
@@ -229,6 +259,7 @@ class Limited:
 
 @pytest.fixture(scope="session")
 def limited_cluster(
+    cluster: Cluster,
     k8sdistro_provisioner: Provisioner,
     k8sdistro_other_cluster: Callable[..., AbstractContextManager[Cluster]],
     k8sdistro_spec: DistroSpec,
@@ -237,7 +268,9 @@ def limited_cluster(
     """A second cluster of the distribution, under its documented minimum memory.
 
     Made and removed through the run's provisioner, with the memory limit; never the
-    run's cluster.
+    run's cluster. It asks for the run's cluster first: only when the distribution
+    started here without a limit does a start under the limit say anything about
+    the limit (otherwise the test could not test it, and says so).
     """
     capabilities = k8sdistro_provisioner.CAPABILITIES
     if not capabilities.starts_clusters:
@@ -253,8 +286,8 @@ def limited_cluster(
             found = stack.enter_context(
                 k8sdistro_other_cluster(k8sdistro_spec, node_memory=limit, nodes=1)
             )
-        except (ProvisionError, ReadinessTimeout) as exc:
-            yield Limited(limit, None, str(exc))
+        except ClusterUnavailable as exc:
+            yield Limited(limit, None, exc.cause)
             return
         yield Limited(limit, found)
 

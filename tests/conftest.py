@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
+# The stand-in's packages (k8s_standin, image, standin_provisioner) for the tests only;
+# set here rather than as an ini "pythonpath", which would reach runs of the suites.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "standin"))
+
+# The plugin's own tests drive pytest with pytester; the suites never need it.
+pytest_plugins = ["pytester"]
+
 # The engine client and per-test image tags of the docker tests (tests/docker_fixtures.py).
-from docker_fixtures import alias, engine  # noqa: F401
+from docker_fixtures import alias, engine  # noqa: E402, F401
 
 # Docker gating for tests marked `docker`: skip without an engine, fail when
 # K8SDISTRO_REQUIRE_DOCKER=1 (CI). See tests/docker_support.py.
-from docker_support import pytest_runtest_setup  # noqa: F401
+from docker_support import pytest_runtest_setup  # noqa: E402, F401
 
 # Stand-in k3s/k0s images built locally (tests/standin/image).
-from image.fixtures import standin_images  # noqa: F401
+from image.fixtures import standin_images  # noqa: E402, F401
 
 # An sshd container to install on (tests/sshd, the host/ssh provisioners' tests).
-from sshd.fixtures import ssh_machine  # noqa: F401
+from sshd.fixtures import ssh_machine  # noqa: E402, F401
 
 # pytester restores sys.modules after each test that uses it, dropping what the test
 # imported first. numpy cannot be imported twice in one process, and the kubernetes

@@ -14,6 +14,7 @@ from pytest_k8sdistro import (
 )
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.errors import ClusterUnavailable
 from pytest_k8sdistro.plugin.manager import ClusterManager, cluster_key
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.base import Provisioner
@@ -49,11 +50,13 @@ def test_a_failed_start_is_reported_to_every_later_user_without_retrying(tmp_pat
     Broken.creates = Broken.sweeps = 0
     run_settings = settings()
     spec = run_settings.distros[0]
-    with pytest.raises(ProvisionError, match="cannot be had"):
+    with pytest.raises(ClusterUnavailable, match="cannot be had") as first:
         manager(tmp_path, run_settings).acquire(spec)
+    assert first.value.cause == "image rancher/k3s:v1.33.6-k3s1 cannot be had"
     # A second process (another xdist worker) sharing the run directory.
-    with pytest.raises(ProvisionError, match=r"k3s:v1.33.6\+k3s1 could not be started: image"):
+    with pytest.raises(ClusterUnavailable, match=r"could not test k3s:v1.33.6\+k3s1: .* image"):
         manager(tmp_path, run_settings).acquire(spec)
+    assert manager(tmp_path, run_settings).failure(spec) == first.value.cause
     assert Broken.creates == 1
     assert Broken.sweeps == 1, "leftovers are swept once per run"
 

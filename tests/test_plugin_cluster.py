@@ -167,25 +167,44 @@ def test_namespaces_of_failed_tests_are_kept_on_failure(
         StandinProcess.destroy(None, Cluster.from_dict(kept))  # type: ignore[arg-type]
 
 
-def test_cluster_that_never_gets_ready_fails_with_what_was_missing(
+def test_a_cluster_that_never_gets_ready_is_not_tested_and_says_why_once(
     pytester: pytest.Pytester, record: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STANDIN_NEVER_READY", "1")
     pytester.makepyfile(USES_CLUSTER)
+    report = pytester.path / "report"
     result = pytester.runpytest_subprocess(
         "-p",
         "standin_provisioner",
         "--provisioner=standin-process",
         "--distro=k3s",
         "--ready-timeout=8",
+        f"--distro-report={report}",
         timeout=240,
     )
+    # Errors, never failures: the run could not test k3s, and its exit status says so.
     result.assert_outcomes(errors=4)
+    assert result.ret == 6
     output = result.stdout.str()
-    assert "the cluster did not become ready: stage 'log line' still waits for" in output
-    assert "last lines of the node's log:" in output
+    # Each test says it in one line; the cause comes once, in the summary.
+    assert output.count("could not test k3s:v1.33.6+k3s1: its cluster could not be had") == 4
+    assert output.count("the cluster did not become ready: stage 'log line' still waits for") == 5
+    assert output.count("last lines of the node's log:") == 1
+    assert "distributions this run could not test" in output
+    # No chained tracebacks of the plugin's (the node's own log lines may hold some).
+    assert "During handling of the above exception" not in output
+    assert "pytest_k8sdistro/" not in output
     # One attempt, cleaned up at once; no worker starts a second cluster after it.
     assert events(record) == ["create:k3s-v1.33.6-k3s1", "destroy:k3s-v1.33.6-k3s1"]
+    # No report format claims anything about k3s: every row says "not measured".
+    for suffix in ("md", "html", "json"):
+        text = (pytester.path / f"report.{suffix}").read_text().replace("✗ failed,", "")
+        assert "✗" not in text and "\\u2717" not in text, suffix
+        assert '"failed": 1' not in text and '"failed": 4' not in text, suffix
+        assert "not measured: the cluster did not become ready" in text or suffix == "json"
+    data = json.loads((pytester.path / "report.json").read_text())
+    entry = data["distros"]["k3s v1.33.6+k3s1"]
+    assert "did not become ready" in entry["not_tested"]
 
 
 def test_sigterm_tears_the_cluster_down(pytester: pytest.Pytester, record: Path) -> None:

@@ -6,12 +6,14 @@ read back, checked, by :func:`from_config`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from pytest_k8sdistro.config import parse
+from pytest_k8sdistro.errors import ConfigError
 from pytest_k8sdistro.measure.footprint.tiers import TIER_HELP, TIERS, Tier
 
 DEFAULT_SETTLE_S = 30.0
@@ -102,11 +104,50 @@ def add_options(parser: pytest.Parser, group_name: str) -> None:
     )
 
 
+def report_target(value: str, *, flag: str) -> Path:
+    """Where a report given as ``value`` goes, checked before anything runs.
+
+    :class:`ConfigError` for an empty value, a directory, or a place that cannot be
+    written; missing parent directories are made when the report is written.
+    """
+    if not value.strip():
+        raise ConfigError(
+            f"{flag}={value!r} is empty; give where the report goes, e.g. "
+            f"{flag}=reports/k8sdistro (writes k8sdistro.md, .json and .html there)"
+        )
+    path = Path(value).expanduser()
+    if path.is_dir() or value.endswith(("/", os.sep)):
+        raise ConfigError(
+            f"{flag}={value!r} is a directory; name the report's file in it, e.g. "
+            f"{flag}={path / 'k8sdistro'} (writes k8sdistro.md, .json and .html there)"
+        )
+    for target in report_paths(path).values():
+        if target.is_dir():
+            raise ConfigError(f"{flag}={value!r}: {target} is a directory")
+        ancestor = target.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ConfigError(f"{flag}={value!r}: cannot write {target}: {ancestor} is a file")
+        readonly = bool(os.statvfs(ancestor).f_flag & os.ST_RDONLY)
+        if readonly or not os.access(ancestor, os.W_OK | os.X_OK):
+            why = "a read-only filesystem" if readonly else "not writable"
+            raise ConfigError(f"{flag}={value!r}: cannot write {target}: {ancestor} is {why}")
+        if target.exists() and not os.access(target, os.W_OK):
+            raise ConfigError(f"{flag}={value!r}: cannot write {target}: it is not writable")
+    return path
+
+
 def from_config(config: pytest.Config) -> FootprintSettings:
     option = config.option
     report = getattr(option, "distro_report", None)
+    if report is not None:
+        try:
+            report = report_target(report, flag="--distro-report")
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
     return FootprintSettings(
-        report=Path(report) if report else None,
+        report=report,
         memory_max=getattr(option, "memory_max", None),
         tiers=getattr(option, "memory_tiers", None) or tuple(Tier(name) for name in TIERS),
         settle_s=getattr(option, "settle_seconds", None) or DEFAULT_SETTLE_S,

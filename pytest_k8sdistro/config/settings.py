@@ -260,6 +260,12 @@ def _check(settings: Settings, cls: type[Provisioner], *, explicit_keep: KeepPol
     _check_shape(settings)
     _check_datastore(settings)
     _check_artifacts(settings)
+    if settings.allow_host_install and not settings.can.installs_here:
+        raise ConfigError(
+            f"--allow-host-install lets --provisioner=host change this machine; with "
+            f"--provisioner={settings.provisioner} nothing is installed here, so drop it "
+            "(or use --provisioner=host)"
+        )
     cls.check_config(settings, settings.distros)
 
 

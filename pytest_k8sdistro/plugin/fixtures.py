@@ -4,6 +4,8 @@ suites measure with: the run's provisioner, a second cluster, the upgrade plan."
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -15,7 +17,7 @@ from pytest_k8sdistro.config.footprint import FootprintSettings
 from pytest_k8sdistro.distros.distro import Distro
 from pytest_k8sdistro.distros.registry import known_distros
 from pytest_k8sdistro.distros.spec import DistroSpec
-from pytest_k8sdistro.errors import ProvisionError, ReadinessTimeout
+from pytest_k8sdistro.errors import ClusterUnavailable
 from pytest_k8sdistro.kube import api as kube_clients
 from pytest_k8sdistro.kube import namespaces
 from pytest_k8sdistro.kube.client import Kube
@@ -58,12 +60,9 @@ def cluster(request: pytest.FixtureRequest, k8sdistro_spec: DistroSpec) -> Itera
     ``KUBECONFIG`` points at its private kubeconfig for subprocesses that tests
     start (kubectl, helm); the user's own kubeconfig is never used or changed.
     """
-    try:
-        found = _session(request).manager.acquire(k8sdistro_spec)
-    except (ProvisionError, ReadinessTimeout) as exc:
-        # The message says what was missing and what to do; the plugin's own
-        # frames would only hide it.
-        pytest.fail(str(exc), pytrace=False)
+    # ClusterUnavailable propagates as it is: the plugin reports it as "could not
+    # test" (an error, never a failure), with the cause once in the summary.
+    found = _session(request).manager.acquire(k8sdistro_spec)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KUBECONFIG", found.kubeconfig)
         yield found
@@ -141,7 +140,8 @@ def k8sdistro_other_cluster(
     request: pytest.FixtureRequest,
 ) -> Iterator[Callable[..., AbstractContextManager[Cluster]]]:
     """Start a second cluster of a distribution with some settings changed, e.g.
-    ``with k8sdistro_other_cluster(spec, node_memory=2**30) as cluster:``.
+    ``with k8sdistro_other_cluster(spec, node_memory=2**30) as cluster:``, or none
+    changed, for measurements that must not see other tests' pods.
 
     It is made and removed by the run's provisioner, with a manager of its own, so the
     run's own cluster is never touched; a start that fails raises the provisioner's
@@ -149,16 +149,26 @@ def k8sdistro_other_cluster(
     """
     state = _session(request)
     managers: list[ClusterManager] = []
+    counter = itertools.count()
 
     @contextmanager
     def start(spec: DistroSpec, **changes: Any) -> Iterator[Cluster]:
+        failed = state.manager.failure(spec)
+        if failed is not None:
+            # The same machine could not start it without the changes: another try
+            # would only repeat that, and could not mean anything about them.
+            raise ClusterUnavailable(str(spec), failed)
         settings = dataclasses.replace(state.settings, reuse=False, **changes)
-        workdir = state.run_dir() / f"k8sdistro-other-{len(managers)}"
+        # Its own key and directory in every process (xdist workers each start theirs).
+        suffix = f"o{os.getpid()}{next(counter)}"
+        workdir = state.run_dir() / f"k8sdistro-{suffix}"
         (workdir / "k8sdistro").mkdir(parents=True, exist_ok=True)
         cls = type(state.manager.provisioner)
         progress = state.progress()
         provisioner = cls(settings, state.run, workdir / "k8sdistro", progress)
-        manager = ClusterManager(settings, provisioner, workdir, state.kept_dir(), progress)
+        manager = ClusterManager(
+            settings, provisioner, workdir, state.kept_dir(), progress, key_suffix=suffix
+        )
         managers.append(manager)
         try:
             yield manager.acquire(spec)

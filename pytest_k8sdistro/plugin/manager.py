@@ -21,7 +21,7 @@ from filelock import FileLock
 
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import DistroSpec
-from pytest_k8sdistro.errors import ProvisionError
+from pytest_k8sdistro.errors import ClusterUnavailable, K8sDistroError
 from pytest_k8sdistro.kube import kubeconfig
 from pytest_k8sdistro.kube.readiness import (
     ApiReady,
@@ -70,8 +70,13 @@ class ClusterManager:
         run_dir: Path,
         kept_dir: Path,
         progress: Progress,
+        *,
+        key_suffix: str = "",
     ) -> None:
         self.settings = settings
+        #: Set for clusters beside the run's own (a second start): keeps their keys, and
+        #: so their resources' names, apart from the run's cluster and from each other.
+        self.key_suffix = key_suffix
         self.provisioner = provisioner
         self.progress = progress
         self.kept_dir = kept_dir
@@ -96,27 +101,45 @@ class ClusterManager:
 
     # -- acquiring ----------------------------------------------------------
 
+    def key(self, spec: DistroSpec) -> str:
+        key = cluster_key(spec, self.settings)
+        return f"{key}-{self.key_suffix}" if self.key_suffix else key
+
     def acquire(self, spec: DistroSpec) -> Cluster:
         """The run's cluster for ``spec``, created on first use."""
-        key = cluster_key(spec, self.settings)
+        key = self.key(spec)
         # The lock is held while a cluster boots, so that other workers wait for
         # it instead of starting a second one.
         with self._state() as state:
             entry = state["clusters"].get(key)
             if entry is not None:
                 if "error" in entry:
-                    raise ProvisionError(f"{spec} could not be started: {entry['error']}")
+                    # Told once, never tried again: not by another worker, not by
+                    # another test of the same cluster.
+                    raise ClusterUnavailable(str(spec), entry["error"])
                 return Cluster.from_dict(entry["cluster"])
-            if not state["swept"]:
-                state["swept"] = True
-                self.provisioner.cleanup_leftovers()
             try:
+                if not state["swept"]:
+                    state["swept"] = True
+                    self.provisioner.cleanup_leftovers()
                 cluster = self._bring_up(spec, key)
             except Exception as exc:
-                state["clusters"][key] = {"error": str(exc)}
-                raise
+                cause = (
+                    str(exc) if isinstance(exc, K8sDistroError) else f"{type(exc).__name__}: {exc}"
+                )
+                state["clusters"][key] = {"error": cause}
+                raise ClusterUnavailable(str(spec), cause) from None
             state["clusters"][key] = {"cluster": cluster.to_dict()}
             return cluster
+
+    def failure(self, spec: DistroSpec) -> str | None:
+        """Why ``spec``'s cluster could not be had in this run, or None."""
+        if not self._state_path.exists():
+            return None
+        with self._state() as state:
+            entry = state["clusters"].get(self.key(spec)) or {}
+        error: str | None = entry.get("error")
+        return error
 
     def _bring_up(self, spec: DistroSpec, key: str) -> Cluster:
         if self.settings.reuse:
@@ -133,7 +156,10 @@ class ClusterManager:
                 )
                 self.provisioner.destroy(kept)
                 self.forget_kept(key)
-        self.progress.say(f"{spec}: starting with the {self.provisioner.NAME} provisioner")
+        if self.provisioner.CAPABILITIES.starts_clusters:
+            self.progress.say(f"{spec}: starting with the {self.provisioner.NAME} provisioner")
+        else:
+            self.progress.say(f"{spec}: checking the running cluster it is to test")
         started_at, started = time.time(), time.monotonic()
         cluster = self.provisioner.create(spec, key)
         created = time.monotonic() - started

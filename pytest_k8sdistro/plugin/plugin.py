@@ -11,9 +11,9 @@ from pytest_k8sdistro.config import options
 from pytest_k8sdistro.config.settings import Settings, from_config, settings_key
 from pytest_k8sdistro.distros import registry as distros
 from pytest_k8sdistro.distros.spec import DistroSpec
-from pytest_k8sdistro.errors import CheckFailed
+from pytest_k8sdistro.errors import CheckFailed, ClusterUnavailable
 from pytest_k8sdistro.plugin import hookspecs as hooks
-from pytest_k8sdistro.plugin import markers
+from pytest_k8sdistro.plugin import markers, outcome
 from pytest_k8sdistro.plugin import report as report_plugin
 from pytest_k8sdistro.plugin.fixtures import (  # noqa: F401 - fixtures are found by name
     cluster,
@@ -55,6 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_key] = state
     config.pluginmanager.register(state, "k8sdistro-session")
     report_plugin.register(config, state)
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(outcome.RunOutcome(), "k8sdistro-outcome")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "k8sdistro-xdist")
 
@@ -140,7 +142,14 @@ def pytest_fixture_setup(
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    # Kept so that the namespace fixture's teardown knows how the test went.
     report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, ClusterUnavailable):
+        # The run could not test the distribution: an error that says so in one line
+        # (the cause comes once, in the summary), marked for the report and the exit
+        # status, never a verdict about the distribution.
+        unavailable = call.excinfo.value
+        report.longrepr = str(unavailable)
+        report.user_properties.append((outcome.NOT_TESTED, [unavailable.spec, unavailable.cause]))
+    # Kept so that the namespace fixture's teardown knows how the test went.
     item.stash.setdefault(outcome_key, {})[report.when] = report
     return report

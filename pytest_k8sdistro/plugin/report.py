@@ -21,6 +21,7 @@ import pytest
 from pytest_k8sdistro.config.footprint import FootprintSettings, from_config
 from pytest_k8sdistro.distros.profile import Expectations
 from pytest_k8sdistro.distros.spec import DistroSpec
+from pytest_k8sdistro.plugin import outcome
 from pytest_k8sdistro.plugin.manager import cluster_key
 from pytest_k8sdistro.plugin.session import K8sDistroSession
 from pytest_k8sdistro.report import model, timeline
@@ -110,6 +111,13 @@ class ReportCollector:
         if not decisive:
             return
         entry = self._entry(key)
+        unavailable = outcome.not_tested(report)
+        properties.pop(outcome.NOT_TESTED, None)
+        if unavailable is not None:
+            # Not a verdict: the report says "not measured" with the cause, never ✗.
+            entry["not_tested"] = unavailable[1]
+            model.add_test(entry, report.nodeid, model.NOT_TESTED, unavailable[1], {})
+            return
         rest = {}
         for name, value in properties.items():
             if not model.apply_property(entry, name, value):

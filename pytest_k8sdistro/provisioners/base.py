@@ -89,6 +89,8 @@ class Capabilities:
     enables_addons: bool = False
     #: Local files it can install from (``--install-artifact``).
     installs_artifacts: bool = False
+    #: It installs on the machine pytest runs on, once ``--allow-host-install`` says so.
+    installs_here: bool = False
 
     def runs(self, profile: DistroProfile) -> bool:
         """Whether a distribution with ``profile`` can be brought up this way."""

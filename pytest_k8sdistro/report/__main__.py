@@ -7,11 +7,14 @@ out.html; ``-o out.md`` (or .json, .html) writes that format only.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from pytest_k8sdistro.config.footprint import report_target
+from pytest_k8sdistro.errors import ConfigError
 from pytest_k8sdistro.report import model
-from pytest_k8sdistro.report.write import append_step_summary, write
+from pytest_k8sdistro.report.write import SUMMARY_ENV, append_step_summary, write
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,12 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
+        # Checked before the reports are read, so a bad -o costs nothing.
+        output = report_target(str(args.output), flag="-o")
+        if args.step_summary and not os.environ.get(SUMMARY_ENV):
+            raise ConfigError(
+                f"--step-summary appends to ${SUMMARY_ENV}, which is not set here: GitHub "
+                "Actions sets it in a job's steps; drop --step-summary elsewhere"
+            )
         reports = [model.load(path) for path in args.reports]
         merged = model.merge(reports)
     except ValueError as exc:
         print(f"k8sdistro-report: {exc}", file=sys.stderr)
         return 2
-    for path in write(merged, args.output):
+    for path in write(merged, output):
         print(path)
     if args.step_summary:
         append_step_summary(merged)

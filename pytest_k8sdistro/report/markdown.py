@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_k8sdistro.report.model import (
+    NOT_TESTED,
     UPGRADE_FILE_PROPERTY,
     UPGRADE_PROPERTY,
     Entry,
@@ -40,12 +41,25 @@ def megabytes(value: Any) -> str:
     return NONE if value is None else f"{int(value) / 1e6:.1f} MB"
 
 
+def not_measured(e: Entry) -> str | None:
+    """ "not measured: CAUSE" when the run could not have the distribution's cluster."""
+    cause = e.get("not_tested")
+    if not cause:
+        return None
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else "unknown cause"
+    return f"not measured: {first[:160]}"
+
+
 def outcome(bucket: dict[str, Any]) -> str:
     """``✓``, ``✗ 1 of 3 failed`` or ``- skipped`` for a suite's tests."""
     if not bucket or not bucket.get("tests"):
         return "not run"
+    tests = bucket["tests"]
+    if tests and all(t["outcome"] == NOT_TESTED for t in tests):
+        first = str(tests[0].get("message", "")).strip().splitlines()[:1]
+        return f"not measured: {first[0][:160] if first else 'the cluster could not be had'}"
     failed, passed = bucket.get("failed", 0), bucket.get("passed", 0)
-    total = len(bucket["tests"])
+    total = len([t for t in tests if t["outcome"] != NOT_TESTED])
     if failed:
         return f"✗ {failed} of {total} failed"
     if passed:
@@ -68,7 +82,7 @@ def requirements_rows(entries: list[Entry]) -> list[list[str]]:
     def fits(e: Entry) -> str:
         f = e["fits"]
         if not f:
-            return "not checked"
+            return not_measured(e) or "not checked"
         if f.get("skipped"):
             return f"not checked: {f['skipped']}"
         if f.get("ready") and f.get("serves"):
@@ -78,7 +92,7 @@ def requirements_rows(entries: list[Entry]) -> list[list[str]]:
     def idle(e: Entry) -> str:
         t = e["memory_threshold"]
         if not t:
-            return "not measured"
+            return not_measured(e) or "not measured"
         return f"{mib(t.get('measured_mib'))}{_check(t.get('passed'))}"
 
     def idle_limit(e: Entry) -> str:
@@ -90,7 +104,7 @@ def requirements_rows(entries: list[Entry]) -> list[list[str]]:
     def disk(e: Entry) -> str:
         d = e["disk"]
         if "install_bytes" not in d:
-            return "not measured"
+            return not_measured(e) or "not measured"
         return f"{megabytes(d['install_bytes'])}{_check(d.get('passed'))}"
 
     return [
@@ -140,7 +154,7 @@ def memory_rows(entries: list[Entry]) -> list[list[str]]:
         for e in entries:
             m = e["memory"].get(tier)
             if not m or m.get("median_mib") is None:
-                cells.append(NONE)
+                cells.append(not_measured(e) or NONE)
                 continue
             low, high = m.get("min_mib", 0), m.get("max_mib", 0)
             cells.append(f"{m['median_mib']:.0f} MiB ({low:.0f}{DASH}{high:.0f})")
@@ -161,6 +175,8 @@ def disk_rows(entries: list[Entry]) -> list[list[str]]:
 
 
 def disk_install(e: Entry) -> str:
+    if e["disk"].get("install_bytes") is None:
+        return not_measured(e) or NONE
     return megabytes(e["disk"].get("install_bytes"))
 
 
@@ -248,6 +264,9 @@ def sections(report: Report) -> list[tuple[str, str, list[str], list[list[str]]]
         + (", ".join(str(w) for w in sorted(windows)) or NONE)
         + " s once the tier's pods were Ready. Tiers are cumulative."
     )
+    isolation = {e.get("memory_isolation") for e in entries} - {None}
+    if isolation:
+        memory_note += f" Measured on {' / '.join(sorted(isolation))}."
     limits = {e.get("node_memory_limit_mib") for e in entries}
     if limits == {None}:
         memory_note += (

@@ -36,6 +36,10 @@ UPGRADE_SUITE = "upgrade"
 UPGRADE_PROPERTY = results.PROPERTY
 UPGRADE_FILE_PROPERTY = results.FILE_PROPERTY
 
+#: The outcome of a test whose cluster could not be had: not a verdict.
+NOT_TESTED = "not-tested"
+OUTCOMES = ("passed", "failed", "skipped", NOT_TESTED)
+
 Report = dict[str, Any]
 Entry = dict[str, Any]
 
@@ -142,7 +146,7 @@ def upgrade_timelines(report: Report) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _count(bucket: dict[str, Any]) -> None:
-    for outcome in ("passed", "failed", "skipped"):
+    for outcome in OUTCOMES:
         bucket[outcome] = sum(1 for t in bucket.get("tests", []) if t["outcome"] == outcome)
 
 
@@ -194,8 +198,12 @@ def load(path: Path) -> Report:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: cannot read a report: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a report")
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(
+            f"{path}: not a pytest-k8sdistro report (format {found!r}, expected {FORMAT!r}); "
+            "give the .json files that --distro-report wrote"
+        )
     return data
 
 

@@ -19,6 +19,7 @@ from pytest_k8sdistro.distros.distro import Distro
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import (
     CheckFailed,
+    ClusterUnavailable,
     NotMeasurable,
     NotYet,
     ProvisionError,
@@ -60,6 +61,7 @@ __all__ = [
     "TIERS",
     "CheckFailed",
     "Cluster",
+    "ClusterUnavailable",
     "Distro",
     "DistroSpec",
     "FootprintSettings",

@@ -58,5 +58,17 @@ class EngineFacts:
         )
 
 
+def cpus() -> int | None:
+    """How many CPUs the engine has, or None when no engine answers (the start says so)."""
+    try:
+        client = docker.from_env(timeout=10)
+        try:
+            return int(client.info().get("NCPU") or 0) or None
+        finally:
+            client.close()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, ValueError):
+        return None
+
+
 def facts(client: docker.DockerClient) -> EngineFacts:
     return EngineFacts.from_info(client.info())

@@ -7,6 +7,7 @@ a ``docker save`` tarball with ``--distro-image-archive``, or as a local image w
 
 from __future__ import annotations
 
+import tarfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -78,6 +79,29 @@ def ensure(
         )
     pull(client, ref, say, clock=clock)
     return str(client.images.get(ref).id)
+
+
+#: Magic bytes of zstd, which `docker load` reads and tarfile cannot.
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def archive_problem(archive: Path) -> str | None:
+    """Why ``archive`` is not an image archive `docker load` takes, or None.
+
+    `docker save` writes a tar with ``manifest.json`` (and, from engine 25, the OCI
+    ``index.json``), possibly compressed; only the members' headers are read.
+    """
+    try:
+        with archive.open("rb") as handle:
+            if handle.read(4) == ZSTD_MAGIC:
+                return None  # zstd: the engine reads it, tarfile cannot look inside
+        with tarfile.open(archive, mode="r:*") as tar:
+            for member in tar:
+                if member.name.lstrip("./") in ("manifest.json", "index.json"):
+                    return None
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        return f"it is not a tar archive ({exc})"
+    return "it is a tar archive without manifest.json or index.json"
 
 
 def load(client: docker.DockerClient, archive: Path, ref: str, say: Say) -> None:

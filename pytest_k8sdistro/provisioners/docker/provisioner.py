@@ -23,7 +23,12 @@ from pytest_k8sdistro.errors import ConfigError, KubeconfigError, ProvisionError
 from pytest_k8sdistro.kube import kubeconfig
 from pytest_k8sdistro.model.cluster import Cluster, Node
 from pytest_k8sdistro.model.datastore import DATASTORES
-from pytest_k8sdistro.provisioners.base import Capabilities, NodeAccess, Provisioner
+from pytest_k8sdistro.provisioners.base import (
+    Capabilities,
+    NodeAccess,
+    Provisioner,
+    ProvisionerConfig,
+)
 from pytest_k8sdistro.provisioners.docker import (
     cleanup,
     datastore,
@@ -60,6 +65,24 @@ class DockerProvisioner(Provisioner):
     )
 
     _client: docker.DockerClient | None = None
+
+    @classmethod
+    def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
+        archive = config.image_archive
+        if archive is not None:
+            problem = images.archive_problem(archive)
+            if problem is not None:
+                raise ConfigError(
+                    f"--distro-image-archive={str(archive)!r}: {problem}; give a tarball "
+                    "made by `docker save IMAGE -o FILE` (gzip or zstd compressed is fine)"
+                )
+        if config.node_cpus is not None:
+            available = engine.cpus()
+            if available is not None and config.node_cpus > available:
+                raise ConfigError(
+                    f"--node-cpus={config.node_cpus:g}: the Docker engine has {available} "
+                    f"CPU(s), so a node cannot have more; give at most {available}"
+                )
 
     @classmethod
     def check_image_available(cls, ref: str, *, flag: str, instead: str) -> None:

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from pytest_k8sdistro.distros.spec import DistroSpec
@@ -50,6 +51,7 @@ class LocalTarget(Target):
 
 class HostProvisioner(MachineProvisioner):
     NAME = "host"
+    CAPABILITIES = replace(MachineProvisioner.CAPABILITIES, installs_here=True)
 
     @classmethod
     def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
