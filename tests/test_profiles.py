@@ -52,3 +52,19 @@ def test_overrides_reject_unknown_keys() -> None:
     assert expectations.with_overrides({"storage_class": "openebs"}).storage_class == "openebs"
     with pytest.raises(KeyError, match="storage_klass"):
         expectations.with_overrides({"storage_klass": "x"})
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["v1.36.3+k0s.2", "v1.36.3-rc.0+k0s.1", "v1.37.0-alpha.1+k0s.0", "v1.34.0-beta.0-rc.0+k0s.0"],
+)
+def test_k0s_accepts_every_form_its_releases_are_tagged_in(version: str) -> None:
+    # k0sproject/k0s tags, v1.31 to v1.37.
+    assert get_profile("k0s").normalise_version(version) == version
+
+
+def test_a_version_range_changes_the_expectations_of_the_versions_it_covers() -> None:
+    microk8s = get_profile("microk8s")
+    assert microk8s.expectations_at("1.34/stable").ingress_classes == ("public", "nginx")
+    assert microk8s.expectations_at("1.35/stable").ingress_classes == ("public", "nginx", "traefik")
+    assert microk8s.expectations_at("1.36/edge").ingress_classes == ("public", "nginx", "traefik")

@@ -14,7 +14,7 @@ import pytest
 
 from pytest_k8sdistro.config import parse
 from pytest_k8sdistro.errors import ConfigError
-from pytest_k8sdistro.measure.footprint.tiers import TIER_HELP, TIERS, Tier
+from pytest_k8sdistro.measure.footprint.tier import TIER_HELP, TIERS, Tier
 
 DEFAULT_SETTLE_S = 30.0
 REPORT_FORMATS = ("md", "json", "html")

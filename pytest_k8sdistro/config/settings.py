@@ -38,7 +38,12 @@ from pytest_k8sdistro.measure.upgrade.plan import UpgradePlan, plan
 from pytest_k8sdistro.model.policy import KeepPolicy
 from pytest_k8sdistro.model.timeouts import Timeouts
 from pytest_k8sdistro.provisioners import registry as provisioners
-from pytest_k8sdistro.provisioners.base import Capabilities, Provisioner, ProvisionerConfig
+from pytest_k8sdistro.provisioners.base import (
+    Capabilities,
+    Provisioner,
+    ProvisionerConfig,
+    Unchosen,
+)
 
 settings_key = pytest.StashKey["Settings"]()
 
@@ -138,8 +143,15 @@ def from_config(config: pytest.Config) -> Settings:
     name = option.provisioner or (
         provisioners.FOR_KUBECONFIG if option.k8sdistro_kubeconfig else provisioners.DEFAULT
     )
-    with _usage():
-        name, target, cls = _provisioner(config, name)
+    # A run that tests no distribution never loads a provisioner (the Docker client
+    # behind the default one costs every pytest run in which the plugin is installed).
+    chosen = bool(distros) or option.provisioner is not None or option.k8sdistro_kubeconfig
+    target: str | None = None
+    # The base class checks nothing and can do nothing: enough for a run without one.
+    cls: type[Provisioner] = Unchosen
+    if chosen:
+        with _usage():
+            name, target, cls = _provisioner(config, name)
     with _usage("--distro-expect: "):
         expect_overrides = (
             overrides.load(Path(option.distro_expect)) if option.distro_expect else {}
@@ -160,7 +172,7 @@ def from_config(config: pytest.Config) -> Settings:
         node_cpus=option.node_cpus,
         ready_timeout=timeout,
         provisioner=name,
-        capabilities=cls.CAPABILITIES,
+        capabilities=cls.CAPABILITIES if chosen else Capabilities(),
         expect_overrides=expect_overrides,
         provisioner_target=target,
         allow_host_install=option.allow_host_install,

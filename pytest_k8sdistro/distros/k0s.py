@@ -135,7 +135,9 @@ PROFILE = DistroProfile(
     name="k0s",
     # A release on the v1.33 line (github.com/k0sproject/k0s/releases).
     default_version="v1.33.13+k0s.0",
-    version_pattern=re.compile(r"v(\d+\.\d+)\.\d+(?:-rc\.?\d+)?\+k0s\.\d+"),
+    # Releases, candidates (v1.36.3-rc.0+k0s.1) and pre-releases (v1.37.0-alpha.1+k0s.0,
+    # v1.34.0-beta.0-rc.0+k0s.0), as k0sproject/k0s tags them.
+    version_pattern=re.compile(r"v(\d+\.\d+)\.\d+(?:-(?:alpha|beta|rc)\.?\d+)*\+k0s\.\d+"),
     version_example="v1.33.13+k0s.0",
     image_repository="k0sproject/k0s",
     container=ContainerStart(
@@ -221,4 +223,11 @@ PROFILE = DistroProfile(
         "etcd": ((f"{DATA_DIR}/etcd", "dir"),),
         "sqlite": ((f"{DATA_DIR}/db/state.db", "file"),),
     },
+    unconfirmed=(
+        "hitless_upgrade=True: k0s's docs/upgrade.md advises draining; that pods survive a "
+        "k0s restart is seen in the code, not documented",
+        "memory_idle_max_mib=1024: the only published figure is 510 MB for a controller",
+        "disk_max_mb=500: the 2021 comparison's figure; docs/system-requirements.md gives "
+        "about 1.7 GB for a controller+worker",
+    ),
 )

@@ -207,4 +207,11 @@ PROFILE = DistroProfile(
     data_dirs=("/snap/microk8s/current", "/var/snap/microk8s/current"),
     # dqlite's files (canonical/microk8s: the snap's var/kubernetes/backend).
     datastore_files={"dqlite": (("/var/snap/microk8s/current/var/kubernetes/backend", "dir"),)},
+    unconfirmed=(
+        "memory_min_mib=2048: the 2021 comparison's measurement; the docs say microk8s runs "
+        "in 540 MB and recommend 4 GB",
+        "hitless_upgrade=False: the 2021 comparison measured 4m20s of downtime on 1.20 -> "
+        "1.21; since 1.22 a refresh is meant to keep workloads running, which no upstream "
+        "test checks",
+    ),
 )

@@ -49,7 +49,8 @@ def load(path: Path) -> dict[str, Any]:
     return parse(text, origin=f"kubeconfig {str(path)!r}")
 
 
-def _current_cluster(data: dict[str, Any]) -> dict[str, Any]:
+def current_cluster(data: dict[str, Any]) -> dict[str, Any]:
+    """The current context's cluster entry (``server``, CA, ``tls-server-name``)."""
     contexts = {c["name"]: c["context"] for c in data["contexts"]}
     cluster_name = contexts[data["current-context"]]["cluster"]
     for entry in data["clusters"]:
@@ -60,7 +61,7 @@ def _current_cluster(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def server(data: dict[str, Any]) -> str:
-    return str(_current_cluster(data)["server"])
+    return str(current_cluster(data)["server"])
 
 
 def rewrite_server(data: dict[str, Any], host: str, port: int) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def rewrite_server(data: dict[str, Any], host: str, port: int) -> dict[str, Any]
     kept, so the serving certificate must list ``host`` (127.0.0.1 is always there).
     """
     copy: dict[str, Any] = yaml.safe_load(yaml.safe_dump(data))
-    cluster = _current_cluster(copy)
+    cluster = current_cluster(copy)
     scheme = urlsplit(cluster["server"]).scheme or "https"
     cluster["server"] = f"{scheme}://{host}:{port}"
     return copy

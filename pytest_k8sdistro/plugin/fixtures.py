@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,9 +18,6 @@ from pytest_k8sdistro.distros.distro import Distro
 from pytest_k8sdistro.distros.registry import known_distros
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ClusterUnavailable
-from pytest_k8sdistro.kube import api as kube_clients
-from pytest_k8sdistro.kube import namespaces
-from pytest_k8sdistro.kube.client import Kube
 from pytest_k8sdistro.measure.upgrade.plan import UpgradePlan
 from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
 from pytest_k8sdistro.model.timeouts import Timeouts
@@ -28,6 +25,9 @@ from pytest_k8sdistro.plugin.manager import ClusterManager
 from pytest_k8sdistro.plugin.report import footprint_settings
 from pytest_k8sdistro.plugin.session import K8sDistroSession
 from pytest_k8sdistro.provisioners.base import Provisioner
+
+if TYPE_CHECKING:
+    from pytest_k8sdistro.kube.client import Kube
 
 session_key = pytest.StashKey[K8sDistroSession]()
 outcome_key = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -71,7 +71,11 @@ def cluster(request: pytest.FixtureRequest, k8sdistro_spec: DistroSpec) -> Itera
 @pytest.fixture(scope="session")
 def kube(cluster: Cluster) -> Iterator[Kube]:
     """An API client bound to ``cluster``."""
-    api = kube_clients.api_client(cluster.kubeconfig)
+    # Imported on first use: a run that tests no cluster does not pay for the client.
+    from pytest_k8sdistro.kube.api import api_client
+    from pytest_k8sdistro.kube.client import Kube
+
+    api = api_client(cluster.kubeconfig)
     try:
         yield Kube(api)
     finally:
@@ -82,6 +86,8 @@ def kube(cluster: Cluster) -> Iterator[Kube]:
 def namespace(request: pytest.FixtureRequest, kube: Kube) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards unless kept for debugging."""
     state = _session(request)
+    from pytest_k8sdistro.kube import namespaces
+
     name = namespaces.create(kube, namespaces.name_for(request.node.name), state.run.run_id)
     yield name
     reports = request.node.stash.get(outcome_key, {})

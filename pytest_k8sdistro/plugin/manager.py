@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
@@ -23,19 +23,12 @@ from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ClusterUnavailable, K8sDistroError
 from pytest_k8sdistro.kube import kubeconfig
-from pytest_k8sdistro.kube.readiness import (
-    ApiReady,
-    DefaultServiceAccount,
-    DeploymentAvailable,
-    LogLine,
-    NodesReady,
-    Probe,
-    Wait,
-    wait_until_ready,
-)
 from pytest_k8sdistro.model.cluster import Cluster
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.base import Provisioner
+
+if TYPE_CHECKING:
+    from pytest_k8sdistro.kube.readiness import Wait
 
 #: A pitfall of every distribution in a container, cited in timeouts beside the
 #: profile's own.
@@ -179,6 +172,15 @@ class ClusterManager:
         return cluster
 
     def waits(self, spec: DistroSpec, cluster: Cluster) -> list[Wait]:
+        # Imported here: the API client behind them costs a run that starts no cluster.
+        from pytest_k8sdistro.kube.readiness import (
+            ApiReady,
+            DefaultServiceAccount,
+            DeploymentAvailable,
+            LogLine,
+            NodesReady,
+        )
+
         readiness = spec.profile.readiness
         waits: list[Wait] = []
         if readiness.log_line and cluster.created:
@@ -191,6 +193,8 @@ class ClusterManager:
         return waits
 
     def _wait_ready(self, spec: DistroSpec, cluster: Cluster) -> dict[str, float]:
+        from pytest_k8sdistro.kube.readiness import Probe, wait_until_ready
+
         probe = Probe(
             cluster.kubeconfig, read_logs=lambda tail: self.provisioner.logs(cluster, tail)
         )

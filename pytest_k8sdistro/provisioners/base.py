@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pytest_k8sdistro.distros.install import Artifact
 from pytest_k8sdistro.distros.profile import DistroProfile
 from pytest_k8sdistro.distros.spec import DistroSpec
-from pytest_k8sdistro.errors import ConfigError, UpgradeUnsupported
+from pytest_k8sdistro.errors import ConfigError, ProvisionError, UpgradeUnsupported
 from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
 from pytest_k8sdistro.progress import Progress
 
@@ -185,6 +185,12 @@ class Provisioner(ABC):
     def diagnostics(self, cluster: Cluster, dest: Path) -> None:  # noqa: B027
         """Write what helps to debug ``cluster`` under ``dest``."""
 
+    @classmethod
+    def describe_start(cls, spec: DistroSpec, config: ProvisionerConfig) -> dict[str, Any]:
+        """What bringing ``spec`` up would run, as data, without running anything: the
+        container options, or the commands on a machine (``k8sdistro show``)."""
+        return {}
+
     def node_access(self, cluster: Cluster) -> list[NodeAccess]:
         """How each node of ``cluster`` is reached for measuring, servers first.
 
@@ -205,3 +211,16 @@ class Provisioner(ABC):
             f"does not implement upgrade(), which must run {profile.upgrade.summary!r} on "
             "every node, servers first, without recreating the node"
         )
+
+
+class Unchosen(Provisioner):
+    """Stands for the provisioner of a run that tests no distribution: it checks
+    nothing and brings nothing up, so no provisioner's module is ever loaded then."""
+
+    NAME = "(none)"
+
+    def create(self, spec: DistroSpec, key: str) -> Cluster:
+        raise ProvisionError(f"no provisioner was chosen for {spec}")
+
+    def destroy(self, cluster: Cluster) -> None:
+        """Nothing was created."""

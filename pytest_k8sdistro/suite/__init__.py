@@ -45,7 +45,8 @@ from pytest_k8sdistro.kube.client import Kube
 from pytest_k8sdistro.measure.footprint.memory import NodesMemory
 from pytest_k8sdistro.measure.footprint.nodes import disk_of, memory_of, time_to_ready
 from pytest_k8sdistro.measure.footprint.sampler import Summary, sample
-from pytest_k8sdistro.measure.footprint.tiers import TIERS, TierRun
+from pytest_k8sdistro.measure.footprint.tier import TIERS
+from pytest_k8sdistro.measure.footprint.tiers import TierRun
 from pytest_k8sdistro.measure.upgrade import results as upgrade_results
 from pytest_k8sdistro.measure.upgrade.plan import UpgradePlan
 from pytest_k8sdistro.measure.upgrade.prober import Prober, api_check, http_check

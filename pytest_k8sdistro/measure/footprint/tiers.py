@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,7 @@ from pytest_k8sdistro.kube.api import raw_get
 from pytest_k8sdistro.kube.checks import Manifests, namespace_evidence, wait_for
 from pytest_k8sdistro.kube.client import Kube
 from pytest_k8sdistro.measure.footprint.sampler import Summary, sample
-
-#: Tiers shipped in fixtures/footprint/, cumulative, in this order.
-TIERS: tuple[str, ...] = ("empty", "utilities", "app")
-TIER_HELP = {
-    "empty": "idle cluster + a node-exporter-shaped DaemonSet",
-    "utilities": "+ cert-manager-, ingress-controller- and storage-provisioner-shaped pods",
-    "app": "+ a Ghost-and-MariaDB-shaped application",
-}
-
-
-@dataclass(frozen=True)
-class Tier:
-    """A tier by name: a file of fixtures/footprint/, or a manifest of the user's own."""
-
-    name: str
-    path: Path | None = None  # None: the shipped fixtures/footprint/<name>.yaml
+from pytest_k8sdistro.measure.footprint.tier import Tier
 
 
 def manifests(tier: Tier, fixtures: Path, image: str) -> list[dict[str, Any]]:

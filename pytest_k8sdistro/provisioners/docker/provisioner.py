@@ -85,6 +85,33 @@ class DockerProvisioner(Provisioner):
                 )
 
     @classmethod
+    def describe_start(cls, spec: DistroSpec, config: ProvisionerConfig) -> dict[str, Any]:
+        """The server container's create options, as they would be on a host that
+        grants --privileged with cgroup v1 (engine facts change a few; see node.py)."""
+        start = spec.profile.container
+        if start is None:
+            return {}
+        image = config.image or spec.profile.image(spec.version) or ""
+        name = node.container_name(spec.id, "server", 0)
+        server = node.NodeSpec(
+            start=start,
+            role="server",
+            name=name,
+            image=image,
+            args=node.server_args(start, name, dual_stack=config.ip_family == "dual"),
+            labels={},
+            volumes={node.volume_name(name, path): path for path in start.volumes},
+            publish=True,
+            memory=config.node_memory,
+            cpus=config.node_cpus,
+            dual_stack=config.ip_family == "dual",
+        )
+        host = node.HostFacts(cgroup_v2=False, privileges=privileges.Privileges(privileged=True))
+        options = server.create_options(host)
+        options.pop("labels", None)
+        return {"image": image, "container": options}
+
+    @classmethod
     def check_image_available(cls, ref: str, *, flag: str, instead: str) -> None:
         """Fail unless ``ref`` is on the engine or its registry knows it.
 

@@ -22,7 +22,12 @@ from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import KubeconfigError, ProvisionError, UpgradeUnsupported
 from pytest_k8sdistro.kube import kubeconfig
 from pytest_k8sdistro.model.cluster import Cluster, Node
-from pytest_k8sdistro.provisioners.base import Capabilities, NodeAccess, Provisioner
+from pytest_k8sdistro.provisioners.base import (
+    Capabilities,
+    NodeAccess,
+    Provisioner,
+    ProvisionerConfig,
+)
 
 POLL_S = 2.0
 
@@ -127,6 +132,31 @@ class MachineProvisioner(Provisioner):
             target.probe()
             self._targets[key] = target
         return self._targets[key]
+
+    @classmethod
+    def describe_start(cls, spec: DistroSpec, config: ProvisionerConfig) -> dict[str, Any]:
+        """The install plan's commands on an x86_64 machine, as the login user root."""
+        machine = spec.profile.machine
+        if machine is None:
+            return {}
+        addons = config.distro_addons or () if spec.profile.addons is not None else ()
+        plan = machine.plan(
+            installers.PlanInput(
+                distro=spec.name,
+                version=spec.version,
+                staging="/tmp/k8sdistro-XXXXXX",
+                artifacts=config.install_artifacts,
+                addons=tuple(addons),
+                ready_timeout_s=config.ready_timeout_for(spec.profile),
+            )
+        )
+        return {
+            "install": [step.shell(sudo=False) for step in plan.install],
+            "kubeconfig_command": plan.kubeconfig.shell(sudo=False),
+            "uninstall": [step.shell(sudo=False) for step in plan.uninstall],
+            "api_port": plan.api_port,
+            "downloads": plan.downloads,
+        }
 
     def plan_for(self, spec: DistroSpec, staging: str, machine: str) -> installers.InstallPlan:
         settings = self.settings
@@ -340,16 +370,6 @@ def reachable_kubeconfig(data: Mapping[str, Any], host: str, port: int) -> dict[
     url_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     rewritten = kubeconfig.rewrite_server(dict(data), url_host, port)
     if original_host and original_host != host.strip("[]"):
-        cluster = _current_cluster(rewritten)
+        cluster = kubeconfig.current_cluster(rewritten)
         cluster.setdefault("tls-server-name", original_host)
     return rewritten
-
-
-def _current_cluster(data: dict[str, Any]) -> dict[str, Any]:
-    contexts = {c["name"]: c["context"] for c in data["contexts"]}
-    name = contexts[data["current-context"]]["cluster"]
-    for entry in data["clusters"]:
-        if entry["name"] == name:
-            cluster: dict[str, Any] = entry["cluster"]
-            return cluster
-    raise KubeconfigError(f"cluster {name!r} is missing")
