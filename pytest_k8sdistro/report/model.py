@@ -47,7 +47,7 @@ Entry = dict[str, Any]
 def new_report(source: str = "") -> Report:
     return {
         "format": FORMAT,
-        "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "sources": [source] if source else [],
         "distros": {},
     }

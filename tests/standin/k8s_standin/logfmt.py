@@ -9,7 +9,7 @@ import sys
 
 class LogrusFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        when = dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
+        when = dt.datetime.fromtimestamp(record.created, dt.UTC)
         level = {"WARNING": "warning", "CRITICAL": "fatal"}.get(
             record.levelname, record.levelname.lower()
         )

@@ -54,11 +54,11 @@ def rkey(res: Resource) -> str:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _after(seconds: int) -> str:
-    at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

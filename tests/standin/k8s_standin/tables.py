@@ -40,8 +40,8 @@ def age(obj: Obj) -> str:
     created = obj.get("metadata", {}).get("creationTimestamp")
     if not created:
         return "<unknown>"
-    then = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    secs = int((dt.datetime.now(dt.timezone.utc) - then).total_seconds())
+    then = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    secs = int((dt.datetime.now(dt.UTC) - then).total_seconds())
     if secs < 120:
         return f"{max(secs, 0)}s"
     if secs < 3600 * 3:

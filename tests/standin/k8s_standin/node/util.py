@@ -17,13 +17,13 @@ log = logging.getLogger("k8s_standin.node")
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def now_nano() -> str:
     """RFC 3339 with nanoseconds, the timestamp format of CRI log lines."""
     t = time.time_ns()
-    base = _dt.datetime.fromtimestamp(t // 1_000_000_000, _dt.timezone.utc)
+    base = _dt.datetime.fromtimestamp(t // 1_000_000_000, _dt.UTC)
     return base.strftime("%Y-%m-%dT%H:%M:%S") + f".{t % 1_000_000_000:09d}Z"
 
 
