@@ -252,9 +252,11 @@ def main() -> None:
                 for name, run in scenarios.items():
                     figures.setdefault(name, []).append(run())
         finally:
-            remove_kept(client, since=started)
-            for name in tagged:
-                client.images.remove(name, noprune=True)
+            try:
+                remove_kept(client, since=started)
+            finally:
+                for name in tagged:
+                    client.images.remove(name, noprune=True)
     median = {name: statistics.median(values) for name, values in figures.items()}
     slower = max(median["k3s alone"], median["k0s alone"])
     ratios = {
