@@ -306,10 +306,17 @@ def test_dual_stack_node_and_no_ipv6_fault(tmp_path: Path, no_ipv6: bool) -> Non
     try:
         server.start()
         core = client.CoreV1Api(server.api_client())
+        # The node's pod CIDRs (the IPAM controller) and its addresses (the kubelet's
+        # status) are written separately: wait for both before reading them.
         node = wait_for(
-            lambda: (n := core.list_node().items) and n[0].spec.pod_cidrs and n[0],
+            lambda: (
+                (n := core.list_node().items)
+                and n[0].spec.pod_cidrs
+                and n[0].status.addresses
+                and n[0]
+            ),
             60,
-            "a node with pod CIDRs",
+            "a node with pod CIDRs and addresses",
         )
         addresses = [a.address for a in node.status.addresses if a.type == "InternalIP"]
         if no_ipv6:
