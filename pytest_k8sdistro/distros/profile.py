@@ -242,12 +242,6 @@ class ContainerStart:
     api_port: int = 6443
     #: Log files inside the node that are not in the container's log (diagnostics).
     log_files: tuple[str, ...] = ()
-    #: Every file of the image that the distribution runs, replaced by an in-place
-    #: upgrade; the binary alone when the image ships nothing else.
-    runtime_files: tuple[str, ...] = ()
-
-    def shipped_files(self) -> tuple[str, ...]:
-        return self.runtime_files or (self.binary,)
 
 
 @dataclass(frozen=True)

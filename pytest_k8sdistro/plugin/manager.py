@@ -198,7 +198,7 @@ class ClusterManager:
         probe = Probe(
             cluster.kubeconfig, read_logs=lambda tail: self.provisioner.logs(cluster, tail)
         )
-        timeout = self.settings.ready_timeout or spec.profile.readiness.timeout_s
+        timeout = self.settings.ready_timeout_for(spec.profile)
         return wait_until_ready(
             self.waits(spec, cluster),
             probe,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from pytest_k8sdistro.errors import ConfigError
 from pytest_k8sdistro.provisioners.base import Provisioner
 
 __all__ = ["BUILTIN", "DEFAULT", "FOR_KUBECONFIG", "load", "registry"]
@@ -46,13 +45,3 @@ def registry(config: Any) -> dict[str, Any]:
     found: dict[str, Any] = dict(BUILTIN)
     config.hook.pytest_k8sdistro_add_provisioners(registry=found)
     return found
-
-
-def resolve(config: Any, name: str) -> type[Provisioner]:
-    """The provisioner class called ``name``; :class:`ConfigError` naming the known ones."""
-    found = registry(config)
-    if name not in found:
-        raise ConfigError(
-            f"--provisioner={name!r} is not a known provisioner; known: {', '.join(sorted(found))}"
-        )
-    return load(found[name])

@@ -389,7 +389,7 @@ class _Creation:
         self.profile = profile
         self.start = start
         self.say = owner.progress.say
-        timeout = self.settings.ready_timeout or profile.readiness.timeout_s
+        timeout = self.settings.ready_timeout_for(profile)
         self.started = time.monotonic()
         self.deadline = self.started + timeout
         self.base = key
