@@ -8,6 +8,11 @@ artifact path, the kubeconfig and teardown; they say nothing about real k3s.
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import docker
@@ -24,6 +29,7 @@ from pytest_k8sdistro.kube import api as kube_clients
 from pytest_k8sdistro.kube.client import Kube
 from pytest_k8sdistro.model.cluster import RunIdentity
 from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners.machine import lease
 from pytest_k8sdistro.provisioners.machine.ssh import SshProvisioner
 
 pytestmark = pytest.mark.docker
@@ -156,4 +162,144 @@ def test_suites_run_against_a_sudo_user_install(
             "*uninstalling k3s from ci@127.0.0.1:*",
         ]
     )
+    assert leftovers(ssh_machine) == []
+
+
+# A run that installs over ssh, says so, and waits to be killed: it never tears down.
+DEAD_RUN = """
+import json, sys, time
+from pathlib import Path
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.install import Artifact
+from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.model.cluster import RunIdentity
+from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners.machine.ssh import SshProvisioner
+
+url, artifacts, work = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+settings = Settings(
+    distros=(parse_distro("k3s"),), ready_timeout=120, provisioner="ssh",
+    provisioner_target=url,
+    install_artifacts=tuple(Artifact(k, Path(p)) for k, p in artifacts.items()),
+)
+provisioner = SshProvisioner(settings, RunIdentity.new(), work, Progress(None))
+provisioner.create(parse_distro("k3s"), "k3s-doomed")
+print("installed", flush=True)
+time.sleep(600)
+"""
+
+
+def lock_is_free(machine: SshMachine) -> bool:
+    engine = docker.from_env()
+    try:
+        code, _ = machine.exec(engine, f"flock -n {lease.LOCK} true")
+    finally:
+        engine.close()
+    return code == 0
+
+
+def test_what_a_run_killed_with_sigkill_left_is_removed_by_the_next_run(
+    ssh_machine: SshMachine, tmp_path: Path
+) -> None:
+    artifacts = write_artifacts(tmp_path / "artifacts")
+    url = ssh_machine.url(SUDO_USER)
+    script = tmp_path / "dead_run.py"
+    script.write_text(DEAD_RUN)
+    doomed = subprocess.Popen(
+        [sys.executable, str(script), url, json.dumps({k: str(p) for k, p in artifacts.items()}),
+         str(tmp_path / "dead-work")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert doomed.stdout is not None
+        assert doomed.stdout.readline().strip() == "installed"
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+    left = leftovers(ssh_machine)
+    assert "/usr/local/bin/k3s" in left, "the killed run should have left its install behind"
+    engine = docker.from_env()
+    try:
+        code, record = ssh_machine.exec(engine, f"cat {lease.RECORD}")
+    finally:
+        engine.close()
+    assert code == 0 and "k3s-doomed" in record
+    # The lock goes with the dead run's connection: nothing on the machine keeps it.
+    deadline = time.monotonic() + 30
+    while not lock_is_free(ssh_machine):
+        assert time.monotonic() < deadline, "the dead run's lock was never released"
+        time.sleep(0.5)
+
+    said: list[str] = []
+    progress = Progress(None)
+    progress.say = said.append  # type: ignore[method-assign]
+    provisioner = SshProvisioner(
+        settings(url, artifacts), RunIdentity.new(), tmp_path / "work", progress
+    )
+    cluster = provisioner.create(parse_distro("k3s"), "k3s-next")
+    try:
+        assert any("ended without cleaning up" in line and "k3s-doomed" in line for line in said)
+        assert not lock_is_free(ssh_machine), "the live run must hold the machine's lock"
+    finally:
+        provisioner.destroy(cluster)
+    assert leftovers(ssh_machine) == []
+    engine = docker.from_env()
+    try:
+        _, remaining = ssh_machine.exec(
+            engine, f"ls /tmp; ls {lease.STATE_DIR}; ps -eo args | grep -c '[l]ease-held'"
+        )
+    finally:
+        engine.close()
+    assert "k8sdistro-" not in remaining and "owner.json" not in remaining
+    assert remaining.split()[-1] == "0", "a lease holder outlived its run"
+    assert lock_is_free(ssh_machine)
+
+
+def test_a_machine_a_live_run_holds_is_never_touched(
+    ssh_machine: SshMachine, tmp_path: Path
+) -> None:
+    artifacts = write_artifacts(tmp_path / "artifacts")
+    url = ssh_machine.url("root", api_host="localhost")
+    first = SshProvisioner(
+        settings(url, artifacts), RunIdentity.new(), tmp_path / "first", Progress(None)
+    )
+    cluster = first.create(parse_distro("k3s"), "k3s-live")
+    try:
+        second = SshProvisioner(
+            settings(url, artifacts), RunIdentity.new(), tmp_path / "second", Progress(None)
+        )
+        with pytest.raises(lease.Busy, match=r"in use by a live run \w+ \(pid \d+ on .*k3s-live"):
+            second.create(parse_distro("k3s"), "k3s-intruder")
+        # The first run's cluster is untouched: still installed, still answering.
+        api = kube_clients.api_client(cluster.kubeconfig)
+        try:
+            assert Kube(api).version.get_code().git_version.startswith("v1.33.6")
+        finally:
+            api.close()  # type: ignore[no-untyped-call]
+    finally:
+        first.destroy(cluster)
+    assert leftovers(ssh_machine) == []
+
+
+def test_a_kept_cluster_is_spared_until_a_run_reuses_or_removes_it(
+    ssh_machine: SshMachine, tmp_path: Path
+) -> None:
+    artifacts = write_artifacts(tmp_path / "artifacts")
+    url = ssh_machine.url("root", api_host="localhost")
+
+    def run(name: str) -> SshProvisioner:
+        return SshProvisioner(
+            settings(url, artifacts), RunIdentity.new(), tmp_path / name, Progress(None)
+        )
+
+    keeper = run("keeper")
+    cluster = keeper.create(parse_distro("k3s"), "k3s-kept")
+    keeper.keep(cluster)
+    assert lock_is_free(ssh_machine), "keeping a cluster must not hold the machine"
+    with pytest.raises(ProvisionError, match=r"holds the cluster kept by run .*--reuse-cluster"):
+        run("fresh").create(parse_distro("k3s"), "k3s-other")
+    assert "/usr/local/bin/k3s" in leftovers(ssh_machine), "a kept cluster was removed"
+    reuser = run("reuser")
+    assert reuser.attach(cluster)
+    reuser.destroy(cluster)
     assert leftovers(ssh_machine) == []

@@ -3,12 +3,15 @@
 A :class:`Target` runs commands on one machine and copies files to it; a
 :class:`MachineProvisioner` runs the profile's install plan
 (:class:`~pytest_k8sdistro.distros.profile.MachineInstall`) there, reads the
-kubeconfig, and runs the plan's uninstall steps on teardown.
+kubeconfig, and runs the plan's uninstall steps on teardown. While it works on a
+machine it holds that machine's lease (:mod:`.lease`): what a dead run left there is
+removed first, and a machine a live run holds is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -19,7 +22,12 @@ from urllib.parse import urlsplit
 
 from pytest_k8sdistro.distros import install as installers
 from pytest_k8sdistro.distros.spec import DistroSpec
-from pytest_k8sdistro.errors import KubeconfigError, ProvisionError, UpgradeUnsupported
+from pytest_k8sdistro.errors import (
+    KubeconfigError,
+    ProvisionError,
+    UnknownDistro,
+    UpgradeUnsupported,
+)
 from pytest_k8sdistro.kube import kubeconfig
 from pytest_k8sdistro.model.cluster import Cluster, Node
 from pytest_k8sdistro.provisioners.base import (
@@ -28,6 +36,7 @@ from pytest_k8sdistro.provisioners.base import (
     Provisioner,
     ProvisionerConfig,
 )
+from pytest_k8sdistro.provisioners.machine import lease
 
 POLL_S = 2.0
 
@@ -55,6 +64,15 @@ class Target(ABC):
     @abstractmethod
     def execute(self, argv: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> Result:
         """Run ``argv`` as the login user."""
+
+    @abstractmethod
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        """Start ``argv`` there with pipes on its stdin and stdout, and return at once.
+
+        The process must end when the pipe to its stdin closes (the lease relies on
+        it), and must not share the terminal's process group: Ctrl-C stops pytest,
+        whose teardown still needs the lease.
+        """
 
     @abstractmethod
     def upload(self, source: Path, dest: str) -> None:
@@ -117,6 +135,7 @@ class MachineProvisioner(Provisioner):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._targets: dict[str, Target] = {}
+        self._leases: dict[str, lease.Lease] = {}
 
     @abstractmethod
     def target(self, key: str, *, creating: bool) -> Target:
@@ -179,6 +198,112 @@ class MachineProvisioner(Provisioner):
         except ValueError as exc:
             raise ProvisionError(f"{spec}: {exc}") from None
 
+    # -- the machine's lease ------------------------------------------------------
+
+    def _claim(self, key: str, target: Target, *, reusing: bool) -> None:
+        """Hold ``target``'s lease for cluster ``key``, first removing a dead run's remains.
+
+        ``reusing``: the cluster kept under ``key`` is this run's to attach to or remove.
+        Raises :class:`~.lease.Busy` when a live run holds the machine.
+        """
+        held = self._leases.get(key)
+        if held is not None and held.alive:
+            return
+        taken = lease.Lease.take(target.spawn, sudo=not target.is_root, where=target.description)
+        owner = self._read_record(target)
+        if taken is None:
+            if owner is not None and owner.run_id == self.run.run_id:
+                return  # another process of this run (an xdist worker) holds it
+            holder = owner.describe() if owner else "run"
+            raise lease.Busy(
+                f"{target.description} is in use by a live {holder}; nothing was changed "
+                "there. Wait for that run to end, or give this run another machine."
+            )
+        try:
+            if owner is not None and owner.run_id != self.run.run_id:
+                if owner.kept and not (reusing and owner.cluster == key):
+                    raise ProvisionError(
+                        f"{target.description} holds the cluster kept by {owner.describe()}; "
+                        f"attach to it with --reuse-cluster, or remove it: "
+                        f"{self._removal_hint(target, owner)}"
+                    )
+                if not owner.kept:
+                    self._reap(target, owner)
+        except BaseException:
+            taken.release()
+            raise
+        self._leases[key] = taken
+
+    def _let_go(self, key: str, target: Target, *, forget: bool = True) -> None:
+        """Release the lease of ``key``; ``forget`` removes the record as well.
+
+        Only a lease this process holds: the record of a run that holds the machine
+        (or of a kept cluster) is never removed from here.
+        """
+        taken = self._leases.pop(key, None)
+        if taken is None:
+            return
+        if forget:
+            with contextlib.suppress(Exception):
+                target.run_step(lease.remove_record_step())
+        taken.release()
+
+    def _read_record(self, target: Target) -> lease.Owner | None:
+        result = target.run_step(lease.read_record_step())
+        return lease.Owner.from_json(result.stdout) if result.stdout.strip() else None
+
+    def _write_record(
+        self, target: Target, key: str, spec: DistroSpec, *, staging: str = "", kept: bool = False
+    ) -> None:
+        owner = lease.Owner(
+            run_id=self.run.run_id,
+            hostname=self.run.hostname,
+            pid=self.run.pid,
+            cluster=key,
+            distro=spec.name,
+            version=spec.version,
+            staging=staging,
+            kept=kept,
+            since=time.time(),
+        )
+        step = lease.write_record_step()
+        result = target.execute(
+            step.command(sudo=not target.is_root), timeout=step.timeout_s, stdin=owner.to_json()
+        )
+        if result.rc != 0:
+            raise ProvisionError(
+                f"cannot record this run as the owner on {target.description} "
+                f"({lease.RECORD}): {result.tail(3)}"
+            )
+
+    def _dead_plan(self, target: Target, owner: lease.Owner) -> installers.InstallPlan:
+        try:
+            spec = DistroSpec(owner.distro, owner.version)
+            return self.plan_for(spec, "/nonexistent", target.machine)
+        except (UnknownDistro, ProvisionError) as exc:
+            raise ProvisionError(
+                f"{target.description} has remains of {owner.describe()}, which this run "
+                f"cannot remove ({exc}); remove {owner.distro} there by hand, then "
+                f"{lease.RECORD}"
+            ) from None
+
+    def _removal_hint(self, target: Target, owner: lease.Owner) -> str:
+        steps = self._dead_plan(target, owner).uninstall
+        commands = [step.shell(sudo=not target.is_root) for step in steps]
+        commands.append(lease.remove_record_step().shell(sudo=not target.is_root))
+        return "; ".join(commands)
+
+    def _reap(self, target: Target, owner: lease.Owner) -> None:
+        """Remove what a run that died on ``target`` left: its distribution and files."""
+        self.progress.say(
+            f"{target.description}: {owner.describe()} ended without cleaning up; "
+            f"removing the {owner.distro} it left there"
+        )
+        self._uninstall(target, self._dead_plan(target, owner))
+        if owner.staging.startswith("/tmp/k8sdistro-"):
+            target.execute(["rm", "-rf", owner.staging], timeout=60)
+        target.run_step(lease.remove_record_step())
+
     # -- create -------------------------------------------------------------
 
     def create(self, spec: DistroSpec, key: str) -> Cluster:
@@ -188,7 +313,9 @@ class MachineProvisioner(Provisioner):
         try:
             target.probe()
             target.check_sudo()
+            self._claim(key, target, reusing=False)
             staging = self._staging(target)
+            self._write_record(target, key, spec, staging=staging)
             plan = self.plan_for(spec, staging, target.machine)
             for upload in plan.uploads:
                 self.progress.say(f"{spec}: copying {upload.source} to {target.description}")
@@ -206,6 +333,7 @@ class MachineProvisioner(Provisioner):
             if staging is not None:
                 with contextlib.suppress(Exception):
                     target.execute(["rm", "-rf", staging], timeout=60)
+            self._let_go(key, target)
             self.release_target(key)
             raise
         self._targets[key] = target
@@ -303,6 +431,7 @@ class MachineProvisioner(Provisioner):
             )
         steps = machine.upgrade(target_version, self.settings.ready_timeout_for(spec.profile))
         target = self._probed(cluster.key)
+        self._claim(cluster.key, target, reusing=True)
         for step in steps:
             self._run(target, step, spec)
         return spec.profile.upgrade.summary
@@ -329,17 +458,31 @@ class MachineProvisioner(Provisioner):
     def destroy(self, cluster: Cluster) -> None:
         try:
             target = self._probed(cluster.key)
+            self._claim(cluster.key, target, reusing=True)
             self.progress.say(
                 f"{cluster.key}: uninstalling {cluster.distro} from {target.description}"
             )
             self._uninstall(target, self._plan_of(cluster, target))
+            self._let_go(cluster.key, target)
         finally:
             self.release_target(cluster.key)
+
+    def keep(self, cluster: Cluster) -> None:
+        """Say on the machine that the cluster stays, so that no later run reaps it."""
+        target = self._probed(cluster.key)
+        self._claim(cluster.key, target, reusing=True)
+        self._write_record(
+            target, cluster.key, DistroSpec(cluster.distro, cluster.version), kept=True
+        )
+        self._let_go(cluster.key, target, forget=False)
 
     def attach(self, cluster: Cluster) -> bool:
         try:
             target = self._probed(cluster.key)
+            self._claim(cluster.key, target, reusing=True)
             result = target.run_step(self._plan_of(cluster, target).kubeconfig)
+        except lease.Busy:
+            raise  # a live run's machine: say so rather than replace what it uses
         except (ProvisionError, OSError):
             return False
         return result.rc == 0 and Path(cluster.kubeconfig).is_file()

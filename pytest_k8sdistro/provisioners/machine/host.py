@@ -18,6 +18,7 @@ from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ConfigError
 from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
 from pytest_k8sdistro.provisioners.base import ProvisionerConfig
+from pytest_k8sdistro.provisioners.machine import lease
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
 
 
@@ -38,6 +39,9 @@ class LocalTarget(Target):
             done.stdout.decode(errors="replace"),
             done.stderr.decode(errors="replace"),
         )
+
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        return lease.local_process(argv)
 
     def upload(self, source: Path, dest: str) -> None:
         shutil.copyfile(source, dest)

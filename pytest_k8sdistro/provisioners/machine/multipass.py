@@ -25,6 +25,7 @@ from typing import Any
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ConfigError, ProvisionError
 from pytest_k8sdistro.provisioners.base import ProvisionerConfig
+from pytest_k8sdistro.provisioners.machine import lease
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
 from pytest_k8sdistro.provisioners.machine.ssh import SshAddress, node_spec
 
@@ -125,6 +126,11 @@ class MultipassTarget(Target):
     def execute(self, argv: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> Result:
         return _run(exec_command(self.name, argv), timeout=timeout)
 
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        if shutil.which("multipass") is None:
+            raise ProvisionError(INSTALL_HINT)
+        return lease.local_process(exec_command(self.name, argv))
+
     def upload(self, source: Path, dest: str) -> None:
         result = _run(transfer_command(self.name, source, dest), timeout=1800)
         if result.rc != 0:
@@ -191,11 +197,7 @@ class MultipassProvisioner(MachineProvisioner):
     def _launch(self, name: str, private_key: Path) -> None:
         existing = _run(info_command(name), timeout=60)
         if existing.rc == 0:
-            raise ProvisionError(
-                f"a multipass VM named {name} exists already (another run, or one kept "
-                f"earlier); remove it with 'multipass delete --purge {name}' or reuse it "
-                "with --reuse-cluster"
-            )
+            self._reap_dead_vm(name, private_key)
         init = private_key.with_suffix(".cloud-init.yaml")
         init.write_text(cloud_init(Path(f"{private_key}.pub").read_text()))
         command = launch_command(
@@ -211,7 +213,39 @@ class MultipassProvisioner(MachineProvisioner):
             self.release_target_by_name(name)
             raise ProvisionError(f"multipass launch {name} failed: {result.tail()}")
 
+    def _reap_dead_vm(self, name: str, private_key: Path) -> None:
+        """Delete VM ``name`` when the run that made it is dead; refuse otherwise."""
+        in_use = ProvisionError(
+            f"a multipass VM named {name} exists already (kept by an earlier run, or not "
+            f"made by this plugin); reuse it with --reuse-cluster, or remove it with "
+            f"'multipass delete --purge {name}'"
+        )
+        target = MultipassTarget(name, private_key.with_suffix(".ssh_config"))
+        try:
+            target.probe()
+        except ProvisionError:
+            raise in_use from None
+        taken = lease.Lease.take(target.spawn, sudo=not target.is_root, where=target.description)
+        if taken is None:
+            raise lease.Busy(
+                f"multipass VM {name} is in use by a live run; nothing was changed. Wait "
+                "for that run to end."
+            )
+        try:
+            owner = self._read_record(target)
+        finally:
+            taken.release()
+        if owner is None or owner.kept:
+            raise in_use
+        self.progress.say(
+            f"{target.description}: {owner.describe()} ended without cleaning up; deleting its VM"
+        )
+        self.release_target_by_name(name)
+
     def release_target(self, key: str) -> None:
+        held = self._leases.pop(key, None)
+        if held is not None:
+            held.release()
         self.release_target_by_name(vm_name(key))
 
     def release_target_by_name(self, name: str) -> None:

@@ -32,6 +32,7 @@ from typing import BinaryIO
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from pytest_k8sdistro.errors import ConfigError, ProvisionError
+from pytest_k8sdistro.provisioners.machine import lease
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
 
 QUERY_KEYS = ("ssh_identity_file", "ssh_config", "api")
@@ -181,6 +182,10 @@ class SshTarget(Target):
                 "known_hosts (or pass ?ssh_config=FILE with your own settings)."
             )
         return result
+
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        # The remote command's stdin is this ssh's: it closes when the run dies.
+        return lease.local_process(ssh_command(self.address, shlex.join(list(argv))))
 
     def upload(self, source: Path, dest: str) -> None:
         with source.open("rb") as handle:
