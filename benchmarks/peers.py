@@ -13,7 +13,7 @@ default ServiceAccount present, then one trivial test, then the cluster removed.
 - plugin: ``pytest --distro=k3s --distro-image=<stand-in>`` over one test;
 - unused: ``pytest`` on a trivial test with the plugin installed, against
   ``-p no:k8sdistro``;
-- reuse: ``--reuse-cluster`` attaching to a kept cluster, against pytest's own
+- reuse: ``--distro-reuse-cluster`` attaching to a kept cluster, against pytest's own
   start-up;
 - two: k3s and k0s in one run, against the slower of the two alone.
 
@@ -213,7 +213,7 @@ def main() -> None:
         (work / "tc" / "test_tc.py").write_text(TESTCONTAINERS)
         reuse = ["-p", "no:randomly", "--distro=k3s", f"--distro-image={K3S.ref}"]
         # A kept cluster for the reuse figure (not timed).
-        timed(pytest_argv(*reuse, "--keep-cluster=always", "test_one.py"), work)
+        timed(pytest_argv(*reuse, "--distro-keep-cluster=always", "test_one.py"), work)
         scenarios: dict[str, Callable[[], float]] = {
             "baseline": lambda: timed([sys.executable, "baseline.py", K3S.ref, tmp], work),
             "testcontainers": lambda: timed(
@@ -233,7 +233,9 @@ def main() -> None:
                 pytest_argv("-p", "no:cacheprovider", "-p", "no:k8sdistro", "test_trivial.py"),
                 work,
             ),
-            "reuse": lambda: timed(pytest_argv(*reuse, "--reuse-cluster", "test_one.py"), work),
+            "reuse": lambda: timed(
+                pytest_argv(*reuse, "--distro-reuse-cluster", "test_one.py"), work
+            ),
             "k3s alone": lambda: timed(
                 pytest_argv("-p", "no:cacheprovider", "--distro=k3s", "test_one.py"), work
             ),

@@ -4,7 +4,7 @@ Both sides boot the same stand-in k3s control plane as a host process:
 
 - baseline: start it and wait, with kubectl (an independent client), until the
   node is Ready, CoreDNS is Available and the default ServiceAccount exists;
-- plugin: ``pytest --distro=k3s --provisioner=standin-process`` over one trivial
+- plugin: ``pytest --distro=k3s --distro-provisioner=standin-process`` over one trivial
   test that uses the ``kube`` fixture, start to exit, teardown included.
 
 The runs alternate, and the result is a ratio of medians taken in one process,
@@ -80,7 +80,7 @@ def plugin_run(workdir: Path) -> float:
             "standin_provisioner",
             "-p",
             "no:cacheprovider",
-            "--provisioner=standin-process",
+            "--distro-provisioner=standin-process",
             "--distro=k3s",
             f"--basetemp={workdir / 'tmp'}",
             str(workdir / "test_one.py"),

@@ -1,6 +1,6 @@
 """Datastore: the store the control plane runs on is the one the profile names,
 found by its files inside the server node; an external database started beside
-k3s (``--datastore``) is checked to hold the cluster's objects."""
+k3s (``--distro-datastore``) is checked to hold the cluster's objects."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_external_datastore_holds_the_objects(
     key, and an object's resourceVersion is the id of its newest row."""
     store = cluster.datastore
     if store is None:
-        pytest.skip("no external datastore: run k3s with --datastore=postgres or mysql")
+        pytest.skip("no external datastore: run k3s with --distro-datastore=postgres or mysql")
     expect(
         distro.expectations.datastore == store.kind,
         "the cluster runs on a database the expectations do not name",

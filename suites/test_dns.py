@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from suite_support import CLUSTER_DOMAIN, Workloads, retry_script
 
-from pytest_k8sdistro.suite import Distro, Kube, expect, namespace_evidence
+from pytest_k8sdistro.suite import (
+    CLUSTER_DOMAIN,
+    Distro,
+    Kube,
+    Workloads,
+    expect,
+    namespace_evidence,
+    retry_script,
+)
 
 #: Labels the DNS Deployments of k3s, k0s and microk8s carry (upstream's kube-dns label).
 DNS_LABEL = "k8s-app=kube-dns"

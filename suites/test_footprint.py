@@ -5,11 +5,11 @@ properties), which ``--distro-report`` gathers into the comparison report.
 
 - **Time to ready**: seconds from the node container's start to each readiness
   stage (from the start of provisioning where the node's start is unknown).
-- **Memory per tier** (``--memory-tiers``, ``--settle-seconds``): the tiers of
+- **Memory per tier** (``--distro-memory-tiers``, ``--distro-settle-seconds``): the tiers of
   ``fixtures/footprint/`` deployed cumulatively into one namespace; after each has
   settled, the nodes' memory is sampled over the window (min/median/max). Container
   nodes: the cgroup working set read on the host; machines: MemTotal - MemAvailable.
-- **Idle threshold**: the first tier's median against ``--memory-max`` or the
+- **Idle threshold**: the first tier's median against ``--distro-memory-max`` or the
   profile's ``memory_idle_max_mib``; a failure names both figures.
 - **Fits in N**: a second, single-node cluster under a memory limit equal to the
   profile's ``memory_min_mib`` must become Ready and serve a web page.
@@ -29,7 +29,6 @@ from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 import pytest
-from suite_support import FIXTURES, Workloads
 
 from pytest_k8sdistro.suite import (
     TIERS,
@@ -46,6 +45,7 @@ from pytest_k8sdistro.suite import (
     Summary,
     TierRun,
     Timeouts,
+    Workloads,
     api_client,
     disk_of,
     expect,
@@ -53,6 +53,7 @@ from pytest_k8sdistro.suite import (
     memory_of,
     namespaces,
     sample,
+    suite_manifests,
     time_to_ready,
 )
 
@@ -87,7 +88,7 @@ def measured_cluster(
     test's pods are counted, whatever runs beside them (``-n N`` included).
 
     It asks for the run's cluster first: when that could not be had, a second start
-    would only repeat the cause. A cluster the run did not start (``--kubeconfig``)
+    would only repeat the cause. A cluster the run did not start (``--distro-kubeconfig``)
     cannot be measured, and the tests say so.
     """
     if not k8sdistro_provisioner.CAPABILITIES.measurable:
@@ -125,7 +126,7 @@ def tiers(
             kube,
             name,
             node_memory.read,
-            fixtures=FIXTURES / "footprint",
+            fixtures=suite_manifests() / "footprint",
             image=suite_image,
             settle_s=footprint.settle_s,
             timeout=2 * suite_timeouts.wait,
@@ -181,7 +182,7 @@ def test_idle_memory_under_threshold(
     first = footprint.tiers[0].name
     summary = tiers.measure(footprint.tiers, first)
     if footprint.memory_max is not None:
-        limit_mib, origin = footprint.memory_max / MIB, "--memory-max"
+        limit_mib, origin = footprint.memory_max / MIB, "--distro-memory-max"
     else:
         limit_mib, origin = float(distro.expectations.memory_idle_max_mib), "profile"
     measured = summary.mib("median")
@@ -274,11 +275,11 @@ def limited_cluster(
     """
     capabilities = k8sdistro_provisioner.CAPABILITIES
     if not capabilities.starts_clusters:
-        pytest.skip("--kubeconfig tests a running cluster; this check boots one of its own")
+        pytest.skip("--distro-kubeconfig tests a running cluster; this check boots one of its own")
     if not capabilities.limits_memory:
         pytest.skip(
             f"the {k8sdistro_provisioner.NAME} provisioner cannot limit a node's memory "
-            "(--node-memory)"
+            "(--distro-node-memory)"
         )
     limit = distro.expectations.memory_min_mib * MIB
     with ExitStack() as stack:

@@ -4,9 +4,17 @@ through the ingress controller reaches backends by host and by path."""
 from __future__ import annotations
 
 import pytest
-from suite_support import Workloads, host_get_until, host_port, http_get
 
-from pytest_k8sdistro.suite import Cluster, Distro, Kube, expect
+from pytest_k8sdistro.suite import (
+    Cluster,
+    Distro,
+    Kube,
+    Workloads,
+    expect,
+    host_get_until,
+    host_port,
+    http_get,
+)
 
 DEFAULT_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
-from suite_support import Workloads
 
-from pytest_k8sdistro.suite import Distro, Kube, expect
+from pytest_k8sdistro.suite import Distro, Kube, Workloads, expect
 
 HOW_TO_ENABLE = (
-    "the cluster was started single-stack; run with --ip-family=dual to start it with "
-    "the distribution's dual-stack settings, or point --kubeconfig at a cluster you "
+    "the cluster was started single-stack; run with --distro-ip-family=dual to start it with "
+    "the distribution's dual-stack settings, or point --distro-kubeconfig at a cluster you "
     "started dual-stack"
 )
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from suite_support import Workloads, host_get_until, host_port
-
-from pytest_k8sdistro.suite import LOAD_BALANCER_PORTS, Cluster, Distro, NotYet, hold_for, wait_for
+from pytest_k8sdistro.suite import (
+    LOAD_BALANCER_PORTS,
+    Cluster,
+    Distro,
+    NotYet,
+    Workloads,
+    hold_for,
+    host_get_until,
+    host_port,
+    wait_for,
+)
 
 #: The Service port; the provisioner publishes it so the host can reach it.
 PORT = LOAD_BALANCER_PORTS[0]

@@ -1,15 +1,15 @@
-"""Multi-node: with --nodes=N every agent joins, turns Ready, and takes pods, whose
+"""Multi-node: with --distro-nodes=N every agent joins, turns Ready, and takes pods, whose
 logs the API server fetches from each node's kubelet."""
 
 from __future__ import annotations
 
 import pytest
-from suite_support import Workloads
 
 from pytest_k8sdistro.suite import (
     Cluster,
     Kube,
     NotYet,
+    Workloads,
     expect,
     pod_logs,
     wait_for,
@@ -20,7 +20,7 @@ from pytest_k8sdistro.suite import (
 @pytest.mark.distro_feature("multi-node")
 def test_agents_join_and_take_pods(cluster: Cluster, kube: Kube, work: Workloads) -> None:
     if len(cluster.nodes) < 2:
-        pytest.skip("single-node cluster: run with --nodes=2 (or more) to check agents join")
+        pytest.skip("single-node cluster: run with --distro-nodes=2 (or more) to check agents join")
     nodes = kube.core.list_node().items
     names = sorted(n.metadata.name for n in nodes)
     ready = sorted(

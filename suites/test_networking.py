@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from suite_support import WGET, Workloads
-
-from pytest_k8sdistro.suite import Distro, Kube, expect, fail
+from pytest_k8sdistro.suite import WGET, Distro, Kube, Workloads, expect, fail
 
 #: How each CNI shows itself: kube-system DaemonSet names, node annotation prefixes,
 #: and words in the CNI configuration the kubelet reads.

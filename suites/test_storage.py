@@ -8,16 +8,18 @@ from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
-from suite_support import Workloads, delete, read_or_none
 
 from pytest_k8sdistro.suite import (
     Distro,
     Kube,
     NotYet,
+    Workloads,
+    delete,
     expect,
     fail,
     hold_for,
     namespace_evidence,
+    read_or_none,
     wait_for,
 )
 

@@ -1,7 +1,7 @@
 """Upgrade: the distribution's own in-place upgrade, while a workload is probed from outside.
 
-Runs with ``--upgrade-to=VERSION`` (skipped without it), e.g.
-``pytest suites/test_upgrade.py --distro=k3s:v1.33.6+k3s1 --upgrade-to=v1.34.1+k3s1``.
+Runs with ``--distro-upgrade-to=VERSION`` (skipped without it), e.g.
+``pytest suites/test_upgrade.py --distro=k3s:v1.33.6+k3s1 --distro-upgrade-to=v1.34.1+k3s1``.
 A web Deployment is served to the host through the load balancer where the profile
 has one (k3s ServiceLB), else through a hostPort on a node port the provisioner
 publishes. Two probers run outside the cluster (the workload, and the API's
@@ -11,7 +11,7 @@ downtime, the time until every node reports the new version, and whether pods
 restarted (workload pods, then system pods separately).
 
 Asserted: a distribution that claims hitless upgrades causes no failed workload
-request and restarts no workload pod; ``--max-downtime=S`` instead allows S seconds
+request and restarts no workload pod; ``--distro-max-downtime=S`` instead allows S seconds
 of workload downtime in total. The measurements and both probers' timelines go to
 ``<run dir>/k8sdistro-upgrade/<cluster>.json`` and into the test's
 ``user_properties`` (JUnit XML properties), for the report.
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from suite_support import Workloads, host_get_until, host_port
 
 from pytest_k8sdistro.suite import (
     LOAD_BALANCER_PORTS,
@@ -37,8 +36,11 @@ from pytest_k8sdistro.suite import (
     Prober,
     Provisioner,
     UpgradePlan,
+    Workloads,
     api_check,
     expect,
+    host_get_until,
+    host_port,
     http_check,
     reports_version,
     run_upgrade,
@@ -214,7 +216,7 @@ def test_upgrade_in_place(
     kube: Kube,
     work: Workloads,
 ) -> None:
-    # The plan comes first in the arguments: without --upgrade-to the test is skipped
+    # The plan comes first in the arguments: without --distro-upgrade-to the test is skipped
     # before the cluster starts.
     plan = k8sdistro_upgrade_plan
     provisioner = k8sdistro_provisioner
@@ -341,7 +343,7 @@ def test_upgrade_in_place(
     if plan.max_downtime is not None:
         expect(
             workload_summary.total_failed_s <= plan.max_downtime,
-            f"upgrading {distro.name} cost more workload downtime than --max-downtime",
+            f"upgrading {distro.name} cost more workload downtime than --distro-max-downtime",
             expected=f"at most {plan.max_downtime:g}s of workload downtime in total",
             found=found,
             evidence=lambda: details + "\n" + evidence(),

@@ -1,4 +1,4 @@
-"""End to end on a real engine: ``--ip-family=dual`` and ``--datastore`` start the
+"""End to end on a real engine: ``--distro-ip-family=dual`` and ``--distro-datastore`` start the
 cluster they promise, the suites that depend on them pass against the stand-ins,
 and nothing labelled stays behind."""
 
@@ -64,8 +64,8 @@ def test_dual_stack_cluster_passes_the_ipv6_suite(
         f"--rootdir={ROOT}",
         f"--distro={distro}",
         f"--distro-image={ref}",
-        "--ip-family=dual",
-        "--ready-timeout=180",
+        "--distro-ip-family=dual",
+        "--distro-ready-timeout=180",
         "-p",
         "no:cacheprovider",
         "-rA",
@@ -87,13 +87,13 @@ def test_single_stack_run_says_how_to_check_ipv6(
         f"--rootdir={ROOT}",
         "--distro=k3s",
         f"--distro-image={ref}",
-        "--ready-timeout=180",
+        "--distro-ready-timeout=180",
         "-p",
         "no:cacheprovider",
         "-rs",
     )
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*started single-stack; run with --ip-family=dual*"])
+    result.stdout.fnmatch_lines(["*started single-stack; run with --distro-ip-family=dual*"])
 
 
 @pytest.mark.parametrize("kind", ["postgres", "mysql"])
@@ -111,9 +111,9 @@ def test_k3s_keeps_its_objects_in_the_database_started_beside_it(
         f"--rootdir={ROOT}",
         "--distro=k3s",
         f"--distro-image={ref}",
-        f"--datastore={kind}",
-        f"--datastore-image={database}",
-        "--ready-timeout=180",
+        f"--distro-datastore={kind}",
+        f"--distro-datastore-image={database}",
+        "--distro-ready-timeout=180",
         "-p",
         "no:cacheprovider",
         "-rA",
@@ -140,10 +140,10 @@ def test_expecting_another_database_fails_naming_both(
         f"--rootdir={ROOT}",
         "--distro=k3s",
         f"--distro-image={ref}",
-        "--datastore=postgres",
-        f"--datastore-image={database}",
+        "--distro-datastore=postgres",
+        f"--distro-datastore-image={database}",
         f"--distro-expect={expect}",
-        "--ready-timeout=180",
+        "--distro-ready-timeout=180",
         "-p",
         "no:cacheprovider",
         "-k",
@@ -174,8 +174,8 @@ def test_two_nodes_take_pods_and_serve_their_logs(
         f"--rootdir={ROOT}",
         f"--distro={distro}",
         f"--distro-image={ref}",
-        "--nodes=2",
-        "--ready-timeout=180",
+        "--distro-nodes=2",
+        "--distro-ready-timeout=180",
         "-p",
         "no:cacheprovider",
         "-rA",
@@ -199,12 +199,12 @@ def test_a_kept_cluster_whose_database_is_gone_is_replaced(
     args = [
         "--distro=k3s",
         f"--distro-image={ref}",
-        "--datastore=postgres",
-        f"--datastore-image={database}",
-        "--ready-timeout=180",
+        "--distro-datastore=postgres",
+        f"--distro-datastore-image={database}",
+        "--distro-ready-timeout=180",
         "-s",
     ]
-    kept = pytester.runpytest_subprocess(*args, "--keep-cluster=always")
+    kept = pytester.runpytest_subprocess(*args, "--distro-keep-cluster=always")
     kept.assert_outcomes(passed=1)
     key = next(
         line.split("kept cluster ")[1].split(":")[0]
@@ -216,7 +216,7 @@ def test_a_kept_cluster_whose_database_is_gone_is_replaced(
             line.split("DB ")[1] for line in kept.stdout.lines if "DB docker://" in line
         )
         engine.containers.get(host_spec.removeprefix("docker://")).remove(force=True, v=True)
-        again = pytester.runpytest_subprocess(*args, "--reuse-cluster")
+        again = pytester.runpytest_subprocess(*args, "--distro-reuse-cluster")
         again.assert_outcomes(passed=1)
         again.stderr.fnmatch_lines(["*no longer usable; replacing it*"])
     finally:
@@ -240,11 +240,11 @@ def test_an_upgrade_on_an_external_database_keeps_the_cluster(
         f"--rootdir={ROOT}",
         f"--distro=k3s:{standin_images.k3s.version}",
         f"--distro-image={ref}",
-        f"--upgrade-to={standin_images.k3s_upgrade.version}",
-        f"--upgrade-image={target}",
-        "--datastore=postgres",
-        f"--datastore-image={database}",
-        "--ready-timeout=180",
+        f"--distro-upgrade-to={standin_images.k3s_upgrade.version}",
+        f"--distro-upgrade-image={target}",
+        "--distro-datastore=postgres",
+        f"--distro-datastore-image={database}",
+        "--distro-ready-timeout=180",
         "-p",
         "no:cacheprovider",
         "-rA",

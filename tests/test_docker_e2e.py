@@ -51,7 +51,7 @@ def test_a_run_brings_the_node_up_and_removes_everything(
     ref = alias[distro] = tag(engine, standin_images, distro)
     pytester.makepyfile(test_nodes=NODES_TEST)
     result = pytester.runpytest_subprocess(
-        f"--distro={distro}", f"--distro-image={ref}", "--ready-timeout=180", "-s"
+        f"--distro={distro}", f"--distro-image={ref}", "--distro-ready-timeout=180", "-s"
     )
     result.assert_outcomes(passed=1)
     result.stderr.fnmatch_lines(["*node k8sdistro-*-server-0 started*", "*removing cluster*"])
@@ -92,7 +92,7 @@ def test_leftovers_of_a_sigkilled_run_go_with_the_next_run(
         "pytester",
         "--distro=k3s",
         f"--distro-image={ref}",
-        "--ready-timeout=180",
+        "--distro-ready-timeout=180",
         "test_waits.py",
     ]
     env = {**os.environ, "K8SDISTRO_TEST_WAIT": "1"}
@@ -115,7 +115,7 @@ def test_leftovers_of_a_sigkilled_run_go_with_the_next_run(
             standin_images.base, ["sleep", "300"], detach=True, labels=TEST_LABELS
         )
         result = pytester.runpytest_subprocess(
-            "--distro=k3s", f"--distro-image={ref}", "--ready-timeout=180", "test_waits.py"
+            "--distro=k3s", f"--distro-image={ref}", "--distro-ready-timeout=180", "test_waits.py"
         )
         result.assert_outcomes(passed=1)
         result.stderr.fnmatch_lines(["*removed leftovers of runs that are gone*"])

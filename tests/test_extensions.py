@@ -91,7 +91,7 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
         "-p",
         "no:cacheprovider",
         f"--rootdir={ROOT}",
-        "--ready-timeout=90",
+        "--distro-ready-timeout=90",
         *args,
         timeout=300,
     )
@@ -102,7 +102,11 @@ def test_an_added_distribution_runs_the_suites_through_an_added_provisioner(
 ) -> None:
     report = acme.path / "report.json"
     result = run(
-        acme, "--distro=acme", "--provisioner=acme-box", f"--distro-report={report}", *API_ONLY
+        acme,
+        "--distro=acme",
+        "--distro-provisioner=acme-box",
+        f"--distro-report={report}",
+        *API_ONLY,
     )
     result.assert_outcomes(passed=3)
     # Parametrized under its own name and version, like a built-in one.
@@ -121,7 +125,7 @@ def test_a_version_range_of_the_added_profile_decides_the_suite(acme: pytest.Pyt
     result = run(
         acme,
         "--distro=acme:v1.34.2+acme1",
-        "--provisioner=acme-box",
+        "--distro-provisioner=acme-box",
         str(SUITES / "test_ingress.py") + "::test_ingress_classes_match_profile",
     )
     result.assert_outcomes(failed=1)
@@ -134,23 +138,23 @@ def test_a_version_range_of_the_added_profile_decides_the_suite(acme: pytest.Pyt
     [
         (["--distro=acme:1.2"], "'1.2' is not a acme version; write it like 'v1.33.6+acme1'"),
         (
-            ["--distro=acme", "--provisioner=acme-box", "--nodes=2"],
-            "--provisioner=acme-box brings up one node, so --nodes=2 cannot apply",
+            ["--distro=acme", "--distro-provisioner=acme-box", "--distro-nodes=2"],
+            "--distro-provisioner=acme-box brings up one node, so --distro-nodes=2 cannot apply",
         ),
         (
-            ["--distro=acme", "--provisioner=acme-box", "--node-memory=1GiB"],
-            "so --node-memory cannot apply",
+            ["--distro=acme", "--distro-provisioner=acme-box", "--distro-node-memory=1GiB"],
+            "so --distro-node-memory cannot apply",
         ),
         (
-            ["--distro=microk8s", "--provisioner=acme-box"],
-            "microk8s cannot run with --provisioner=acme-box: it is a snap",
+            ["--distro=microk8s", "--distro-provisioner=acme-box"],
+            "microk8s cannot run with --distro-provisioner=acme-box: it is a snap",
         ),
         (
-            ["--distro=acme", "--provisioner=host", "--allow-host-install"],
+            ["--distro=acme", "--distro-provisioner=host", "--distro-allow-host-install"],
             "acme has no install plan for a machine",
         ),
         (["--distro=nosuch"], "known distributions: k3s, k0s, microk8s, acme"),
-        (["--provisioner=nosuch"], "known: acme-box, docker"),
+        (["--distro-provisioner=nosuch"], "known: acme-box, docker"),
     ],
 )
 def test_added_names_get_the_same_usage_errors(

@@ -1,7 +1,7 @@
 """The footprint suite against the stand-ins through the Docker provisioner.
 
 k3s runs from a stand-in image whose server holds a known 200 MiB
-(STANDIN_HOLD_MEMORY_MIB), with ``--memory-max`` below what it then uses: the idle
+(STANDIN_HOLD_MEMORY_MIB), with ``--distro-memory-max`` below what it then uses: the idle
 check must fail naming both figures, and the second, memory-limited cluster of the
 "fits" check must boot. k0s runs the plain stand-in. Both reports are merged with
 the merge command; memory, disk and time to ready must be in every format, and the
@@ -72,8 +72,8 @@ def _run(pytester: pytest.Pytester, distro: str, image: str, out: Path, *extra: 
         "no:cacheprovider",
         f"--distro={distro}",
         f"--distro-image={image}",
-        "--ready-timeout=240",
-        "--settle-seconds=2",
+        "--distro-ready-timeout=240",
+        "--distro-settle-seconds=2",
         f"--distro-report={out}",
         f"--junitxml={out}.xml",
         "-o",
@@ -101,18 +101,25 @@ def test_footprint_report_against_the_standins(
 ) -> None:
     out = pytester.path / "reports"
     k3s = _run(
-        pytester, "k3s", held_image, out / "k3s", "--memory-max=128MiB", "--memory-tiers=empty,app"
+        pytester,
+        "k3s",
+        held_image,
+        out / "k3s",
+        "--distro-memory-max=128MiB",
+        "--distro-memory-tiers=empty,app",
     )
     k3s.assert_outcomes(passed=5, failed=1)
     text = k3s.stdout.str()
     found = re.search(r"found:\s+([\d.]+) MiB: ([\d.]+) MiB median", text)
     assert "idle memory of k3s v1.33.6+k3s1 is above the threshold" in text
-    assert "expected: at most 128.0 MiB (--memory-max) with tier 'empty' deployed" in text
+    assert "expected: at most 128.0 MiB (--distro-memory-max) with tier 'empty' deployed" in text
     assert found is not None and float(found.group(1)) > HOLD_MIB, text
     assert _owned(engine, held_image) == []  # both clusters removed
 
     k0s_alias = _alias(engine, standin_images.k0s.ref, aliases)
-    k0s = _run(pytester, "k0s", k0s_alias, out / "k0s", "--memory-tiers=empty", "-k", "not fits")
+    k0s = _run(
+        pytester, "k0s", k0s_alias, out / "k0s", "--distro-memory-tiers=empty", "-k", "not fits"
+    )
     k0s.assert_outcomes(passed=4, deselected=1)
     assert _owned(engine, k0s_alias) == []
 

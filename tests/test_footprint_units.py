@@ -230,7 +230,7 @@ def test_tier_option_takes_names_and_manifest_paths(tmp_path: Path) -> None:
 
 def test_settle_seconds_and_report_paths() -> None:
     assert settle_seconds("2.5") == 2.5
-    with pytest.raises(pytest.UsageError, match="--settle-seconds"):
+    with pytest.raises(pytest.UsageError, match="--distro-settle-seconds"):
         settle_seconds("0")
     assert report_paths(Path("out/r.json")) == {"json": Path("out/r.json")}
     assert report_paths(Path("out/r")) == {
@@ -245,9 +245,9 @@ def test_a_kubeconfig_cluster_is_not_measured() -> None:
         key="k", distro="k3s", version="v1", provisioner="existing", kubeconfig="", api_server=""
     )
     existing = ExistingCluster(Settings(), RunIdentity.new(), Path("/nonexistent"), Progress())
-    with pytest.raises(NotMeasurable, match="--kubeconfig"):
+    with pytest.raises(NotMeasurable, match="--distro-kubeconfig"):
         nodes.memory_of(existing, cluster)
-    with pytest.raises(NotMeasurable, match="--kubeconfig"):
+    with pytest.raises(NotMeasurable, match="--distro-kubeconfig"):
         nodes.disk_of(existing, cluster)
     assert nodes.time_to_ready(existing, cluster) == cluster.timings
 

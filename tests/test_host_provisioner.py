@@ -29,26 +29,37 @@ def usage_error(pytester: pytest.Pytester, *args: str) -> str:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--distro=k3s", "--provisioner=host"], "allow that with --allow-host-install"),
-        (["--distro=microk8s"], "--provisioner=host --allow-host-install installs it"),
-        (["--distro=microk8s"], "--provisioner=ssh://user@host[:port]"),
         (
-            ["--provisioner=ssh"],
-            "needs the machine: --provisioner=ssh://ADDRESS (e.g. ssh://user@host[:port])",
+            ["--distro=k3s", "--distro-provisioner=host"],
+            "allow that with --distro-allow-host-install",
         ),
         (
-            ["--provisioner=ftp://h"],
+            ["--distro=microk8s"],
+            "--distro-provisioner=host --distro-allow-host-install installs it",
+        ),
+        (["--distro=microk8s"], "--distro-provisioner=ssh://user@host[:port]"),
+        (
+            ["--distro-provisioner=ssh"],
+            "needs the machine: --distro-provisioner=ssh://ADDRESS (e.g. ssh://user@host[:port])",
+        ),
+        (
+            ["--distro-provisioner=ftp://h"],
             "is not a known provisioner; known: docker, existing, host, multipass, ssh://ADDRESS",
         ),
-        (["--provisioner=ssh://ci@h:99999"], "port is not a number"),
+        (["--distro-provisioner=ssh://ci@h:99999"], "port is not a number"),
         (["--distro=k3s", "--distro-addons=dns"], "add --distro=microk8s"),
         (
-            ["--distro=k3s", "--provisioner=host", "--allow-host-install", "--nodes=2"],
-            "brings up one node on a machine, so --nodes=2 cannot apply",
+            [
+                "--distro=k3s",
+                "--distro-provisioner=host",
+                "--distro-allow-host-install",
+                "--distro-nodes=2",
+            ],
+            "brings up one node on a machine, so --distro-nodes=2 cannot apply",
         ),
         (
-            ["--distro=k3s", "--provisioner=ssh://ci@h", "--node-memory=1GiB"],
-            "so --node-memory cannot apply",
+            ["--distro=k3s", "--distro-provisioner=ssh://ci@h", "--distro-node-memory=1GiB"],
+            "so --distro-node-memory cannot apply",
         ),
     ],
 )
@@ -60,7 +71,7 @@ def test_multipass_without_its_cli(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    message = usage_error(pytester, "--distro=microk8s", "--provisioner=multipass")
+    message = usage_error(pytester, "--distro=microk8s", "--distro-provisioner=multipass")
     assert "needs the multipass CLI" in message
 
 
@@ -69,15 +80,18 @@ def test_artifacts_must_fit_the_distro_and_provisioner(
 ) -> None:
     snap = tmp_path / "microk8s_1.snap"
     snap.write_text("x")
-    host = ["--provisioner=host", "--allow-host-install"]
-    message = usage_error(pytester, "--distro=k3s", *host, f"--install-artifact={snap}")
+    host = ["--distro-provisioner=host", "--distro-allow-host-install"]
+    message = usage_error(pytester, "--distro=k3s", *host, f"--distro-install-artifact={snap}")
     assert "k3s installs from binary, images, script files, not snap" in message
     message = usage_error(
-        pytester, "--distro=microk8s", "--distro=k3s", *host, f"--install-artifact={snap}"
+        pytester, "--distro=microk8s", "--distro=k3s", *host, f"--distro-install-artifact={snap}"
     )
     assert "needs exactly one --distro" in message
-    message = usage_error(pytester, "--distro=k3s", f"--install-artifact=binary={snap}")
-    assert "not --provisioner=docker; with images, load them with --distro-image-archive" in message
+    message = usage_error(pytester, "--distro=k3s", f"--distro-install-artifact=binary={snap}")
+    assert (
+        "not --distro-provisioner=docker; with images, load them with --distro-image-archive"
+        in message
+    )
 
 
 def test_settings_keep_the_url_and_key_the_registry_by_scheme(
@@ -87,7 +101,7 @@ def test_settings_keep_the_url_and_key_the_registry_by_scheme(
 
     url = "ssh://ci@127.0.0.1:2222?api=127.0.0.1:30443"
     config = pytester.parseconfigure(
-        "--distro=microk8s", f"--provisioner={url}", "--distro-addons=dns,ingress"
+        "--distro=microk8s", f"--distro-provisioner={url}", "--distro-addons=dns,ingress"
     )
     settings = config.stash[settings_key]
     assert (settings.provisioner, settings.provisioner_target) == ("ssh", url)

@@ -94,7 +94,9 @@ def _uses(home: str, names: tuple[str, ...], *, words: bool) -> list[str]:
         if relative.startswith(home):
             continue
         for line, text in _code_tokens(path, identifiers=not words):
-            value = text.strip("'\"").lower()
+            value = text.strip("'\"")
+            # Names are lower case; "Host" (the HTTP header) is another word.
+            value = value.lower() if not words else value
             for name in names:
                 if value == name or (not words and name in value and " " not in value):
                     places.append(f"{relative}:{line}: {text}")

@@ -72,10 +72,13 @@ def test_merge_refuses_what_it_cannot_write_or_read(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--distro=k3s", "--provisioner=existing"], "give its kubeconfig with --kubeconfig=PATH"),
         (
-            ["--distro=k3s", "--allow-host-install"],
-            "--allow-host-install lets --provisioner=host change this machine",
+            ["--distro=k3s", "--distro-provisioner=existing"],
+            "give its kubeconfig with --distro-kubeconfig=PATH",
+        ),
+        (
+            ["--distro=k3s", "--distro-allow-host-install"],
+            "--distro-allow-host-install lets --distro-provisioner=host change this machine",
         ),
         (
             ["--distro=k3s", "--distro-image-archive={archive}"],
@@ -85,7 +88,7 @@ def test_merge_refuses_what_it_cannot_write_or_read(
             ["--distro=k3s", "--distro-image-archive={tarball}"],
             "a tar archive without manifest.json or index.json",
         ),
-        (["--node-memory=512"], "has no unit; write it like '512MiB'"),
+        (["--distro-node-memory=512"], "has no unit; write it like '512MiB'"),
     ],
 )
 def test_newcomers_mistakes_are_usage_errors(
@@ -104,10 +107,10 @@ def test_newcomers_mistakes_are_usage_errors(
 
 
 def test_ini_settings_are_named_as_ini_settings(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nk8sdistro_ready_timeout = soon\n")
+    pytester.makeini("[pytest]\ndistro_ready_timeout = soon\n")
     output = usage_error(pytester, "--distro=k3s")
-    assert "k8sdistro_ready_timeout (ini)='soon'" in output
-    assert "--ready-timeout=" not in output.split("k8sdistro_ready_timeout (ini)")[0]
+    assert "distro_ready_timeout (ini)='soon'" in output
+    assert "--distro-ready-timeout=" not in output.split("distro_ready_timeout (ini)")[0]
 
 
 def test_an_unreachable_kubeconfig_fails_in_seconds_with_the_cause(
@@ -123,14 +126,14 @@ def test_an_unreachable_kubeconfig_fails_in_seconds_with_the_cause(
     pytester.makepyfile("def test_api(kube):\n    pass\n")
     started = time.monotonic()
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--distro=k3s", f"--kubeconfig={kubeconfig}", timeout=120
+        "-p", "no:cacheprovider", "--distro=k3s", f"--distro-kubeconfig={kubeconfig}", timeout=120
     )
     took = time.monotonic() - started
     output = result.stdout.str() + result.stderr.str()
     assert took < 30, output
     assert result.ret == 6, output  # could not test: not a failure of k3s
     result.assert_outcomes(errors=1)
-    assert "the API at https://127.0.0.1:1 (from --kubeconfig) does not answer" in output
+    assert "the API at https://127.0.0.1:1 (from --distro-kubeconfig) does not answer" in output
     assert "Connection refused" in output or "ConnectionRefused" in output
     assert "starting" not in output
 
@@ -161,5 +164,5 @@ def test_the_repositorys_own_test_settings_do_not_reach_the_suites() -> None:
 
 @pytest.mark.docker
 def test_more_cpus_than_the_engine_has_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    output = usage_error(pytester, "--distro=k3s", "--node-cpus=4096")
-    assert "--node-cpus=4096: the Docker engine has" in output
+    output = usage_error(pytester, "--distro=k3s", "--distro-node-cpus=4096")
+    assert "--distro-node-cpus=4096: the Docker engine has" in output

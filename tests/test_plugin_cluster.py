@@ -67,9 +67,9 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
         "-p",
         "standin_provisioner",
-        "--provisioner=standin-process",
+        "--distro-provisioner=standin-process",
         "--distro=k3s",
-        "--ready-timeout=60",
+        "--distro-ready-timeout=60",
         *args,
         timeout=240,
     )
@@ -95,10 +95,10 @@ def test_xdist_workers_share_one_cluster_created_and_removed_once(
 
 def test_keep_then_reuse_attaches_without_creating(pytester: pytest.Pytester, record: Path) -> None:
     pytester.makepyfile(USES_CLUSTER)
-    first = run(pytester, "--keep-cluster=always")
+    first = run(pytester, "--distro-keep-cluster=always")
     first.assert_outcomes(passed=4)
     assert "kept cluster k3s-v1.33.6-k3s1" in first.stderr.str()
-    second = run(pytester, "--reuse-cluster")
+    second = run(pytester, "--distro-reuse-cluster")
     second.assert_outcomes(passed=4)
     assert "reusing the cluster kept by an earlier run" in second.stderr.str()
     assert [e for e in events(record) if not e.startswith("test")] == ["create:k3s-v1.33.6-k3s1"]
@@ -136,7 +136,7 @@ def test_namespaces_of_failed_tests_are_kept_on_failure(
             assert False, "on purpose"
         """
     )
-    result = run(pytester, "--keep-cluster=on-failure")
+    result = run(pytester, "--distro-keep-cluster=on-failure")
     result.assert_outcomes(passed=1, failed=1)
     assert "kept namespace t-test-fails" in result.stderr.str()
     passed_ns, failed_ns = [
@@ -176,9 +176,9 @@ def test_a_cluster_that_never_gets_ready_is_not_tested_and_says_why_once(
     result = pytester.runpytest_subprocess(
         "-p",
         "standin_provisioner",
-        "--provisioner=standin-process",
+        "--distro-provisioner=standin-process",
         "--distro=k3s",
-        "--ready-timeout=8",
+        "--distro-ready-timeout=8",
         f"--distro-report={report}",
         timeout=240,
     )
@@ -230,9 +230,9 @@ def test_sigterm_tears_the_cluster_down(pytester: pytest.Pytester, record: Path)
             "pytest",
             "-p",
             "standin_provisioner",
-            "--provisioner=standin-process",
+            "--distro-provisioner=standin-process",
             "--distro=k3s",
-            "--ready-timeout=60",
+            "--distro-ready-timeout=60",
         ],
         cwd=pytester.path,
         stdout=subprocess.PIPE,
@@ -264,9 +264,9 @@ def test_api_that_goes_away_during_boot_is_reported_as_such(
     result = pytester.runpytest_subprocess(
         "-p",
         "standin_provisioner",
-        "--provisioner=standin-process",
+        "--distro-provisioner=standin-process",
         "--distro=k3s",
-        "--ready-timeout=20",
+        "--distro-ready-timeout=20",
         timeout=240,
     )
     result.assert_outcomes(errors=1)

@@ -53,10 +53,10 @@ def test_feature_the_distro_lacks_is_skipped_with_a_reason(pytester: pytest.Pyte
 
 def test_strict_features_turns_the_skip_into_a_failure(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(FEATURE_TESTS)
-    result = pytester.runpytest_subprocess("--distro=k0s", "--strict-features")
+    result = pytester.runpytest_subprocess("--distro=k0s", "--distro-strict-features")
     # Decided at set-up, so pytest counts it as an error of that test.
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*does not claim feature(s): ingress (--strict-features)"])
+    result.stdout.fnmatch_lines(["*does not claim feature(s): ingress (--distro-strict-features)"])
 
 
 def test_unknown_feature_fails_instead_of_skipping(pytester: pytest.Pytester) -> None:

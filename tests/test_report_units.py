@@ -96,7 +96,7 @@ def test_markdown_has_the_blog_tables_with_every_figure() -> None:
     assert "| DNS | coredns: ✗ 1 of 2 failed |" in text
     assert "no: not Ready under 512 MiB" in text
     assert "a -> b: no downtime" in text
-    assert "Go runtimes grow into free memory" in text  # no --node-memory was recorded
+    assert "Go runtimes grow into free memory" in text  # no --distro-node-memory was recorded
 
 
 def _png_size(png: bytes) -> tuple[int, int]:

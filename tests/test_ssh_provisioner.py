@@ -141,15 +141,15 @@ def test_suites_run_against_a_sudo_user_install(
     ssh_machine: SshMachine,
     tmp_path: Path,
 ) -> None:
-    for name in ("conftest.py", "suite_support.py", "test_cluster.py"):
+    for name in ("conftest.py", "test_cluster.py"):
         (pytester.path / name).write_text((SUITES / name).read_text())
     pytester.makepyfile(test_node=NODE_TEST)
     artifacts = write_artifacts(tmp_path / "artifacts")
     result = pytester.runpytest_subprocess(
         "--distro=k3s",
-        f"--provisioner={ssh_machine.url(SUDO_USER)}",
-        *(f"--install-artifact={kind}={path}" for kind, path in artifacts.items()),
-        "--ready-timeout=180",
+        f"--distro-provisioner={ssh_machine.url(SUDO_USER)}",
+        *(f"--distro-install-artifact={kind}={path}" for kind, path in artifacts.items()),
+        "--distro-ready-timeout=180",
         "-p",
         "no:cacheprovider",
         "-s",
@@ -296,7 +296,9 @@ def test_a_kept_cluster_is_spared_until_a_run_reuses_or_removes_it(
     cluster = keeper.create(parse_distro("k3s"), "k3s-kept")
     keeper.keep(cluster)
     assert lock_is_free(ssh_machine), "keeping a cluster must not hold the machine"
-    with pytest.raises(ProvisionError, match=r"holds the cluster kept by run .*--reuse-cluster"):
+    with pytest.raises(
+        ProvisionError, match=r"holds the cluster kept by run .*--distro-reuse-cluster"
+    ):
         run("fresh").create(parse_distro("k3s"), "k3s-other")
     assert "/usr/local/bin/k3s" in leftovers(ssh_machine), "a kept cluster was removed"
     reuser = run("reuser")

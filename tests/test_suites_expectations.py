@@ -34,9 +34,9 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
         "-p",
         "standin_provisioner",
-        "--provisioner=standin-process",
+        "--distro-provisioner=standin-process",
         "--distro=k3s",
-        "--ready-timeout=90",
+        "--distro-ready-timeout=90",
         "-p",
         "no:cacheprovider",
         f"--rootdir={ROOT}",
@@ -125,9 +125,13 @@ def test_malformed_override_stops_the_suites_before_a_cluster_starts(
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--suite-timeout", "soon", "*--suite-timeout='soon': give seconds 1 or more*"),
-        ("--suite-timeout", "0", "*--suite-timeout='0': give seconds 1 or more*"),
-        ("--suite-hold", "-1", "*--suite-hold='-1': give seconds 0 or more*"),
+        (
+            "--distro-suite-timeout",
+            "soon",
+            "*--distro-suite-timeout='soon': give seconds 1 or more*",
+        ),
+        ("--distro-suite-timeout", "0", "*--distro-suite-timeout='0': give seconds 1 or more*"),
+        ("--distro-suite-hold", "-1", "*--distro-suite-hold='-1': give seconds 0 or more*"),
     ],
 )
 def test_bad_suite_timeouts_are_usage_errors(

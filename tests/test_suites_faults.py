@@ -1,7 +1,7 @@
 """Each stand-in fault switch fails exactly the suites that depend on it, naming the cause.
 
 The suites run against the stand-in k3s with real pod networking
-(``--provisioner=standin-netns``) inside an ``unshare --net --mount`` sandbox, so
+(``--distro-provisioner=standin-netns``) inside an ``unshare --net --mount`` sandbox, so
 nothing touches this machine's network; the cluster is started dual-stack so the
 IPv6 suite runs too.
 
@@ -69,9 +69,9 @@ def run_suites(
         f"--rootdir={ROOT}",
         "-p",
         "standin_provisioner",
-        "--provisioner=standin-netns",
+        "--distro-provisioner=standin-netns",
         "--distro=k3s",
-        "--ip-family=dual",
+        "--distro-ip-family=dual",
         "-p",
         "no:cacheprovider",
         f"--basetemp={pytester.path / 'bt'}",
@@ -84,8 +84,8 @@ def run_suites(
         str(ROOT / "suites" / "test_upgrade.py"),
         "-n",
         "2",
-        "--suite-timeout=40",
-        "--suite-hold=4",
+        "--distro-suite-timeout=40",
+        "--distro-suite-hold=4",
         *args,
         timeout=600,
     )
@@ -144,7 +144,9 @@ def test_pvc_pending_missing_ingressclass_and_no_ipv6_fail_exactly_their_suites(
 
 
 def test_never_ready_fails_every_test_at_the_cluster(pytester: pytest.Pytester) -> None:
-    result, outcomes = run_suites(pytester, {"STANDIN_NEVER_READY": "1"}, "--ready-timeout=15")
+    result, outcomes = run_suites(
+        pytester, {"STANDIN_NEVER_READY": "1"}, "--distro-ready-timeout=15"
+    )
     assert outcomes
     assert failing(outcomes) == set(outcomes), result.stdout.str()[-3000:]
     assert all("did not become ready" in message for _, message in outcomes.values()), next(

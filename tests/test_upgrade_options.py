@@ -1,4 +1,5 @@
-"""--upgrade-to and its companions: versions, usage errors before anything starts, the plan."""
+"""--distro-upgrade-to and its companions: versions, usage errors before anything starts,
+the plan."""
 
 from __future__ import annotations
 
@@ -82,20 +83,32 @@ def run_usage_error(pytester: pytest.Pytester, *args: str) -> str:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--distro=k3s:v1.33.6+k3s1", "--upgrade-to=1.34"], ["not a k3s version", "v1.33.6+k3s1"]),
         (
-            ["--distro=k3s:v1.33.6+k3s1", "--upgrade-to=v1.33.4+k3s1"],
+            ["--distro=k3s:v1.33.6+k3s1", "--distro-upgrade-to=1.34"],
+            ["not a k3s version", "v1.33.6+k3s1"],
+        ),
+        (
+            ["--distro=k3s:v1.33.6+k3s1", "--distro-upgrade-to=v1.33.4+k3s1"],
             ["is a downgrade from k3s:v1.33.6+k3s1"],
         ),
-        (["--distro=k0s", "--upgrade-to=v1.33.13+k0s.0"], ["the version it starts at"]),
-        (["--distro=k3s:v1.33.6+k3s1", "--upgrade-to=v1.35.0+k3s1"], ["skips minor releases"]),
+        (["--distro=k0s", "--distro-upgrade-to=v1.33.13+k0s.0"], ["the version it starts at"]),
         (
-            ["--distro=k3s", "--distro=k0s", "--upgrade-to=v1.34.2+k3s1"],
+            ["--distro=k3s:v1.33.6+k3s1", "--distro-upgrade-to=v1.35.0+k3s1"],
+            ["skips minor releases"],
+        ),
+        (
+            ["--distro=k3s", "--distro=k0s", "--distro-upgrade-to=v1.34.2+k3s1"],
             ["needs exactly one --distro"],
         ),
-        (["--distro=k3s", "--upgrade-image=x/y:z"], ["add --upgrade-to=VERSION"]),
-        (["--distro=k3s", "--upgrade-to=v1.34.2+k3s1", "--probe-interval=0"], ["--probe-interval"]),
-        (["--distro=k3s", "--upgrade-to=v1.34.2+k3s1", "--max-downtime=-1"], ["--max-downtime"]),
+        (["--distro=k3s", "--distro-upgrade-image=x/y:z"], ["add --distro-upgrade-to=VERSION"]),
+        (
+            ["--distro=k3s", "--distro-upgrade-to=v1.34.2+k3s1", "--distro-probe-interval=0"],
+            ["--distro-probe-interval"],
+        ),
+        (
+            ["--distro=k3s", "--distro-upgrade-to=v1.34.2+k3s1", "--distro-max-downtime=-1"],
+            ["--distro-max-downtime"],
+        ),
     ],
 )
 def test_usage_errors(pytester: pytest.Pytester, args: list[str], words: list[str]) -> None:
@@ -113,7 +126,10 @@ def test_an_existing_cluster_is_not_upgraded(pytester: pytest.Pytester) -> None:
         "users: [{name: u, user: {token: abc}}]\n"
     )
     output = run_usage_error(
-        pytester, "--distro=k3s", f"--kubeconfig={kubeconfig}", "--upgrade-to=v1.34.2+k3s1"
+        pytester,
+        "--distro=k3s",
+        f"--distro-kubeconfig={kubeconfig}",
+        "--distro-upgrade-to=v1.34.2+k3s1",
     )
     assert "is not this run's to change" in output
 
@@ -122,10 +138,13 @@ def test_an_existing_cluster_is_not_upgraded(pytester: pytest.Pytester) -> None:
 def test_a_target_image_that_cannot_be_had_is_a_usage_error(pytester: pytest.Pytester) -> None:
     ref = "pytest-k8sdistro-test/no-such-image:v1.34.2-k3s1"
     output = run_usage_error(
-        pytester, "--distro=k3s", "--upgrade-to=v1.34.2+k3s1", f"--upgrade-image={ref}"
+        pytester,
+        "--distro=k3s",
+        "--distro-upgrade-to=v1.34.2+k3s1",
+        f"--distro-upgrade-image={ref}",
     )
     assert f"the image {ref} is not on this Docker engine" in output
-    assert "docker save" in output and "--upgrade-image=REF" in output
+    assert "docker save" in output and "--distro-upgrade-image=REF" in output
 
 
 def test_without_upgrade_to_the_suite_skips(pytester: pytest.Pytester) -> None:
@@ -136,4 +155,4 @@ def test_without_upgrade_to_the_suite_skips(pytester: pytest.Pytester) -> None:
         str(suite), "-p", "no:cacheprovider", "--distro=k3s", "-rs"
     )
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*pass --upgrade-to=VERSION*"])
+    result.stdout.fnmatch_lines(["*pass --distro-upgrade-to=VERSION*"])

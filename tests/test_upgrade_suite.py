@@ -74,9 +74,9 @@ def run_suite(
         "no:cacheprovider",
         f"--distro={distro}",
         f"--distro-image={image}",
-        f"--upgrade-to={target}",
-        f"--upgrade-image={upgrade_image}",
-        "--ready-timeout=180",
+        f"--distro-upgrade-to={target}",
+        f"--distro-upgrade-image={upgrade_image}",
+        "--distro-ready-timeout=180",
         f"--junitxml={report}",
         *args,
         timeout=420,
@@ -159,7 +159,7 @@ def test_k3s_that_kills_its_pods_fails_and_max_downtime_decides(
     check_timeline(data)
 
     # The same upgrade with a downtime budget well above what was measured passes.
-    result, data = run_suite(pytester, *args, "--max-downtime=60")
+    result, data = run_suite(pytester, *args, "--distro-max-downtime=60")
     assert result.ret == 0, output(result)[-4000:]
     assert data["expectation"]["max_downtime_s"] == 60
     assert data["workload"]["failed_requests"] > 0

@@ -98,7 +98,7 @@ def test_a_claim_without_the_method_names_what_is_missing(tmp_path: Path) -> Non
 
 
 def test_provisioners_that_do_not_upgrade_say_so(tmp_path: Path) -> None:
-    # A cluster the user runs (--kubeconfig) is not the plugin's to upgrade.
+    # A cluster the user runs (--distro-kubeconfig) is not the plugin's to upgrade.
     for cls in (ExistingCluster, Bare):
         with pytest.raises(UpgradeUnsupported, match=f"the {cls.NAME} provisioner cannot upgrade"):
             run_upgrade(make(cls, tmp_path), cluster("k3s", "v1.33.6+k3s1"), "v1.34.1+k3s1")

@@ -29,7 +29,7 @@ class FootprintSettings:
 
 
 def memory_max(value: str) -> int:
-    return parse.memory_size(value, flag="--memory-max")
+    return parse.memory_size(value, flag="--distro-memory-max")
 
 
 def memory_tiers(value: str) -> tuple[Tier, ...]:
@@ -45,27 +45,31 @@ def memory_tiers(value: str) -> tuple[Tier, ...]:
         if path.suffix in (".yaml", ".yml") or "/" in raw:
             if not path.is_file():
                 raise pytest.UsageError(
-                    f"--memory-tiers: {raw!r} is no such file; give tier names "
+                    f"--distro-memory-tiers: {raw!r} is no such file; give tier names "
                     f"({', '.join(TIERS)}) or paths of YAML manifests"
                 )
             tiers.append(Tier(path.stem, path.resolve()))
             continue
         raise pytest.UsageError(
-            f"--memory-tiers: {raw!r} is not a tier; known: "
+            f"--distro-memory-tiers: {raw!r} is not a tier; known: "
             + "; ".join(f"{name} ({TIER_HELP[name]})" for name in TIERS)
             + ", or the path of a YAML manifest"
         )
     names = [tier.name for tier in tiers]
     if not tiers or len(set(names)) != len(names):
         raise pytest.UsageError(
-            f"--memory-tiers={value!r}: give one or more distinct tiers, e.g. empty,utilities,app"
+            f"--distro-memory-tiers={value!r}: give one or more distinct tiers, "
+            "e.g. empty,utilities,app"
         )
     return tuple(tiers)
 
 
 def settle_seconds(value: str) -> float:
     return parse.seconds(
-        value, flag="--settle-seconds", meaning="the seconds to sample each tier for", example="30"
+        value,
+        flag="--distro-settle-seconds",
+        meaning="the seconds to sample each tier for",
+        example="30",
     )
 
 
@@ -79,14 +83,16 @@ def add_options(parser: pytest.Parser, group_name: str) -> None:
         "in .md, .json or .html writes that format only",
     )
     group.addoption(
-        "--memory-max",
+        "--distro-memory-max",
+        dest="memory_max",
         type=memory_max,
         default=None,
         metavar="SIZE",
         help="idle memory threshold (e.g. 600MiB) instead of the profile's memory_idle_max_mib",
     )
     group.addoption(
-        "--memory-tiers",
+        "--distro-memory-tiers",
+        dest="memory_tiers",
         type=memory_tiers,
         default=None,
         metavar="TIER,...",
@@ -95,7 +101,8 @@ def add_options(parser: pytest.Parser, group_name: str) -> None:
         + " (default all), or paths of YAML manifests of your own",
     )
     group.addoption(
-        "--settle-seconds",
+        "--distro-settle-seconds",
+        dest="settle_seconds",
         type=settle_seconds,
         default=None,
         metavar="SECONDS",

@@ -25,44 +25,44 @@ DEFAULT_SUITE_TIMEOUT_S = 120.0
 DEFAULT_SUITE_HOLD_S = 8.0
 
 
-def memory_size(value: str, *, flag: str = "--node-memory") -> int:
+def memory_size(value: str, *, flag: str = "--distro-node-memory") -> int:
     return parse.memory_size(value, flag=flag)
 
 
 def cpu_count(value: str) -> float:
-    return parse.cpu_count(value, flag="--node-cpus")
+    return parse.cpu_count(value, flag="--distro-node-cpus")
 
 
 def node_count(value: str) -> int:
-    return parse.whole_number(value, flag="--nodes", low=1, high=10, what="nodes")
+    return parse.whole_number(value, flag="--distro-nodes", low=1, high=10, what="nodes")
 
 
 def ip_family(value: str) -> str:
-    return parse.choice(value, flag="--ip-family", accepted=IP_FAMILIES, what="an IP family")
+    return parse.choice(value, flag="--distro-ip-family", accepted=IP_FAMILIES, what="an IP family")
 
 
 def datastore_kind(value: str) -> str:
     return parse.choice(
-        value, flag="--datastore", accepted=DATASTORES, what="a datastore this plugin starts"
+        value, flag="--distro-datastore", accepted=DATASTORES, what="a datastore this plugin starts"
     )
 
 
-def timeout_seconds(value: str, *, flag: str = "--ready-timeout") -> float:
+def timeout_seconds(value: str, *, flag: str = "--distro-ready-timeout") -> float:
     return parse.seconds(value, flag=flag, meaning="a timeout in seconds", example="600")
 
 
-def keep_policy(value: str, *, flag: str = "--keep-cluster") -> KeepPolicy:
+def keep_policy(value: str, *, flag: str = "--distro-keep-cluster") -> KeepPolicy:
     chosen = parse.choice(
         value, flag=flag, accepted=(p.value for p in KeepPolicy), what="a keep policy"
     )
     return KeepPolicy(chosen)
 
 
-def suite_timeout(value: str, *, flag: str = "--suite-timeout") -> float:
+def suite_timeout(value: str, *, flag: str = "--distro-suite-timeout") -> float:
     return parse.seconds(value, flag=flag, minimum=1, exclusive=False, example="120")
 
 
-def suite_hold(value: str, *, flag: str = "--suite-hold") -> float:
+def suite_hold(value: str, *, flag: str = "--distro-suite-hold") -> float:
     return parse.seconds(value, flag=flag, exclusive=False, example="8")
 
 
@@ -78,7 +78,7 @@ def install_artifact(value: str) -> Artifact:
         chosen: ArtifactKind = kind
     elif sep and "/" not in kind:
         raise pytest.UsageError(
-            f"--install-artifact={value!r}: {kind!r} is not an artifact kind; use one of: "
+            f"--distro-install-artifact={value!r}: {kind!r} is not an artifact kind; use one of: "
             + ", ".join(ARTIFACT_KINDS)
         )
     else:
@@ -86,7 +86,7 @@ def install_artifact(value: str) -> Artifact:
         chosen = artifact_kind(path)
     if not path.is_file():
         raise pytest.UsageError(
-            f"--install-artifact={value!r}: no such file; give [KIND=]PATH of a local file"
+            f"--distro-install-artifact={value!r}: no such file; give [KIND=]PATH of a local file"
         )
     return Artifact(chosen, path.resolve())
 
@@ -120,26 +120,28 @@ def add_options(parser: pytest.Parser) -> None:
         help="YAML file changing the distributions' expectations, for vendors' images",
     )
     group.addoption(
-        "--kubeconfig",
+        "--distro-kubeconfig",
         dest="k8sdistro_kubeconfig",
         metavar="PATH",
         help="test a cluster that is already running, with the --distro's expectations; "
         "nothing is started or stopped",
     )
     group.addoption(
-        "--provisioner",
+        "--distro-provisioner",
+        dest="provisioner",
         metavar="NAME|ssh://USER@HOST[:PORT]",
         default=None,
         help="how clusters are brought up: docker, host (this machine, with "
-        "--allow-host-install), ssh://user@host[:port] (a machine over SSH), multipass "
+        "--distro-allow-host-install), ssh://user@host[:port] (a machine over SSH), multipass "
         "(a throwaway VM), or one a plugin adds. Default: docker (existing with "
-        "--kubeconfig)",
+        "--distro-kubeconfig)",
     )
     group.addoption(
-        "--allow-host-install",
+        "--distro-allow-host-install",
+        dest="allow_host_install",
         action="store_true",
         default=False,
-        help="let --provisioner=host install the distribution on this machine (and "
+        help="let --distro-provisioner=host install the distribution on this machine (and "
         "uninstall it afterwards); for throwaway machines such as CI runners",
     )
     group.addoption(
@@ -150,7 +152,8 @@ def add_options(parser: pytest.Parser) -> None:
         "dns,hostpath-storage,ingress; the expectations follow what is enabled",
     )
     group.addoption(
-        "--install-artifact",
+        "--distro-install-artifact",
+        dest="install_artifact",
         type=install_artifact,
         action="append",
         default=[],
@@ -160,34 +163,39 @@ def add_options(parser: pytest.Parser) -> None:
         + ", as the distribution accepts. Repeatable",
     )
     group.addoption(
-        "--keep-cluster",
+        "--distro-keep-cluster",
+        dest="keep_cluster",
         type=keep_policy,
         default=None,
         metavar="never|on-failure|always",
         help="keep the cluster (and failed tests' namespaces) after the run. Default: never",
     )
     group.addoption(
-        "--reuse-cluster",
+        "--distro-reuse-cluster",
+        dest="reuse_cluster",
         action="store_true",
         default=False,
         help="attach to a cluster kept by an earlier run with the same distro, version "
         "and image instead of creating one (and keep it afterwards)",
     )
     group.addoption(
-        "--strict-features",
+        "--distro-strict-features",
+        dest="strict_features",
         action="store_true",
         default=False,
         help="fail, instead of skip, tests of features the distribution does not claim",
     )
     group.addoption(
-        "--nodes",
+        "--distro-nodes",
+        dest="nodes",
         type=node_count,
         default=1,
         metavar="N",
         help="start one server and N-1 agents on their own network. Default: 1",
     )
     group.addoption(
-        "--ip-family",
+        "--distro-ip-family",
+        dest="ip_family",
         type=ip_family,
         default="ipv4",
         metavar="ipv4|dual",
@@ -195,7 +203,8 @@ def add_options(parser: pytest.Parser) -> None:
         "own dual-stack settings, on an IPv6-enabled network. Default: ipv4",
     )
     group.addoption(
-        "--datastore",
+        "--distro-datastore",
+        dest="datastore",
         type=datastore_kind,
         default=None,
         metavar="postgres|mysql",
@@ -204,28 +213,32 @@ def add_options(parser: pytest.Parser) -> None:
         "Default: the distribution's own datastore",
     )
     group.addoption(
-        "--datastore-image",
+        "--distro-datastore-image",
+        dest="datastore_image",
         default=None,
-        type=image_ref("--datastore-image"),
+        type=image_ref("--distro-datastore-image"),
         metavar="REF",
-        help="the database image for --datastore. Default: postgres:17 or mysql:8.4",
+        help="the database image for --distro-datastore. Default: postgres:17 or mysql:8.4",
     )
     group.addoption(
-        "--node-memory",
+        "--distro-node-memory",
+        dest="node_memory",
         type=memory_size,
         default=None,
         metavar="SIZE",
         help="memory limit of each node container, e.g. 1GiB",
     )
     group.addoption(
-        "--node-cpus",
+        "--distro-node-cpus",
+        dest="node_cpus",
         type=cpu_count,
         default=None,
         metavar="N",
         help="CPU limit of each node container, e.g. 1 or 0.5",
     )
     group.addoption(
-        "--ready-timeout",
+        "--distro-ready-timeout",
+        dest="ready_timeout",
         type=timeout_seconds,
         default=None,
         metavar="SECONDS",
@@ -235,27 +248,28 @@ def add_options(parser: pytest.Parser) -> None:
     footprint.add_options(parser, GROUP)
     _add_suite_options(parser)
     parser.addini(
-        "k8sdistro_distros",
+        "distro",
         type="linelist",
         default=[],
         help="distributions to test when --distro is not given (one NAME[:VERSION] a line)",
     )
     parser.addini(
-        "k8sdistro_keep_cluster",
+        "distro_keep_cluster",
         default="never",
-        help="default of --keep-cluster: never, on-failure or always",
+        help="default of --distro-keep-cluster: never, on-failure or always",
     )
     parser.addini(
-        "k8sdistro_ready_timeout",
+        "distro_ready_timeout",
         default="",
-        help="default of --ready-timeout, in seconds",
+        help="default of --distro-ready-timeout, in seconds",
     )
 
 
 def _add_suite_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("k8sdistro-suites", "k8sdistro suites")
     group.addoption(
-        "--suite-timeout",
+        "--distro-suite-timeout",
+        dest="suite_timeout",
         type=suite_timeout,
         default=None,
         metavar="SECONDS",
@@ -263,7 +277,8 @@ def _add_suite_options(parser: pytest.Parser) -> None:
         f"default {DEFAULT_SUITE_TIMEOUT_S:g}",
     )
     group.addoption(
-        "--suite-hold",
+        "--distro-suite-hold",
+        dest="suite_hold",
         type=suite_hold,
         default=None,
         metavar="SECONDS",
@@ -271,18 +286,21 @@ def _add_suite_options(parser: pytest.Parser) -> None:
         f"first consumer, a LoadBalancer without a provider); default {DEFAULT_SUITE_HOLD_S:g}",
     )
     group.addoption(
-        "--suite-image",
+        "--distro-suite-image",
+        dest="suite_image",
         default=None,
-        type=image_ref("--suite-image"),
+        type=image_ref("--distro-suite-image"),
         metavar="REF",
         help=f"busybox image the suites' workloads run; default {DEFAULT_SUITE_IMAGE}",
     )
     parser.addini(
-        "k8sdistro_suite_timeout",
-        "default of --suite-timeout",
+        "distro_suite_timeout",
+        "default of --distro-suite-timeout",
         default=f"{DEFAULT_SUITE_TIMEOUT_S:g}",
     )
     parser.addini(
-        "k8sdistro_suite_hold", "default of --suite-hold", default=f"{DEFAULT_SUITE_HOLD_S:g}"
+        "distro_suite_hold", "default of --distro-suite-hold", default=f"{DEFAULT_SUITE_HOLD_S:g}"
     )
-    parser.addini("k8sdistro_suite_image", "default of --suite-image", default=DEFAULT_SUITE_IMAGE)
+    parser.addini(
+        "distro_suite_image", "default of --distro-suite-image", default=DEFAULT_SUITE_IMAGE
+    )

@@ -1,7 +1,7 @@
 """One parser for each kind of value an option or ini setting takes.
 
 Each returns the value or raises :class:`pytest.UsageError` naming where the value
-came from (``flag``: ``--node-memory`` for an option, ``k8sdistro_ready_timeout (ini)``
+came from (``flag``: ``--distro-node-memory`` for an option, ``distro_ready_timeout (ini)``
 for an ini setting), the value, and what is accepted.
 """
 

@@ -65,13 +65,13 @@ class Settings(ProvisionerConfig):
     capabilities: Capabilities | None = None
     #: ``--distro-expect`` changes, by distribution name.
     expect_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: ``--upgrade-to`` and its companions (the upgrade suite), or None when not given.
+    #: ``--distro-upgrade-to`` and its companions (the upgrade suite), or None when not given.
     upgrade: UpgradePlan | None = None
-    #: ``--suite-timeout`` and ``--suite-hold``: how long suite checks wait.
+    #: ``--distro-suite-timeout`` and ``--distro-suite-hold``: how long suite checks wait.
     suite_timeouts: Timeouts = field(
         default_factory=lambda: Timeouts(DEFAULT_SUITE_TIMEOUT_S, DEFAULT_SUITE_HOLD_S)
     )
-    #: ``--suite-image``: the image the suites' workloads run.
+    #: ``--distro-suite-image``: the image the suites' workloads run.
     suite_image: str = DEFAULT_SUITE_IMAGE
 
     def __post_init__(self) -> None:
@@ -125,19 +125,19 @@ def from_config(config: pytest.Config) -> Settings:
     """Build and check the run's settings; every problem is a :class:`pytest.UsageError`."""
     option = config.option
     from_ini = not option.distro
-    raw_distros: list[str] = option.distro or config.getini("k8sdistro_distros")
-    with _usage("k8sdistro_distros (ini): " if from_ini else ""):
+    raw_distros: list[str] = option.distro or config.getini("distro")
+    with _usage("distro (ini): " if from_ini else ""):
         distros = tuple(dict.fromkeys(parse_distro(value) for value in raw_distros))
 
     keep = option.keep_cluster or _ini(
         config,
-        "k8sdistro_keep_cluster",
-        lambda v: keep_policy(v, flag=parse.ini_flag("k8sdistro_keep_cluster")),
+        "distro_keep_cluster",
+        lambda v: keep_policy(v, flag=parse.ini_flag("distro_keep_cluster")),
     )
     timeout = option.ready_timeout or _ini(
         config,
-        "k8sdistro_ready_timeout",
-        lambda v: timeout_seconds(v, flag=parse.ini_flag("k8sdistro_ready_timeout")),
+        "distro_ready_timeout",
+        lambda v: timeout_seconds(v, flag=parse.ini_flag("distro_ready_timeout")),
     )
 
     name = option.provisioner or (
@@ -181,18 +181,18 @@ def from_config(config: pytest.Config) -> Settings:
     suite_timeouts = Timeouts(
         wait=option.suite_timeout
         or suite_timeout(
-            str(config.getini("k8sdistro_suite_timeout")),
-            flag=parse.ini_flag("k8sdistro_suite_timeout"),
+            str(config.getini("distro_suite_timeout")),
+            flag=parse.ini_flag("distro_suite_timeout"),
         ),
         hold=option.suite_hold
         if option.suite_hold is not None
         else suite_hold(
-            str(config.getini("k8sdistro_suite_hold")),
-            flag=parse.ini_flag("k8sdistro_suite_hold"),
+            str(config.getini("distro_suite_hold")),
+            flag=parse.ini_flag("distro_suite_hold"),
         ),
     )
     suite_image = option.suite_image or parse.image_ref(
-        str(config.getini("k8sdistro_suite_image")), flag=parse.ini_flag("k8sdistro_suite_image")
+        str(config.getini("distro_suite_image")), flag=parse.ini_flag("distro_suite_image")
     )
     settings = replace(settings, suite_timeouts=suite_timeouts, suite_image=suite_image)
     with _usage("--distro-addons: "):
@@ -220,7 +220,7 @@ def _provisioner(config: pytest.Config, value: str) -> tuple[str, str | None, ty
     known = provisioners.registry(config)
     if name not in known:
         raise ConfigError(
-            f"--provisioner={value!r} is not a known provisioner; known: "
+            f"--distro-provisioner={value!r} is not a known provisioner; known: "
             + ", ".join(
                 f"{n}://ADDRESS" if provisioners.load(known[n]).CAPABILITIES.takes_address else n
                 for n in sorted(known)
@@ -230,14 +230,14 @@ def _provisioner(config: pytest.Config, value: str) -> tuple[str, str | None, ty
     if cls.CAPABILITIES.takes_address:
         if address is None:
             raise ConfigError(
-                f"--provisioner={name} needs the machine: --provisioner={name}://ADDRESS "
-                f"(e.g. {name}://user@host[:port])"
+                f"--distro-provisioner={name} needs the machine: "
+                f"--distro-provisioner={name}://ADDRESS (e.g. {name}://user@host[:port])"
             )
         cls.parse_address(address)
     elif address is not None:
         raise ConfigError(
-            f"--provisioner={value!r}: the {name} provisioner takes no address; name it "
-            f"plainly (--provisioner={name})"
+            f"--distro-provisioner={value!r}: the {name} provisioner takes no address; name it "
+            f"plainly (--distro-provisioner={name})"
         )
     return name, address, cls
 
@@ -274,9 +274,9 @@ def _check(settings: Settings, cls: type[Provisioner], *, explicit_keep: KeepPol
     _check_artifacts(settings)
     if settings.allow_host_install and not settings.can.installs_here:
         raise ConfigError(
-            f"--allow-host-install lets --provisioner=host change this machine; with "
-            f"--provisioner={settings.provisioner} nothing is installed here, so drop it "
-            "(or use --provisioner=host)"
+            f"--distro-allow-host-install lets --distro-provisioner=host change this machine; with "
+            f"--distro-provisioner={settings.provisioner} nothing is installed here, so drop it "
+            "(or use --distro-provisioner=host)"
         )
     cls.check_config(settings, settings.distros)
 
@@ -302,42 +302,43 @@ def _check_kubeconfig(settings: Settings) -> None:
     path = str(settings.kubeconfig)
     if len(settings.distros) != 1:
         raise ConfigError(
-            f"--kubeconfig={path!r} needs exactly one --distro naming the distribution that "
+            f"--distro-kubeconfig={path!r} needs exactly one --distro naming the distribution that "
             f"runs there, so its expectations apply (got {len(settings.distros)}); "
-            "e.g. --kubeconfig=PATH --distro=NAME"
+            "e.g. --distro-kubeconfig=PATH --distro=NAME"
         )
     conflicts = [
         flag
         for flag, given in (
             ("--distro-image", settings.image is not None),
             ("--distro-image-archive", settings.image_archive is not None),
-            ("--reuse-cluster", settings.reuse),
-            ("--nodes", settings.nodes != 1),
-            ("--ip-family", settings.ip_family != "ipv4"),
-            ("--datastore", settings.datastore is not None),
-            ("--node-memory", settings.node_memory is not None),
-            ("--node-cpus", settings.node_cpus is not None),
+            ("--distro-reuse-cluster", settings.reuse),
+            ("--distro-nodes", settings.nodes != 1),
+            ("--distro-ip-family", settings.ip_family != "ipv4"),
+            ("--distro-datastore", settings.datastore is not None),
+            ("--distro-node-memory", settings.node_memory is not None),
+            ("--distro-node-cpus", settings.node_cpus is not None),
         )
         if given
     ]
     if settings.can.starts_clusters:
-        conflicts.append("--provisioner")
+        conflicts.append("--distro-provisioner")
     if conflicts:
         raise ConfigError(
-            f"--kubeconfig tests a cluster that is already running, so {', '.join(conflicts)} "
-            "cannot apply; drop them, or drop --kubeconfig to let the plugin start a cluster"
+            "--distro-kubeconfig tests a cluster that is already running, so "
+            f"{', '.join(conflicts)} cannot apply; drop them, or drop --distro-kubeconfig to let "
+            "the plugin start a cluster"
         )
     try:
         kubeconfig.load(settings.kubeconfig)
     except ConfigError as exc:
-        raise ConfigError(f"--kubeconfig: {exc}") from None
+        raise ConfigError(f"--distro-kubeconfig: {exc}") from None
 
 
 def _check_reuse(settings: Settings, *, explicit_keep: KeepPolicy | None) -> None:
     if settings.reuse and explicit_keep is not None and explicit_keep is not KeepPolicy.ALWAYS:
         raise ConfigError(
-            f"--reuse-cluster keeps the cluster for the next run, which "
-            f"--keep-cluster={explicit_keep.value} contradicts; drop one of them"
+            f"--distro-reuse-cluster keeps the cluster for the next run, which "
+            f"--distro-keep-cluster={explicit_keep.value} contradicts; drop one of them"
         )
 
 
@@ -351,17 +352,17 @@ def _check_distros(settings: Settings) -> None:
         if profile.container is None and capabilities.runs_images:
             why = profile.no_container_reason or "it has no container image"
             raise ConfigError(
-                f"--distro={spec}: {spec.name} cannot run with --provisioner="
+                f"--distro={spec}: {spec.name} cannot run with --distro-provisioner="
                 f"{settings.provisioner}: {why}. Run it on a machine instead: "
-                "--provisioner=host --allow-host-install installs it on this machine "
-                "(a throwaway one), --provisioner=ssh://user@host[:port] on a machine "
-                "reached by SSH, --provisioner=multipass in a throwaway VM; or test one you "
-                f"installed with --distro={spec.name} --kubeconfig=PATH"
+                "--distro-provisioner=host --distro-allow-host-install installs it on this machine "
+                "(a throwaway one), --distro-provisioner=ssh://user@host[:port] on a machine "
+                "reached by SSH, --distro-provisioner=multipass in a throwaway VM; or test one you "
+                f"installed with --distro={spec.name} --distro-kubeconfig=PATH"
             )
         raise ConfigError(
             f"--distro={spec}: {spec.name} has no install plan for a machine, so "
-            f"--provisioner={settings.provisioner} cannot bring it up; use a provisioner "
-            "that runs its image (--provisioner=docker)"
+            f"--distro-provisioner={settings.provisioner} cannot bring it up; use a provisioner "
+            "that runs its image (--distro-provisioner=docker)"
         )
 
 
@@ -369,8 +370,8 @@ def _check_shape(settings: Settings) -> None:
     """Options that shape nodes, against what the provisioner can do."""
     capabilities = settings.can
     if not capabilities.starts_clusters:
-        return  # --kubeconfig's own check names every conflict
-    where = f"--provisioner={settings.provisioner}"
+        return  # --distro-kubeconfig's own check names every conflict
+    where = f"--distro-provisioner={settings.provisioner}"
     refused = [
         flag
         for flag, given, allowed in (
@@ -381,12 +382,12 @@ def _check_shape(settings: Settings) -> None:
                 capabilities.runs_images,
             ),
             (
-                f"--nodes={settings.nodes}",
+                f"--distro-nodes={settings.nodes}",
                 settings.nodes != 1,
                 settings.nodes <= capabilities.max_nodes,
             ),
-            ("--node-memory", settings.node_memory is not None, capabilities.limits_memory),
-            ("--node-cpus", settings.node_cpus is not None, capabilities.limits_cpus),
+            ("--distro-node-memory", settings.node_memory is not None, capabilities.limits_memory),
+            ("--distro-node-cpus", settings.node_cpus is not None, capabilities.limits_cpus),
         )
         if given and not allowed
     ]
@@ -398,14 +399,14 @@ def _check_shape(settings: Settings) -> None:
             f"{where} brings up {nodes}"
             + (" on a machine" if capabilities.installs_on_machines else "")
             + f", so {', '.join(refused)} cannot apply; drop them, or use a provisioner that "
-            "offers them (images, node counts and limits are for --provisioner=docker)"
+            "offers them (images, node counts and limits are for --distro-provisioner=docker)"
         )
     if settings.ip_family not in capabilities.ip_families:
         raise ConfigError(
-            f"--ip-family={settings.ip_family}: {where} starts only "
+            f"--distro-ip-family={settings.ip_family}: {where} starts only "
             f"{', '.join(capabilities.ip_families)} clusters, on a network it does not "
             "control; start the cluster dual-stack there yourself and test it with "
-            "--kubeconfig, or use --provisioner=docker"
+            "--distro-kubeconfig, or use --distro-provisioner=docker"
         )
 
 
@@ -413,8 +414,9 @@ def _check_datastore(settings: Settings) -> None:
     if settings.datastore is None:
         if settings.datastore_image is not None:
             raise ConfigError(
-                f"--datastore-image={settings.datastore_image!r} needs --datastore=postgres "
-                "or --datastore=mysql to say which database it is"
+                f"--distro-datastore-image={settings.datastore_image!r} needs "
+                "--distro-datastore=postgres or --distro-datastore=mysql to say which database "
+                "it is"
             )
         return
     refusing = sorted(
@@ -426,14 +428,14 @@ def _check_datastore(settings: Settings) -> None:
     if refusing:
         taking = [n for n in known_distros() if (get_profile(n).datastores or None) is not None]
         raise ConfigError(
-            f"--datastore={settings.datastore}: {', '.join(refusing)} takes no external "
+            f"--distro-datastore={settings.datastore}: {', '.join(refusing)} takes no external "
             f"{settings.datastore} datastore (those that do: {', '.join(taking) or 'none'}); "
-            "run it without --datastore"
+            "run it without --distro-datastore"
         )
     if settings.datastore not in settings.can.datastores:
         raise ConfigError(
-            f"--datastore={settings.datastore} starts the database beside the node, which "
-            f"--provisioner={settings.provisioner} cannot; use --provisioner=docker"
+            f"--distro-datastore={settings.datastore} starts the database beside the node, which "
+            f"--distro-provisioner={settings.provisioner} cannot; use --distro-provisioner=docker"
         )
 
 
@@ -442,13 +444,13 @@ def _check_artifacts(settings: Settings) -> None:
         return
     if not settings.can.installs_artifacts:
         raise ConfigError(
-            f"--install-artifact is for provisioners that install on a machine (host, ssh, "
-            f"multipass), not --provisioner={settings.provisioner}; with images, load them "
+            f"--distro-install-artifact is for provisioners that install on a machine (host, ssh, "
+            f"multipass), not --distro-provisioner={settings.provisioner}; with images, load them "
             "with --distro-image-archive"
         )
     if len(settings.distros) != 1:
         raise ConfigError(
-            "--install-artifact needs exactly one --distro, the one the files belong to "
+            "--distro-install-artifact needs exactly one --distro, the one the files belong to "
             f"(got {len(settings.distros)})"
         )
     spec = settings.distros[0]
@@ -456,6 +458,6 @@ def _check_artifacts(settings: Settings) -> None:
     for artifact in settings.install_artifacts:
         if artifact.kind not in accepted:
             raise ConfigError(
-                f"--install-artifact={artifact.kind}={artifact.path}: {spec.name} "
+                f"--distro-install-artifact={artifact.kind}={artifact.path}: {spec.name} "
                 f"installs from {', '.join(accepted) or 'no local'} files, not {artifact.kind}"
             )

@@ -1,6 +1,6 @@
-"""Options of the upgrade suite: ``--upgrade-to``, ``--upgrade-image``, ``--probe-interval``
-and ``--max-downtime``; the plan they make is checked by
-:func:`pytest_k8sdistro.measure.upgrade.plan.plan`."""
+"""Options of the upgrade suite: ``--distro-upgrade-to``, ``--distro-upgrade-image``,
+``--distro-probe-interval`` and ``--distro-max-downtime``; the plan they make is checked
+by :func:`pytest_k8sdistro.measure.upgrade.plan.plan`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pytest_k8sdistro.measure.upgrade.plan import (
 def probe_interval(value: str) -> float:
     return parse.seconds(
         value,
-        flag="--probe-interval",
+        flag="--distro-probe-interval",
         minimum=MIN_PROBE_INTERVAL_S,
         exclusive=False,
         maximum=MAX_PROBE_INTERVAL_S,
@@ -28,7 +28,7 @@ def probe_interval(value: str) -> float:
 def max_downtime(value: str) -> float:
     return parse.seconds(
         value,
-        flag="--max-downtime",
+        flag="--distro-max-downtime",
         exclusive=False,
         meaning="the workload downtime allowed, in seconds,",
         example="300",
@@ -38,22 +38,25 @@ def max_downtime(value: str) -> float:
 def add_options(group: Any) -> None:
     """Add the upgrade options to the plugin's option group."""
     group.addoption(
-        "--upgrade-to",
+        "--distro-upgrade-to",
+        dest="upgrade_to",
         metavar="VERSION",
         default=None,
         help="run the upgrade suite: upgrade the --distro's cluster in place to VERSION "
         "(a patch or the next minor release) while probing a workload",
     )
     group.addoption(
-        "--upgrade-image",
+        "--distro-upgrade-image",
+        dest="upgrade_image",
         metavar="REF",
         default=None,
-        type=parse.option_type(parse.image_ref, "--upgrade-image"),
+        type=parse.option_type(parse.image_ref, "--distro-upgrade-image"),
         help="take the target's files from this image instead of the official one for "
-        "--upgrade-to (vendors' builds; provisioners that run images)",
+        "--distro-upgrade-to (vendors' builds; provisioners that run images)",
     )
     group.addoption(
-        "--probe-interval",
+        "--distro-probe-interval",
+        dest="probe_interval",
         type=probe_interval,
         default=DEFAULT_PROBE_INTERVAL_S,
         metavar="SECONDS",
@@ -61,7 +64,8 @@ def add_options(group: Any) -> None:
         f"Default: {DEFAULT_PROBE_INTERVAL_S:g}",
     )
     group.addoption(
-        "--max-downtime",
+        "--distro-max-downtime",
+        dest="max_downtime",
         type=max_downtime,
         default=None,
         metavar="SECONDS",

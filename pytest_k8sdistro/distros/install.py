@@ -38,7 +38,7 @@ class Artifact:
 
 
 def artifact_kind(path: Path) -> ArtifactKind:
-    """The kind a file name suggests, when ``--install-artifact`` names none."""
+    """The kind a file name suggests, when ``--distro-install-artifact`` names none."""
     name = path.name.lower()
     if name.endswith(".snap"):
         return "snap"

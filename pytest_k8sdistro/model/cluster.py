@@ -65,7 +65,7 @@ class Cluster:
     #: Seconds from the start of provisioning to each readiness stage.
     timings: dict[str, float] = field(default_factory=dict)
     #: The external database the control plane keeps its state in, when one was
-    #: started beside it (``--datastore``).
+    #: started beside it (``--distro-datastore``).
     datastore: ExternalDatastore | None = None
 
     def host_port(self, node_port: int, protocol: str = "tcp") -> int:

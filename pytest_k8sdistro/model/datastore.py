@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-#: Accepted by ``--datastore``.
+#: Accepted by ``--distro-datastore``.
 KINDS = ("postgres", "mysql")
 #: The database every datastore is created with.
 DATABASE = "kubernetes"

@@ -1,4 +1,4 @@
-"""What to keep after a run: the ``--keep-cluster`` policy."""
+"""What to keep after a run: the ``--distro-keep-cluster`` policy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How long suite checks wait: ``--suite-timeout`` and ``--suite-hold``."""
+"""How long suite checks wait: ``--distro-suite-timeout`` and ``--distro-suite-hold``."""
 
 from __future__ import annotations
 

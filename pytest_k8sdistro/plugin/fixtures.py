@@ -28,6 +28,7 @@ from pytest_k8sdistro.provisioners.base import Provisioner
 
 if TYPE_CHECKING:
     from pytest_k8sdistro.kube.client import Kube
+    from pytest_k8sdistro.suite.workloads import Workloads
 
 session_key = pytest.StashKey[K8sDistroSession]()
 outcome_key = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -127,17 +128,19 @@ def k8sdistro_run_dir(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="session")
 def k8sdistro_footprint(request: pytest.FixtureRequest) -> FootprintSettings:
-    """The footprint options: report path, tiers, settle window, ``--memory-max``."""
+    """The footprint options: report path, tiers, settle window, ``--distro-memory-max``."""
     return footprint_settings(request.config)
 
 
 @pytest.fixture(scope="session")
 def k8sdistro_upgrade_plan(request: pytest.FixtureRequest) -> UpgradePlan:
-    """The upgrade asked for with ``--upgrade-to``; skips the test without one (before
+    """The upgrade asked for with ``--distro-upgrade-to``; skips the test without one (before
     any cluster starts, when it comes first in the test's arguments)."""
     plan = _session(request).settings.upgrade
     if plan is None:
-        pytest.skip("no upgrade asked for: pass --upgrade-to=VERSION (and --distro=NAME:FROM)")
+        pytest.skip(
+            "no upgrade asked for: pass --distro-upgrade-to=VERSION (and --distro=NAME:FROM)"
+        )
     return plan
 
 
@@ -189,11 +192,19 @@ def k8sdistro_other_cluster(
 
 @pytest.fixture(scope="session")
 def suite_timeouts(request: pytest.FixtureRequest) -> Timeouts:
-    """``--suite-timeout`` and ``--suite-hold`` (or their ini settings)."""
+    """``--distro-suite-timeout`` and ``--distro-suite-hold`` (or their ini settings)."""
     return _session(request).settings.suite_timeouts
 
 
 @pytest.fixture(scope="session")
 def suite_image(request: pytest.FixtureRequest) -> str:
-    """The busybox image the suites' workloads run (``--suite-image``)."""
+    """The busybox image the suites' workloads run (``--distro-suite-image``)."""
     return _session(request).settings.suite_image
+
+
+@pytest.fixture
+def work(kube: Kube, namespace: str, suite_image: str, suite_timeouts: Timeouts) -> Workloads:
+    """Deploys the suites' manifests (web pods, services, probes) into ``namespace``."""
+    from pytest_k8sdistro.suite.workloads import Workloads
+
+    return Workloads(kube, namespace, suite_image, suite_timeouts)

@@ -38,7 +38,7 @@ NO_KMSG = "no /dev/kmsg (kubernetes-sigs/kind#662)"
 def boot_hint(spec: DistroSpec) -> str:
     """What users hit when a node never gets ready: the profile's pitfalls and ours."""
     causes = (*spec.profile.readiness.pitfalls, NO_KMSG)
-    return f"common causes: {', '.join(causes)}; raise --ready-timeout on slow machines"
+    return f"common causes: {', '.join(causes)}; raise --distro-ready-timeout on slow machines"
 
 
 def cluster_key(spec: DistroSpec, settings: Settings) -> str:
@@ -251,7 +251,7 @@ class ClusterManager:
         (self.kept_dir / f"{cluster.key}.json").write_text(json.dumps(cluster.to_dict(), indent=2))
         self.progress.say(
             f"kept cluster {cluster.key}: KUBECONFIG={kept_kubeconfig}; "
-            "attach again with --reuse-cluster"
+            "attach again with --distro-reuse-cluster"
         )
 
     def _load_kept(self, key: str) -> Cluster | None:

@@ -9,7 +9,7 @@ from pytest_k8sdistro.distros.registry import known_distros
 
 MARKERS = (
     "distro_feature(*names): run only where the distribution claims every named feature "
-    f"({', '.join(FEATURES)}); skipped elsewhere, failed with --strict-features",
+    f"({', '.join(FEATURES)}); skipped elsewhere, failed with --distro-strict-features",
     f"distros(*names): run only on the named distributions ({', '.join(known_distros())})",
 )
 

@@ -32,6 +32,7 @@ from pytest_k8sdistro.plugin.fixtures import (  # noqa: F401 - fixtures are foun
     session_key,
     suite_image,
     suite_timeouts,
+    work,
 )
 from pytest_k8sdistro.plugin.session import K8sDistroSession, XdistHooks
 
@@ -105,7 +106,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     settings: Settings = item.config.stash[settings_key]
     if "k8sdistro_upgrade_plan" in getattr(item, "fixturenames", ()) and settings.upgrade is None:
         # Before any fixture: without a plan, no cluster is started for this test.
-        pytest.skip("no upgrade asked for: pass --upgrade-to=VERSION (and --distro=NAME:FROM)")
+        pytest.skip(
+            "no upgrade asked for: pass --distro-upgrade-to=VERSION (and --distro=NAME:FROM)"
+        )
     allowed = markers.allowed_distros(item)
     if allowed is not None and spec.name not in allowed:
         pytest.skip(f"runs only on {', '.join(sorted(allowed))}; this run tests {spec}")
@@ -113,7 +116,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if missing:
         message = f"{spec} does not claim feature(s): {', '.join(missing)}"
         if settings.strict_features:
-            pytest.fail(message + " (--strict-features)", pytrace=False)
+            pytest.fail(message + " (--distro-strict-features)", pytrace=False)
         pytest.skip(message)
 
 

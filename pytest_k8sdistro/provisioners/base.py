@@ -20,7 +20,7 @@ from pytest_k8sdistro.errors import ConfigError, ProvisionError, UpgradeUnsuppor
 from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
 from pytest_k8sdistro.progress import Progress
 
-#: Every IP family a provisioner may offer (``--ip-family``).
+#: Every IP family a provisioner may offer (``--distro-ip-family``).
 IP_FAMILIES = ("ipv4", "dual")
 
 
@@ -33,25 +33,25 @@ class ProvisionerConfig:
     image: str | None = None
     #: ``--distro-image-archive``: a tarball loaded before the image is looked for.
     image_archive: Path | None = None
-    #: ``--kubeconfig``: a cluster that is already running.
+    #: ``--distro-kubeconfig``: a cluster that is already running.
     kubeconfig: Path | None = None
     nodes: int = 1
-    #: ``--ip-family``: "ipv4", or "dual" for dual-stack clusters.
+    #: ``--distro-ip-family``: "ipv4", or "dual" for dual-stack clusters.
     ip_family: str = "ipv4"
-    #: ``--datastore``: an external database started beside the server, or None.
+    #: ``--distro-datastore``: an external database started beside the server, or None.
     datastore: str | None = None
-    #: ``--datastore-image``: the image of that database, or None for the default.
+    #: ``--distro-datastore-image``: the image of that database, or None for the default.
     datastore_image: str | None = None
     node_memory: int | None = None
     node_cpus: float | None = None
     ready_timeout: float | None = None
     #: What the provisioner works on, when it takes an address (``ssh://user@host``).
     provisioner_target: str | None = None
-    #: ``--allow-host-install``: the host provisioner may change this machine.
+    #: ``--distro-allow-host-install``: the host provisioner may change this machine.
     allow_host_install: bool = False
     #: ``--distro-addons``, or None when not given.
     distro_addons: tuple[str, ...] | None = None
-    #: ``--install-artifact``: local files installed instead of downloads.
+    #: ``--distro-install-artifact``: local files installed instead of downloads.
     install_artifacts: tuple[Artifact, ...] = ()
 
     def ready_timeout_for(self, profile: DistroProfile) -> float:
@@ -68,18 +68,18 @@ class Capabilities:
     runs_images: bool = False
     #: Nodes are machines the distribution is installed on (install plans, artifacts).
     installs_on_machines: bool = False
-    #: The most nodes one cluster may have (``--nodes``).
+    #: The most nodes one cluster may have (``--distro-nodes``).
     max_nodes: int = 1
-    #: ``--node-memory`` and ``--node-cpus`` are applied to each node.
+    #: ``--distro-node-memory`` and ``--distro-node-cpus`` are applied to each node.
     limits_memory: bool = False
     limits_cpus: bool = False
     #: The nodes' memory and disk can be measured from here (footprint suite).
     measurable: bool = False
     #: Why not, when they cannot; in words for skips and reports.
     not_measurable_reason: str = ""
-    #: ``--ip-family`` values it can start.
+    #: ``--distro-ip-family`` values it can start.
     ip_families: tuple[str, ...] = ("ipv4",)
-    #: External datastores (``--datastore``) it can start beside a server.
+    #: External datastores (``--distro-datastore``) it can start beside a server.
     datastores: tuple[str, ...] = ()
     #: It takes an address (``NAME://...``), which it then requires.
     takes_address: bool = False
@@ -87,9 +87,9 @@ class Capabilities:
     upgrades: bool = False
     #: It can run ``--distro-addons`` (addons enabled while installing).
     enables_addons: bool = False
-    #: Local files it can install from (``--install-artifact``).
+    #: Local files it can install from (``--distro-install-artifact``).
     installs_artifacts: bool = False
-    #: It installs on the machine pytest runs on, once ``--allow-host-install`` says so.
+    #: It installs on the machine pytest runs on, once ``--distro-allow-host-install`` says so.
     installs_here: bool = False
 
     def runs(self, profile: DistroProfile) -> bool:

@@ -1,4 +1,4 @@
-"""``--kubeconfig``: a cluster that is already running; nothing is started or stopped."""
+"""``--distro-kubeconfig``: a cluster that is already running; nothing is started or stopped."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class ExistingCluster(Provisioner):
     CAPABILITIES = Capabilities(
         starts_clusters=False,
         not_measurable_reason=(
-            "the cluster was given with --kubeconfig: where its nodes run is unknown, and "
+            "the cluster was given with --distro-kubeconfig: where its nodes run is unknown, and "
             "this machine's figures would be the wrong ones"
         ),
     )
@@ -25,13 +25,13 @@ class ExistingCluster(Provisioner):
     def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
         if config.kubeconfig is None:
             raise ConfigError(
-                f"--provisioner={cls.NAME} tests a cluster that is already running: give "
-                "its kubeconfig with --kubeconfig=PATH"
+                f"--distro-provisioner={cls.NAME} tests a cluster that is already running: give "
+                "its kubeconfig with --distro-kubeconfig=PATH"
             )
 
     def create(self, spec: DistroSpec, key: str) -> Cluster:
         if self.settings.kubeconfig is None:  # check_config refuses this before the run
-            raise ConfigError("no --kubeconfig to test")
+            raise ConfigError("no --distro-kubeconfig to test")
         data = kubeconfig.load(self.settings.kubeconfig)
         # A private copy, so that nothing the tests do can alter the user's file.
         path = kubeconfig.write_private(data, self.workdir / f"{key}.kubeconfig")
@@ -64,7 +64,7 @@ class ExistingCluster(Provisioner):
         except Exception as exc:
             reason = _root_cause(exc)
             raise ProvisionError(
-                f"the API at {server} (from --kubeconfig) does not answer: {reason}; "
+                f"the API at {server} (from --distro-kubeconfig) does not answer: {reason}; "
                 "check that the cluster runs and that the kubeconfig's server address and "
                 "certificate are the ones this machine reaches it by"
             ) from None
@@ -78,7 +78,7 @@ class ExistingCluster(Provisioner):
         return True
 
 
-#: How long the API of a cluster given with --kubeconfig may take to answer at all.
+#: How long the API of a cluster given with --distro-kubeconfig may take to answer at all.
 ANSWER_TIMEOUT_S = 5.0
 
 

@@ -17,14 +17,14 @@ BUILTIN: dict[str, str] = {
     "docker": "pytest_k8sdistro.provisioners.docker.provisioner:DockerProvisioner",
     "existing": "pytest_k8sdistro.provisioners.existing:ExistingCluster",
     "host": "pytest_k8sdistro.provisioners.machine.host:HostProvisioner",
-    # --provisioner=ssh://user@host[:port]: the registry key is the URL's scheme and
+    # --distro-provisioner=ssh://user@host[:port]: the registry key is the URL's scheme and
     # the settings keep the URL (ProvisionerConfig.provisioner_target).
     "ssh": "pytest_k8sdistro.provisioners.machine.ssh:SshProvisioner",
     "multipass": "pytest_k8sdistro.provisioners.machine.multipass:MultipassProvisioner",
 }
 #: The provisioner a run uses when none is named.
 DEFAULT = "docker"
-#: The provisioner a run uses with ``--kubeconfig``: it starts nothing.
+#: The provisioner a run uses with ``--distro-kubeconfig``: it starts nothing.
 FOR_KUBECONFIG = "existing"
 
 

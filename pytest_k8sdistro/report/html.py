@@ -57,7 +57,7 @@ def upgrade_charts_html(report: Report) -> str:
     if not found:
         return (
             '<p class="note">No upgrade timeline: no upgrade test of this report recorded '
-            "one (run suites/test_upgrade.py with --upgrade-to=VERSION).</p>"
+            "one (run suites/test_upgrade.py with --distro-upgrade-to=VERSION).</p>"
         )
     parts = []
     for index, (key, test) in enumerate(found):
@@ -102,7 +102,7 @@ def render(report: Report) -> str:
         parts += [
             "<h2>Upgrade</h2>",
             '<p class="note">No upgrade was run, so there is no timeline '
-            "(run suites/test_upgrade.py with --upgrade-to=VERSION).</p>",
+            "(run suites/test_upgrade.py with --distro-upgrade-to=VERSION).</p>",
         ]
     parts.append(
         f'<p class="note">Generated {html.escape(str(report.get("generated_at", "")))} from '

@@ -270,7 +270,7 @@ def sections(report: Report) -> list[tuple[str, str, list[str], list[list[str]]]
     limits = {e.get("node_memory_limit_mib") for e in entries}
     if limits == {None}:
         memory_note += (
-            " No memory limit was set (--node-memory): Go runtimes grow into free memory "
+            " No memory limit was set (--distro-node-memory): Go runtimes grow into free memory "
             "as long as it lasts, so these figures are upper bounds, not requirements."
         )
     found = [

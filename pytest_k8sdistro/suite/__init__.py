@@ -5,7 +5,8 @@ only what a busy or booting API says, and give up with the same report::
 
     from pytest_k8sdistro.suite import Distro, Kube, expect, wait_for, NotYet
 
-The fixtures (``distro``, ``cluster``, ``kube``, ``namespace``, ``node``, and for
+The fixtures (``distro``, ``cluster``, ``kube``, ``namespace``, ``node``, ``work``
+(a :class:`Workloads` for the test's namespace), ``suite_timeouts``, ``suite_image``, and for
 measuring ``k8sdistro_provisioner``, ``k8sdistro_other_cluster``,
 ``k8sdistro_footprint``, ``k8sdistro_upgrade_plan``, ``k8sdistro_run``,
 ``k8sdistro_run_dir``) come with the plugin and need no import. Measurements
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from pytest_k8sdistro.config.footprint import FootprintSettings
 from pytest_k8sdistro.distros.distro import Distro
+from pytest_k8sdistro.distros.registry import known_distros
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import (
     CheckFailed,
@@ -56,10 +58,24 @@ from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, Cluster, Node, R
 from pytest_k8sdistro.model.timeouts import Timeouts
 from pytest_k8sdistro.model.versions import reports_version
 from pytest_k8sdistro.provisioners.base import Provisioner
+from pytest_k8sdistro.suite.workloads import (
+    CLUSTER_DOMAIN,
+    WGET,
+    Workloads,
+    delete,
+    host_get_until,
+    host_port,
+    http_get,
+    read_or_none,
+    retry_script,
+    suite_manifests,
+)
 
 __all__ = [
+    "CLUSTER_DOMAIN",
     "LOAD_BALANCER_PORTS",
     "TIERS",
+    "WGET",
     "CheckFailed",
     "Cluster",
     "ClusterUnavailable",
@@ -82,24 +98,33 @@ __all__ = [
     "TierRun",
     "Timeouts",
     "UpgradePlan",
+    "Workloads",
     "api_check",
     "api_client",
     "apply",
+    "delete",
     "disk_of",
     "events",
     "expect",
     "fail",
     "hold_for",
+    "host_get_until",
+    "host_port",
     "http_check",
+    "http_get",
+    "known_distros",
     "memory_of",
     "namespace_evidence",
     "namespaces",
     "pod_logs",
     "pod_summary",
     "raw_get",
+    "read_or_none",
     "reports_version",
+    "retry_script",
     "run_upgrade",
     "sample",
+    "suite_manifests",
     "time_to_ready",
     "upgrade_results",
     "wait_for",

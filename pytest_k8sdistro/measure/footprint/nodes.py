@@ -4,7 +4,7 @@ The provisioner says, per node, how it is reached (:class:`NodeAccess`): a
 container's memory is read from its cgroup on the engine's host and its files
 through the engine; a machine's memory is MemTotal - MemAvailable and its files are
 counted with ``du``, through its testinfra host. A provisioner whose nodes cannot
-be measured from here (a cluster given with ``--kubeconfig`` runs somewhere
+be measured from here (a cluster given with ``--distro-kubeconfig`` runs somewhere
 unknown) says so in its capabilities, and nothing is measured: reading this
 machine instead would report the wrong figures.
 """

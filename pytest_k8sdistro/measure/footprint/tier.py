@@ -1,4 +1,4 @@
-"""The memory tiers by name: what ``--memory-tiers`` accepts (no I/O, nothing heavy)."""
+"""The memory tiers by name: what ``--distro-memory-tiers`` accepts (no I/O, nothing heavy)."""
 
 from __future__ import annotations
 

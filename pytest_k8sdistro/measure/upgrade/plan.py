@@ -36,10 +36,10 @@ class UpgradePlan:
     target: str
     kind: UpgradeKind
     #: Where the target's files come from when the provisioner runs images:
-    #: ``--upgrade-image`` or the profile's official image; None otherwise.
+    #: ``--distro-upgrade-image`` or the profile's official image; None otherwise.
     image: str | None
     probe_interval: float = DEFAULT_PROBE_INTERVAL_S
-    #: ``--max-downtime``: allowed workload downtime instead of the profile's claim.
+    #: ``--distro-max-downtime``: allowed workload downtime instead of the profile's claim.
     max_downtime: float | None = None
 
 
@@ -53,54 +53,56 @@ def plan(
     probe_interval: float = DEFAULT_PROBE_INTERVAL_S,
     max_downtime: float | None = None,
 ) -> UpgradePlan | None:
-    """The upgrade plan, or None without ``--upgrade-to``; checks every option together."""
+    """The upgrade plan, or None without ``--distro-upgrade-to``; checks every option together."""
     if target_value is None:
         if image is not None:
             raise ConfigError(
-                f"--upgrade-image={image!r} names the files of an upgrade; add "
-                "--upgrade-to=VERSION, the version that image holds"
+                f"--distro-upgrade-image={image!r} names the files of an upgrade; add "
+                "--distro-upgrade-to=VERSION, the version that image holds"
             )
         return None
     if len(specs) != 1:
         raise ConfigError(
-            f"--upgrade-to={target_value!r} needs exactly one --distro, the one to upgrade "
-            f"(got {len(specs)}); e.g. --distro=NAME:FROM --upgrade-to=VERSION"
+            f"--distro-upgrade-to={target_value!r} needs exactly one --distro, the one to upgrade "
+            f"(got {len(specs)}); e.g. --distro=NAME:FROM --distro-upgrade-to=VERSION"
         )
     spec = specs[0]
     profile = spec.profile
     capabilities = provisioner.CAPABILITIES
     if not capabilities.starts_clusters:
         raise ConfigError(
-            "--upgrade-to changes the cluster in place, and a cluster given with --kubeconfig "
-            "is not this run's to change; drop --kubeconfig to let the plugin start one"
+            "--distro-upgrade-to changes the cluster in place, and a cluster given with "
+            "--distro-kubeconfig is not this run's to change; drop --distro-kubeconfig to let "
+            "the plugin start one"
         )
     if not capabilities.upgrades:
         raise ConfigError(
-            f"--upgrade-to: the {provisioner.NAME} provisioner cannot upgrade a cluster in "
+            f"--distro-upgrade-to: the {provisioner.NAME} provisioner cannot upgrade a cluster in "
             "place; use one that can"
         )
     if reuse:
         raise ConfigError(
-            "--upgrade-to leaves the cluster at the new version, so --reuse-cluster would "
-            "hand a different version to the next run; drop one of them"
+            "--distro-upgrade-to leaves the cluster at the new version, so "
+            "--distro-reuse-cluster would hand a different version to the next run; drop one of "
+            "them"
         )
     target = profile.normalise_version(target_value.strip())
     if target is None:
         raise ConfigError(
-            f"--upgrade-to={target_value!r} is not a {spec.name} version; write it like "
+            f"--distro-upgrade-to={target_value!r} is not a {spec.name} version; write it like "
             f"{profile.version_example!r}"
         )
     source_key, target_key = version_key(spec.version), version_key(target)
     if target_key < source_key or (target_key == source_key and target == spec.version):
         word = "a downgrade" if target_key < source_key else "the version it starts at"
         raise ConfigError(
-            f"--upgrade-to={target} is {word} from {spec}: the suite upgrades to a newer "
+            f"--distro-upgrade-to={target} is {word} from {spec}: the suite upgrades to a newer "
             f"version; pass an older one as --distro={spec.name}:FROM"
         )
     (from_major, from_minor), (to_major, to_minor) = minor_of(spec.version), minor_of(target)
     if to_major != from_major or to_minor > from_minor + 1:
         raise ConfigError(
-            f"--upgrade-to={target} skips minor releases from {spec}: Kubernetes supports "
+            f"--distro-upgrade-to={target} skips minor releases from {spec}: Kubernetes supports "
             f"upgrading one minor release at a time (version skew policy); upgrade to "
             f"v{from_major}.{from_minor + 1}.x first"
         )
@@ -109,18 +111,18 @@ def plan(
         image = image or profile.image(target)
         if image is None:
             raise ConfigError(
-                f"--upgrade-to={target}: {spec.name} has no image to take the target from; "
-                "pass --upgrade-image=REF"
+                f"--distro-upgrade-to={target}: {spec.name} has no image to take the target from; "
+                "pass --distro-upgrade-image=REF"
             )
         provisioner.check_image_available(
             image,
-            flag=f"--upgrade-to={target}",
-            instead="pass --upgrade-image=REF naming an image on this engine that holds "
+            flag=f"--distro-upgrade-to={target}",
+            instead="pass --distro-upgrade-image=REF naming an image on this engine that holds "
             "the target version",
         )
     elif image is not None:
         raise ConfigError(
-            f"--upgrade-image is for provisioners that run images; --provisioner="
+            f"--distro-upgrade-image is for provisioners that run images; --distro-provisioner="
             f"{provisioner.NAME} upgrades with the distribution's own procedure "
             f"({profile.upgrade.summary})"
         )

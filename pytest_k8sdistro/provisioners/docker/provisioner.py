@@ -80,7 +80,7 @@ class DockerProvisioner(Provisioner):
             available = engine.cpus()
             if available is not None and config.node_cpus > available:
                 raise ConfigError(
-                    f"--node-cpus={config.node_cpus:g}: the Docker engine has {available} "
+                    f"--distro-node-cpus={config.node_cpus:g}: the Docker engine has {available} "
                     f"CPU(s), so a node cannot have more; give at most {available}"
                 )
 

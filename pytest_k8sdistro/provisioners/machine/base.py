@@ -224,7 +224,7 @@ class MachineProvisioner(Provisioner):
                 if owner.kept and not (reusing and owner.cluster == key):
                     raise ProvisionError(
                         f"{target.description} holds the cluster kept by {owner.describe()}; "
-                        f"attach to it with --reuse-cluster, or remove it: "
+                        f"attach to it with --distro-reuse-cluster, or remove it: "
                         f"{self._removal_hint(target, owner)}"
                     )
                 if not owner.kept:

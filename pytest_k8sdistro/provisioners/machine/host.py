@@ -1,8 +1,8 @@
-"""``--provisioner=host``: install the distribution on the machine running pytest.
+"""``--distro-provisioner=host``: install the distribution on the machine running pytest.
 
 Meant for throwaway machines (a CI runner, a VM made for the job): it installs
 system services and, on teardown, uninstalls them. Settings refuse it unless
-``--allow-host-install`` is given.
+``--distro-allow-host-install`` is given.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ class HostProvisioner(MachineProvisioner):
     def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
         if not config.allow_host_install:
             raise ConfigError(
-                "--provisioner=host installs the distribution on this machine as system "
-                "services and removes it afterwards; allow that with --allow-host-install "
-                "(only on a throwaway machine), or use --provisioner=ssh://user@host or "
-                "--provisioner=multipass"
+                "--distro-provisioner=host installs the distribution on this machine as system "
+                "services and removes it afterwards; allow that with --distro-allow-host-install "
+                "(only on a throwaway machine), or use --distro-provisioner=ssh://user@host or "
+                "--distro-provisioner=multipass"
             )
 
     def target(self, key: str, *, creating: bool) -> Target:

@@ -1,4 +1,4 @@
-"""``--provisioner=multipass``: a throwaway Ubuntu VM per cluster, made with multipass.
+"""``--distro-provisioner=multipass``: a throwaway Ubuntu VM per cluster, made with multipass.
 
 A VM fits where a distribution cannot be installed directly (macOS, Windows,
 machines one does not want to change). The VM is launched as
@@ -38,7 +38,7 @@ VM_USER = "ubuntu"
 INSTALL_HINT = (
     "the multipass provisioner needs the multipass CLI: install it from "
     "https://multipass.run (Linux: snap install multipass), or use "
-    "--provisioner=host --allow-host-install or --provisioner=ssh://user@host"
+    "--distro-provisioner=host --distro-allow-host-install or --distro-provisioner=ssh://user@host"
 )
 
 
@@ -157,9 +157,9 @@ class MultipassProvisioner(MachineProvisioner):
     def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
         if shutil.which("multipass") is None:
             raise ConfigError(
-                "--provisioner=multipass needs the multipass CLI, which is not on PATH: "
+                "--distro-provisioner=multipass needs the multipass CLI, which is not on PATH: "
                 "install it from https://multipass.run (Linux: snap install multipass), or "
-                "use --provisioner=host --allow-host-install or --provisioner=ssh://user@host"
+                "use --distro-provisioner=host --distro-allow-host-install or --distro-provisioner=ssh://user@host"
             )
 
     def _keys(self, name: str) -> tuple[Path, Path]:
@@ -217,7 +217,7 @@ class MultipassProvisioner(MachineProvisioner):
         """Delete VM ``name`` when the run that made it is dead; refuse otherwise."""
         in_use = ProvisionError(
             f"a multipass VM named {name} exists already (kept by an earlier run, or not "
-            f"made by this plugin); reuse it with --reuse-cluster, or remove it with "
+            f"made by this plugin); reuse it with --distro-reuse-cluster, or remove it with "
             f"'multipass delete --purge {name}'"
         )
         target = MultipassTarget(name, private_key.with_suffix(".ssh_config"))

@@ -1,4 +1,4 @@
-"""``--provisioner=ssh://user@host[:port]``: install the distribution on a machine over SSH.
+"""``--distro-provisioner=ssh://user@host[:port]``: install the distribution on a machine over SSH.
 
 Commands run through the OpenSSH client with key authentication only
 (``BatchMode=yes``: no password prompt can hang a run), as root through
@@ -214,13 +214,15 @@ class SshProvisioner(MachineProvisioner):
         try:
             parse_url(address)
         except ValueError as exc:
-            raise ConfigError(f"--provisioner={address!r}: {exc}") from None
+            raise ConfigError(f"--distro-provisioner={address!r}: {exc}") from None
 
     def target(self, key: str, *, creating: bool) -> Target:
         url = self.settings.provisioner_target
         if not url:
-            raise ProvisionError("the ssh provisioner needs --provisioner=ssh://user@host[:port]")
+            raise ProvisionError(
+                "the ssh provisioner needs --distro-provisioner=ssh://user@host[:port]"
+            )
         try:
             return SshTarget(parse_url(url))
         except ValueError as exc:
-            raise ProvisionError(f"--provisioner={url!r}: {exc}") from None
+            raise ProvisionError(f"--distro-provisioner={url!r}: {exc}") from None

@@ -1,12 +1,17 @@
-"""Workloads the suites deploy (from fixtures/), and the timeouts they wait with.
+"""Workloads a suite deploys from manifests, and the host-side HTTP helpers.
 
 Everything is created in the test's own namespace through the API; probes are
-one-shot busybox pods whose phase and logs are the result, so no exec, kubectl or
+one-shot pods whose phase and logs are the result, so no exec, kubectl or
 port-forward is needed and every wait has the namespace's evidence at hand.
+
+The manifests are the suites' (``fixtures/`` beside ``suites/`` in a checkout,
+``pytest_k8sdistro/fixtures`` once installed); a suite of one's own passes its own
+directory to :class:`Workloads` for others.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,12 +19,9 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from pytest_k8sdistro.suite import (
-    Cluster,
-    Kube,
+from pytest_k8sdistro.errors import NotYet
+from pytest_k8sdistro.kube.checks import (
     Manifests,
-    NotYet,
-    Timeouts,
     apply,
     fail,
     namespace_evidence,
@@ -27,8 +29,28 @@ from pytest_k8sdistro.suite import (
     wait_pod_done,
     wait_pod_ready,
 )
+from pytest_k8sdistro.kube.client import Kube
+from pytest_k8sdistro.model.cluster import Cluster
+from pytest_k8sdistro.model.timeouts import Timeouts
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+def suite_manifests() -> Path:
+    """The directory of the shipped suites' manifests.
+
+    Found from where ``pytest_k8sdistro.suites`` is, without importing it: the
+    manifests sit beside the suites both in a checkout (``suites/``, ``fixtures/``)
+    and in an installed wheel (``pytest_k8sdistro/suites``, ``pytest_k8sdistro/fixtures``).
+    """
+    spec = importlib.util.find_spec("pytest_k8sdistro.suites")
+    locations = list(spec.submodule_search_locations or ()) if spec else []
+    if not locations:
+        raise FileNotFoundError(
+            "the suites' manifests are not installed (no pytest_k8sdistro.suites package): "
+            "reinstall pytest-k8sdistro"
+        )
+    return Path(locations[0]).parent / "fixtures"
+
+
 CLUSTER_DOMAIN = "cluster.local"
 #: An HTTP GET bounded by ``timeout`` (an applet of busybox too) rather than wget's
 #: own ``-T``, which some busybox builds (Debian's 1.35) crash on.
@@ -45,14 +67,26 @@ def retry_script(command: str, attempts: int) -> str:
 
 
 class Workloads:
-    """Deploys the suites' fixtures into one namespace and reports with its evidence."""
+    """Deploys manifests into one namespace and reports with its evidence.
 
-    def __init__(self, kube: Kube, namespace: str, image: str, timeouts: Timeouts) -> None:
+    ``manifests``: the directory the templates are read from; the suites' own
+    (``web.yaml``, ``service.yaml``, ``probe.yaml`` ...) unless given.
+    """
+
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        image: str,
+        timeouts: Timeouts,
+        *,
+        manifests: Path | None = None,
+    ) -> None:
         self.kube = kube
         self.namespace = namespace
         self.image = image
         self.timeouts = timeouts
-        self.manifests = Manifests(FIXTURES)
+        self.manifests = Manifests(manifests or suite_manifests())
 
     # The number of tries a probe pod makes: each takes up to ~4 s (3 s client
     # timeout, 1 s pause), and the pod must end before the wait on it does.
