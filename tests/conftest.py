@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from collections.abc import Generator
 from pathlib import Path
 
@@ -11,6 +13,13 @@ import pytest
 # The stand-in's packages (k8s_standin, image, standin_provisioner) for the tests only;
 # set here rather than as an ini "pythonpath", which would reach runs of the suites.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "standin"))
+
+# What the plugin remembers between runs (the engine's privileges) goes to a directory
+# of the test session's machine user, never to the developer's own ~/.cache; every
+# process of the session, pytester's included, shares it as runs on one machine do.
+os.environ.setdefault(
+    "K8SDISTRO_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"k8sdistro-tests-{os.getuid()}")
+)
 
 # The plugin's own tests drive pytest with pytester; the suites never need it.
 pytest_plugins = ["pytester"]

@@ -18,6 +18,7 @@ from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.profile import Role
 from pytest_k8sdistro.distros.registry import get_profile
 from pytest_k8sdistro.errors import ProvisionError
+from pytest_k8sdistro.model import cache
 from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, RunIdentity
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.docker import (
@@ -404,6 +405,42 @@ def test_privilege_probes_take_their_anonymous_volumes_with_them() -> None:
     assert not found.privileged
     assert len(engine.made) == 2
     assert all(c.removed == {"force": True, "v": True} for c in engine.made)
+
+
+class _EngineWithInfo(_ProbeEngine):
+    """A probe engine that says who it is, so its answer can be remembered."""
+
+    def __init__(self, identity: str) -> None:
+        super().__init__()
+        self.identity = identity
+        self.api = type("Api", (), {"base_url": "fake://engine"})()
+
+    def info(self) -> dict[str, object]:
+        return {"ID": self.identity, "ServerVersion": "28.2.2", "SecurityOptions": ["seccomp"]}
+
+
+def test_the_privilege_probe_is_remembered_per_engine_across_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    privileges.forget()
+    first = _EngineWithInfo("engine-a")
+    found = privileges.detect(first, "img/k3s:1", {})  # type: ignore[arg-type]
+    assert len(first.made) == 2  # --privileged refused, then the fallback
+    # A new process (the next run) on the same engine: no probe container at all.
+    privileges._cache.clear()
+    said: list[str] = []
+    again = _EngineWithInfo("engine-a")
+    assert privileges.detect(again, "img/k3s:1", {}, said.append) == found  # type: ignore[arg-type]
+    assert again.made == []
+    assert "as probed earlier on this engine" in said[0]
+    # Another engine (or the same one reconfigured) is probed afresh.
+    privileges._cache.clear()
+    other = _EngineWithInfo("engine-b")
+    privileges.detect(other, "img/k3s:1", {})  # type: ignore[arg-type]
+    assert len(other.made) == 2
+    privileges.forget()
+    assert not list((tmp_path / "cache").rglob("*.json"))
 
 
 def test_the_binary_source_container_takes_its_anonymous_volumes_with_it(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def test_the_installed_suites_run_outside_the_checkout(
     ref = f"pytest-k8sdistro-test/wheel-k3s:{uuid.uuid4().hex[:10]}"
     engine.images.get(standin_images.k3s.ref).tag(*ref.split(":"))
     alias["k3s"] = ref
-    report = home / "report.json"
+    report = home / "report"  # .md, .json and .html
     # Nothing of the checkout may be importable: not its suites, not its stand-ins.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
@@ -102,12 +102,16 @@ def test_the_installed_suites_run_outside_the_checkout(
     assert result.returncode == 0, output[-6000:]
     assert str(ROOT) not in output, "the run used files of the checkout"
     assert "passed" in result.stdout and " failed" not in result.stdout
-    data = json.loads(report.read_text())
+    data = json.loads(report.with_suffix(".json").read_text())
     (entry,) = data["distros"].values()
     suites = entry["suites"]
     for name in ("cluster", "dns", "storage", "ingress", "networking", "footprint"):
         assert suites[name]["passed"] > 0, (name, suites[name])
         assert suites[name]["failed"] == 0, (name, suites[name])
+    # Under -n 3 the memory tiers ran on a cluster of their own, and the report says so.
+    markdown = report.with_suffix(".md").read_text()
+    assert "Measured on a cluster of its own" in markdown, markdown
+    assert "✗" not in markdown
 
 
 def test_readme_links_work_on_the_package_index_page() -> None:

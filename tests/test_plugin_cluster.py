@@ -93,6 +93,41 @@ def test_xdist_workers_share_one_cluster_created_and_removed_once(
     assert "ready: default ServiceAccount" in stderr
 
 
+def _times(path: Path, event: str) -> dict[str, float]:
+    """When each cluster passed ``event``, from the provisioner's record."""
+    return {
+        line.split()[1]: float(line.split()[3])
+        for line in path.read_text().splitlines()
+        if line.split()[0] == event
+    }
+
+
+def test_two_distributions_boot_side_by_side_and_go_together(
+    pytester: pytest.Pytester, record: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each create and destroy takes 3 s more, as a real node's boot and removal do.
+    monkeypatch.setenv("K8SDISTRO_TEST_LINGER_S", "3")
+    pytester.makepyfile(USES_CLUSTER)
+    result = run(pytester, "--distro=k3s:v1.34.2+k3s1")
+    result.assert_outcomes(passed=8)
+    began, ready = _times(record, "create"), _times(record, "created")
+    going, gone = _times(record, "destroy"), _times(record, "destroyed")
+    assert len(began) == len(going) == 2, record.read_text()
+    # Each boot began before the other was up, and each removal before the other ended.
+    assert max(began.values()) < min(ready.values()), record.read_text()
+    assert max(going.values()) < min(gone.values()), record.read_text()
+
+
+def test_a_run_whose_tests_use_no_cluster_starts_none(
+    pytester: pytest.Pytester, record: Path
+) -> None:
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    assert not record.exists() or "create" not in record.read_text()
+    assert "starting" not in result.stderr.str()
+
+
 def test_keep_then_reuse_attaches_without_creating(pytester: pytest.Pytester, record: Path) -> None:
     pytester.makepyfile(USES_CLUSTER)
     first = run(pytester, "--distro-keep-cluster=always")

@@ -81,7 +81,9 @@ def test_transient_api_errors_mean_not_yet() -> None:
     flaky = Scripted(
         "API /readyz", [ConnectionRefusedError(111, "refused"), ApiException(503), None]
     )
-    timings = wait_until_ready([flaky], probe(), timeout=10, clock=clock, sleep=clock.sleep)
+    timings = wait_until_ready(
+        [flaky], probe(), timeout=10, poll=1.0, clock=clock, sleep=clock.sleep
+    )
     assert timings["API /readyz"] == 2.0
 
 

@@ -18,9 +18,12 @@ import types
 import typing
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    # Imported here, in each function: every pytest run with the plugin installed
+    # would pay for loading yaml, and most never read a kubeconfig or overrides.
+    import yaml
 
 from pytest_k8sdistro.distros.profile import Expectations
 from pytest_k8sdistro.distros.registry import known_distros
@@ -31,6 +34,8 @@ _FIELD_TYPES: dict[str, Any] = typing.get_type_hints(Expectations)
 
 def load(path: Path) -> dict[str, dict[str, Any]]:
     """The overrides in ``path``, by distribution name."""
+    import yaml
+
     where = str(path)
     try:
         text = path.read_text()
@@ -65,6 +70,8 @@ def load(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _fields(where: str, mapping: yaml.MappingNode) -> dict[str, Any]:
+    import yaml
+
     known = [f.name for f in fields(Expectations)]
     found: dict[str, Any] = {}
     for key_node, value_node in mapping.value:

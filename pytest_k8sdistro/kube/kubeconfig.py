@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from pytest_k8sdistro.errors import KubeconfigError
 
 
 def parse(text: str, *, origin: str) -> dict[str, Any]:
     """The kubeconfig in ``text``, checked to name a usable current context."""
+    # Imported here, in each function: every pytest run with the plugin installed
+    # would pay for loading yaml, and most never read a kubeconfig or overrides.
+    import yaml
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -71,6 +73,8 @@ def rewrite_server(data: dict[str, Any], host: str, port: int) -> dict[str, Any]
     from the pytest host, the API is on a published port. The CA is
     kept, so the serving certificate must list ``host`` (127.0.0.1 is always there).
     """
+    import yaml
+
     copy: dict[str, Any] = yaml.safe_load(yaml.safe_dump(data))
     cluster = current_cluster(copy)
     scheme = urlsplit(cluster["server"]).scheme or "https"
@@ -80,6 +84,8 @@ def rewrite_server(data: dict[str, Any], host: str, port: int) -> dict[str, Any]
 
 def write_private(data: dict[str, Any], path: Path) -> Path:
     """Write ``data`` to ``path`` readable by its owner only (0600) and return it."""
+    import yaml
+
     path.parent.mkdir(parents=True, exist_ok=True)
     # Create with 0600 from the start: a chmod after writing leaves a window in
     # which credentials are world-readable.

@@ -139,12 +139,17 @@ def _condition(conditions: Sequence[object] | None, kind: str) -> bool:
     )
 
 
+#: Between two looks at a stage: a booting cluster passes each one unannounced, and
+#: a look is one cheap API read.
+POLL_S = 0.25
+
+
 def wait_until_ready(
     waits: Sequence[Wait],
     probe: Probe,
     *,
     timeout: float,
-    poll: float = 1.0,
+    poll: float = POLL_S,
     progress: Progress | None = None,
     hint: str = "",
     clock: Callable[[], float] = time.monotonic,

@@ -21,13 +21,13 @@ from pytest_k8sdistro.errors import ClusterUnavailable
 from pytest_k8sdistro.measure.upgrade.plan import UpgradePlan
 from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
 from pytest_k8sdistro.model.timeouts import Timeouts
-from pytest_k8sdistro.plugin.manager import ClusterManager
 from pytest_k8sdistro.plugin.report import footprint_settings
 from pytest_k8sdistro.plugin.session import K8sDistroSession
 from pytest_k8sdistro.provisioners.base import Provisioner
 
 if TYPE_CHECKING:
     from pytest_k8sdistro.kube.client import Kube
+    from pytest_k8sdistro.plugin.manager import ClusterManager
     from pytest_k8sdistro.suite.workloads import Workloads
 
 session_key = pytest.StashKey[K8sDistroSession]()
@@ -63,7 +63,7 @@ def cluster(request: pytest.FixtureRequest, k8sdistro_spec: DistroSpec) -> Itera
     """
     # ClusterUnavailable propagates as it is: the plugin reports it as "could not
     # test" (an error, never a failure), with the cause once in the summary.
-    found = _session(request).manager.acquire(k8sdistro_spec)
+    found = _session(request).cluster(k8sdistro_spec)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KUBECONFIG", found.kubeconfig)
         yield found
@@ -156,6 +156,8 @@ def k8sdistro_other_cluster(
     run's own cluster is never touched; a start that fails raises the provisioner's
     error. Clusters still up at the end of the session are removed then.
     """
+    from pytest_k8sdistro.plugin.manager import ClusterManager
+
     state = _session(request)
     managers: list[ClusterManager] = []
     counter = itertools.count()

@@ -1,10 +1,12 @@
 """One cluster per distribution for the whole run, shared by pytest-xdist workers.
 
-The first process that needs a distribution's cluster creates it while holding a
-file lock, and records it in a JSON state file in the run's shared temporary
-directory; every other process attaches to the recorded cluster. The process
-that controls the run (the xdist controller, or pytest itself without xdist)
-tears clusters down once, after the last worker is done.
+The first process (or thread) that needs a distribution's cluster creates it while
+holding that cluster's own file lock, and records it in a JSON state file in the
+run's shared temporary directory; every other process attaches to the recorded
+cluster. Each cluster has its own lock, so several distributions boot side by
+side; the state file's lock is only held to read or write it. The process that
+controls the run (the xdist controller, or pytest itself without xdist) tears
+clusters down once, after the last worker is done, all of them at once.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from filelock import FileLock
 
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import DistroSpec
@@ -28,6 +29,8 @@ from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.base import Provisioner
 
 if TYPE_CHECKING:
+    from filelock import FileLock
+
     from pytest_k8sdistro.kube.readiness import Wait
 
 #: A pitfall of every distribution in a container, cited in timeouts beside the
@@ -74,14 +77,16 @@ class ClusterManager:
         self.progress = progress
         self.kept_dir = kept_dir
         self._state_path = run_dir / "k8sdistro-state.json"
-        self._lock = FileLock(str(run_dir / "k8sdistro-state.lock"))
+        self._lock_path = run_dir / "k8sdistro-state.lock"
         self._diagnostics_dir = run_dir / "k8sdistro-diagnostics"
 
     # -- shared state -------------------------------------------------------
 
     @contextmanager
     def _state(self) -> Iterator[dict[str, Any]]:
-        with self._lock:
+        from filelock import FileLock
+
+        with FileLock(str(self._lock_path)):
             state: dict[str, Any] = {"clusters": {}, "swept": False}
             if self._state_path.exists():
                 state = json.loads(self._state_path.read_text())
@@ -98,13 +103,22 @@ class ClusterManager:
         key = cluster_key(spec, self.settings)
         return f"{key}-{self.key_suffix}" if self.key_suffix else key
 
+    def _cluster_lock(self, key: str) -> FileLock:
+        # Imported on first use: a run that acquires no cluster does not pay for it.
+        from filelock import FileLock
+
+        return FileLock(str(self._state_path.parent / f"k8sdistro-cluster-{key}.lock"))
+
     def acquire(self, spec: DistroSpec) -> Cluster:
         """The run's cluster for ``spec``, created on first use."""
         key = self.key(spec)
-        # The lock is held while a cluster boots, so that other workers wait for
-        # it instead of starting a second one.
-        with self._state() as state:
-            entry = state["clusters"].get(key)
+        # The cluster's own lock is held while it boots, so that other workers wait
+        # for it instead of starting a second one, and other clusters boot meanwhile.
+        with self._cluster_lock(key):
+            with self._state() as state:
+                entry = state["clusters"].get(key)
+                sweep = not state["swept"]
+                state["swept"] = True
             if entry is not None:
                 if "error" in entry:
                     # Told once, never tried again: not by another worker, not by
@@ -112,17 +126,18 @@ class ClusterManager:
                     raise ClusterUnavailable(str(spec), entry["error"])
                 return Cluster.from_dict(entry["cluster"])
             try:
-                if not state["swept"]:
-                    state["swept"] = True
+                if sweep:
                     self.provisioner.cleanup_leftovers()
                 cluster = self._bring_up(spec, key)
             except Exception as exc:
                 cause = (
                     str(exc) if isinstance(exc, K8sDistroError) else f"{type(exc).__name__}: {exc}"
                 )
-                state["clusters"][key] = {"error": cause}
+                with self._state() as state:
+                    state["clusters"][key] = {"error": cause}
                 raise ClusterUnavailable(str(spec), cause) from None
-            state["clusters"][key] = {"cluster": cluster.to_dict()}
+            with self._state() as state:
+                state["clusters"][key] = {"cluster": cluster.to_dict()}
             return cluster
 
     def failure(self, spec: DistroSpec) -> str | None:
@@ -222,24 +237,47 @@ class ClusterManager:
     # -- releasing ----------------------------------------------------------
 
     def release_all(self, *, failed: bool) -> None:
-        """Tear down (or keep) every cluster the run created; called once, at the end."""
+        """Tear down (or keep) every cluster the run created; called once, at the end.
+
+        Clusters are released side by side: the run's end waits for the slowest
+        teardown, not for the sum of them.
+        """
         if not self._state_path.exists():
             return
         with self._state() as state:
-            for key, entry in state["clusters"].items():
-                if "cluster" not in entry:
-                    continue
-                cluster = Cluster.from_dict(entry["cluster"])
-                if self.settings.reuse or (
-                    cluster.created and self.settings.keep.keeps(failed=failed)
-                ):
-                    self._keep(cluster)
-                elif cluster.created:
-                    if failed:
-                        self._collect_diagnostics(cluster)
-                    self.progress.say(f"removing cluster {key}")
-                    self.provisioner.destroy(cluster)
-                entry["released"] = True
+            pending = {
+                key: Cluster.from_dict(entry["cluster"])
+                for key, entry in state["clusters"].items()
+                if "cluster" in entry and not entry.get("released")
+            }
+        if not pending:
+            return
+        try:
+            if len(pending) == 1:  # in this thread: its progress is said as it happens
+                (only,) = pending.values()
+                self._release(only, failed=failed)
+                return
+            with ThreadPoolExecutor(max_workers=len(pending)) as pool:
+                outcomes = [
+                    pool.submit(self._release, cluster, failed=failed)
+                    for cluster in pending.values()
+                ]
+            self.progress.flush()
+            for outcome in outcomes:
+                outcome.result()  # a teardown's error is the run's, after every other ran
+        finally:
+            with self._state() as state:
+                for key in pending:
+                    state["clusters"][key]["released"] = True
+
+    def _release(self, cluster: Cluster, *, failed: bool) -> None:
+        if self.settings.reuse or (cluster.created and self.settings.keep.keeps(failed=failed)):
+            self._keep(cluster)
+        elif cluster.created:
+            if failed:
+                self._collect_diagnostics(cluster)
+            self.progress.say(f"removing cluster {cluster.key}")
+            self.provisioner.destroy(cluster)
 
     def _keep(self, cluster: Cluster) -> None:
         self.kept_dir.mkdir(parents=True, exist_ok=True)
@@ -247,7 +285,8 @@ class ClusterManager:
         if Path(cluster.kubeconfig) != kept_kubeconfig:
             kubeconfig.write_private(kubeconfig.load(Path(cluster.kubeconfig)), kept_kubeconfig)
             cluster.kubeconfig = str(kept_kubeconfig)
-        self.provisioner.keep(cluster)
+        if cluster.created:  # a reused cluster was marked when an earlier run kept it
+            self.provisioner.keep(cluster)
         (self.kept_dir / f"{cluster.key}.json").write_text(json.dumps(cluster.to_dict(), indent=2))
         self.progress.say(
             f"kept cluster {cluster.key}: KUBECONFIG={kept_kubeconfig}; "

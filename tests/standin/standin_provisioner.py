@@ -48,10 +48,19 @@ from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
 
 
 def record(event: str, key: str) -> None:
+    """Append ``event key pid time`` to ``$K8SDISTRO_TEST_RECORD``."""
     path = os.environ.get("K8SDISTRO_TEST_RECORD")
     if path:
         with open(path, "a") as handle:
-            handle.write(f"{event} {key} {os.getpid()}\n")
+            handle.write(f"{event} {key} {os.getpid()} {time.time():.3f}\n")
+
+
+def _linger() -> None:
+    """``$K8SDISTRO_TEST_LINGER_S`` more seconds for a create or destroy, as a real
+    node's boot and removal take: lets tests see whether two of them overlap."""
+    seconds = float(os.environ.get("K8SDISTRO_TEST_LINGER_S") or 0)
+    if seconds:
+        time.sleep(seconds)
 
 
 def _alive(pid: int) -> bool:
@@ -76,9 +85,12 @@ class StandinProcess(Provisioner):
         """The stand-in k3s as a host process, for ``spec`` (which may be a distribution a
         test's plugin adds on top of k3s's contract)."""
         record("create", key)
+        _linger()
         base = self.workdir / key
         standin = Standin(base, env={"STANDIN_VERSION": spec.version, **_fault_env()})
         standin.start()
+        if os.environ.get("K8SDISTRO_TEST_LINGER_S"):  # when it ended, too
+            record("created", key)
         assert standin.proc is not None
         data = kubeconfig.rewrite_server(
             kubeconfig.load(standin.kubeconfig), "127.0.0.1", standin.port
@@ -102,6 +114,7 @@ class StandinProcess(Provisioner):
 
     def destroy(self, cluster: Cluster) -> None:
         record("destroy", cluster.key)
+        _linger()
         pid = int(cluster.details["pid"])
         if _alive(pid):
             os.kill(pid, signal.SIGTERM)
@@ -112,6 +125,8 @@ class StandinProcess(Provisioner):
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         killall(Path(cluster.details["base"]))
+        if os.environ.get("K8SDISTRO_TEST_LINGER_S"):
+            record("destroyed", cluster.key)
 
     def attach(self, cluster: Cluster) -> bool:
         if not _alive(int(cluster.details["pid"])):

@@ -1,4 +1,4 @@
-"""How much privilege the engine grants a node container, found out once per process.
+"""How much privilege the engine grants a node container, found out once per engine.
 
 Node containers want ``--privileged`` (the distributions' docs, kind). Some sandboxes cannot
 grant it: when the engine's own capability bounding set lacks a capability (here:
@@ -9,11 +9,17 @@ unconfined, which lets the node mount and manage cgroups all the same.
 Probing starts tiny containers from the node image itself (it is local by then),
 running ``test -e /dev/kmsg`` so the same probe tells whether the kernel log device
 exists on the engine's host (kubernetes-sigs/kind#662).
+
+Each probe is a container start, and a sandboxed engine needs up to three, so the
+answer is remembered on disk (:mod:`pytest_k8sdistro.model.cache`) for a day, keyed
+by everything of the engine that could change it: its id, version, kernel,
+operating system, cgroup version, data root and security options.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +28,7 @@ import docker
 import docker.errors
 
 from pytest_k8sdistro.errors import ProvisionError
+from pytest_k8sdistro.model import cache
 
 #: "host": a privileged container sees it already; "device": passed in with --device;
 #: "null": the host has none, /dev/null is bound in its place so the kubelet can open it.
@@ -82,25 +89,82 @@ CANDIDATES: tuple[Privileges, ...] = (
 
 _cache: dict[str, Privileges] = {}
 _lock = threading.Lock()
+CACHE_SECTION = "engine-privileges"
+CACHE_MAX_AGE_S = 24 * 3600.0
+#: The parts of ``docker info`` that decide what the engine can grant.
+FINGERPRINT_KEYS = (
+    "ID",
+    "ServerVersion",
+    "KernelVersion",
+    "OperatingSystem",
+    "CgroupVersion",
+    "DockerRootDir",
+    "SecurityOptions",
+)
 
 
 def detect(
     client: docker.DockerClient, image: str, labels: dict[str, str], say: Any = None
 ) -> Privileges:
-    """The privileges node containers get on this engine, probed once per process.
+    """The privileges node containers get on this engine, probed once per engine.
 
-    ``say`` (a callable taking a message) hears the outcome the first time only.
+    ``say`` (a callable taking a message) hears the outcome once per process.
     """
     key = str(client.api.base_url)
     with _lock:
         found = _cache.get(key)
         if found is not None:
             return found
-        found = _probe_all(client, image, labels)
+        fingerprint = engine_fingerprint(client)
+        remembered = _remembered(fingerprint) if fingerprint else None
+        found = remembered or _probe_all(client, image, labels)
+        if fingerprint and remembered is None:
+            cache.write(CACHE_SECTION, fingerprint, _to_dict(found))
         _cache[key] = found
     if say is not None:
-        say(found.describe())
+        say(found.describe() + (" (as probed earlier on this engine)" if remembered else ""))
     return found
+
+
+def engine_fingerprint(client: docker.DockerClient) -> str | None:
+    """A key for what this engine grants, or None when it does not say (no disk cache)."""
+    try:
+        info = client.info()
+    except Exception:  # an engine that cannot answer is reported by the start itself
+        return None
+    if not isinstance(info, dict) or not info.get("ID"):
+        return None
+    parts = [str(client.api.base_url), *(repr(info.get(k)) for k in FINGERPRINT_KEYS)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _to_dict(found: Privileges) -> dict[str, Any]:
+    return {
+        "privileged": found.privileged,
+        "cap_add": list(found.cap_add),
+        "cap_drop": list(found.cap_drop),
+        "kmsg": found.kmsg,
+        "refused": list(found.refused),
+    }
+
+
+def _remembered(fingerprint: str) -> Privileges | None:
+    data = cache.read(CACHE_SECTION, fingerprint, max_age_s=CACHE_MAX_AGE_S)
+    if data is None:
+        return None
+    try:
+        kmsg = data["kmsg"]
+        if kmsg not in ("host", "device", "null"):
+            return None
+        return Privileges(
+            privileged=bool(data["privileged"]),
+            cap_add=tuple(str(c) for c in data["cap_add"]),
+            cap_drop=tuple(str(c) for c in data["cap_drop"]),
+            kmsg=kmsg,
+            refused=tuple(str(r) for r in data["refused"]),
+        )
+    except (KeyError, TypeError):
+        return None
 
 
 def _probe_all(client: docker.DockerClient, image: str, labels: dict[str, str]) -> Privileges:
@@ -170,6 +234,8 @@ def _short(message: str) -> str:
 
 
 def forget() -> None:
-    """Drop the cached outcome (tests)."""
+    """Drop every remembered outcome, in this process and on disk: the next
+    :func:`detect` probes again."""
     with _lock:
         _cache.clear()
+        cache.forget(CACHE_SECTION)

@@ -9,6 +9,7 @@ import io
 import posixpath
 import re
 import tarfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +44,9 @@ from pytest_k8sdistro.provisioners.docker import (
 
 T = TypeVar("T")
 
-POLL_S = 1.0
+# Short: each stage a node passes is seen this much later at most, and a read costs
+# the engine or API next to nothing.
+POLL_S = 0.25
 #: Subnets tried for a dual-stack network before giving up.
 NETWORK_ATTEMPTS = 5
 #: How long a restarted server may take to have a new child process: the supervisor
@@ -65,6 +68,8 @@ class DockerProvisioner(Provisioner):
     )
 
     _client: docker.DockerClient | None = None
+    #: Clusters boot in threads of their own; they share one client.
+    _client_lock = threading.Lock()
 
     @classmethod
     def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
@@ -130,9 +135,10 @@ class DockerProvisioner(Provisioner):
 
     @property
     def client(self) -> docker.DockerClient:
-        if self._client is None:
-            self._client = engine.connect()
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = engine.connect()
+            return self._client
 
     # -- leftovers ------------------------------------------------------------
 
