@@ -111,7 +111,8 @@ def test_the_installed_suites_run_outside_the_checkout(
     # Under -n 3 the memory tiers ran on a cluster of their own, and the report says so.
     markdown = report.with_suffix(".md").read_text()
     assert "Measured on a cluster of its own" in markdown, markdown
-    assert "✗" not in markdown
+    # No row says a feature failed (the legend names the mark, rows must not use it).
+    assert not [row for row in markdown.splitlines() if row.startswith("|") and "✗" in row]
 
 
 def test_readme_links_work_on_the_package_index_page() -> None:
