@@ -49,6 +49,11 @@ def usage_error(pytester: pytest.Pytester, *args: str) -> str:
         (["--distro-provisioner=ssh://ci@h:99999"], "port is not a number"),
         (["--distro=k3s", "--distro-addons=dns"], "add --distro=microk8s"),
         (
+            ["--distro=microk8s:1.36/stable", "--distro-addons=dns,dashboard"],
+            "for microk8s:1.36/stable: dashboard is gone from 1.36 on "
+            "(canonical/microk8s-core-addons#399); drop it",
+        ),
+        (
             [
                 "--distro=k3s",
                 "--distro-provisioner=host",
@@ -134,6 +139,16 @@ def test_microk8s_expectations_follow_the_addons() -> None:
     assert enabled.storage_class == "microk8s-hostpath"
     assert enabled.default_ingress_class == "public"
     assert enabled.load_balancer == "metallb"
+
+
+def test_dashboard_is_accepted_where_it_still_ships() -> None:
+    assert ADDONS.missing_at(("dns", "dashboard"), "1.35/stable") == []
+    assert ADDONS.missing_at(("dashboard",), "1.36/stable") != []
+
+
+def test_microk8s_disk_counts_its_common_data_too() -> None:
+    # $SNAP_COMMON holds containerd's images and the kubelet's root-dir.
+    assert "/var/snap/microk8s/common" in get_profile("microk8s").data_dirs
 
 
 def test_local_target_runs_here_and_knows_whether_it_is_root(tmp_path: Path) -> None:

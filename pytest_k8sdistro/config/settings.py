@@ -256,12 +256,17 @@ def _addons(value: str | None, distros: tuple[DistroSpec, ...]) -> tuple[str, ..
     addons = with_addons[0].profile.addons
     assert addons is not None  # chosen for having them
     try:
-        return addons.parse(value)
+        parsed = addons.parse(value)
     except ConfigError as exc:
         raise ConfigError(
             f"{value!r}: {exc}; accepted: {', '.join(addons.known)}"
             + "".join(f" ({name} as {example})" for name, example in addons.need_argument.items())
         ) from None
+    for spec in with_addons:
+        gone = addons.missing_at(parsed, spec.version)
+        if gone:
+            raise ConfigError(f"{value!r} for {spec}: {'; '.join(gone)}; drop it")
+    return parsed
 
 
 def _check(settings: Settings, cls: type[Provisioner], *, explicit_keep: KeepPolicy | None) -> None:

@@ -68,6 +68,9 @@ ADDONS = Addons(
     when_enabled={"metrics-server": {"metrics_server": True}},
     # 'microk8s enable metallb' asks for the range interactively and would hang.
     need_argument={"metallb": "metallb:10.64.140.43-10.64.140.49"},
+    # Deleted from core-addons' main in PR#399 (2026-05-20), which the v1.36 snap's
+    # repositories.sh points at (tag v1.36).
+    removed={"dashboard": ("1.36", "canonical/microk8s-core-addons#399")},
 )
 
 
@@ -204,7 +207,15 @@ PROFILE = DistroProfile(
     ),
     addons=ADDONS,
     # The snap (a squashfs mount) and its writable data.
-    data_dirs=("/snap/microk8s/current", "/var/snap/microk8s/current"),
+    # $SNAP, $SNAP_DATA and $SNAP_COMMON; the last holds containerd's root (every
+    # image), the kubelet's root-dir and hostpath-storage's volumes
+    # (microk8s@1.35 microk8s-resources/default-args/containerd and kubelet:
+    # --root ${SNAP_COMMON}/var/lib/containerd, --root-dir=${SNAP_COMMON}/var/lib/kubelet).
+    data_dirs=(
+        "/snap/microk8s/current",
+        "/var/snap/microk8s/current",
+        "/var/snap/microk8s/common",
+    ),
     # dqlite's files (canonical/microk8s: the snap's var/kubernetes/backend).
     datastore_files={"dqlite": (("/var/snap/microk8s/current/var/kubernetes/backend", "dir"),)},
     unconfirmed=(

@@ -155,6 +155,20 @@ class Addons:
     when_enabled: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Addons that take an argument and cannot go without one, with an example.
     need_argument: Mapping[str, str] = field(default_factory=dict)
+    #: Addon -> (the first minor without it, where upstream says so).
+    removed: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def missing_at(self, addons: tuple[str, ...], version: str) -> list[str]:
+        """Messages for each of ``addons`` that ``version`` no longer has."""
+        minor = versions.minor_of(version)
+        found = []
+        for addon in addons:
+            name = addon.partition(":")[0]
+            if name in self.removed:
+                since, source = self.removed[name]
+                if minor >= versions.parse_minor(since):
+                    found.append(f"{name} is gone from {since} on ({source})")
+        return found
 
     def parse(self, value: str) -> tuple[str, ...]:
         """``dns,hostpath-storage,metallb:RANGE`` as a tuple; :class:`ConfigError` if bad."""
