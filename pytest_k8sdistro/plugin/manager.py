@@ -117,8 +117,7 @@ class ClusterManager:
         with self._cluster_lock(key):
             with self._state() as state:
                 entry = state["clusters"].get(key)
-                sweep = not state["swept"]
-                state["swept"] = True
+            sweep = entry is None and self.claim_sweep()
             if entry is not None:
                 if "error" in entry:
                     # Told once, never tried again: not by another worker, not by
@@ -139,6 +138,21 @@ class ClusterManager:
             with self._state() as state:
                 state["clusters"][key] = {"cluster": cluster.to_dict()}
             return cluster
+
+    def claim_sweep(self) -> bool:
+        """Whether this caller is the one to remove dead runs' leftovers (once a run)."""
+        with self._state() as state:
+            mine = not state["swept"]
+            state["swept"] = True
+        return mine
+
+    def sweep(self) -> None:
+        """Remove dead runs' leftovers beside the boots: it only ever touches what a
+        run whose process is gone made, never this run's clusters."""
+        try:
+            self.provisioner.cleanup_leftovers()
+        except Exception as exc:  # not this run's clusters: say it, test on
+            self.progress.say(f"could not remove the leftovers of earlier runs: {exc}")
 
     def failure(self, spec: DistroSpec) -> str | None:
         """Why ``spec``'s cluster could not be had in this run, or None."""

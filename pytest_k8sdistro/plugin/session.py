@@ -41,7 +41,7 @@ class K8sDistroSession:
         self.failed = False
         self._manager: ClusterManager | None = None
         self._previous_sigterm: Any = None
-        self._boots: dict[str, Future[Cluster]] = {}
+        self._boots: dict[str, Future[Any]] = {}
         self._boot_pool: ThreadPoolExecutor | None = None
 
     # -- wiring --------------------------------------------------------------
@@ -91,8 +91,11 @@ class K8sDistroSession:
             return
         manager = self.manager
         self._boot_pool = ThreadPoolExecutor(
-            max_workers=len(specs), thread_name_prefix="k8sdistro-boot"
+            max_workers=len(specs) + 1, thread_name_prefix="k8sdistro-boot"
         )
+        if manager.claim_sweep():
+            # Beside the boots rather than before them.
+            self._boots["leftovers"] = self._boot_pool.submit(manager.sweep)
         for spec in specs:
             self._boots[str(spec)] = self._boot_pool.submit(manager.acquire, spec)
 
@@ -101,7 +104,7 @@ class K8sDistroSession:
         self._wait_for_boot(self._boots.get(str(spec)))
         return self.manager.acquire(spec)
 
-    def _wait_for_boot(self, boot: Future[Cluster] | None) -> None:
+    def _wait_for_boot(self, boot: Future[Any] | None) -> None:
         if boot is None:
             return
         progress = self.manager.progress
