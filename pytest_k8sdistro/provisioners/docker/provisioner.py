@@ -44,9 +44,8 @@ from pytest_k8sdistro.provisioners.docker import (
 
 T = TypeVar("T")
 
-# Short: each stage a node passes is seen this much later at most, and a read costs
-# the engine or API next to nothing.
-POLL_S = 0.25
+# How often a node's files are read while it starts (its kubeconfig, its join token).
+POLL_S = 1.0
 #: Subnets tried for a dual-stack network before giving up.
 NETWORK_ATTEMPTS = 5
 #: How long a restarted server may take to have a new child process: the supervisor
