@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 
 import docker
@@ -28,6 +29,16 @@ def alias(engine: docker.DockerClient) -> Iterator[dict[str, str]]:
     for ref in made.values():
         with contextlib.suppress(docker.errors.ImageNotFound):
             engine.images.remove(ref)
+
+
+def own_tag(engine: docker.DockerClient, source: str, name: str) -> str:
+    """Tag the image ``source`` as ``pytest-k8sdistro-test/NAME:<random>`` and return it:
+    a reference of the test's own, so the cluster key (which hashes the image) is too.
+    Record it in ``alias`` (or remove it) so that it goes after the test."""
+    ref = f"pytest-k8sdistro-test/{name}:{uuid.uuid4().hex[:10]}"
+    repository, tag = ref.split(":")
+    engine.images.get(source).tag(repository, tag)
+    return ref
 
 
 def of_cluster(engine: docker.DockerClient, key: str) -> list[str]:

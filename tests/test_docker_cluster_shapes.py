@@ -4,12 +4,11 @@ and nothing labelled stays behind."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import docker
 import pytest
-from docker_fixtures import of_cluster, remove_cluster
+from docker_fixtures import of_cluster, own_tag, remove_cluster
 from image.specs import StandinImages
 
 pytestmark = pytest.mark.docker
@@ -35,10 +34,7 @@ def test_nodes_and_network_are_dual_stack(kube, cluster):
 
 
 def tag(engine: docker.DockerClient, source: str, name: str) -> str:
-    ref = f"pytest-k8sdistro-test/shape-{name}:{uuid.uuid4().hex[:10]}"
-    repository, tag_name = ref.split(":")
-    engine.images.get(source).tag(repository, tag_name)
-    return ref
+    return own_tag(engine, source, f"shape-{name}")
 
 
 def cluster_key(result: pytest.RunResult) -> str:

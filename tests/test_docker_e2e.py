@@ -11,13 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import docker
 import docker.errors
 import pytest
-from docker_fixtures import of_cluster, remove_cluster
+from docker_fixtures import of_cluster, own_tag, remove_cluster
 from image.specs import StandinImages
 
 pytestmark = pytest.mark.docker
@@ -34,10 +33,7 @@ def test_lists_its_node(kube, cluster):
 
 
 def tag(engine: docker.DockerClient, images: StandinImages, distro: str) -> str:
-    ref = f"pytest-k8sdistro-test/e2e-{distro}:{uuid.uuid4().hex[:10]}"
-    repository, tag_name = ref.split(":")
-    engine.images.get(images.for_distro(distro).ref).tag(repository, tag_name)
-    return ref
+    return own_tag(engine, images.for_distro(distro).ref, f"e2e-{distro}")
 
 
 @pytest.mark.parametrize("distro", ["k3s", "k0s"])

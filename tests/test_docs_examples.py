@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 
 import docker
 import pytest
+from docker_fixtures import own_tag
 from image.specs import StandinImages
 
 pytestmark = pytest.mark.docker
@@ -32,9 +32,7 @@ def test_the_examples_pass(
     alias: dict[str, str],
     distro: str,
 ) -> None:
-    ref = f"pytest-k8sdistro-test/docs-{distro}:{uuid.uuid4().hex[:10]}"
-    engine.images.get(standin_images.for_distro(distro).ref).tag(*ref.split(":"))
-    alias[distro] = ref
+    ref = alias[distro] = own_tag(engine, standin_images.for_distro(distro).ref, f"docs-{distro}")
     found = examples()
     pytester.makepyfile(**{f"test_example_{n}": code for n, code in enumerate(found)})
     tests = sum(code.count("\ndef test_") + code.startswith("def test_") for code in found)

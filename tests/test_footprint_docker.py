@@ -23,6 +23,7 @@ from typing import Any
 import docker
 import docker.errors
 import pytest
+from docker_fixtures import own_tag
 from image.specs import StandinImages
 
 from pytest_k8sdistro.provisioners.docker import labels
@@ -57,9 +58,7 @@ def aliases(engine: docker.DockerClient) -> Iterator[list[str]]:
 def _alias(engine: docker.DockerClient, source: str, made: list[str]) -> str:
     """A tag of this test for ``source``, made just before use (other sessions' clean-ups
     may remove test tags they did not make)."""
-    ref = f"pytest-k8sdistro-test/footprint-k0s:{uuid.uuid4().hex[:10]}"
-    repository, tag = ref.split(":")
-    engine.images.get(source).tag(repository, tag)
+    ref = own_tag(engine, source, "footprint-k0s")
     made.append(ref)
     return ref
 

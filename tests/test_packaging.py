@@ -14,13 +14,13 @@ import subprocess
 import sys
 import tarfile
 import tomllib
-import uuid
 import venv
 import zipfile
 from pathlib import Path
 
 import docker
 import pytest
+from docker_fixtures import own_tag
 from image.specs import StandinImages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,9 +84,7 @@ def test_the_installed_suites_run_outside_the_checkout(
         check=True,
         timeout=900,
     )
-    ref = f"pytest-k8sdistro-test/wheel-k3s:{uuid.uuid4().hex[:10]}"
-    engine.images.get(standin_images.k3s.ref).tag(*ref.split(":"))
-    alias["k3s"] = ref
+    ref = alias["k3s"] = own_tag(engine, standin_images.k3s.ref, "wheel-k3s")
     report = home / "report"  # .md, .json and .html
     # Nothing of the checkout may be importable: not its suites, not its stand-ins.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -16,10 +16,9 @@ import pytest
 
 from pytest_k8sdistro.config.footprint import FootprintSettings
 from pytest_k8sdistro.distros.profile import Expectations
-from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.plugin import outcome
 from pytest_k8sdistro.plugin.manager import cluster_key
-from pytest_k8sdistro.plugin.session import K8sDistroSession
+from pytest_k8sdistro.plugin.session import K8sDistroSession, spec_of
 from pytest_k8sdistro.report import model, timeline
 from pytest_k8sdistro.report.write import append_step_summary, write
 
@@ -39,12 +38,6 @@ def claims(expectations: Expectations) -> dict[str, str]:
         "multinode": "yes" if e.multi_node else "no",
         "upgrade": "hitless" if e.hitless_upgrade else "with downtime",
     }
-
-
-def _spec_of(item: pytest.Item) -> DistroSpec | None:
-    callspec = getattr(item, "callspec", None)
-    spec = callspec.params.get("k8sdistro_spec") if callspec else None
-    return spec if isinstance(spec, DistroSpec) else None
 
 
 def _source() -> str:
@@ -76,7 +69,7 @@ class ReportCollector:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        spec = _spec_of(item)
+        spec = spec_of(item)
         if spec is not None:
             report.user_properties.append(
                 (model.DISTRO_PROPERTY, model.entry_key(spec.name, spec.version))

@@ -34,7 +34,7 @@ from pytest_k8sdistro.plugin.fixtures import (  # noqa: F401 - fixtures are foun
     suite_timeouts,
     work,
 )
-from pytest_k8sdistro.plugin.session import K8sDistroSession, XdistHooks
+from pytest_k8sdistro.plugin.session import K8sDistroSession, XdistHooks, spec_of
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -93,14 +93,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-def _spec_of(item: pytest.Item) -> DistroSpec | None:
-    callspec = getattr(item, "callspec", None)
-    spec = callspec.params.get("k8sdistro_spec") if callspec else None
-    return spec if isinstance(spec, DistroSpec) else None
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    spec = _spec_of(item)
+    spec = spec_of(item)
     if spec is None:
         return
     settings: Settings = item.config.stash[settings_key]

@@ -185,15 +185,21 @@ class XdistHooks:
         node.workerinput[WORKER_INPUT_KEY] = self.state.run.to_dict()
 
 
+def spec_of(item: pytest.Item) -> DistroSpec | None:
+    """The distribution a collected test is parametrized with, if any."""
+    callspec = getattr(item, "callspec", None)
+    spec = callspec.params.get("k8sdistro_spec") if callspec else None
+    return spec if isinstance(spec, DistroSpec) else None
+
+
 def _needed(items: list[pytest.Item]) -> list[DistroSpec]:
     """The distributions whose cluster a collected test uses, in the order of --distro."""
     needed: list[DistroSpec] = []
     for item in items:
         if "cluster" not in getattr(item, "fixturenames", ()):
             continue  # the closure of its fixtures: kube, namespace, node... need it too
-        callspec = getattr(item, "callspec", None)
-        spec = callspec.params.get("k8sdistro_spec") if callspec else None
-        if isinstance(spec, DistroSpec) and spec not in needed:
+        spec = spec_of(item)
+        if spec is not None and spec not in needed:
             needed.append(spec)
     return needed
 

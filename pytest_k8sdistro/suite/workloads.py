@@ -11,6 +11,7 @@ directory to :class:`Workloads` for others.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import urllib.error
 import urllib.request
@@ -34,6 +35,7 @@ from pytest_k8sdistro.model.cluster import Cluster
 from pytest_k8sdistro.model.timeouts import Timeouts
 
 
+@functools.cache
 def suite_manifests() -> Path:
     """The directory of the shipped suites' manifests.
 

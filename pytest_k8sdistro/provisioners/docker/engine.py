@@ -68,7 +68,3 @@ def cpus() -> int | None:
             client.close()
     except (docker.errors.DockerException, requests.exceptions.RequestException, ValueError):
         return None
-
-
-def facts(client: docker.DockerClient) -> EngineFacts:
-    return EngineFacts.from_info(client.info())

@@ -104,18 +104,24 @@ FINGERPRINT_KEYS = (
 
 
 def detect(
-    client: docker.DockerClient, image: str, labels: dict[str, str], say: Any = None
+    client: docker.DockerClient,
+    image: str,
+    labels: dict[str, str],
+    say: Any = None,
+    *,
+    info: dict[str, Any] | None = None,
 ) -> Privileges:
     """The privileges node containers get on this engine, probed once per engine.
 
-    ``say`` (a callable taking a message) hears the outcome once per process.
+    ``say`` (a callable taking a message) hears the outcome once per process;
+    ``info`` is the engine's ``docker info`` when the caller has it already.
     """
     key = str(client.api.base_url)
     with _lock:
         found = _cache.get(key)
         if found is not None:
             return found
-        fingerprint = engine_fingerprint(client)
+        fingerprint = engine_fingerprint(client, info)
         remembered = _remembered(fingerprint) if fingerprint else None
         found = remembered or _probe_all(client, image, labels)
         if fingerprint and remembered is None:
@@ -126,12 +132,15 @@ def detect(
     return found
 
 
-def engine_fingerprint(client: docker.DockerClient) -> str | None:
+def engine_fingerprint(
+    client: docker.DockerClient, info: dict[str, Any] | None = None
+) -> str | None:
     """A key for what this engine grants, or None when it does not say (no disk cache)."""
-    try:
-        info = client.info()
-    except Exception:  # an engine that cannot answer is reported by the start itself
-        return None
+    if info is None:
+        try:
+            info = client.info()
+        except Exception:  # an engine that cannot answer is reported by the start itself
+            return None
     if not isinstance(info, dict) or not info.get("ID"):
         return None
     parts = [str(client.api.base_url), *(repr(info.get(k)) for k in FINGERPRINT_KEYS)]

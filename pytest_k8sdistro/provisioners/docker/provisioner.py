@@ -404,9 +404,12 @@ class _Creation:
         return labels.for_run(self.owner.run, self.key, role)
 
     def run(self) -> Cluster:
-        facts = engine.facts(self.client)
+        info = self.client.info()  # once: the host facts and the privileges' key
+        facts = engine.EngineFacts.from_info(info)
         images.ensure(self.client, self.image, archive=self.settings.image_archive, say=self.say)
-        granted = privileges.detect(self.client, self.image, self.labels("probe"), say=self.say)
+        granted = privileges.detect(
+            self.client, self.image, self.labels("probe"), say=self.say, info=info
+        )
         host = node.HostFacts(cgroup_v2=facts.cgroup_v2, privileges=granted)
         server_name = self._names()
         dual = self.settings.ip_family == "dual"
