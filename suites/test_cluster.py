@@ -11,7 +11,7 @@ from pytest_k8sdistro.suite import Cluster, Distro, Kube, expect
 
 
 def _kubernetes_version(version: str) -> str:
-    """``v1.33.6`` for ``v1.33.6+k3s1`` (k0s drops its ``.N`` suffix in gitVersion)."""
+    """``v1.33.6`` for ``v1.36.5+k3s1`` (k0s drops its ``.N`` suffix in gitVersion)."""
     match = re.match(r"v?\d+\.\d+\.\d+", version)
     return match.group(0).lstrip("v") if match else version
 

@@ -1,7 +1,7 @@
 """Upgrade: the distribution's own in-place upgrade, while a workload is probed from outside.
 
 Runs with ``--distro-upgrade-to=VERSION`` (skipped without it), e.g.
-``pytest suites/test_upgrade.py --distro=k3s:v1.33.6+k3s1 --distro-upgrade-to=v1.34.1+k3s1``.
+``pytest suites/test_upgrade.py --distro=k3s:v1.36.5+k3s1 --distro-upgrade-to=v1.37.2+k3s1``.
 A web Deployment is served to the host through the load balancer where the profile
 has one (k3s ServiceLB), else through a hostPort on a node port the provisioner
 publishes. Two probers run outside the cluster (the workload, and the API's

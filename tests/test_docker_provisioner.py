@@ -24,7 +24,7 @@ import docker
 import docker.errors
 import pytest
 import yaml
-from image.specs import StandinImages
+from image.specs import STANDINS, StandinImages
 from kubernetes import client as k8s
 
 from pytest_k8sdistro.config.settings import Settings
@@ -33,13 +33,14 @@ from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.kube import api as kube
 from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
 from pytest_k8sdistro.progress import Progress
-from pytest_k8sdistro.provisioners.docker import labels, privileges
+from pytest_k8sdistro.provisioners.docker import labels, privileges, shipped
 from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner, _Creation
 
 pytestmark = pytest.mark.docker
 
 TEST_LABELS = {"pytest-k8sdistro.test": "1"}
-VERSIONS = {"k3s": "v1.33.6+k3s1", "k0s": "v1.33.13+k0s.0"}
+STANDIN_SPECS = {s.version: s for s in STANDINS}
+VERSIONS = {"k3s": "v1.36.5+k3s1", "k0s": "v1.36.3+k0s.2"}
 
 Make = Callable[..., DockerProvisioner]
 
@@ -539,30 +540,54 @@ def test_restart_server_keeps_the_container_and_its_pods(
     assert after.restart_count == before.restart_count == 0
 
 
-def test_replace_binary_upgrades_in_place(
-    make: Make, engine: docker.DockerClient, standin_images: StandinImages
+def _node_info(cluster: Cluster) -> tuple[str, str]:
+    """The first node's kubelet and container runtime versions."""
+    api = kube.api_client(cluster.kubeconfig)
+    try:
+        info = k8s.CoreV1Api(api).list_node().items[0].status.node_info
+        return str(info.kubelet_version), str(info.container_runtime_version)
+    finally:
+        api.close()
+
+
+def _files(container_or_source: Any, path: str) -> dict[str, tuple[str, str]]:
+    stream, _ = container_or_source.get_archive(path)
+    return shipped.entries(b"".join(stream))
+
+
+@pytest.mark.parametrize("distro", ["k3s", "k0s"])
+def test_an_upgrade_replaces_everything_the_image_ships(
+    make: Make, engine: docker.DockerClient, standin_images: StandinImages, distro: str
 ) -> None:
-    provisioner = make("k3s")
-    cluster = provisioner.create(spec(), key())
+    """The stand-ins lay their files out as the real images do: rancher/k3s has
+    containerd, its shim, runc and the CNI plugins beside /bin/k3s; k0s carries them
+    inside and unpacks them to <data-dir>/bin when its binary changed. After the
+    upgrade the node runs the target's containerd, not the old one."""
+    provisioner = make(distro)
+    cluster = provisioner.create(spec(distro), key())
     wait_for("the node", lambda: node_names(cluster))
     running = sleeper_pod(cluster)
     before = wait_for("the pod to run", running)
     container_id = cluster.details["containers"][0]
+    target = standin_images.for_distro(distro, "upgrade")
+    old_runtime = _node_info(cluster)[1]
+    new_runtime = f"containerd://{STANDIN_SPECS[target.version].containerd}"
+    assert old_runtime != new_runtime
 
-    provisioner.replace_binary(cluster, standin_images.k3s_upgrade.ref)
+    provisioner.upgrade(cluster, target.version, image=target.ref)
 
-    def kubelet_version() -> str:
-        api = kube.api_client(cluster.kubeconfig)
-        try:
-            node = k8s.CoreV1Api(api).list_node().items[0]
-            return str(node.status.node_info.kubelet_version)
-        finally:
-            api.close()
-
-    wait_for("the new version", lambda: kubelet_version() == standin_images.k3s_upgrade.version)
-    assert engine.containers.get(container_id).status == "running"
+    wait_for("the new versions", lambda: _node_info(cluster) == (target.version, new_runtime))
+    node = engine.containers.get(container_id)
+    assert node.status == "running"
     assert wait_for("the pod", running).container_id == before.container_id
-    # The binary's source container was created, read and removed.
+    source = engine.containers.create(target.ref, entrypoint=["/bin/true"])
+    try:
+        for path in provisioner._start_of(cluster).upgrade_paths:
+            expected = _files(source, path)
+            assert expected and _files(node, path) == expected, path
+    finally:
+        source.remove(force=True, v=True)
+    # The files' source container was created, read and removed.
     assert (
         engine.containers.list(
             ignore_removed=True,

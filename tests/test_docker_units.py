@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import ipaddress
 import os
@@ -14,23 +15,21 @@ import docker.errors
 import pytest
 import yaml
 
-from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.profile import Role
 from pytest_k8sdistro.distros.registry import get_profile
 from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.model import cache
 from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, RunIdentity
-from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.docker import (
     cleanup,
     images,
     labels,
     node,
     privileges,
+    shipped,
     supervisor,
 )
 from pytest_k8sdistro.provisioners.docker.privileges import CANDIDATES, Privileges
-from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner
 
 FALLBACK = Privileges(privileged=False, cap_add=("ALL",), cap_drop=("SYS_RESOURCE",), kmsg="device")
 RUN = RunIdentity(run_id="abc123def456", pid=os.getpid(), hostname="here")
@@ -160,7 +159,7 @@ def test_agents_join_per_distro() -> None:
 
 def test_names_and_volume_names() -> None:
     assert (
-        node.container_name("k3s-v1.33.6-k3s1", "agent", 2) == "k8sdistro-k3s-v1.33.6-k3s1-agent-2"
+        node.container_name("k3s-v1.36.5-k3s1", "agent", 2) == "k8sdistro-k3s-v1.36.5-k3s1-agent-2"
     )
     assert node.volume_name("c", "/var/lib/rancher/k3s") == "c-var-lib-rancher-k3s"
 
@@ -344,8 +343,8 @@ def test_pull_progress_is_summarised_not_spammed() -> None:
 
 
 def test_how_to_supply_names_every_way() -> None:
-    text = images.how_to_supply("rancher/k3s:v1.33.6-k3s1")
-    assert "docker pull rancher/k3s:v1.33.6-k3s1" in text
+    text = images.how_to_supply("rancher/k3s:v1.36.5-k3s1")
+    assert "docker pull rancher/k3s:v1.36.5-k3s1" in text
     assert "docker save" in text and "--distro-image-archive" in text
     assert "--distro-image=" in text
 
@@ -353,7 +352,7 @@ def test_how_to_supply_names_every_way() -> None:
 @pytest.mark.parametrize(
     ("ref", "expected"),
     [
-        ("rancher/k3s:v1.33.6-k3s1", ("rancher/k3s", "v1.33.6-k3s1")),
+        ("rancher/k3s:v1.36.5-k3s1", ("rancher/k3s", "v1.36.5-k3s1")),
         ("localhost:5000/k3s", ("localhost:5000/k3s", "latest")),
         ("localhost:5000/k3s:v1", ("localhost:5000/k3s", "v1")),
         ("k3s@sha256:abc", ("k3s@sha256:abc", None)),
@@ -443,7 +442,7 @@ def test_the_privilege_probe_is_remembered_per_engine_across_runs(
     assert not list((tmp_path / "cache").rglob("*.json"))
 
 
-def test_the_binary_source_container_takes_its_anonymous_volumes_with_it(tmp_path: Path) -> None:
+def test_the_binary_source_container_takes_its_anonymous_volumes_with_it() -> None:
     payload = io.BytesIO()
     with tarfile.open(fileobj=payload, mode="w") as tar:
         info = tarfile.TarInfo("k3s")
@@ -453,7 +452,9 @@ def test_the_binary_source_container_takes_its_anonymous_volumes_with_it(tmp_pat
     source.get_archive = lambda path: ([payload.getvalue()], {})  # type: ignore[attr-defined]
     engine = type("Engine", (), {})()
     engine.containers = type("Containers", (), {"create": lambda self, image, **kw: source})()
-    provisioner = DockerProvisioner(Settings(distros=()), RUN, tmp_path, Progress())
-    provisioner._client = engine  # type: ignore[assignment]
-    assert provisioner._binary_from("img/k3s:2", "/bin/k3s") == payload.getvalue()
+    [got] = shipped.from_image(
+        engine, "img/k3s:2", ["/bin/k3s"], labels={}, required="/bin/k3s", say=print
+    )
+    assert got.data == payload.getvalue()
+    assert got.entries == {"k3s": ("file", hashlib.sha256(b"bin").hexdigest())}
     assert source.removed == {"force": True, "v": True}

@@ -110,7 +110,7 @@ def test_footprint_report_against_the_standins(
     k3s.assert_outcomes(passed=5, failed=1)
     text = k3s.stdout.str()
     found = re.search(r"found:\s+([\d.]+) MiB: ([\d.]+) MiB median", text)
-    assert "idle memory of k3s v1.33.6+k3s1 is above the threshold" in text
+    assert "idle memory of k3s v1.36.5+k3s1 is above the threshold" in text
     assert "expected: at most 128.0 MiB (--distro-memory-max) with tier 'empty' deployed" in text
     assert found is not None and float(found.group(1)) > HOLD_MIB, text
     assert _owned(engine, held_image) == []  # both clusters removed
@@ -128,8 +128,8 @@ def test_footprint_report_against_the_standins(
         == 0
     )
     report = json.loads(merged.with_suffix(".json").read_text())
-    k3s_entry = report["distros"]["k3s v1.33.6+k3s1"]
-    k0s_entry = report["distros"]["k0s v1.33.13+k0s.0"]
+    k3s_entry = report["distros"]["k3s v1.36.5+k3s1"]
+    k0s_entry = report["distros"]["k0s v1.36.3+k0s.2"]
     for entry in (k3s_entry, k0s_entry):
         assert entry["memory"]["empty"]["median_mib"] > 50
         assert entry["disk"]["install_bytes"] > 0 and entry["disk"]["image_bytes"] > 0

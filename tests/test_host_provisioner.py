@@ -112,8 +112,9 @@ def test_settings_keep_the_url_and_key_the_registry_by_scheme(
     assert (settings.provisioner, settings.provisioner_target) == ("ssh", url)
     assert settings.distro_addons == ("dns", "ingress")
     expectations = settings.expectations(settings.distros[0])
-    # The 1.33 ingress addon's classes (microk8s-core-addons@1.33 addons/ingress/).
-    assert expectations.ingress_classes == ("public", "nginx")
+    # The default (1.36) ingress addon is Traefik's, with three classes
+    # (microk8s-core-addons@main addons/ingress/values.yaml).
+    assert expectations.ingress_classes == ("public", "nginx", "traefik")
     assert expectations.storage_class is None
     assert expectations.load_balancer is None
 

@@ -34,12 +34,12 @@ def argvs(steps: tuple[Step, ...]) -> list[tuple[str, ...]]:
 
 
 def test_k3s_online_runs_the_pinned_install_script() -> None:
-    made = plan(PlanInput("k3s", "v1.33.6+k3s1", STAGING))
+    made = plan(PlanInput("k3s", "v1.36.5+k3s1", STAGING))
     assert argvs(made.install) == [
         ("curl", "-sfL", "-o", f"{STAGING}/install.sh", "https://get.k3s.io"),
         ("sh", f"{STAGING}/install.sh", "server"),
     ]
-    assert made.install[-1].env == (("INSTALL_K3S_VERSION", "v1.33.6+k3s1"),)
+    assert made.install[-1].env == (("INSTALL_K3S_VERSION", "v1.36.5+k3s1"),)
     assert made.kubeconfig.argv == ("cat", "/etc/rancher/k3s/k3s.yaml")
     assert argvs(made.uninstall) == [("/usr/local/bin/k3s-uninstall.sh",)]
     assert made.api_port == 6443
@@ -52,7 +52,7 @@ def test_k3s_air_gapped_places_binary_and_images_and_skips_the_download() -> Non
         Artifact("script", Path("/a/install.sh")),
         Artifact("images", Path("/a/k3s-airgap-images-amd64.tar.zst")),
     )
-    made = plan(PlanInput("k3s", "v1.33.6+k3s1", STAGING, artifacts=artifacts))
+    made = plan(PlanInput("k3s", "v1.36.5+k3s1", STAGING, artifacts=artifacts))
     assert [u.name for u in made.uploads] == [
         "k3s",
         "install.sh",
@@ -68,15 +68,15 @@ def test_k3s_air_gapped_places_binary_and_images_and_skips_the_download() -> Non
         ("sh", f"{STAGING}/install.sh", "server"),
     ]  # fmt: skip
     assert dict(made.install[-1].env) == {
-        "INSTALL_K3S_VERSION": "v1.33.6+k3s1",
+        "INSTALL_K3S_VERSION": "v1.36.5+k3s1",
         "INSTALL_K3S_SKIP_DOWNLOAD": "true",
     }
     assert not made.downloads
 
 
 def test_k0s_downloads_its_release_binary_installs_a_controller_on_etcd_and_resets() -> None:
-    made = plan(PlanInput("k0s", "v1.33.13+k0s.0", STAGING, machine="aarch64"))
-    url = "https://github.com/k0sproject/k0s/releases/download/v1.33.13%2Bk0s.0/k0s-v1.33.13%2Bk0s.0-arm64"
+    made = plan(PlanInput("k0s", "v1.36.3+k0s.2", STAGING, machine="aarch64"))
+    url = "https://github.com/k0sproject/k0s/releases/download/v1.36.3%2Bk0s.2/k0s-v1.36.3%2Bk0s.2-arm64"
     assert argvs(made.install) == [
         ("curl", "-sSfL", "-o", "/usr/local/bin/k0s", url),
         ("chmod", "0755", "/usr/local/bin/k0s"),
@@ -96,15 +96,15 @@ def test_k0s_downloads_its_release_binary_installs_a_controller_on_etcd_and_rese
 def test_k0s_air_gapped_bundle_goes_to_the_images_directory() -> None:
     artifacts = (
         Artifact("binary", Path("/a/k0s")),
-        Artifact("images", Path("/a/k0s-airgap-bundle-v1.33.13+k0s.0-amd64")),
+        Artifact("images", Path("/a/k0s-airgap-bundle-v1.36.3+k0s.2-amd64")),
     )
-    made = plan(PlanInput("k0s", "v1.33.13+k0s.0", STAGING, artifacts=artifacts))
+    made = plan(PlanInput("k0s", "v1.36.3+k0s.2", STAGING, artifacts=artifacts))
     assert argvs(made.install)[:3] == [
         ("install", "-m", "0755", f"{STAGING}/k0s", "/usr/local/bin/k0s"),
         ("mkdir", "-p", "/var/lib/k0s/images"),
         (
-            "install", "-m", "0644", f"{STAGING}/k0s-airgap-bundle-v1.33.13+k0s.0-amd64",
-            "/var/lib/k0s/images/k0s-airgap-bundle-v1.33.13+k0s.0-amd64",
+            "install", "-m", "0644", f"{STAGING}/k0s-airgap-bundle-v1.36.3+k0s.2-amd64",
+            "/var/lib/k0s/images/k0s-airgap-bundle-v1.36.3+k0s.2-amd64",
         ),
     ]  # fmt: skip
     assert not made.downloads
@@ -175,10 +175,10 @@ def test_artifacts_that_do_not_apply_are_refused(
     ("name", "kind"),
     [
         ("k3s", "binary"),
-        ("k0s-v1.33.13+k0s.0-amd64", "binary"),
+        ("k0s-v1.36.3+k0s.2-amd64", "binary"),
         ("install.sh", "script"),
         ("k3s-airgap-images-amd64.tar.zst", "images"),
-        ("k0s-airgap-bundle-v1.33.13+k0s.0-amd64", "images"),
+        ("k0s-airgap-bundle-v1.36.3+k0s.2-amd64", "images"),
         ("microk8s_8000.snap", "snap"),
         ("microk8s_8000.assert", "assert"),
     ],
@@ -189,7 +189,7 @@ def test_artifact_kind_from_the_file_name(name: str, kind: str) -> None:
 
 def test_unknown_architecture_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="known: aarch64"):
-        k0s.binary_url("v1.33.13+k0s.0", "mips")
+        k0s.binary_url("v1.36.3+k0s.2", "mips")
 
 
 def test_addons() -> None:

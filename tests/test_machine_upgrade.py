@@ -88,6 +88,6 @@ def test_other_distributions_on_machines_are_refused_with_a_way_out(tmp_path: Pa
     with pytest.raises(
         ProvisionError, match=r"knows no in-place upgrade of k3s on a machine.*from images"
     ):
-        run_upgrade(made, cluster("k3s", "v1.33.6+k3s1"), "v1.34.1+k3s1")
+        run_upgrade(made, cluster("k3s", "v1.36.5+k3s1"), "v1.37.1+k3s1")
     # Only the profile that knows a machine upgrade offers one.
     assert [n for n in ("k3s", "k0s", "microk8s") if machine_upgrade(n)] == ["microk8s"]

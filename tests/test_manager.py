@@ -34,7 +34,7 @@ class Broken(Provisioner):
 
     def create(self, spec: DistroSpec, key: str) -> Cluster:
         type(self).creates += 1
-        raise ProvisionError("image rancher/k3s:v1.33.6-k3s1 cannot be had")
+        raise ProvisionError("image rancher/k3s:v1.36.5-k3s1 cannot be had")
 
     def destroy(self, cluster: Cluster) -> None:
         raise AssertionError("nothing was created")
@@ -52,9 +52,9 @@ def test_a_failed_start_is_reported_to_every_later_user_without_retrying(tmp_pat
     spec = run_settings.distros[0]
     with pytest.raises(ClusterUnavailable, match="cannot be had") as first:
         manager(tmp_path, run_settings).acquire(spec)
-    assert first.value.cause == "image rancher/k3s:v1.33.6-k3s1 cannot be had"
+    assert first.value.cause == "image rancher/k3s:v1.36.5-k3s1 cannot be had"
     # A second process (another xdist worker) sharing the run directory.
-    with pytest.raises(ClusterUnavailable, match=r"could not test k3s:v1.33.6\+k3s1: .* image"):
+    with pytest.raises(ClusterUnavailable, match=r"could not test k3s:v1.36.5\+k3s1: .* image"):
         manager(tmp_path, run_settings).acquire(spec)
     assert manager(tmp_path, run_settings).failure(spec) == first.value.cause
     assert Broken.creates == 1
@@ -62,13 +62,13 @@ def test_a_failed_start_is_reported_to_every_later_user_without_retrying(tmp_pat
 
 
 def test_keys_are_stable_and_tell_images_apart() -> None:
-    spec = parse_distro("k3s:v1.33.6+k3s1")
-    assert cluster_key(spec, settings()) == "k3s-v1.33.6-k3s1"
+    spec = parse_distro("k3s:v1.36.5+k3s1")
+    assert cluster_key(spec, settings()) == "k3s-v1.36.5-k3s1"
     vendor = cluster_key(spec, settings(image="acme/k3s:1"))
-    assert vendor.startswith("k3s-v1.33.6-k3s1-") and vendor != cluster_key(
+    assert vendor.startswith("k3s-v1.36.5-k3s1-") and vendor != cluster_key(
         spec, settings(image="acme/k3s:2")
     )
     assert cluster_key(spec, settings(nodes=3)) != cluster_key(spec, settings())
     # A kept single-stack cluster is never reused for a dual-stack run.
     dual = cluster_key(spec, settings(ip_family="dual"))
-    assert dual.startswith("k3s-v1.33.6-k3s1-") and dual != cluster_key(spec, settings())
+    assert dual.startswith("k3s-v1.36.5-k3s1-") and dual != cluster_key(spec, settings())

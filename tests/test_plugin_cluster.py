@@ -108,7 +108,7 @@ def test_two_distributions_boot_side_by_side_and_go_together(
     # Each create and destroy takes 3 s more, as a real node's boot and removal do.
     monkeypatch.setenv("K8SDISTRO_TEST_LINGER_S", "3")
     pytester.makepyfile(USES_CLUSTER)
-    result = run(pytester, "--distro=k3s:v1.34.2+k3s1")
+    result = run(pytester, "--distro=k3s:v1.37.2+k3s1")
     result.assert_outcomes(passed=8)
     began, ready = _times(record, "create"), _times(record, "created")
     going, gone = _times(record, "destroy"), _times(record, "destroyed")
@@ -132,13 +132,13 @@ def test_keep_then_reuse_attaches_without_creating(pytester: pytest.Pytester, re
     pytester.makepyfile(USES_CLUSTER)
     first = run(pytester, "--distro-keep-cluster=always")
     first.assert_outcomes(passed=4)
-    assert "kept cluster k3s-v1.33.6-k3s1" in first.stderr.str()
+    assert "kept cluster k3s-v1.36.5-k3s1" in first.stderr.str()
     second = run(pytester, "--distro-reuse-cluster")
     second.assert_outcomes(passed=4)
     assert "reusing the cluster kept by an earlier run" in second.stderr.str()
-    assert [e for e in events(record) if not e.startswith("test")] == ["create:k3s-v1.33.6-k3s1"]
+    assert [e for e in events(record) if not e.startswith("test")] == ["create:k3s-v1.36.5-k3s1"]
     kept = json.loads(
-        (pytester.path / ".pytest_cache/d/k8sdistro-kept/k3s-v1.33.6-k3s1.json").read_text()
+        (pytester.path / ".pytest_cache/d/k8sdistro-kept/k3s-v1.36.5-k3s1.json").read_text()
     )
     kept_kubeconfig = Path(kept["kubeconfig"])
     assert stat.S_IMODE(kept_kubeconfig.stat().st_mode) == 0o600
@@ -149,7 +149,7 @@ def test_keep_then_reuse_attaches_without_creating(pytester: pytest.Pytester, re
     from pytest_k8sdistro import Cluster
 
     StandinProcess.destroy(None, Cluster.from_dict(kept))  # type: ignore[arg-type]
-    assert events(record)[-1] == "destroy:k3s-v1.33.6-k3s1"
+    assert events(record)[-1] == "destroy:k3s-v1.36.5-k3s1"
 
 
 def test_namespaces_of_failed_tests_are_kept_on_failure(
@@ -178,7 +178,7 @@ def test_namespaces_of_failed_tests_are_kept_on_failure(
         line.split()[1] for line in record.read_text().splitlines() if line.startswith("ns ")
     ]
     kept = json.loads(
-        (pytester.path / ".pytest_cache/d/k8sdistro-kept/k3s-v1.33.6-k3s1.json").read_text()
+        (pytester.path / ".pytest_cache/d/k8sdistro-kept/k3s-v1.36.5-k3s1.json").read_text()
     )
     from kubernetes.client.exceptions import ApiException
 
@@ -223,7 +223,7 @@ def test_a_cluster_that_never_gets_ready_is_not_tested_and_says_why_once(
     output = result.stdout.str()
     # Each test says it in one line; the whole cause comes once, in the summary.
     lines = output.splitlines()
-    said = [line for line in lines if line.startswith("could not test k3s:v1.33.6+k3s1: its")]
+    said = [line for line in lines if line.startswith("could not test k3s:v1.36.5+k3s1: its")]
     assert len(said) == 4, output
     assert all("did not become ready" in line for line in said)
     assert output.count("distributions this run could not test") == 1
@@ -235,7 +235,7 @@ def test_a_cluster_that_never_gets_ready_is_not_tested_and_says_why_once(
     assert "During handling of the above exception" not in output
     assert "pytest_k8sdistro/" not in output
     # One attempt, cleaned up at once; no worker starts a second cluster after it.
-    assert events(record) == ["create:k3s-v1.33.6-k3s1", "destroy:k3s-v1.33.6-k3s1"]
+    assert events(record) == ["create:k3s-v1.36.5-k3s1", "destroy:k3s-v1.36.5-k3s1"]
     # No report format claims anything about k3s: every row says "not measured".
     for suffix in ("md", "html", "json"):
         text = (pytester.path / f"report.{suffix}").read_text().replace("✗ failed,", "")
@@ -243,7 +243,7 @@ def test_a_cluster_that_never_gets_ready_is_not_tested_and_says_why_once(
         assert '"failed": 1' not in text and '"failed": 4' not in text, suffix
         assert "not measured: the cluster did not become ready" in text or suffix == "json"
     data = json.loads((pytester.path / "report.json").read_text())
-    entry = data["distros"]["k3s v1.33.6+k3s1"]
+    entry = data["distros"]["k3s v1.36.5+k3s1"]
     assert "did not become ready" in entry["not_tested"]
 
 
@@ -284,7 +284,7 @@ def test_sigterm_tears_the_cluster_down(pytester: pytest.Pytester, record: Path)
     finally:
         if process.poll() is None:
             process.kill()
-    assert events(record)[-1] == "destroy:k3s-v1.33.6-k3s1", output
+    assert events(record)[-1] == "destroy:k3s-v1.36.5-k3s1", output
     assert "KeyboardInterrupt" in output
 
 
@@ -308,4 +308,4 @@ def test_api_that_goes_away_during_boot_is_reported_as_such(
     output = result.stdout.str()
     assert "still waits for: the API to answer" in output, output[-3000:]
     assert "Connection refused" in output
-    assert events(record) == ["create:k3s-v1.33.6-k3s1", "destroy:k3s-v1.33.6-k3s1"]
+    assert events(record) == ["create:k3s-v1.36.5-k3s1", "destroy:k3s-v1.36.5-k3s1"]

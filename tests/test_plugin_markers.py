@@ -33,22 +33,22 @@ def test_registered_markers_pass_strict_markers(pytester: pytest.Pytester) -> No
 def test_parametrized_over_distros_with_readable_ids(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(distro):\n    pass\n")
     result = pytester.runpytest_subprocess("--distro=k3s", "--distro=k0s", "--co", "-q")
-    result.stdout.fnmatch_lines(["*test_x[[]k3s-v1.33[]]", "*test_x[[]k0s-v1.33[]]"])
+    result.stdout.fnmatch_lines(["*test_x[[]k3s-v1.36[]]", "*test_x[[]k0s-v1.36[]]"])
 
 
 def test_same_minor_line_twice_gets_full_versions(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(distro):\n    pass\n")
     result = pytester.runpytest_subprocess(
-        "--distro=k3s:v1.33.5+k3s1", "--distro=k3s:v1.33.6-k3s1", "--co", "-q"
+        "--distro=k3s:v1.36.4+k3s1", "--distro=k3s:v1.36.5-k3s1", "--co", "-q"
     )
-    result.stdout.fnmatch_lines(["*test_x[[]k3s-v1.33.5+k3s1[]]", "*test_x[[]k3s-v1.33.6+k3s1[]]"])
+    result.stdout.fnmatch_lines(["*test_x[[]k3s-v1.36.4+k3s1[]]", "*test_x[[]k3s-v1.36.5+k3s1[]]"])
 
 
 def test_feature_the_distro_lacks_is_skipped_with_a_reason(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(FEATURE_TESTS)
     result = pytester.runpytest_subprocess("--distro=k0s", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*SKIPPED*k0s:v1.33.13+k0s.0 does not claim feature(s): ingress"])
+    result.stdout.fnmatch_lines(["*SKIPPED*k0s:v1.36.3+k0s.2 does not claim feature(s): ingress"])
 
 
 def test_strict_features_turns_the_skip_into_a_failure(pytester: pytest.Pytester) -> None:

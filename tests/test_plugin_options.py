@@ -48,8 +48,8 @@ def test_unknown_distro_names_the_known_ones(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--distro=k3s:1.2"], "'1.2' is not a k3s version; write it like 'v1.33.6+k3s1'"),
-        (["--distro=k0s:v1.33.1+k3s1"], "is not a k0s version"),
+        (["--distro=k3s:1.2"], "'1.2' is not a k3s version; write it like 'v1.36.5+k3s1'"),
+        (["--distro=k0s:v1.36.0+k3s1"], "is not a k0s version"),
         (["--distro=microk8s:latest"], "is not a microk8s version"),
         (["--distro-keep-cluster=sometimes"], "use one of: never, on-failure, always"),
         (["--distro-node-memory=lots"], "--distro-node-memory='lots' is not a memory size"),
@@ -110,10 +110,10 @@ def test_bad_ini_value_is_a_usage_error_under_its_ini_name(pytester: pytest.Pyte
 
 
 def test_ini_distros_are_used_without_the_option(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\ndistro =\n    k3s\n    k0s:v1.33.13+k0s.0\n")
+    pytester.makeini("[pytest]\ndistro =\n    k3s\n    k0s:v1.36.3+k0s.2\n")
     pytester.makepyfile("def test_x(distro):\n    pass\n")
     result = pytester.runpytest_subprocess("--collect-only", "-q")
-    result.stdout.fnmatch_lines(["*test_x[[]k3s-v1.33[]]", "*test_x[[]k0s-v1.33[]]"])
+    result.stdout.fnmatch_lines(["*test_x[[]k3s-v1.36[]]", "*test_x[[]k0s-v1.36[]]"])
 
 
 class TestKubeconfigOption:

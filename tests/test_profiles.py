@@ -12,11 +12,11 @@ from pytest_k8sdistro.distros.spec import parse_distro
 @pytest.mark.parametrize(
     ("value", "version"),
     [
-        ("k3s", "v1.33.6+k3s1"),
+        ("k3s", "v1.36.5+k3s1"),
         ("k3s:v1.31.4+k3s1", "v1.31.4+k3s1"),
         ("k3s:v1.31.4-k3s1", "v1.31.4+k3s1"),
         ("K3S:1.31.4+k3s2", "v1.31.4+k3s2"),
-        ("k0s:v1.33.13-k0s.0", "v1.33.13+k0s.0"),
+        ("k0s:v1.36.3-k0s.2", "v1.36.3+k0s.2"),
         ("microk8s:1.32", "1.32"),
         ("microk8s:1.32/edge", "1.32/edge"),
     ],
@@ -27,7 +27,7 @@ def test_versions_are_normalised(value: str, version: str) -> None:
 
 def test_image_tags_use_dashes() -> None:
     assert get_profile("k3s").image("v1.31.4+k3s1") == "rancher/k3s:v1.31.4-k3s1"
-    assert get_profile("k0s").image("v1.33.13+k0s.0") == "k0sproject/k0s:v1.33.13-k0s.0"
+    assert get_profile("k0s").image("v1.36.3+k0s.2") == "k0sproject/k0s:v1.36.3-k0s.2"
     assert get_profile("microk8s").image("1.33/stable") is None
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from pytest_k8sdistro.distros.registry import get_profile
 from pytest_k8sdistro.report import __main__ as cli
 from pytest_k8sdistro.report import html, markdown, model
 from pytest_k8sdistro.report.chart import memory_chart_png
 from pytest_k8sdistro.report.write import append_step_summary, write
 
-K3S = "k3s v1.33.6+k3s1"
-K0S = "k0s v1.33.13+k0s.0"
+K3S = "k3s v1.36.5+k3s1"
+K0S = "k0s v1.36.3+k0s.2"
 
 
 def _entry(distro: str, version: str, base: float) -> model.Entry:
@@ -62,8 +63,8 @@ def _entry(distro: str, version: str, base: float) -> model.Entry:
 def _report() -> model.Report:
     report = model.new_report("job-1")
     report["distros"] = {
-        K3S: _entry("k3s", "v1.33.6+k3s1", 300),
-        K0S: _entry("k0s", "v1.33.13+k0s.0", 250),
+        K3S: _entry("k3s", "v1.36.5+k3s1", 300),
+        K0S: _entry("k0s", "v1.36.3+k0s.2", 250),
     }
     return report
 
@@ -127,13 +128,13 @@ def test_no_chart_without_memory() -> None:
 
 def test_merge_combines_jobs_of_one_distribution() -> None:
     first = model.new_report("job-1")
-    first["distros"] = {K3S: _entry("k3s", "v1.33.6+k3s1", 300)}
+    first["distros"] = {K3S: _entry("k3s", "v1.36.5+k3s1", 300)}
     second = model.new_report("job-2")
-    later = model.new_entry("k3s", "v1.33.6+k3s1")
+    later = model.new_entry("k3s", "v1.36.5+k3s1")
     model.apply_property(later, "footprint.memory.utilities.median_mib", 350)
     model.add_test(later, "suites/test_dns.py::test_b[x]", "passed", "", {})
     model.add_test(later, "suites/test_storage.py::test_c[x]", "skipped", "no storage", {})
-    second["distros"] = {K3S: later, K0S: _entry("k0s", "v1.33.13+k0s.0", 250)}
+    second["distros"] = {K3S: later, K0S: _entry("k0s", "v1.36.3+k0s.2", 250)}
     merged = model.merge([first, second])
     k3s = merged["distros"][K3S]
     assert merged["sources"] == ["job-1", "job-2"]
@@ -218,11 +219,12 @@ def test_the_collector_gathers_properties_in_the_controller(
     assert entry["memory"]["empty"]["median_mib"] == 123.0
     assert entry["disk"]["install_bytes"] == 5000000
     assert entry["time_to_ready"] == {"nodes Ready": 3.5}
-    assert entry["requirements"]["memory_min_mib"] == 512
+    # The profile's documented minimum for the version under test.
+    assert entry["requirements"]["memory_min_mib"] == get_profile("k3s").expectations.memory_min_mib
     dns = entry["suites"]["dns"]
     assert (dns["passed"], dns["skipped"]) == (1, 1)
     assert {t["name"]: t.get("message") for t in dns["tests"]}[
-        "test_skipped[k3s-v1.33]"
+        "test_skipped[k3s-v1.36]"
     ] == "nothing to see"
     assert (
         '<property name="footprint.memory.empty.median_mib" value="123.0" />' in junit.read_text()

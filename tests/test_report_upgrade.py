@@ -23,9 +23,9 @@ from pytest_k8sdistro.report import (
 )
 from pytest_k8sdistro.report.chart import upgrade_chart_png
 
-K3S = "k3s v1.33.6+k3s1"
-K0S = "k0s v1.33.13+k0s.0"
-NAME = "test_upgrade_in_place[k3s-v1.33]"
+K3S = "k3s v1.36.5+k3s1"
+K0S = "k0s v1.36.3+k0s.2"
+NAME = "test_upgrade_in_place[k3s-v1.36]"
 MARKS = [
     {"at": 5.0, "label": "upgrade started"},
     {"at": 18.7, "label": "procedure done"},
@@ -50,8 +50,8 @@ def _samples(seconds: float, interval: float, down: tuple[float, float], seed: i
 
 def fake_result(
     distro: str = "k3s",
-    source: str = "v1.33.6+k3s1",
-    target: str = "v1.34.1+k3s1",
+    source: str = "v1.36.5+k3s1",
+    target: str = "v1.37.1+k3s1",
     *,
     seconds: float = 30.0,
     interval: float = 0.1,
@@ -126,18 +126,18 @@ def test_timeline_is_embedded_from_the_result_file(tmp_path: Path) -> None:
 
 
 def test_html_embeds_the_upgrade_timeline(tmp_path: Path) -> None:
-    page = html.render(_report((K3S, _entry("k3s", "v1.33.6+k3s1", fake_result()))))
+    page = html.render(_report((K3S, _entry("k3s", "v1.36.5+k3s1", fake_result()))))
     (png,) = _images(page)
     width, height = _png_size(png)
     assert width >= 1000 and height >= 500
     # Kept for a look: pytest --basetemp=/tmp/t tests/test_report_upgrade.py
     (tmp_path / "upgrade-timeline.png").write_bytes(png)
-    assert "Upgrade timeline: k3s v1.33.6+k3s1" in page
+    assert "Upgrade timeline: k3s v1.36.5+k3s1" in page
     assert "Workload outages: t=20.0\u201321.9 s (1.9 s, 19 failed: connection refused)" in page
 
 
 def test_markdown_lists_outages_and_marks() -> None:
-    text = markdown.render(_report((K3S, _entry("k3s", "v1.33.6+k3s1", fake_result()))))
+    text = markdown.render(_report((K3S, _entry("k3s", "v1.36.5+k3s1", fake_result()))))
     assert f"### Upgrade timeline: {K3S} ({NAME})" in text
     assert (
         "- Marks: upgrade started t=5.0 s, procedure done t=18.7 s, "
@@ -152,9 +152,14 @@ def test_markdown_lists_outages_and_marks() -> None:
 
 
 def test_merge_keeps_the_timelines_of_two_jobs(tmp_path: Path) -> None:
-    one = _report((K3S, _entry("k3s", "v1.33.6+k3s1", fake_result())), source="a")
+    one = _report((K3S, _entry("k3s", "v1.36.5+k3s1", fake_result())), source="a")
     two = _report(
-        (K0S, _entry("k0s", "v1.33.13+k0s.0", fake_result("k0s", "v1.33.13+k0s.0", "v1.33.14"))),
+        (
+            K0S,
+            _entry(
+                "k0s", "v1.36.3+k0s.2", fake_result("k0s", "v1.36.3+k0s.2", "v1.37.0-alpha.1+k0s.0")
+            ),
+        ),
         source="b",
     )
     # Through JSON, as the merge command reads the jobs' reports.
@@ -164,17 +169,17 @@ def test_merge_keeps_the_timelines_of_two_jobs(tmp_path: Path) -> None:
     text = markdown.render(merged)
     assert f"### Upgrade timeline: {K3S}" in text and f"### Upgrade timeline: {K0S}" in text
     # A later job of the same distribution without a timeline does not drop it.
-    later = _report((K3S, model.new_entry("k3s", "v1.33.6+k3s1")), source="c")
+    later = _report((K3S, model.new_entry("k3s", "v1.36.5+k3s1")), source="c")
     assert model.upgrade_timelines(model.merge([one, later]))
 
 
 def test_no_upgrade_no_chart_and_a_note() -> None:
-    report = _report((K3S, model.new_entry("k3s", "v1.33.6+k3s1")))
+    report = _report((K3S, model.new_entry("k3s", "v1.36.5+k3s1")))
     page = html.render(report)
     assert "upgrade-timeline" not in page
     assert "No upgrade was run, so there is no timeline" in page
     assert "Upgrade timeline" not in markdown.render(report)
-    skipped = _report((K3S, _entry("k3s", "v1.33.6+k3s1", None)))
+    skipped = _report((K3S, _entry("k3s", "v1.36.5+k3s1", None)))
     assert "No upgrade timeline: no upgrade test of this report recorded one" in html.render(
         skipped
     )

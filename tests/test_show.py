@@ -49,12 +49,12 @@ def test_the_expectations_follow_the_version(capsys: pytest.CaptureFixture[str])
 def test_machine_installs_and_container_starts_are_the_commands_a_run_uses(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    k0s = show(capsys, "k0s:v1.34.1+k0s.0", "--provisioner=ssh")
+    k0s = show(capsys, "k0s:v1.37.1+k0s.0", "--provisioner=ssh")
     assert "/usr/local/bin/k0s install controller --enable-worker --no-taints" in k0s["install"]
     assert not any("--single" in command for command in k0s["install"])
     k3s = show(capsys, "k3s", "--provisioner=docker")
     assert k3s["container"]["command"][:2] == ["/bin/k3s", "server"]
-    assert k3s["container"]["image"] == k3s["image"] == "rancher/k3s:v1.33.6-k3s1"
+    assert k3s["container"]["image"] == k3s["image"] == "rancher/k3s:v1.36.5-k3s1"
     assert all(host == "127.0.0.1" for host, _ in k3s["container"]["ports"].values())
 
 
@@ -71,5 +71,5 @@ def test_the_installed_command_prints_text() -> None:
     done = subprocess.run(
         [command, "show", "k3s"], capture_output=True, text=True, timeout=60, check=True
     )
-    assert "k3s v1.33.6+k3s1" in done.stdout
+    assert "k3s v1.36.5+k3s1" in done.stdout
     assert "ingress_classes" in done.stdout and "k3s-io/k3s:package/Dockerfile" in done.stdout

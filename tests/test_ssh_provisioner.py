@@ -91,7 +91,7 @@ def test_root_login_installs_reads_the_kubeconfig_and_uninstalls(
         assert "tls-server-name: 127.0.0.1" in Path(cluster.kubeconfig).read_text()
         api = kube_clients.api_client(cluster.kubeconfig)
         try:
-            assert Kube(api).version.get_code().git_version.startswith("v1.33.6")
+            assert Kube(api).version.get_code().git_version.startswith("v1.36.5")
         finally:
             api.close()  # type: ignore[no-untyped-call]
         code, _ = ssh_machine.exec(
@@ -158,7 +158,7 @@ def test_suites_run_against_a_sudo_user_install(
     result.stderr.fnmatch_lines(
         [
             "*installing on ci@127.0.0.1:* (air-gapped, from local artifacts)*",
-            "*sudo -n -- env INSTALL_K3S_VERSION=v1.33.6+k3s1 INSTALL_K3S_SKIP_DOWNLOAD=true sh *",
+            "*sudo -n -- env INSTALL_K3S_VERSION=v1.36.5+k3s1 INSTALL_K3S_SKIP_DOWNLOAD=true sh *",
             "*uninstalling k3s from ci@127.0.0.1:*",
         ]
     )
@@ -273,7 +273,7 @@ def test_a_machine_a_live_run_holds_is_never_touched(
         # The first run's cluster is untouched: still installed, still answering.
         api = kube_clients.api_client(cluster.kubeconfig)
         try:
-            assert Kube(api).version.get_code().git_version.startswith("v1.33.6")
+            assert Kube(api).version.get_code().git_version.startswith("v1.36.5")
         finally:
             api.close()  # type: ignore[no-untyped-call]
     finally:

@@ -100,8 +100,8 @@ def kubectl(
 
 def test_version_and_builtins(k3s: testing.StandIn, core: client.CoreV1Api) -> None:
     info = client.VersionApi(api_client(k3s.kubeconfig)).get_code()
-    assert info.git_version == "v1.33.6+k3s1"
-    assert (info.major, info.minor) == ("1", "33")
+    assert info.git_version == "v1.36.5+k3s1"
+    assert (info.major, info.minor) == ("1", "36")
     names = {n.metadata.name for n in core.list_namespace().items}
     assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names
     svc = core.read_namespaced_service("kubernetes", "default")
@@ -560,7 +560,7 @@ def test_kubectl_discovery(k3s: testing.StandIn) -> None:
     out = kubectl(k3s, "api-resources").stdout
     for needle in ("deployments", "ingresses", "storageclasses", "leases", "daemonsets"):
         assert needle in out
-    assert "Server Version: v1.33.6+k3s1" in kubectl(k3s, "version").stdout
+    assert "Server Version: v1.36.5+k3s1" in kubectl(k3s, "version").stdout
     table = kubectl(k3s, "get", "namespaces").stdout.splitlines()
     assert table[0].split()[:3] == ["NAME", "STATUS", "AGE"]
     assert any(line.split()[:2] == ["kube-system", "Active"] for line in table)

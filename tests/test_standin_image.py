@@ -45,9 +45,9 @@ NODE_RUN_OPTIONS: dict[str, object] = {
 
 
 def test_tags_replace_plus_like_upstream() -> None:
-    assert image_tag("v1.33.6+k3s1") == "v1.33.6-k3s1"
-    assert StandinSpec("k0s", "v1.33.13+k0s.0", "default").ref == (
-        "pytest-k8sdistro-standin/k0s:v1.33.13-k0s.0"
+    assert image_tag("v1.36.5+k3s1") == "v1.36.5-k3s1"
+    assert StandinSpec("k0s", "v1.36.3+k0s.2", "default").ref == (
+        "pytest-k8sdistro-standin/k0s:v1.36.3-k0s.2"
     )
 
 
@@ -78,7 +78,7 @@ def test_base_tag_is_a_hash_of_the_package_list() -> None:
 def test_context_hash_follows_the_standin_sources(tmp_path: Path) -> None:
     source = tmp_path / "k8s_standin"
     shutil.copytree(SOURCE_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
-    spec = StandinSpec("k3s", "v1.33.6+k3s1", "default")
+    spec = StandinSpec("k3s", "v1.36.5+k3s1", "default")
     before = make_context(spec, "base:x", "sha256:1", source)
     assert make_context(spec, "base:x", "sha256:1", source) == before
     (source / "__main__.py").write_text((source / "__main__.py").read_text() + "\n# changed\n")
@@ -90,12 +90,37 @@ def test_context_hash_follows_the_standin_sources(tmp_path: Path) -> None:
 
 
 def test_launcher_bakes_in_the_version() -> None:
-    context = make_context(StandinSpec("k3s", "v1.34.2+k3s1", "upgrade"), "b", "i")
-    launcher = context.files["k3s"]
+    context = make_context(StandinSpec("k3s", "v1.37.2+k3s1", "upgrade", "2.3.7-k3s1"), "b", "i")
+    launcher = context.files["bin/k3s"]
     assert launcher.executable
     text = launcher.data.decode()
-    assert "STANDIN_VERSION='v1.34.2+k3s1'" in text
+    assert "STANDIN_VERSION='v1.37.2+k3s1'" in text
     assert 'exec /usr/bin/python3 -m k8s_standin k3s "$@"' in text
+
+
+def test_the_k3s_image_ships_its_runtime_as_files_of_their_own() -> None:
+    """rancher/k3s's /bin: the multicall k3s with its links, and containerd, its shim,
+    runc and the multicall cni beside it (k3s-io/k3s scripts/build-*.sh)."""
+    files = make_context(
+        StandinSpec("k3s", "v1.37.2+k3s1", "upgrade", "2.3.7-k3s1"), "b", "i"
+    ).files
+    for name in ("containerd", "containerd-shim-runc-v2", "runc", "cni"):
+        assert files[f"bin/{name}"].executable and not files[f"bin/{name}"].link
+    assert b"2.3.7-k3s1" in files["bin/containerd"].data
+    assert files["bin/kubectl"].link == "k3s" and files["bin/flannel"].link == "cni"
+    assert "COPY bin/ /bin/" in files["Dockerfile"].data.decode()
+
+
+def test_k0s_binaries_of_two_releases_differ_in_time_and_carry_their_runtime() -> None:
+    old, new = (
+        make_context(StandinSpec("k0s", v, "x", c, "1.4.3", "", d), "b", "i").files["k0s"]
+        for v, c, d in (
+            ("v1.36.3+k0s.2", "2.3.3", "2026-08-11"),
+            ("v1.37.0+k0s.0", "2.3.4", "2026-09-01"),
+        )
+    )
+    assert old.mtime != new.mtime
+    assert "STANDIN_CONTAINERD_VERSION='2.3.4'" in new.data.decode()
 
 
 # --- real engine ----------------------------------------------------------------------------

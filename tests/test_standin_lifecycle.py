@@ -194,7 +194,7 @@ K0S_DUAL = """\
 
 
 def test_k0s_controller_commands(tmp_path: Path) -> None:
-    standin = testing.k0s(tmp_path, "--enable-worker", env={"STANDIN_VERSION": "v1.33.13+k0s.0"})
+    standin = testing.k0s(tmp_path, "--enable-worker", env={"STANDIN_VERSION": "v1.36.3+k0s.2"})
     assert standin.run("status").returncode != 0  # nothing running yet
     with testing.running(standin):
         data = tmp_path / "k0s"
@@ -220,7 +220,7 @@ def test_k0s_controller_commands(tmp_path: Path) -> None:
         out = standin.run("status", "--data-dir", str(data))
         assert out.returncode == 0 and "Role: controller" in out.stdout
         assert "Workloads: true" in out.stdout
-        assert standin.run("version").stdout.strip() == "v1.33.13+k0s.0"
+        assert standin.run("version").stdout.strip() == "v1.36.3+k0s.2"
     assert standin.run("status", "--data-dir", str(data)).returncode != 0
 
 

@@ -67,7 +67,7 @@ def _config(**kw: Any) -> NodeConfig:
 
     return NodeConfig(
         flavor="k3s",
-        version="v1.33.6+k3s1",
+        version="v1.36.5+k3s1",
         data_dir=Path("/tmp/x"),
         api_url="https://127.0.0.1:6443",
         kubeconfig_path=Path("/tmp/kc"),

@@ -21,11 +21,11 @@ def test_nothing():
 @pytest.mark.parametrize(
     ("older", "newer"),
     [
-        ("v1.33.6+k3s1", "v1.33.10+k3s1"),  # numeric, not lexical
-        ("v1.33.6+k3s1", "v1.33.6+k3s2"),
-        ("v1.34.0-rc1+k3s1", "v1.34.0+k3s1"),  # a release after its candidates
-        ("v1.33.13+k0s.0", "v1.34.2+k0s.0"),
-        ("v1.34.2-rc.1+k0s.0", "v1.34.2+k0s.0"),
+        ("v1.36.5+k3s1", "v1.36.9+k3s1"),  # numeric, not lexical
+        ("v1.36.5+k3s1", "v1.36.5+k3s2"),
+        ("v1.37.0-rc1+k3s1", "v1.37.0+k3s1"),  # a release after its candidates
+        ("v1.36.3+k0s.2", "v1.37.2+k0s.0"),
+        ("v1.37.2-rc.1+k0s.0", "v1.37.2+k0s.0"),
         ("1.33/stable", "1.34/stable"),
     ],
 )
@@ -46,10 +46,10 @@ def make_plan(
 
 def test_patch_and_minor_upgrades_are_told_apart() -> None:
     # host provisioner: no image to look up, so no engine is needed here.
-    patch = make_plan("v1.33.7+k3s1", "k3s:v1.33.6+k3s1")
-    minor = make_plan("v1.34.2-k3s1", "k3s:v1.33.6+k3s1")
+    patch = make_plan("v1.36.6+k3s1", "k3s:v1.36.5+k3s1")
+    minor = make_plan("v1.37.2-k3s1", "k3s:v1.36.5+k3s1")
     assert patch is not None and patch.kind == "patch" and patch.image is None
-    assert minor is not None and minor.kind == "minor" and minor.target == "v1.34.2+k3s1"
+    assert minor is not None and minor.kind == "minor" and minor.target == "v1.37.2+k3s1"
     snap = make_plan("1.34/stable", "microk8s:1.33/stable")
     assert snap is not None and snap.kind == "minor"
     assert make_plan(None, "k3s") is None
@@ -64,11 +64,11 @@ def test_a_provisioner_that_runs_images_takes_the_official_image_or_the_override
         checked.append(ref)
 
     monkeypatch.setattr(DockerProvisioner, "check_image_available", check)
-    official = make_plan("v1.34.2+k3s1", "k3s:v1.33.6+k3s1", DockerProvisioner)
-    vendor = make_plan("v1.34.2+k3s1", "k3s:v1.33.6+k3s1", DockerProvisioner, "vendor/k3s:x")
-    assert official is not None and official.image == "rancher/k3s:v1.34.2-k3s1"
+    official = make_plan("v1.37.2+k3s1", "k3s:v1.36.5+k3s1", DockerProvisioner)
+    vendor = make_plan("v1.37.2+k3s1", "k3s:v1.36.5+k3s1", DockerProvisioner, "vendor/k3s:x")
+    assert official is not None and official.image == "rancher/k3s:v1.37.2-k3s1"
     assert vendor is not None and vendor.image == "vendor/k3s:x"
-    assert checked == ["rancher/k3s:v1.34.2-k3s1", "vendor/k3s:x"]
+    assert checked == ["rancher/k3s:v1.37.2-k3s1", "vendor/k3s:x"]
 
 
 def run_usage_error(pytester: pytest.Pytester, *args: str) -> str:
@@ -84,29 +84,29 @@ def run_usage_error(pytester: pytest.Pytester, *args: str) -> str:
     ("args", "words"),
     [
         (
-            ["--distro=k3s:v1.33.6+k3s1", "--distro-upgrade-to=1.34"],
-            ["not a k3s version", "v1.33.6+k3s1"],
+            ["--distro=k3s:v1.36.5+k3s1", "--distro-upgrade-to=1.34"],
+            ["not a k3s version", "v1.36.5+k3s1"],
         ),
         (
-            ["--distro=k3s:v1.33.6+k3s1", "--distro-upgrade-to=v1.33.4+k3s1"],
-            ["is a downgrade from k3s:v1.33.6+k3s1"],
+            ["--distro=k3s:v1.36.5+k3s1", "--distro-upgrade-to=v1.36.3+k3s1"],
+            ["is a downgrade from k3s:v1.36.5+k3s1"],
         ),
-        (["--distro=k0s", "--distro-upgrade-to=v1.33.13+k0s.0"], ["the version it starts at"]),
+        (["--distro=k0s", "--distro-upgrade-to=v1.36.3+k0s.2"], ["the version it starts at"]),
         (
-            ["--distro=k3s:v1.33.6+k3s1", "--distro-upgrade-to=v1.35.0+k3s1"],
+            ["--distro=k3s:v1.36.5+k3s1", "--distro-upgrade-to=v1.38.0+k3s1"],
             ["skips minor releases"],
         ),
         (
-            ["--distro=k3s", "--distro=k0s", "--distro-upgrade-to=v1.34.2+k3s1"],
+            ["--distro=k3s", "--distro=k0s", "--distro-upgrade-to=v1.37.2+k3s1"],
             ["needs exactly one --distro"],
         ),
         (["--distro=k3s", "--distro-upgrade-image=x/y:z"], ["add --distro-upgrade-to=VERSION"]),
         (
-            ["--distro=k3s", "--distro-upgrade-to=v1.34.2+k3s1", "--distro-probe-interval=0"],
+            ["--distro=k3s", "--distro-upgrade-to=v1.37.2+k3s1", "--distro-probe-interval=0"],
             ["--distro-probe-interval"],
         ),
         (
-            ["--distro=k3s", "--distro-upgrade-to=v1.34.2+k3s1", "--distro-max-downtime=-1"],
+            ["--distro=k3s", "--distro-upgrade-to=v1.37.2+k3s1", "--distro-max-downtime=-1"],
             ["--distro-max-downtime"],
         ),
     ],
@@ -129,18 +129,18 @@ def test_an_existing_cluster_is_not_upgraded(pytester: pytest.Pytester) -> None:
         pytester,
         "--distro=k3s",
         f"--distro-kubeconfig={kubeconfig}",
-        "--distro-upgrade-to=v1.34.2+k3s1",
+        "--distro-upgrade-to=v1.37.2+k3s1",
     )
     assert "is not this run's to change" in output
 
 
 @pytest.mark.docker
 def test_a_target_image_that_cannot_be_had_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    ref = "pytest-k8sdistro-test/no-such-image:v1.34.2-k3s1"
+    ref = "pytest-k8sdistro-test/no-such-image:v1.37.2-k3s1"
     output = run_usage_error(
         pytester,
         "--distro=k3s",
-        "--distro-upgrade-to=v1.34.2+k3s1",
+        "--distro-upgrade-to=v1.37.2+k3s1",
         f"--distro-upgrade-image={ref}",
     )
     assert f"the image {ref} is not on this Docker engine" in output

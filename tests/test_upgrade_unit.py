@@ -17,7 +17,7 @@ from pytest_k8sdistro.provisioners.docker.provisioner import DockerProvisioner
 from pytest_k8sdistro.provisioners.existing import ExistingCluster
 
 
-def cluster(distro: str = "k3s", version: str = "v1.33.6+k3s1") -> Cluster:
+def cluster(distro: str = "k3s", version: str = "v1.36.5+k3s1") -> Cluster:
     return Cluster(
         key="k", distro=distro, version=version, provisioner="x", kubeconfig="", api_server=""
     )
@@ -40,8 +40,9 @@ class BinarySwapper(DockerProvisioner):
         super().__init__(*args)
         self.calls: list[tuple[str, str]] = []
 
-    def replace_binary(self, cluster: Cluster, source_image: str) -> None:
+    def replace_shipped(self, cluster: Cluster, source_image: str) -> str:
         self.calls.append((cluster.key, source_image))
+        return "/bin/k3s"
 
 
 class Upgrader(Bare):
@@ -70,16 +71,16 @@ def make(cls: type[Provisioner], tmp_path: Path) -> Any:
 
 def test_the_docker_upgrade_takes_the_official_image_or_the_override(tmp_path: Path) -> None:
     provisioner = make(BinarySwapper, tmp_path)
-    done = run_upgrade(provisioner, cluster(), "v1.34.2+k3s1")
-    run_upgrade(provisioner, cluster(), "v1.34.2+k3s1", image="vendor/k3s:1")
-    assert provisioner.calls == [("k", "rancher/k3s:v1.34.2-k3s1"), ("k", "vendor/k3s:1")]
-    assert "replace /bin/k3s" in done and "rancher/k3s:v1.34.2-k3s1" in done
+    done = run_upgrade(provisioner, cluster(), "v1.37.2+k3s1")
+    run_upgrade(provisioner, cluster(), "v1.37.2+k3s1", image="vendor/k3s:1")
+    assert provisioner.calls == [("k", "rancher/k3s:v1.37.2-k3s1"), ("k", "vendor/k3s:1")]
+    assert "replace the image's /bin" in done and "rancher/k3s:v1.37.2-k3s1" in done
 
 
 def test_k0s_uses_its_own_image_repository(tmp_path: Path) -> None:
     provisioner = make(BinarySwapper, tmp_path)
-    run_upgrade(provisioner, cluster("k0s", "v1.33.13+k0s.0"), "v1.34.2+k0s.0")
-    assert provisioner.calls == [("k", "k0sproject/k0s:v1.34.2-k0s.0")]
+    run_upgrade(provisioner, cluster("k0s", "v1.36.3+k0s.2"), "v1.37.2+k0s.0")
+    assert provisioner.calls == [("k", "k0sproject/k0s:v1.37.2-k0s.0")]
 
 
 def test_a_provisioner_with_its_own_upgrade_is_asked(tmp_path: Path) -> None:
@@ -101,16 +102,16 @@ def test_provisioners_that_do_not_upgrade_say_so(tmp_path: Path) -> None:
     # A cluster the user runs (--distro-kubeconfig) is not the plugin's to upgrade.
     for cls in (ExistingCluster, Bare):
         with pytest.raises(UpgradeUnsupported, match=f"the {cls.NAME} provisioner cannot upgrade"):
-            run_upgrade(make(cls, tmp_path), cluster("k3s", "v1.33.6+k3s1"), "v1.34.1+k3s1")
+            run_upgrade(make(cls, tmp_path), cluster("k3s", "v1.36.5+k3s1"), "v1.37.1+k3s1")
 
 
 @pytest.mark.parametrize(
     ("kubelet", "target", "reported"),
     [
-        ("v1.34.2+k3s1", "v1.34.2+k3s1", True),
-        ("v1.33.6+k3s1", "v1.34.2+k3s1", False),
-        ("v1.34.2+k3s1", "v1.34.2+k3s2", False),
-        ("v1.34.2+k0s", "v1.34.2+k0s.0", True),
+        ("v1.37.2+k3s1", "v1.37.2+k3s1", True),
+        ("v1.36.5+k3s1", "v1.37.2+k3s1", False),
+        ("v1.37.2+k3s1", "v1.37.2+k3s2", False),
+        ("v1.37.2+k0s", "v1.37.2+k0s.0", True),
         ("v1.34.1", "1.34/stable", True),
         ("v1.33.9", "1.34/stable", False),
     ],

@@ -33,6 +33,9 @@ def facts(spec: DistroSpec, provisioner: str | None) -> dict[str, Any]:
         "default_version": profile.default_version,
         "image": profile.image(spec.version),
         "expectations": {name: _plain(getattr(expectations, name)) for name in EXPECTATION_FIELDS},
+        "expectation_sources": {
+            name: profile.source_of(name, spec.version) for name in EXPECTATION_FIELDS
+        },
         "by_version": [
             {
                 "applies": change.describe(),
@@ -49,6 +52,8 @@ def facts(spec: DistroSpec, provisioner: str | None) -> dict[str, Any]:
             "method": profile.upgrade.method,
             "procedure": profile.upgrade.summary,
             "source": profile.upgrade.source,
+            # In a container: every path copied from the target's image.
+            "replaces": list(profile.container.upgrade_paths) if profile.container else [],
         },
         "kubeconfig": _plain(dataclasses.asdict(profile.kubeconfig)),
         "runs_in": [
@@ -98,10 +103,15 @@ def render(data: dict[str, Any]) -> str:
     lines.append(
         f"  upgrade:          {data['upgrade']['procedure']} ({data['upgrade']['source']})"
     )
+    if data["upgrade"]["replaces"]:
+        lines.append(
+            f"  upgrade replaces: {', '.join(data['upgrade']['replaces'])} (in a container)"
+        )
     lines.append("  expectations (as --distro-expect names them):")
     width = max(len(name) for name in data["expectations"])
     for name, value in data["expectations"].items():
-        lines.append(f"    {name:<{width}}  {json.dumps(value)}")
+        source = data["expectation_sources"].get(name) or "no source"
+        lines.append(f"    {name:<{width}}  {json.dumps(value)}  [{source}]")
     for change in data["by_version"]:
         here = "applies" if change["applies_here"] else "does not apply"
         lines.append(
@@ -131,6 +141,27 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_markdown(data: dict[str, Any]) -> str:
+    """The expectations of one version as a Markdown section: value and source each,
+    then what upstream could not confirm (docs/distros.md is made of these)."""
+    lines = [
+        f"### {data['distro']} {data['version']}",
+        "",
+        f"Image: {'`' + data['image'] + '`' if data['image'] else 'none'}. "
+        f"Upgrade: {data['upgrade']['procedure']}.",
+        "",
+        "| Expectation | Value | Source |",
+        "| --- | --- | --- |",
+    ]
+    for name, value in data["expectations"].items():
+        source = (data["expectation_sources"].get(name) or "no source").replace("|", "\\|")
+        lines.append(f"| `{name}` | `{json.dumps(value)}` | {source} |")
+    if data["unconfirmed"]:
+        lines += ["", "Unconfirmed upstream:", ""]
+        lines += [f"- {fact}" for fact in data["unconfirmed"]]
+    return "\n".join(lines) + "\n"
+
+
 def add_parser(commands: Any) -> None:
     show = commands.add_parser(
         "show", help="what the plugin believes about a distribution at a version"
@@ -141,7 +172,11 @@ def add_parser(commands: Any) -> None:
         choices=sorted(provisioners.BUILTIN),
         help="also show what this provisioner would run to bring it up",
     )
-    show.add_argument("--json", action="store_true", help="print JSON")
+    output = show.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON")
+    output.add_argument(
+        "--markdown", action="store_true", help="print the expectations as a Markdown section"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -150,8 +185,11 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"k8sdistro show: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(data, indent=2) if args.json else render(data))
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(render_markdown(data) if args.markdown else render(data), end="\n")
     return 0
 
 
-__all__ = ["facts", "main", "render"]
+__all__ = ["facts", "main", "render", "render_markdown"]

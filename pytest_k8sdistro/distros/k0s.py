@@ -31,6 +31,7 @@ from pytest_k8sdistro.distros.profile import (
     NodeText,
     Readiness,
     Upgrade,
+    VersionRange,
 )
 
 RELEASES_URL = "https://github.com/k0sproject/k0s/releases/download"
@@ -133,12 +134,12 @@ def install_plan(spec: PlanInput) -> InstallPlan:
 
 PROFILE = DistroProfile(
     name="k0s",
-    # A release on the v1.33 line (github.com/k0sproject/k0s/releases).
-    default_version="v1.33.13+k0s.0",
+    # The stable release: gh-pages stable.txt names v1.36.3+k0s.2 (k0sproject/k0s, 2026-08-12).
+    default_version="v1.36.3+k0s.2",
     # Releases, candidates (v1.36.3-rc.0+k0s.1) and pre-releases (v1.37.0-alpha.1+k0s.0,
     # v1.34.0-beta.0-rc.0+k0s.0), as k0sproject/k0s tags them.
     version_pattern=re.compile(r"v(\d+\.\d+)\.\d+(?:-(?:alpha|beta|rc)\.?\d+)*\+k0s\.\d+"),
-    version_example="v1.33.13+k0s.0",
+    version_example="v1.36.3+k0s.2",
     image_repository="k0sproject/k0s",
     container=ContainerStart(
         binary=BINARY,
@@ -202,8 +203,9 @@ PROFILE = DistroProfile(
         multi_node=True,
         memory_min_mib=1024,
         memory_idle_max_mib=1024,
-        # Blog: about 300 MB under /var/lib/k0s.
-        disk_max_mb=500,
+        # docs/system-requirements.md (v1.35.7, v1.36.3): a controller+worker uses about
+        # 1.7 GB and needs about 2.0 GB. The 2021 comparison measured about 300 MB.
+        disk_max_mb=2000,
     ),
     sources=(
         "k0sproject/k0s:Dockerfile",
@@ -212,7 +214,21 @@ PROFILE = DistroProfile(
         "k0sproject/k0s:pkg/apis/k0s/v1beta1/network.go",
         "k0sproject/k0s:docker-entrypoint.sh",
         "k0sproject/k0s:docs/dual-stack.md",
-        "github.com/k0sproject/k0s/releases/tag/v1.33.13+k0s.0",
+        "github.com/k0sproject/k0s/releases/tag/v1.36.3+k0s.2",
+    ),
+    by_version=(
+        VersionRange(
+            until="1.36",
+            changes={"runtime_version_family": "1.7"},
+            source="k0sproject/k0s@v1.35.7+k0s.0:embedded-bins/Makefile.variables "
+            "(containerd_version = 1.7.34)",
+        ),
+        VersionRange(
+            since="1.36",
+            changes={"runtime_version_family": "2.3"},
+            source="k0sproject/k0s@v1.36.3+k0s.2:embedded-bins/Makefile.variables "
+            "(containerd_version_and_rev = 2.3.3)",
+        ),
     ),
     machine=MachineInstall(plan=install_plan, artifacts=ARTIFACTS, binaries=(BINARY,)),
     # Binaries unpack to bin/, images to containerd/.
@@ -223,11 +239,41 @@ PROFILE = DistroProfile(
         "etcd": ((f"{DATA_DIR}/etcd", "dir"),),
         "sqlite": ((f"{DATA_DIR}/db/state.db", "file"),),
     },
+    expectation_sources={
+        "dns": "k0sproject/k0s@v1.36.3+k0s.2:cmd/controller/controller.go (CoreDNS unless "
+        "disabled)",
+        "cni": "k0sproject/k0s@v1.36.3+k0s.2:pkg/apis/k0s/v1beta1/network.go "
+        "(DefaultNetwork: kuberouter)",
+        "network_policy": "k0sproject/k0s@v1.36.3+k0s.2:pkg/component/controller/"
+        "kuberouter.go (run-firewall: true)",
+        "runtime": "k0sproject/k0s@v1.36.3+k0s.2:embedded-bins/Makefile.variables",
+        "storage_class": "k0sproject/k0s@v1.36.3+k0s.2:docs/storage.md (none built in)",
+        "storage_provisioner": "k0sproject/k0s@v1.36.3+k0s.2:docs/storage.md (none built in)",
+        "volume_binding_mode": "k0sproject/k0s@v1.36.3+k0s.2:docs/storage.md (none built in)",
+        "ingress_classes": "k0sproject/k0s@v1.36.3+k0s.2:pkg/apis/k0s/v1beta1/extensions.go "
+        "(no ingress controller built in)",
+        "default_ingress_class": "k0sproject/k0s@v1.36.3+k0s.2:pkg/apis/k0s/v1beta1/"
+        "extensions.go (no ingress controller built in)",
+        "load_balancer": "k0sproject/k0s@v1.36.3+k0s.2:cmd/controller/controller.go (no "
+        "load balancer among the components)",
+        "datastore": "k0sproject/k0s@v1.36.3+k0s.2:pkg/apis/k0s/v1beta1/storage.go "
+        "(DefaultStorageSpec: etcd; kine with --single, pkg/config/cfgvars.go)",
+        "ipv6": "k0sproject/k0s@v1.36.3+k0s.2:docs/dual-stack.md (kube-router dual-stack)",
+        "metrics_server": "k0sproject/k0s@v1.36.3+k0s.2:cmd/controller/controller.go "
+        "(metrics-server unless disabled)",
+        "hitless_upgrade": "unconfirmed: docs/upgrade.md advises draining; "
+        "pkg/supervisor stops only k0s's own children, so the shims survive",
+        "multi_node": "k0sproject/k0s@v1.36.3+k0s.2:docs/k0s-multi-node.md",
+        "memory_min_mib": "k0sproject/k0s@v1.36.3+k0s.2:docs/system-requirements.md "
+        "(controller+worker: 1 GB)",
+        "memory_idle_max_mib": "unconfirmed: docs/system-requirements.md measured 510 MB "
+        "for a controller alone (v1.22.4)",
+        "disk_max_mb": "k0sproject/k0s@v1.36.3+k0s.2:docs/system-requirements.md "
+        "(controller+worker: ~1.7 GB used, ~2.0 GB minimum)",
+    },
     unconfirmed=(
         "hitless_upgrade=True: k0s's docs/upgrade.md advises draining; that pods survive a "
         "k0s restart is seen in the code, not documented",
         "memory_idle_max_mib=1024: the only published figure is 510 MB for a controller",
-        "disk_max_mb=500: the 2021 comparison's figure; docs/system-requirements.md gives "
-        "about 1.7 GB for a controller+worker",
     ),
 )

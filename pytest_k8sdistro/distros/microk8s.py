@@ -137,9 +137,9 @@ def upgrade_steps(target_version: str, ready_timeout_s: float) -> tuple[Step, ..
 PROFILE = DistroProfile(
     name="microk8s",
     # Snap channels name a track and a risk level.
-    default_version="1.33/stable",
+    default_version="1.36/stable",
     version_pattern=re.compile(r"(\d+\.\d+)(?:/(?:stable|candidate|beta|edge))?"),
-    version_example="1.33/stable",
+    version_example="1.36/stable",
     image_repository=None,
     container=None,
     no_container_reason="it is a snap and cannot run in a container (canonical/microk8s#233)",
@@ -171,12 +171,15 @@ PROFILE = DistroProfile(
         datastore="dqlite",
         ipv6="dual-stack",
         metrics_server=False,
-        # Since 1.22 workloads should stay up on refresh, except CNI pods that
-        # mount snap data (canonical/microk8s PR#4205); the blog measured 4m20s
-        # of downtime on 1.20 -> 1.21.
+        # The blog measured 4m20s of downtime on 1.20 -> 1.21. From 1.22 a refresh is
+        # meant to leave workloads running (containerd's stop-mode: sigterm in
+        # snapcraft.yaml; maintainer on canonical/microk8s#474), except pods that
+        # hostPath-mount $SNAP_DATA, which are deleted (PR#4205). Left at the
+        # measured value until a run measures it.
         hitless_upgrade=False,
         multi_node=True,
-        # The blog's own measurement; the docs give no minimum.
+        # The blog's own measurement. microk8s.io/docs says it runs in 540 MB and
+        # recommends 4 GB for workloads.
         memory_min_mib=2048,
         memory_idle_max_mib=2048,
         # Blog: about 1 GB of snaps.
@@ -190,7 +193,8 @@ PROFILE = DistroProfile(
             # "nginx" (canonical/microk8s-core-addons, branch 1.35,
             # addons/ingress/values.yaml; commit ce8e8d1, #375).
             changes={"ingress_classes": ("public", "nginx", "traefik")},
-            source="canonical/microk8s-core-addons@1.35:addons/ingress/values.yaml",
+            source="canonical/microk8s-core-addons@1.35 and @main (1.36): "
+            "addons/ingress/values.yaml",
         ),
     ),
     sources=(
@@ -198,7 +202,7 @@ PROFILE = DistroProfile(
         "canonical/microk8s-core-addons@1.33:addons/ingress/ingress.yaml",
         "canonical/microk8s-core-addons@1.35:addons/ingress/values.yaml",
         "canonical/microk8s-core-addons (hostpath-storage, metallb)",
-        "canonical/microk8s PR#4205 (refresh keeps workloads)",
+        "canonical/microk8s PR#4205 (which pods a refresh deletes)",
     ),
     machine=MachineInstall(
         plan=install_plan,
@@ -218,6 +222,38 @@ PROFILE = DistroProfile(
     ),
     # dqlite's files (canonical/microk8s: the snap's var/kubernetes/backend).
     datastore_files={"dqlite": (("/var/snap/microk8s/current/var/kubernetes/backend", "dir"),)},
+    # canonical/microk8s at branch 1.35 and tag v1.36; canonical/microk8s-core-addons at
+    # branches 1.33 to 1.35 and main (which the 1.36 snap takes its addons from).
+    expectation_sources={
+        "dns": "canonical/microk8s@1.35:microk8s-resources/microk8s.default.yaml (only "
+        "the dns addon is on after install)",
+        "cni": "canonical/microk8s@1.35:microk8s-resources/default-args/cni-env (CNI=calico)",
+        "network_policy": "canonical/microk8s@1.35:microk8s-resources/default-args/cni-env "
+        "(Calico enforces NetworkPolicy)",
+        "runtime": "canonical/microk8s@1.35:snap/snapcraft.yaml (daemon-containerd)",
+        "runtime_version_family": "not pinned: containerd is built from the snap's "
+        "build-scripts, per track",
+        "storage_class": "canonical/microk8s-core-addons@1.35:addons/hostpath-storage/storage.yaml",
+        "storage_provisioner": "canonical/microk8s-core-addons@1.35:addons/hostpath-storage/"
+        "storage.yaml",
+        "volume_binding_mode": "canonical/microk8s-core-addons@1.35:addons/hostpath-storage/"
+        "storage.yaml",
+        "ingress_classes": "canonical/microk8s-core-addons@1.33:addons/ingress/ingress.yaml",
+        "default_ingress_class": "canonical/microk8s-core-addons@1.33:addons/ingress/"
+        "ingress.yaml; @1.35 and main: addons/ingress/values.yaml",
+        "load_balancer": "canonical/microk8s-core-addons@1.35:addons/metallb/enable",
+        "datastore": "canonical/microk8s@1.35:microk8s-resources/default-args/k8s-dqlite",
+        "ipv6": "canonical/microk8s@1.35:microk8s-resources/default-args/cni-env "
+        "(IPv6_SUPPORT, off until configured before the first start)",
+        "metrics_server": "canonical/microk8s-core-addons@1.35:addons.yaml (an addon, off "
+        "after install)",
+        "hitless_upgrade": "unconfirmed: the 2021 comparison's 1.20 -> 1.21 measurement",
+        "multi_node": "canonical/microk8s@1.35:scripts/wrappers/add_token.py (microk8s add-node)",
+        "memory_min_mib": "unconfirmed: the 2021 comparison; microk8s.io/docs says 540 MB "
+        "runs it and recommends 4 GB",
+        "memory_idle_max_mib": "unconfirmed: the project's ceiling",
+        "disk_max_mb": "unconfirmed: the 2021 comparison's 1 GB of snaps; the docs recommend 20 GB",
+    },
     unconfirmed=(
         "memory_min_mib=2048: the 2021 comparison's measurement; the docs say microk8s runs "
         "in 540 MB and recommend 4 GB",

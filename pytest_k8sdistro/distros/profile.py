@@ -256,6 +256,16 @@ class ContainerStart:
     api_port: int = 6443
     #: Log files inside the node that are not in the container's log (diagnostics).
     log_files: tuple[str, ...] = ()
+    #: Everything the image ships that the distribution runs, files or directories
+    #: (copied whole): an in-place upgrade copies each from the target's image, so no
+    #: runtime binary beside the main one is left at the old version. Empty: the
+    #: binary alone.
+    shipped: tuple[str, ...] = ()
+
+    @property
+    def upgrade_paths(self) -> tuple[str, ...]:
+        """What an in-place upgrade replaces in a node."""
+        return self.shipped or (self.binary,)
 
 
 @dataclass(frozen=True)
@@ -337,6 +347,18 @@ class DistroProfile:
     no_container_reason: str = ""
     #: Facts no upstream source confirmed, in words; listed by the docs.
     unconfirmed: tuple[str, ...] = ()
+    #: Expectation field -> where upstream says so, with the tag, branch or commit it
+    #: was read at ("unconfirmed: ..." where no upstream source says so).
+    expectation_sources: Mapping[str, str] = field(default_factory=dict)
+
+    def source_of(self, name: str, version: str) -> str:
+        """Where expectation ``name`` at ``version`` comes from: the last version range
+        that covers ``version`` and sets it, else the profile's own source."""
+        source = self.expectation_sources.get(name, "")
+        for change in self.by_version:
+            if name in change.changes and change.covers(version):
+                source = change.source
+        return source
 
     def expectations_at(self, version: str) -> Expectations:
         """The expectations of ``version``: the profile's, changed by every range that

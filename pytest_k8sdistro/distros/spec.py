@@ -35,7 +35,7 @@ class DistroSpec:
 
 
 def parse_distro(value: str) -> DistroSpec:
-    """Parse ``k3s``, ``k3s:v1.33.6+k3s1`` or ``k3s:v1.33.6-k3s1``.
+    """Parse ``k3s``, ``k3s:v1.36.5+k3s1`` or ``k3s:v1.36.5-k3s1``.
 
     Raises :class:`ConfigError` naming the bad value and what is accepted.
     """

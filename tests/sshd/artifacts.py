@@ -25,7 +25,7 @@ from pathlib import Path
 
 from image.context import source_files
 
-VERSION = "v1.33.6+k3s1"
+VERSION = "v1.36.5+k3s1"
 
 ZIPAPP_MAIN = f"""\
 import os

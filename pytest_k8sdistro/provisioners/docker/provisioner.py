@@ -6,7 +6,6 @@ import calendar
 import contextlib
 import functools
 import io
-import posixpath
 import re
 import tarfile
 import threading
@@ -39,6 +38,7 @@ from pytest_k8sdistro.provisioners.docker import (
     labels,
     node,
     privileges,
+    shipped,
     supervisor,
 )
 
@@ -317,13 +317,13 @@ class DockerProvisioner(Provisioner):
         )
 
     def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> str:
-        """The distribution's binary from the target's image, in every node, in place.
+        """Everything the distribution ships, from the target's image, in every node, in place.
 
-        The profiles' procedures replace the binary and restart the process; a
-        documented "stop, replace, start" becomes "replace, then stop and start" because
-        the supervisor restarts the process in one step (the engine's copy replaces the
-        file rather than writing into it, so the running process is unaffected until
-        it is stopped).
+        The profiles' procedures replace the distribution's files and restart its
+        process; a documented "stop, replace, start" becomes "replace, then stop and
+        start" because the supervisor restarts the process in one step (the engine's
+        copy replaces each file rather than writing into it, so running processes are
+        unaffected until they are stopped).
         """
         profile = DistroSpec(cluster.distro, cluster.version).profile
         source = image or profile.image(target_version)
@@ -332,45 +332,35 @@ class DockerProvisioner(Provisioner):
                 f"{profile.name} has no container image to take version {target_version} "
                 f"from; it upgrades by {profile.upgrade.summary}"
             )
-        self.replace_binary(cluster, source)
-        return f"{profile.upgrade.summary}; binary from {source}"
+        replaced = self.replace_shipped(cluster, source)
+        return f"{profile.upgrade.summary}; {replaced} from {source}"
 
-    def replace_binary(self, cluster: Cluster, source_image: str) -> None:
-        """Swap the distribution's binary for ``source_image``'s in every node, in place.
+    def replace_shipped(self, cluster: Cluster, source_image: str) -> str:
+        """Swap what the distribution's image ships for ``source_image``'s in every node.
 
-        Servers first, as both projects' upgrade docs say. The binary is copied out of
-        a container created from ``source_image`` and never started, copied into each
-        running node over the old one, and the node's process restarted: pods and the
-        container survive.
+        Servers first, as both projects' upgrade docs say. The files are read from a
+        container created from ``source_image`` and never started, copied into each
+        running node over the old ones, checked, and the node's process restarted:
+        pods and the container survive. Returns what was replaced, in words.
         """
-        binary = self._start_of(cluster).binary
+        start = self._start_of(cluster)
         images.ensure(self.client, source_image, archive=None, say=self.progress.say)
-        payload = self._binary_from(source_image, binary)
+        payloads = shipped.from_image(
+            self.client,
+            source_image,
+            start.upgrade_paths,
+            labels=labels.for_run(self.run, "", "binary-source"),
+            required=start.binary,
+            say=self.progress.say,
+        )
+        what = shipped.describe(payloads)
         for index, container_id in enumerate(cluster.details.get("containers", [])):
             container = self.client.containers.get(container_id)
-            if not container.put_archive(posixpath.dirname(binary), payload):
-                raise ProvisionError(f"copying {binary} into {container.name} failed")
-            self.progress.say(f"{container.name}: {binary} replaced from {source_image}")
+            shipped.copy_into(container, payloads, source_image)
+            self.progress.say(f"{container.name}: {what} replaced from {source_image}")
             self.restart_server(cluster, index)
         cluster.details["binary_from"] = source_image
-
-    def _binary_from(self, image: str, binary: str) -> bytes:
-        source = self.client.containers.create(
-            image,
-            entrypoint=["/bin/true"],
-            labels=labels.for_run(self.run, "", "binary-source"),
-        )
-        try:
-            stream, _ = source.get_archive(binary)
-            data = b"".join(stream)
-        finally:
-            # v=True: the image's declared volumes were made anonymous for this copy.
-            _ignore_missing(functools.partial(source.remove, force=True, v=True))
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            member = tar.next()
-            if member is None or not member.isfile():
-                raise ProvisionError(f"{binary} in {image} is not a regular file")
-        return data
+        return what
 
 
 class _Creation:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from k8s_standin.node import runtimefiles
+
 from image import databases
 from image.specs import StandinSpec
 
@@ -26,6 +28,10 @@ STANDIN_PYTHONPATH = "/opt/standin"
 class ContextFile:
     data: bytes
     executable: bool = False
+    #: Kept by COPY; k0s compares its executable's to decide whether to unpack again.
+    mtime: int = 0
+    #: A symbolic link to this target instead of a file.
+    link: str = ""
 
 
 def source_files(source_dir: Path = SOURCE_DIR) -> dict[str, ContextFile]:
@@ -49,7 +55,9 @@ def files_hash(files: Mapping[str, ContextFile], *extra: str) -> str:
     digest = hashlib.sha256()
     for name in sorted(files):
         entry = files[name]
-        digest.update(f"{name}\0{int(entry.executable)}\0{len(entry.data)}\0".encode())
+        digest.update(
+            f"{name}\0{int(entry.executable)}\0{len(entry.data)}\0{entry.mtime}\0{entry.link}\0".encode()
+        )
         digest.update(entry.data)
     for item in extra:
         digest.update(f"{item}\0".encode())
@@ -57,9 +65,21 @@ def files_hash(files: Mapping[str, ContextFile], *extra: str) -> str:
 
 
 def _launcher(spec: StandinSpec) -> bytes:
-    # The version lives in this script, not in the image's ENV: an in-place upgrade test
-    # copies the binary from a newer image into a running node, and the version it reports
-    # must change with it, exactly as swapping the real binary would.
+    # The versions live in this script, not in the image's ENV: an in-place upgrade test
+    # copies the files of a newer image into a running node, and what the node reports
+    # must change with them, exactly as swapping the real files would.
+    if spec.distro == "k3s":
+        # k3s runs the containerd, shim and runc beside it in /bin.
+        runtime = "STANDIN_RUNTIME_DIR=/bin\nexport STANDIN_RUNTIME_DIR\n"
+    else:
+        # k0s carries its runtime inside and unpacks it to <data-dir>/bin when this
+        # file changed (size or modification time).
+        runtime = (
+            'STANDIN_EXECUTABLE="$0"\n'
+            f"STANDIN_CONTAINERD_VERSION='{spec.containerd}'\n"
+            f"STANDIN_RUNC_VERSION='{spec.runc}'\n"
+            "export STANDIN_EXECUTABLE STANDIN_CONTAINERD_VERSION STANDIN_RUNC_VERSION\n"
+        )
     return (
         "#!/bin/sh\n"
         f"# Stand-in for the {spec.distro} binary, built for pytest-k8sdistro's own tests.\n"
@@ -67,8 +87,50 @@ def _launcher(spec: StandinSpec) -> bytes:
         f"STANDIN_VERSION='{spec.version}'\n"
         f"PYTHONPATH={STANDIN_PYTHONPATH}\n"
         "export STANDIN_VERSION PYTHONPATH\n"
-        f'exec /usr/bin/python3 -m k8s_standin {spec.distro} "$@"\n'
+        + runtime
+        + f'exec /usr/bin/python3 -m k8s_standin {spec.distro} "$@"\n'
     ).encode()
+
+
+#: What rancher/k3s links to its multicall k3s binary (k3s-io/k3s scripts/build-k3s.sh).
+K3S_LINKS = (
+    "k3s-agent",
+    "k3s-server",
+    "k3s-etcd-snapshot",
+    "k3s-secrets-encrypt",
+    "k3s-certificate",
+    "k3s-completion",
+    "kubectl",
+    "crictl",
+    "ctr",
+)
+
+
+def _k3s_bin(spec: StandinSpec) -> dict[str, ContextFile]:
+    """The image's /bin, as rancher/k3s lays it out: the multicall k3s and its links,
+    and containerd, its shim, runc and the multicall cni as files of their own."""
+    release = f"k3s {spec.version}"
+    files = {
+        "bin/k3s": ContextFile(_launcher(spec), executable=True),
+        "bin/containerd": ContextFile(runtimefiles.containerd(spec.containerd, release), True),
+        "bin/containerd-shim-runc-v2": ContextFile(
+            runtimefiles.shim(spec.containerd, release), True
+        ),
+        "bin/runc": ContextFile(runtimefiles.runc(spec.runc, release), True),
+        "bin/cni": ContextFile(runtimefiles.cni(spec.cni, release), True),
+    }
+    files.update({f"bin/{name}": ContextFile(b"", link="k3s") for name in K3S_LINKS})
+    files.update({f"bin/{name}": ContextFile(b"", link="cni") for name in runtimefiles.CNI_PLUGINS})
+    return files
+
+
+#: Debian's /bin is a link to /usr/bin; rancher/k3s is built from scratch and its /bin
+#: is a directory of k3s's own files. This makes /bin a directory again, with a link
+#: per Debian command so the shell and tools stay where they were.
+UNMERGE_BIN = (
+    "import os; os.remove('/bin'); os.mkdir('/bin'); "
+    "[os.symlink('/usr/bin/' + n, '/bin/' + n) for n in os.listdir('/usr/bin')]"
+)
 
 
 # The real k0s image's entrypoint prepares the container before exec'ing its command:
@@ -122,7 +184,8 @@ def _dockerfile(spec: StandinSpec, base: str) -> str:
         # rancher/k3s: k3s is PID 1 (ENTRYPOINT), "agent" by default, busybox /bin/sh,
         # /bin/aux on PATH, and these four volumes (k3s-io/k3s:package/Dockerfile).
         return common + (
-            "COPY k3s /bin/k3s\n"
+            f'RUN ["/usr/bin/python3", "-c", "{UNMERGE_BIN}"]\n'
+            "COPY bin/ /bin/\n"
             "RUN mkdir -p /bin/aux && python3 -m compileall -q /opt/standin\n"
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/bin/aux\n"
             'VOLUME ["/var/lib/kubelet", "/var/lib/rancher/k3s", "/var/lib/cni", "/var/log"]\n'
@@ -160,9 +223,15 @@ class BuildContext:
             for name in sorted(self.files):
                 entry = self.files[name]
                 info = tarfile.TarInfo(name)
+                if entry.link:
+                    info.type = tarfile.SYMTYPE
+                    info.linkname = entry.link
+                    info.mode = 0o777
+                    tar.addfile(info)
+                    continue
                 info.size = len(entry.data)
                 info.mode = 0o755 if entry.executable else 0o644
-                info.mtime = 0  # reproducible bytes; COPY does not care about times
+                info.mtime = entry.mtime  # fixed, for reproducible bytes
                 tar.addfile(info, io.BytesIO(entry.data))
         buffer.seek(0)
         return buffer
@@ -182,8 +251,12 @@ def make_context(
     sources = source_files(source_dir)
     files = dict(sources)
     files["Dockerfile"] = ContextFile(_dockerfile(spec, base).encode())
-    files[spec.distro] = ContextFile(_launcher(spec), executable=True)
-    if spec.distro == "k0s":
+    if spec.distro == "k3s":
+        files.update(_k3s_bin(spec))
+    else:
+        files[spec.distro] = ContextFile(
+            _launcher(spec), executable=True, mtime=spec.released_epoch
+        )
         files["entrypoint.sh"] = ContextFile(K0S_ENTRYPOINT, executable=True)
     return BuildContext(
         spec=spec,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import time
 from dataclasses import dataclass
 
 # Repository prefix for every image built here. It is deliberately not "rancher/" or
@@ -31,20 +33,39 @@ class StandinSpec:
     """One image to build: a distribution, a version and its role in the tests."""
 
     distro: str  # "k3s" or "k0s"
-    version: str  # as the distribution prints it, e.g. "v1.33.6+k3s1"
+    version: str  # as the distribution prints it, e.g. "v1.36.5+k3s1"
     role: str  # "default" or "upgrade" (the target of in-place upgrade tests)
+    # The runtime the image ships beside the binary (k3s) or inside it (k0s). The
+    # numbers are the stand-in's own labels; only that they differ between two images
+    # matters, so that a node left on the old runtime is seen.
+    containerd: str = ""
+    runc: str = ""
+    cni: str = ""
+    #: The release day (UTC): the binary's modification time in the image, which k0s
+    #: compares to decide whether to unpack its runtime again.
+    released: str = "1970-01-01"
 
     @property
     def ref(self) -> str:
         return f"{REPOSITORY}/{self.distro}:{image_tag(self.version)}"
 
+    @property
+    def released_epoch(self) -> int:
+        return calendar.timegm(time.strptime(self.released, "%Y-%m-%d"))
 
-# Two versions per distribution: what clusters start on, and what an upgrade test moves to.
+
+# Two versions per distribution: what clusters start on (the profile's default), and
+# what an upgrade test moves to. k0s has no release newer than its stable v1.36.3+k0s.2
+# but the v1.37.0 pre-release.
 STANDINS: tuple[StandinSpec, ...] = (
-    StandinSpec("k3s", "v1.33.6+k3s1", "default"),
-    StandinSpec("k3s", "v1.34.2+k3s1", "upgrade"),
-    StandinSpec("k0s", "v1.33.13+k0s.0", "default"),
-    StandinSpec("k0s", "v1.34.2+k0s.0", "upgrade"),
+    StandinSpec(
+        "k3s", "v1.36.5+k3s1", "default", "2.3.4-k3s1", "1.3.3", "1.8.0-k3s1", "2026-09-30"
+    ),
+    StandinSpec(
+        "k3s", "v1.37.2+k3s1", "upgrade", "2.3.7-k3s1", "1.3.4", "1.9.0-k3s1", "2026-11-03"
+    ),
+    StandinSpec("k0s", "v1.36.3+k0s.2", "default", "2.3.3", "1.3.3", "", "2026-08-11"),
+    StandinSpec("k0s", "v1.37.0-alpha.1+k0s.0", "upgrade", "2.3.4", "1.3.4", "", "2026-06-30"),
 )
 
 
@@ -62,7 +83,7 @@ class StandinImage:
 
     distro: str
     version: str
-    ref: str  # "pytest-k8sdistro-standin/k3s:v1.33.6-k3s1"
+    ref: str  # "pytest-k8sdistro-standin/k3s:v1.36.5-k3s1"
     image_id: str
 
 

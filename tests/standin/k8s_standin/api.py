@@ -37,7 +37,7 @@ _MAX_WATCH_SECONDS = 1800  # upstream's default --min-request-timeout
 
 @dataclass
 class ApiInfo:
-    version: str  # gitVersion, e.g. v1.33.6+k3s1
+    version: str  # gitVersion, e.g. v1.36.5+k3s1
     server_address: str  # host:port advertised in /api
     pod_log_dirs: tuple[Path, ...]
     ca_pem: bytes = b""

@@ -37,7 +37,7 @@ class NodeConfig:
     """Everything the node side needs to join and run one node."""
 
     flavor: Flavor
-    version: str  # e.g. "v1.33.6+k3s1"; the kubelet reports it as kubeletVersion
+    version: str  # e.g. "v1.36.5+k3s1"; the kubelet reports it as kubeletVersion
     data_dir: Path  # the distro's data dir (/var/lib/rancher/k3s, /var/lib/k0s)
     api_url: str  # e.g. "https://127.0.0.1:6443"
     kubeconfig_path: Path  # credentials + CA for the node side's HTTP client
@@ -55,6 +55,9 @@ class NodeConfig:
     faults: Faults = field(default_factory=Faults)
     pod_log_dir: Path = field(default_factory=pod_log_dir)
     token: str = ""  # the cluster join token as the distro prints it
+    #: What the running containerd reports ("containerd://2.3.3-k3s1"); set by
+    #: node.start from the containerd it starts.
+    runtime_version: str = ""
 
     @property
     def dual_stack(self) -> bool:

@@ -20,7 +20,7 @@ from .netinfo import detected_ipv6, hostname, primary_ipv4
 from .server import ControlPlane, Kubeconfig, ServerOptions
 
 log = logging.getLogger("k8s_standin")
-DEFAULT_VERSION = "v1.33.13+k0s.0"
+DEFAULT_VERSION = "v1.36.3+k0s.2"
 DEFAULT_DATA_DIR = "/var/lib/k0s"
 
 
@@ -68,6 +68,8 @@ def main(argv: list[str]) -> int:
         if flag.startswith("-"):
             log.warning("standin: ignoring unsupported flag %s", flag)
     data = Path(getattr(args, "data_dir", DEFAULT_DATA_DIR))
+    if args.command in ("controller", "worker"):
+        _stage_runtime(data)
     if args.command == "controller":
         return ControlPlane(controller_options(args, data)).run()
     if args.command == "worker":
@@ -84,6 +86,25 @@ def main(argv: list[str]) -> int:
         return _status(data)
     print("usage: k0s controller|worker|kubeconfig admin|token create|status|version")
     return 1
+
+
+def _stage_runtime(data: Path) -> None:
+    """Unpack the embedded containerd, shim and runc to <data-dir>/bin, as k0s does
+    before it starts them (pkg/assets/stage.go). The launcher in the image says what is
+    embedded; run from the source tree, nothing is."""
+    executable = os.environ.get("STANDIN_EXECUTABLE", "")
+    containerd_version = os.environ.get("STANDIN_CONTAINERD_VERSION", "")
+    if not executable or not containerd_version:
+        return
+    from .node import containerd, runtimefiles
+
+    files = runtimefiles.embedded(
+        containerd_version, os.environ.get("STANDIN_RUNC_VERSION", "unknown"), version()
+    )
+    written = runtimefiles.stage(Path(executable), data / "bin", files)
+    if written:
+        log.info("staged %s in %s", ", ".join(written), data / "bin")
+    os.environ[containerd.ENV_RUNTIME_DIR] = str(data / "bin")
 
 
 def _runtime_file(data: Path) -> Path:

@@ -15,7 +15,7 @@ from .netinfo import hostname, primary_ipv4
 from .server import ControlPlane, Kubeconfig, ServerOptions
 
 log = logging.getLogger("k8s_standin")
-DEFAULT_VERSION = "v1.33.6+k3s1"
+DEFAULT_VERSION = "v1.36.5+k3s1"
 DISABLABLE = {"traefik", "servicelb", "local-storage", "coredns", "metrics-server"}
 
 

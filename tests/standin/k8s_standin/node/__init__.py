@@ -18,6 +18,7 @@ Contract with the API server (k8s_standin.api):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable
@@ -116,6 +117,12 @@ def start(config: NodeConfig) -> Node:
         for name, step, watch in addons.controllers(_client(config, config.flavor), config):
             loop(name, step, resync if watch else 1.0, watch)
     if config.enable_worker or not config.is_server:
+        # The runtime runs before the kubelet registers, which reports its version.
+        from . import containerd
+
+        state = env.under_root(f"/run/{config.flavor}/containerd")
+        config = dataclasses.replace(config, runtime_version=containerd.start(config.flavor, state))
+        node.config = config
         kube = _client(config, "kubelet")
         registration = NodeRegistration(kube, config)
         network = PodNetwork(config)

@@ -12,12 +12,10 @@ import os
 import platform
 
 from ..config import NodeConfig
-from . import env
+from . import containerd, env
 from .client import ApiError, Client
 from .util import Obj, log, now
 
-# containerd as each distribution ships it: k3s builds its own fork ("-k3s1" suffix).
-CONTAINERD = {"k3s": "containerd://1.7.23-k3s2", "k0s": "containerd://1.7.24"}
 HEARTBEAT_SECONDS = 10.0
 
 
@@ -105,7 +103,7 @@ def node_status(config: NodeConfig) -> Obj:
         "nodeInfo": {
             "kubeletVersion": config.version,
             "kubeProxyVersion": config.version,
-            "containerRuntimeVersion": CONTAINERD[config.flavor],
+            "containerRuntimeVersion": config.runtime_version or containerd.BUILT_IN[config.flavor],
             "osImage": _os_image(),
             "operatingSystem": "linux",
             "architecture": node_labels(config)["kubernetes.io/arch"],

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import containerd
 from .util import now
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -130,11 +131,13 @@ class ContainerDir:
         shim_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p
         )
+        # The distribution's shim file when it ships one (so a replaced shim is the one
+        # new containers get), else the module straight from the source tree.
+        shim_file = containerd.shim()
+        shim = [str(shim_file)] if shim_file else [sys.executable, "-m", "k8s_standin.node.shim"]
         proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "k8s_standin.node.shim",
+                *shim,
                 str(self.path),
                 str(log_file),
                 "--",
