@@ -27,6 +27,8 @@ CAPS = {
     "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
 }
 READY_TIMEOUT_S = 60.0
+#: SSH, and the APIs of k3s and k0s (6443) and microk8s (16443).
+PUBLISHED = (22, 6443, 16443)
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,16 @@ class SshMachine:
     api_port: int
     key: Path
     ssh_config: Path
+    #: Machine port -> the port on 127.0.0.1 that reaches it.
+    published: dict[int, int]
 
-    def url(self, user: str, *, api_host: str = "127.0.0.1") -> str:
-        """The --provisioner URL for ``user``; the API is reached on its published port."""
+    def url(self, user: str, *, api_host: str = "127.0.0.1", api_port: int = 6443) -> str:
+        """The --provisioner URL for ``user``; the API (k3s's and k0s's 6443, microk8s's
+        16443) is reached on its published port."""
         config = quote(str(self.ssh_config), safe="/")
         return (
             f"ssh://{user}@127.0.0.1:{self.ssh_port}"
-            f"?ssh_config={config}&api={api_host}:{self.api_port}"
+            f"?ssh_config={config}&api={api_host}:{self.published[api_port]}"
         )
 
     def exec(self, client: docker.DockerClient, command: str) -> tuple[int, str]:
@@ -67,7 +72,7 @@ def ssh_machine(
             labels=TEST_LABELS,
             hostname="ssh-machine",
             environment={"AUTHORIZED_KEY": key.with_suffix(".pub").read_text().strip()},
-            ports={"22/tcp": ("127.0.0.1", None), "6443/tcp": ("127.0.0.1", None)},
+            ports={f"{port}/tcp": ("127.0.0.1", None) for port in PUBLISHED},
             **CAPS,
         )
         try:
@@ -89,8 +94,9 @@ def ssh_machine(
                 int(ports["6443/tcp"][0]["HostPort"]),
                 key,
                 config,
+                {port: int(ports[f"{port}/tcp"][0]["HostPort"]) for port in PUBLISHED},
             )
-            _wait_for_sshd(machine, container)
+            wait_for_sshd(machine, container)
             yield machine
         finally:
             with contextlib.suppress(docker.errors.NotFound):
@@ -99,7 +105,7 @@ def ssh_machine(
         client.close()
 
 
-def _wait_for_sshd(machine: SshMachine, container: object) -> None:
+def wait_for_sshd(machine: SshMachine, container: object) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     command = [
         "ssh", "-F", str(machine.ssh_config), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",

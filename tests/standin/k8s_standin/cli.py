@@ -1,4 +1,4 @@
-"""`python3 -m k8s_standin k3s|k0s ARGS...`: pick the flavour, set up logging."""
+"""`python3 -m k8s_standin k3s|k0s|microk8s ARGS...`: pick the flavour, set up logging."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from . import logfmt
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("k3s", "k0s"):
-        print("usage: python3 -m k8s_standin k3s|k0s ARGS...", file=sys.stderr)
+    if not argv or argv[0] not in ("k3s", "k0s", "microk8s"):
+        print("usage: python3 -m k8s_standin k3s|k0s|microk8s ARGS...", file=sys.stderr)
         return 2
     flavor, rest = argv[0], argv[1:]
+    if flavor == "microk8s":
+        # Only the daemon logs like a server; the commands print for a person.
+        if rest[:1] == ["kubelite"]:
+            logfmt.setup(debug=False)
+        from . import microk8s_cli
+
+        return microk8s_cli.main(rest)
     if rest[:1] == ["kubectl"]:
         return _kubectl(flavor, rest[1:])
     logfmt.setup(debug="--debug" in rest)

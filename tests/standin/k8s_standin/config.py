@@ -15,7 +15,7 @@ from typing import Literal
 
 from .faults import Faults
 
-Flavor = Literal["k3s", "k0s"]
+Flavor = Literal["k3s", "k0s", "microk8s"]
 
 
 def log_root() -> Path:

@@ -37,6 +37,25 @@ def primary_ipv4() -> str:
         return "127.0.0.1"
 
 
+def default_ipv4() -> str:
+    """The address of the interface the default route leaves by (microk8s's
+    get_default_ip), so a pod bridge made later never takes its place."""
+    try:
+        out = subprocess.run(
+            ["ip", "-j", "-4", "route", "get", "1.1.1.1"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
+        source = json.loads(out)[0].get("prefsrc")
+        if source:
+            return str(source)
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, IndexError):
+        pass
+    return primary_ipv4()
+
+
 def primary_ipv6() -> str | None:
     addrs = [a for a in _ip_addrs("-6") if not a.lower().startswith("fe80")]
     return addrs[0] if addrs else None

@@ -265,7 +265,7 @@ class ControlPlane:
 
         kc = opts.kubeconfigs[0]
         config = NodeConfig(
-            flavor="k3s" if opts.flavor == "k3s" else "k0s",
+            flavor=opts.flavor if opts.flavor in ("k3s", "microk8s") else "k0s",
             version=opts.version,
             data_dir=opts.data_dir,
             api_url=f"https://127.0.0.1:{opts.port}",

@@ -30,6 +30,8 @@ IMAGES = {
     "metrics-server": "rancher/mirrored-metrics-server:v0.7.2",
     "kube-proxy": "quay.io/k0sproject/kube-proxy:v1.33.6",
     "kube-router": "quay.io/k0sproject/kube-router:v2.4.1-iptables1.8.9-0",
+    "calico-node": "docker.io/calico/node:v3.28.1",
+    "calico-kube-controllers": "docker.io/calico/kube-controllers:v3.28.1",
 }
 
 
@@ -288,9 +290,42 @@ def k0s_network(config: NodeConfig) -> list[tuple[str, Obj]]:
     ]
 
 
+def calico(config: NodeConfig) -> list[tuple[str, Obj]]:
+    """microk8s's CNI, applied by the snap at bootstrap (microk8s-resources/cni.yaml)."""
+    return [
+        (
+            "daemonsets",
+            _daemonset(
+                "calico-node",
+                {"k8s-app": "calico-node"},
+                {
+                    "name": "calico-node",
+                    "image": IMAGES["calico-node"],
+                    "command": _placeholder("calico-node"),
+                },
+            ),
+        ),
+        (
+            "deployments",
+            _deployment(
+                "calico-kube-controllers",
+                {"k8s-app": "calico-kube-controllers"},
+                {
+                    "name": "calico-kube-controllers",
+                    "image": IMAGES["calico-kube-controllers"],
+                    "command": _placeholder("calico-kube-controllers"),
+                },
+            ),
+        ),
+    ]
+
+
 def manifests(config: NodeConfig) -> list[tuple[str, Obj]]:
     disabled = config.disabled
     out: list[tuple[str, Obj]] = []
+    if config.flavor == "microk8s":
+        # Everything else comes from `microk8s enable` (microk8s_addons.py).
+        return calico(config)
     if "coredns" not in disabled:
         out += coredns(config)
     if config.flavor == "k3s":
@@ -344,6 +379,10 @@ def controllers(client: Client, config: NodeConfig) -> list[Controller]:
             ("persistentvolumeclaims", "persistentvolumes", "pods"),
         ),
     ]
+    if config.flavor == "microk8s":
+        from .metallb import MetalLB
+
+        out.append(("metallb", MetalLB(client).step, ("services", "configmaps")))
     if config.flavor == "k3s" and "servicelb" not in config.disabled:
         out.append(
             (

@@ -15,12 +15,24 @@ from . import env
 
 
 def conflist_path(config: NodeConfig) -> Path:
+    if config.flavor == "microk8s":
+        # $SNAP_DATA/args/cni-network, which the snap's install hook links /etc/cni/net.d to.
+        return Path(config.data_dir) / "args" / "cni-network" / "10-calico.conflist"
     if config.flavor == "k3s":
         return Path(config.data_dir) / "agent" / "etc" / "cni" / "net.d" / "10-flannel.conflist"
     return env.under_root("/etc/cni/net.d/10-kuberouter.conflist")
 
 
 def conflist(config: NodeConfig) -> dict[str, object]:
+    if config.flavor == "microk8s":
+        return {
+            "name": "k8s-pod-network",
+            "cniVersion": "0.3.1",
+            "plugins": [
+                {"type": "calico", "datastore_type": "kubernetes", "ipam": {"type": "calico-ipam"}},
+                {"type": "portmap", "snat": True, "capabilities": {"portMappings": True}},
+            ],
+        }
     if config.flavor == "k3s":
         return {
             "name": "cbr0",

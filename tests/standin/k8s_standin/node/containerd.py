@@ -28,7 +28,11 @@ from pathlib import Path
 from .util import log
 
 #: The runtime version each flavour reports when it has no containerd file.
-BUILT_IN = {"k3s": "containerd://2.3.4-k3s1", "k0s": "containerd://2.3.3"}
+BUILT_IN = {
+    "k3s": "containerd://2.3.4-k3s1",
+    "k0s": "containerd://2.3.3",
+    "microk8s": "containerd://1.7.28",
+}
 START_TIMEOUT_S = 10.0
 
 #: Where the flavour's runtime files are: set by the k3s launcher (``/bin``) and by the

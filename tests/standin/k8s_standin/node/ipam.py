@@ -13,7 +13,7 @@ from ..config import NodeConfig
 from .client import Client
 
 #: Per-node IPv6 mask size, by flavour.
-IPV6_NODE_MASK = {"k3s": 64, "k0s": 117}
+IPV6_NODE_MASK = {"k3s": 64, "k0s": 117, "microk8s": 122}
 
 
 def _subnet(cidr: str, index: int, ipv6_mask: int = 64) -> str:

@@ -35,9 +35,12 @@ RELIST_SECONDS = 2.0
 
 
 def kubelet_root(config: NodeConfig) -> Path:
-    # k3s keeps the kubelet's root at /var/lib/kubelet, k0s under its data dir.
+    # k3s keeps the kubelet's root at /var/lib/kubelet, k0s under its data dir, microk8s
+    # in $SNAP_COMMON (microk8s-resources/default-args/kubelet: --root-dir).
     if config.flavor == "k0s":
         return Path(config.data_dir) / "kubelet"
+    if config.flavor == "microk8s":
+        return Path(os.environ.get("SNAP_COMMON", "/var/snap/microk8s/common")) / "var/lib/kubelet"
     return env.under_root("/var/lib/kubelet")
 
 

@@ -31,7 +31,10 @@ log = logging.getLogger("local-path-provisioner")
 
 
 class Provisioner:
-    def __init__(self, client: Client, storage: Path, faults: Faults) -> None:
+    def __init__(
+        self, client: Client, storage: Path, faults: Faults, name: str = PROVISIONER
+    ) -> None:
+        self.name = name
         self.client = client
         self.storage = storage
         self.faults = faults
@@ -41,7 +44,7 @@ class Provisioner:
         classes = {
             c["metadata"]["name"]
             for c in self.client.list("storageclasses")
-            if c.get("provisioner") == PROVISIONER
+            if c.get("provisioner") == self.name
         }
         for pvc in self.client.list("persistentvolumeclaims"):
             if (
@@ -58,7 +61,7 @@ class Provisioner:
         for pv in self.client.list("persistentvolumes"):
             ann = pv["metadata"].get("annotations") or {}
             if (
-                ann.get("pv.kubernetes.io/provisioned-by") == PROVISIONER
+                ann.get("pv.kubernetes.io/provisioned-by") == self.name
                 and pv.get("status", {}).get("phase") == "Released"
                 and not pv["metadata"].get("deletionTimestamp")
                 and pv["spec"].get("persistentVolumeReclaimPolicy", "Delete") == "Delete"
@@ -78,7 +81,7 @@ class Provisioner:
                     f'"{pvc["spec"].get("storageClassName")}": no local path available on '
                     f'node "{node}" (stand-in fault STANDIN_PVC_PENDING)',
                     type_="Warning",
-                    component=f"{PROVISIONER}_local-path-provisioner",
+                    component=f"{self.name}_local-path-provisioner",
                 )
             return
         name = f"pvc-{meta['uid']}"
@@ -89,7 +92,7 @@ class Provisioner:
             "Provisioning",
             f"External provisioner is provisioning volume for claim "
             f'"{meta["namespace"]}/{meta["name"]}"',
-            component=f"{PROVISIONER}_local-path-provisioner",
+            component=f"{self.name}_local-path-provisioner",
         )
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o777)
@@ -100,7 +103,7 @@ class Provisioner:
             "metadata": {
                 "name": name,
                 "annotations": {
-                    "pv.kubernetes.io/provisioned-by": PROVISIONER,
+                    "pv.kubernetes.io/provisioned-by": self.name,
                     "local.path.provisioner/selected-node": node,
                 },
             },
@@ -146,7 +149,7 @@ class Provisioner:
             pvc,
             "ProvisioningSucceeded",
             f"Successfully provisioned volume {name}",
-            component=f"{PROVISIONER}_local-path-provisioner",
+            component=f"{self.name}_local-path-provisioner",
         )
         log.info("provisioned %s at %s on %s", name, path, node)
 
@@ -163,9 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="k8s_standin.node.localpath")
     parser.add_argument("--storage", required=True)
     parser.add_argument("--resync", type=float, default=10.0)
+    # microk8s's hostpath provisioner works the same way under its own name.
+    parser.add_argument("--provisioner", default=PROVISIONER)
     args = parser.parse_args(argv)
     provisioner = Provisioner(
-        from_env("local-path-provisioner"), Path(args.storage), Faults.from_env()
+        from_env("local-path-provisioner"), Path(args.storage), Faults.from_env(), args.provisioner
     )
     log.info("watching claims; storage under %s", args.storage)
     run_on_changes(

@@ -60,6 +60,9 @@ def node_labels(config: NodeConfig) -> dict[str, str]:
             labels["node-role.kubernetes.io/master"] = "true"
     if config.flavor == "k3s":
         labels["node.kubernetes.io/instance-type"] = "k3s"
+    if config.flavor == "microk8s":
+        labels["microk8s.io/cluster"] = "true"
+        labels["node.kubernetes.io/microk8s-controlplane"] = "microk8s-controlplane"
     return labels
 
 
@@ -82,6 +85,10 @@ def node_annotations(config: NodeConfig) -> dict[str, str]:
         )
         if config.node_ipv6 and not config.faults.no_ipv6:
             ann["flannel.alpha.coreos.com/public-ipv6"] = config.node_ipv6
+    elif config.flavor == "microk8s":
+        # calico-node annotates each node with its address and VXLAN tunnel address.
+        ann["projectcalico.org/IPv4Address"] = f"{config.node_ip}/24"
+        ann["projectcalico.org/IPv4VXLANTunnelAddr"] = config.node_ip
     else:
         ann["kube-router.io/node.internal-ip"] = config.node_ip
     return ann
@@ -134,7 +141,16 @@ def node_status(config: NodeConfig) -> Obj:
                 "kubelet has sufficient PID available",
                 stamp,
             ),
-            _cond("Ready", "True", "KubeletReady", "kubelet is posting ready status", stamp),
+            # STANDIN_NEVER_READY: the node never becomes Ready, as with a broken CNI.
+            _cond(
+                "Ready",
+                "False",
+                "KubeletNotReady",
+                "container runtime network not ready: NetworkReady=false",
+                stamp,
+            )
+            if config.faults.never_ready
+            else _cond("Ready", "True", "KubeletReady", "kubelet is posting ready status", stamp),
         ],
     }
 

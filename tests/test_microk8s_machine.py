@@ -1,0 +1,165 @@
+"""microk8s end to end on a stand-in machine: the plugin's own install, suites and removal.
+
+The machine is the sshd test container with a stand-in ``snap`` and a local store
+(tests/sshd/microk8s.py), so these tests prove the plugin's microk8s path (``snap
+install``, ``microk8s status --wait-ready``, ``microk8s enable``, ``microk8s config``,
+``snap remove --purge``, the offline ``.snap``/``.assert`` pair) and the suites'
+microk8s expectations against a cluster that follows microk8s's defaults. They say
+nothing about real microk8s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from sshd.fixtures import SshMachine
+from sshd.image import SUDO_USER
+from sshd.microk8s import TRACKS, Microk8sMachine, prepare, snap_file
+
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.install import Artifact
+from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.errors import ProvisionError
+from pytest_k8sdistro.kube import api as kube_clients
+from pytest_k8sdistro.kube.client import Kube
+from pytest_k8sdistro.model.cluster import RunIdentity
+from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners.machine.ssh import SshProvisioner
+
+pytestmark = pytest.mark.docker
+
+SUITES = Path(__file__).resolve().parents[1] / "suites"
+LEFT = ("/snap/microk8s", "/var/snap/microk8s", "/snap/bin/microk8s")
+
+
+@pytest.fixture
+def microk8s_machine(ssh_machine: SshMachine) -> Iterator[Microk8sMachine]:
+    engine = docker.from_env()
+    try:
+        prepare(engine, ssh_machine)
+    finally:
+        engine.close()
+    yield Microk8sMachine(ssh_machine)
+
+
+def exec_on(machine: Microk8sMachine, command: str) -> tuple[int, str]:
+    engine = docker.from_env()
+    try:
+        return machine.machine.exec(engine, command)
+    finally:
+        engine.close()
+
+
+def leftovers(machine: Microk8sMachine) -> list[str]:
+    _, files = exec_on(machine, f"ls -d {' '.join(LEFT)} 2>/dev/null")
+    _, processes = exec_on(machine, "ps -eo args")
+    return files.split() + [line for line in processes.splitlines() if "k8s_standin" in line]
+
+
+def provisioner(url: str, tmp_path: Path, **settings: object) -> SshProvisioner:
+    values: dict[str, object] = {
+        "distros": (parse_distro("microk8s"),),
+        "ready_timeout": 180,
+        "provisioner": "ssh",
+        "provisioner_target": url,
+    }
+    values.update(settings)
+    return SshProvisioner(
+        Settings(**values),  # type: ignore[arg-type]
+        RunIdentity.new(),
+        tmp_path / "work",
+        Progress(None),
+    )
+
+
+def test_a_channel_install_serves_microk8s_defaults_and_removal_leaves_nothing(
+    microk8s_machine: Microk8sMachine, tmp_path: Path
+) -> None:
+    made = provisioner(
+        microk8s_machine.url("root"), tmp_path, distro_addons=("dns", "hostpath-storage")
+    )
+    cluster = made.create(parse_distro("microk8s"), "mk8s-root")
+    try:
+        api = kube_clients.api_client(cluster.kubeconfig)
+        try:
+            kube = Kube(api)
+            version, _revision = TRACKS["1.36"]
+            assert kube.version.get_code().git_version == version
+            dns = kube.core.read_namespaced_service("kube-dns", "kube-system")
+            assert dns.spec.cluster_ip == "10.152.183.10"
+            classes = {c.metadata.name: c for c in kube.storage.list_storage_class().items}
+            hostpath = classes["microk8s-hostpath"]
+            assert hostpath.provisioner == "microk8s.io/hostpath"
+            assert hostpath.volume_binding_mode == "WaitForFirstConsumer"
+        finally:
+            api.close()  # type: ignore[no-untyped-call]
+        _, status = exec_on(microk8s_machine, "/snap/bin/microk8s status")
+        assert "microk8s is running" in status and "hostpath-storage" in status
+        code, _ = exec_on(
+            microk8s_machine, "test -d /var/snap/microk8s/current/var/kubernetes/backend"
+        )
+        assert code == 0, "the datastore is not where dqlite keeps it"
+        assert "kubelite" in made.logs(cluster)
+    finally:
+        made.destroy(cluster)
+    assert leftovers(microk8s_machine) == []
+
+
+def test_an_offline_snap_and_its_assertion_install_through_sudo(
+    microk8s_machine: Microk8sMachine, tmp_path: Path
+) -> None:
+    snap, signed = snap_file(tmp_path / "artifacts", "1.35")
+    made = provisioner(
+        microk8s_machine.url(SUDO_USER),
+        tmp_path,
+        distros=(parse_distro("microk8s:1.35/stable"),),
+        install_artifacts=(Artifact("snap", snap), Artifact("assert", signed)),
+    )
+    cluster = made.create(parse_distro("microk8s:1.35/stable"), "mk8s-offline")
+    try:
+        assert cluster.details["downloads"] is False and cluster.details["sudo"] is True
+        _, listed = exec_on(microk8s_machine, "snap list")
+        assert TRACKS["1.35"][1] in listed, "the store's revision, from the assertion"
+    finally:
+        made.destroy(cluster)
+    assert leftovers(microk8s_machine) == []
+
+
+def test_a_machine_whose_microk8s_never_gets_ready_is_reported_with_the_wait(
+    microk8s_machine: Microk8sMachine, tmp_path: Path
+) -> None:
+    exec_on(microk8s_machine, "echo STANDIN_NEVER_READY=1 >/etc/snapd-standin/environment")
+    made = provisioner(microk8s_machine.url("root"), tmp_path, ready_timeout=20)
+    with pytest.raises(ProvisionError, match="microk8s status --wait-ready --timeout 20"):
+        made.create(parse_distro("microk8s"), "mk8s-never")
+    assert leftovers(microk8s_machine) == []
+
+
+def test_the_suites_pass_against_microk8s_over_ssh(
+    pytester: pytest.Pytester, microk8s_machine: Microk8sMachine
+) -> None:
+    for path in SUITES.glob("*.py"):
+        (pytester.path / path.name).write_text(path.read_text())
+    result = pytester.runpytest_subprocess(
+        "--distro=microk8s",
+        f"--distro-provisioner={microk8s_machine.url(SUDO_USER)}",
+        "--distro-addons=dns,hostpath-storage,metrics-server",
+        "--distro-ready-timeout=180",
+        "--ignore=test_footprint.py",
+        "--ignore=test_upgrade.py",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+        timeout=900,
+    )
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0, result.stdout.str()[-6000:]
+    assert outcomes.get("passed", 0) >= 20 and not outcomes.get("failed")
+    # What microk8s does not offer without its addons is skipped, and says so.
+    skipped = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
+    print("\n".join(skipped))
+    assert len(skipped) == outcomes.get("skipped", 0)
+    assert leftovers(microk8s_machine) == []
