@@ -146,7 +146,7 @@ def test_the_suites_pass_against_microk8s_over_ssh(
     result = pytester.runpytest_subprocess(
         "--distro=microk8s",
         f"--distro-provisioner={microk8s_machine.url(SUDO_USER)}",
-        "--distro-addons=dns,hostpath-storage,metrics-server",
+        "--distro-addons=dns,hostpath-storage,ingress,metrics-server",
         "--distro-ready-timeout=180",
         "--ignore=test_footprint.py",
         "--ignore=test_upgrade.py",
@@ -162,4 +162,41 @@ def test_the_suites_pass_against_microk8s_over_ssh(
     skipped = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
     print("\n".join(skipped))
     assert len(skipped) == outcomes.get("skipped", 0)
+    assert leftovers(microk8s_machine) == []
+
+
+#: The upgrade suite judges microk8s as a hitless distribution here, so that a refresh
+#: that restarts the workload fails (the profile itself claims no hitless refresh).
+HITLESS = "microk8s:\n  hitless_upgrade: true\n"
+
+
+def run_upgrade(pytester: pytest.Pytester, machine: Microk8sMachine) -> pytest.RunResult:
+    for name in ("conftest.py", "test_upgrade.py"):
+        (pytester.path / name).write_text((SUITES / name).read_text())
+    (pytester.path / "hitless.yaml").write_text(HITLESS)
+    return pytester.runpytest_subprocess(
+        "--distro=microk8s:1.35/stable",
+        f"--distro-provisioner={machine.url(SUDO_USER)}",
+        "--distro-upgrade-to=1.36/stable",
+        "--distro-expect=hitless.yaml",
+        "--distro-ready-timeout=180",
+        "-p",
+        "no:cacheprovider",
+        timeout=900,
+    )
+
+
+def test_a_snap_refresh_keeps_the_workload_and_one_that_restarts_it_fails(
+    pytester: pytest.Pytester, microk8s_machine: Microk8sMachine
+) -> None:
+    kept = run_upgrade(pytester, microk8s_machine)
+    assert kept.ret == 0, kept.stdout.str()[-6000:]
+    kept.assert_outcomes(passed=1)
+    kept.stderr.fnmatch_lines(["*snap refresh microk8s --channel=1.36/stable*"])
+    assert leftovers(microk8s_machine) == []
+
+    exec_on(microk8s_machine, "echo STANDIN_KILL_PODS_ON_RESTART=1 >/etc/snapd-standin/environment")
+    killed = run_upgrade(pytester, microk8s_machine)
+    killed.assert_outcomes(failed=1)
+    killed.stdout.fnmatch_lines(["*microk8s claims hitless upgrades, but the upgrade interrupted*"])
     assert leftovers(microk8s_machine) == []

@@ -28,11 +28,13 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ConfigError, ProvisionError
-from pytest_k8sdistro.provisioners.machine import lease
+from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, Cluster
+from pytest_k8sdistro.provisioners.machine import forward, lease
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
 
 QUERY_KEYS = ("ssh_identity_file", "ssh_config", "api")
@@ -113,8 +115,8 @@ def parse_url(url: str) -> SshAddress:
     )
 
 
-def ssh_command(address: SshAddress, remote: str) -> list[str]:
-    """The OpenSSH client command line that runs ``remote`` (a shell string) there."""
+def ssh_options(address: SshAddress) -> list[str]:
+    """The OpenSSH client and its options for ``address``, before the destination."""
     argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}"]
     if address.ssh_config:
         argv += ["-F", address.ssh_config]
@@ -124,7 +126,12 @@ def ssh_command(address: SshAddress, remote: str) -> list[str]:
         argv += ["-p", str(address.port)]
     if address.user:
         argv += ["-l", address.user]
-    return [*argv, "--", address.host, remote]
+    return argv
+
+
+def ssh_command(address: SshAddress, remote: str) -> list[str]:
+    """The OpenSSH client command line that runs ``remote`` (a shell string) there."""
+    return [*ssh_options(address), "--", address.host, remote]
 
 
 def node_spec(address: SshAddress, *, sudo: bool) -> str:
@@ -208,6 +215,56 @@ class SshTarget(Target):
 class SshProvisioner(MachineProvisioner):
     NAME = "ssh"
     CAPABILITIES = replace(MachineProvisioner.CAPABILITIES, takes_address=True)
+    #: Node ports the suites reach from this host: ingress and the load-balancer ports.
+    FORWARDED = (80, 443, *LOAD_BALANCER_PORTS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._forwards: dict[str, forward.Forwards] = {}
+
+    def create(self, spec: DistroSpec, key: str) -> Cluster:
+        cluster = super().create(spec, key)
+        try:
+            cluster.ports.update(self._forward(key))
+        except BaseException:
+            self.destroy(cluster)
+            raise
+        return cluster
+
+    def attach(self, cluster: Cluster) -> bool:
+        if not super().attach(cluster):
+            return False
+        cluster.ports.update(self._forward(cluster.key))
+        return True
+
+    def destroy(self, cluster: Cluster) -> None:
+        self._unforward(cluster.key)
+        super().destroy(cluster)
+
+    def keep(self, cluster: Cluster) -> None:
+        # The forwards end with this run; a later run that attaches makes its own.
+        self._unforward(cluster.key)
+        super().keep(cluster)
+
+    def _forward(self, key: str) -> dict[str, int]:
+        """Forward :data:`FORWARDED` of the machine's address to 127.0.0.1."""
+        target = self._probed(key)
+        assert isinstance(target, SshTarget)
+        found = target.execute(["sh", "-c", forward.ADDRESS_SCRIPT], timeout=30).stdout.split()
+        address = found[0] if found else "127.0.0.1"
+        self._unforward(key)
+        made = forward.Forwards(
+            ssh_options(target.address), target.address.host, address, self.FORWARDED
+        )
+        self._forwards[key] = made
+        shown = ", ".join(f"{node} -> 127.0.0.1:{local}" for node, local in made.ports.items())
+        self.progress.say(f"{key}: node ports of {address} forwarded over ssh: {shown}")
+        return {f"{node}/tcp": local for node, local in made.ports.items()}
+
+    def _unforward(self, key: str) -> None:
+        made = self._forwards.pop(key, None)
+        if made is not None:
+            made.stop()
 
     @classmethod
     def parse_address(cls, address: str) -> None:

@@ -127,6 +127,8 @@ def ingress(version: str) -> list[tuple[str, Obj]]:
     }
     daemonset = addons._daemonset(labels["name"], labels, container)
     daemonset["metadata"]["namespace"] = "ingress"
+    # On the pod network, reached through hostPorts 80 and 443 (the addon's chart).
+    del daemonset["spec"]["template"]["spec"]["hostNetwork"]
     return [
         ("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ingress"}}),
         *classes,

@@ -2,8 +2,9 @@
 
 KUBERNETES_SERVICE_HOST/PORT (the ClusterIP in netns mode, the API address in
 host mode), HOSTNAME, env and envFrom with values from ConfigMaps, Secrets and the
-downward API. kube-system pods also get STANDIN_KUBECONFIG and STANDIN_API_SERVER
-(an API address reachable from the pod) and the node's other STANDIN_* settings:
+downward API. Add-on pods (kube-system, and microk8s's addon namespaces) also get
+STANDIN_KUBECONFIG and STANDIN_API_SERVER (an API address reachable from the pod)
+and the node's other STANDIN_* settings:
 that is how the stand-in's add-on processes (DNS, ingress, provisioner) reach the API.
 """
 
@@ -20,6 +21,10 @@ from .commands import default_path
 from .podnet import PodNetwork
 from .util import Obj
 from .volumes import field_value
+
+#: Where the distributions' own add-ons run: kube-system, and microk8s's ingress and
+#: metallb addons' namespaces.
+SYSTEM_NAMESPACES = ("kube-system", "ingress", "metallb-system")
 
 
 class PodEnv:
@@ -38,7 +43,7 @@ class PodEnv:
             "KUBERNETES_SERVICE_PORT": api_port,
             "KUBERNETES_PORT": f"tcp://{api_host}:{api_port}",
         }
-        if ns == "kube-system":
+        if ns in SYSTEM_NAMESPACES:
             # Add-on processes of the stand-in reach the API with the node's credentials.
             environment["STANDIN_KUBECONFIG"] = str(self.config.kubeconfig_path)
             environment["STANDIN_API_SERVER"] = self._api_url_for_pods(info)
