@@ -458,3 +458,18 @@ def test_the_binary_source_container_takes_its_anonymous_volumes_with_it() -> No
     assert got.data == payload.getvalue()
     assert got.entries == {"k3s": ("file", hashlib.sha256(b"bin").hexdigest())}
     assert source.removed == {"force": True, "v": True}
+
+
+def test_an_upgrade_image_without_the_binary_is_refused_before_any_copy() -> None:
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w") as tar:
+        info = tarfile.TarInfo("bin/containerd")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bin"))
+    source = _ProbeContainer(refuse=False)
+    source.get_archive = lambda path: ([payload.getvalue()], {})  # type: ignore[attr-defined]
+    engine = type("Engine", (), {})()
+    engine.containers = type("Containers", (), {"create": lambda self, image, **kw: source})()
+    with pytest.raises(ProvisionError, match="img/k3s:2 has no regular file /bin/k3s"):
+        shipped.from_image(engine, "img/k3s:2", ["/bin"], labels={}, required="/bin/k3s", say=print)
+    assert source.removed == {"force": True, "v": True}

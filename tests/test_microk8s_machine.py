@@ -200,3 +200,42 @@ def test_a_snap_refresh_keeps_the_workload_and_one_that_restarts_it_fails(
     killed.assert_outcomes(failed=1)
     killed.stdout.fnmatch_lines(["*microk8s claims hitless upgrades, but the upgrade interrupted*"])
     assert leftovers(microk8s_machine) == []
+
+
+def test_faults_of_microk8s_fail_exactly_their_suites(
+    pytester: pytest.Pytester, microk8s_machine: Microk8sMachine
+) -> None:
+    """An ingress addon without its default class and a hostpath provisioner that never
+    starts: the ingress and storage suites fail with what they found, nothing else does."""
+    exec_on(
+        microk8s_machine,
+        "printf 'STANDIN_MISSING_INGRESSCLASS=1\\nSTANDIN_BROKEN_ADDON=hostpath-storage\\n' "
+        ">/etc/snapd-standin/environment",
+    )
+    for name in ("conftest.py", "test_ingress.py", "test_storage.py", "test_cluster.py"):
+        (pytester.path / name).write_text((SUITES / name).read_text())
+    result = pytester.runpytest_subprocess(
+        "--distro=microk8s",
+        f"--distro-provisioner={microk8s_machine.url('root')}",
+        "--distro-addons=dns,hostpath-storage,ingress",
+        "--distro-ready-timeout=180",
+        "--distro-suite-timeout=30",
+        "-p",
+        "no:cacheprovider",
+        timeout=900,
+    )
+    failed = {
+        line.split("::")[1].split("[")[0]
+        for line in result.stdout.lines
+        if line.startswith("FAILED ")
+    }
+    assert failed >= {
+        "test_ingress_classes_match_profile",
+        "test_provisioning_respects_the_binding_mode",
+    }, result.stdout.str()[-6000:]
+    # The cluster itself answers: only the suites of the broken parts fail.
+    assert not {name for name in failed if "storage_class" in name or "node" in name}
+    assert not [
+        line for line in result.stdout.lines if "test_cluster.py" in line and "FAILED" in line
+    ]
+    assert leftovers(microk8s_machine) == []

@@ -20,8 +20,9 @@ Commands: ``install NAME --classic --channel=TRACK/RISK``, ``install PATH.snap
 NAME [--purge]``, ``list``. A snap's files say what it runs: ``meta/standin.json``
 names its apps and daemons and ``meta/hooks/remove`` is run on removal.
 
-Daemons started by this command get the variables of ``/etc/snapd-standin/environment``
-(``KEY=VALUE`` lines), which is how tests switch the stand-in's faults on.
+Daemons and apps run by this command get the variables of
+``/etc/snapd-standin/environment`` (``KEY=VALUE`` lines), which is how tests switch the
+stand-in's faults on.
 """
 
 from __future__ import annotations
@@ -317,7 +318,7 @@ def run_app(name: str, argv: list[str]) -> int:
     revision = state[snap]["revision"]
     root = Path(f"/snap/{snap}/{revision}")
     command = dict(_meta(root).get("apps") or {})[app or snap]  # type: ignore[call-overload]
-    os.execve(str(root / command), [str(root / command), *argv], _env(snap, revision))
+    os.execve(str(root / command), [str(root / command), *argv], _daemon_env(snap, revision))
 
 
 COMMANDS = {

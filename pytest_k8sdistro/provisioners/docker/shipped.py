@@ -87,15 +87,24 @@ def from_image(
                     raise ProvisionError(f"{image} has no {path}") from None
                 say(f"{image} ships no {path}; the node's is left as it is")
                 continue
-            found = entries(data)
-            if path == required and found.get(posixpath.basename(path), ("",))[0] != "file":
-                raise ProvisionError(f"{path} in {image} is not a regular file")
-            payloads.append(Payload(path, data, found))
+            payloads.append(Payload(path, data, entries(data)))
     finally:
         # v=True: the image's declared volumes were made anonymous for this copy.
         with contextlib.suppress(docker.errors.NotFound):
             source.remove(force=True, v=True)
+    # The binary itself, or a directory that holds it, must bring it as a file: an
+    # image without it would leave the node unable to restart.
+    if not any(_holds_file(payload, required) for payload in payloads):
+        raise ProvisionError(f"{image} has no regular file {required}")
     return payloads
+
+
+def _holds_file(payload: Payload, path: str) -> bool:
+    root = payload.path.rstrip("/")
+    if path != root and not path.startswith(root + "/"):
+        return False
+    member = posixpath.join(posixpath.basename(root), path[len(root) :].lstrip("/")).rstrip("/")
+    return payload.entries.get(member, ("",))[0] == "file"
 
 
 def copy_into(container: Any, payloads: list[Payload], image: str) -> None:

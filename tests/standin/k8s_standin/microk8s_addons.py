@@ -195,20 +195,35 @@ def metallb(ranges: str) -> list[tuple[str, Obj]]:
     ]
 
 
+#: A fault switch: the addon of this name never comes up (its pods exit at once).
+ENV_BROKEN_ADDON = "STANDIN_BROKEN_ADDON"
+
+
 def objects(name: str, argument: str, version: str) -> list[tuple[str, Obj]]:
     """The objects ``microk8s enable name[:argument]`` creates at ``version``."""
     config = _config(version)
     if name == "dns":
-        return addons.coredns(config)
-    if name == "hostpath-storage":
-        return hostpath_storage()
-    if name == "ingress":
-        return ingress(version)
-    if name == "metallb":
-        return metallb(argument)
-    if name == "metrics-server":
-        return addons.metrics_server(config)
-    raise KeyError(name)
+        made = addons.coredns(config)
+    elif name == "hostpath-storage":
+        made = hostpath_storage()
+    elif name == "ingress":
+        made = ingress(version)
+    elif name == "metallb":
+        made = metallb(argument)
+    elif name == "metrics-server":
+        made = addons.metrics_server(config)
+    else:
+        raise KeyError(name)
+    if os.environ.get(ENV_BROKEN_ADDON) == name:
+        for resource, obj in made:
+            if resource in ("deployments", "daemonsets"):
+                for container in obj["spec"]["template"]["spec"]["containers"]:
+                    container["command"] = [
+                        "sh",
+                        "-c",
+                        f"echo 'stand-in fault: the {name} addon never comes up' >&2; exit 1",
+                    ]
+    return made
 
 
 def namespace_of(obj: Obj) -> str | None:
