@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import docker.errors
 import pytest
@@ -442,34 +443,32 @@ def test_the_privilege_probe_is_remembered_per_engine_across_runs(
     assert not list((tmp_path / "cache").rglob("*.json"))
 
 
-def test_the_binary_source_container_takes_its_anonymous_volumes_with_it() -> None:
+def _image_with(name: str) -> tuple[Any, _ProbeContainer, bytes]:
+    """An engine whose containers' archives hold one 3-byte file ``name``."""
     payload = io.BytesIO()
     with tarfile.open(fileobj=payload, mode="w") as tar:
-        info = tarfile.TarInfo("k3s")
+        info = tarfile.TarInfo(name)
         info.size = 3
         tar.addfile(info, io.BytesIO(b"bin"))
     source = _ProbeContainer(refuse=False)
     source.get_archive = lambda path: ([payload.getvalue()], {})  # type: ignore[attr-defined]
     engine = type("Engine", (), {})()
     engine.containers = type("Containers", (), {"create": lambda self, image, **kw: source})()
+    return engine, source, payload.getvalue()
+
+
+def test_the_binary_source_container_takes_its_anonymous_volumes_with_it() -> None:
+    engine, source, data = _image_with("k3s")
     [got] = shipped.from_image(
         engine, "img/k3s:2", ["/bin/k3s"], labels={}, required="/bin/k3s", say=print
     )
-    assert got.data == payload.getvalue()
+    assert got.data == data
     assert got.entries == {"k3s": ("file", hashlib.sha256(b"bin").hexdigest())}
     assert source.removed == {"force": True, "v": True}
 
 
 def test_an_upgrade_image_without_the_binary_is_refused_before_any_copy() -> None:
-    payload = io.BytesIO()
-    with tarfile.open(fileobj=payload, mode="w") as tar:
-        info = tarfile.TarInfo("bin/containerd")
-        info.size = 3
-        tar.addfile(info, io.BytesIO(b"bin"))
-    source = _ProbeContainer(refuse=False)
-    source.get_archive = lambda path: ([payload.getvalue()], {})  # type: ignore[attr-defined]
-    engine = type("Engine", (), {})()
-    engine.containers = type("Containers", (), {"create": lambda self, image, **kw: source})()
+    engine, source, _ = _image_with("bin/containerd")
     with pytest.raises(ProvisionError, match="img/k3s:2 has no regular file /bin/k3s"):
         shipped.from_image(engine, "img/k3s:2", ["/bin"], labels={}, required="/bin/k3s", say=print)
     assert source.removed == {"force": True, "v": True}
