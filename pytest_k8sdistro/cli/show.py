@@ -188,7 +188,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print(render_markdown(data) if args.markdown else render(data), end="\n")
+        print(render_markdown(data) if args.markdown else render(data))
     return 0
 
 

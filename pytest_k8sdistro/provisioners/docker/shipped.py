@@ -83,9 +83,8 @@ def from_image(
             try:
                 data = _archive(source, path)
             except docker.errors.NotFound:
-                if path == required:
-                    raise ProvisionError(f"{image} has no {path}") from None
-                say(f"{image} ships no {path}; the node's is left as it is")
+                if path != required:  # the binary is checked below, with the rest
+                    say(f"{image} ships no {path}; the node's is left as it is")
                 continue
             payloads.append(Payload(path, data, entries(data)))
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -53,8 +54,11 @@ class Forwards:
             for arg in ("-L", f"127.0.0.1:{local}:{address}:{node_port}")
         ]
         argv = [*options, "-N", "-o", "ExitOnForwardFailure=yes", *forwards, "--", host]
+        # ssh says a line for every forwarded connection the machine refuses; a pipe
+        # nobody reads would fill during a run and stop every forward.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr
         )
         deadline = time.monotonic() + LISTEN_TIMEOUT_S
         while not all(_listening(local) for local in self.ports.values()):
@@ -68,11 +72,16 @@ class Forwards:
 
     def stop(self) -> str:
         """End the forwards; returns what ssh said on stderr."""
+        if self._stderr.closed:
+            return ""
         if self.process.poll() is None:
             self.process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
             if self.process.poll() is None:
                 self.process.kill()
-        _, err = self.process.communicate()
-        return (err or b"").decode(errors="replace").strip()
+                self.process.wait()
+        self._stderr.seek(0)
+        said = self._stderr.read().decode(errors="replace").strip()
+        self._stderr.close()
+        return said

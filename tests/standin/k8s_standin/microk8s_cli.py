@@ -244,8 +244,7 @@ def _xable(command: str, argv: list[str]) -> int:
         else:
             client = _client()
             for resource, obj in reversed(catalogue.objects(name, argument or "-", version())):
-                if resource != "namespaces" or name != "dns":
-                    client.delete(resource, obj["metadata"]["name"], catalogue.namespace_of(obj))
+                client.delete(resource, obj["metadata"]["name"], catalogue.namespace_of(obj))
             print(f"Addon {name} is disabled")
     return 0
 

@@ -45,30 +45,21 @@ def runtime_dir() -> Path | None:
     return Path(value) if value else None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
-
-
 def _stop_previous(state: Path) -> None:
     try:
         pid = int((state / "pid").read_text().strip())
     except (OSError, ValueError):
         return
-    if not _alive(pid):
+    # Imported here: the runtime imports this module for the shim's path.
+    from .runtime import alive
+
+    if not alive(pid):
         return
     log.info("stopping the containerd (pid %d) a previous run left", pid)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
