@@ -47,6 +47,10 @@ def usage_error(pytester: pytest.Pytester, *args: str) -> str:
             "is not a known provisioner; known: docker, existing, host, multipass, ssh://ADDRESS",
         ),
         (["--distro-provisioner=ssh://ci@h:99999"], "port is not a number"),
+        (
+            ["--distro=k3s", "--distro=k0s", "--distro-provisioner=ssh://ci@h"],
+            "holds one cluster at a time, and this run asks for 2 (k3s:v1.36.5+k3s1, k0s:",
+        ),
         (["--distro=k3s", "--distro-addons=dns"], "add --distro=microk8s"),
         (
             ["--distro=microk8s:1.36/stable", "--distro-addons=dns,dashboard"],

@@ -10,6 +10,9 @@ nothing about real microk8s.
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +20,8 @@ import docker
 import pytest
 from sshd.fixtures import SshMachine
 from sshd.image import SUDO_USER
-from sshd.microk8s import TRACKS, Microk8sMachine, prepare, snap_file
+from sshd.installed import ROOT, SITE, build_wheel, site_archive
+from sshd.microk8s import PATH, TRACKS, Microk8sMachine, prepare, snap_file
 
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.install import Artifact
@@ -138,6 +142,44 @@ def test_a_machine_whose_microk8s_never_gets_ready_is_reported_with_the_wait(
     assert leftovers(microk8s_machine) == []
 
 
+def test_a_microk8s_the_plugin_did_not_install_is_left_alone(
+    microk8s_machine: Microk8sMachine, tmp_path: Path
+) -> None:
+    """The machine's owner installed microk8s: the run refuses it, and its failure's
+    clean-up must not remove what it did not install."""
+    code, output = exec_on(
+        microk8s_machine, "snap install microk8s --classic --channel=1.35/stable"
+    )
+    assert code == 0, output
+    made = provisioner(microk8s_machine.url("root"), tmp_path)
+    with pytest.raises(ProvisionError, match=r"microk8s is already installed on .*, and not by"):
+        made.create(parse_distro("microk8s"), "mk8s-theirs")
+    _, listed = exec_on(microk8s_machine, "snap list microk8s")
+    assert TRACKS["1.35"][1] in listed, "the owner's microk8s was touched"
+    _, record = exec_on(microk8s_machine, "ls /var/lib/pytest-k8sdistro/owner.json 2>&1")
+    assert "No such file" in record, "the run left its record behind"
+
+
+def test_a_second_cluster_of_the_run_on_the_same_machine_is_refused(
+    microk8s_machine: Microk8sMachine, tmp_path: Path
+) -> None:
+    """One machine holds one installation: a second cluster would be installed over the
+    first, and its failure would uninstall the first."""
+    made = provisioner(microk8s_machine.url("root"), tmp_path)
+    first = made.create(parse_distro("microk8s"), "mk8s-first")
+    try:
+        with pytest.raises(ProvisionError, match="already holds this run's cluster mk8s-first"):
+            made.create(parse_distro("microk8s"), "mk8s-second")
+        api = kube_clients.api_client(first.kubeconfig)
+        try:
+            assert Kube(api).core.list_node().items, "the first cluster stopped serving"
+        finally:
+            api.close()  # type: ignore[no-untyped-call]
+    finally:
+        made.destroy(first)
+    assert leftovers(microk8s_machine) == []
+
+
 def test_the_suites_pass_against_microk8s_over_ssh(
     pytester: pytest.Pytester, microk8s_machine: Microk8sMachine
 ) -> None:
@@ -238,4 +280,56 @@ def test_faults_of_microk8s_fail_exactly_their_suites(
     assert not [
         line for line in result.stdout.lines if "test_cluster.py" in line and "FAILED" in line
     ]
+    assert leftovers(microk8s_machine) == []
+
+
+def run_in_machine(machine: SshMachine, user: str, command: str, *, timeout: float) -> str:
+    """``command`` in the machine as ``user``, with the packed plugin on PYTHONPATH."""
+    done = subprocess.run(
+        [
+            "docker", "exec", "-u", user, "-w", f"/home/{user}",
+            "-e", f"PYTHONPATH={SITE}", "-e", f"PATH={PATH}",
+            machine.container_id, "sh", "-c", command,
+        ],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    return f"exit status {done.returncode}\n{done.stdout}{done.stderr}"
+
+
+def test_the_installed_suites_pass_against_microk8s_on_the_host_inside_the_machine(
+    microk8s_machine: Microk8sMachine, tmp_path: Path
+) -> None:
+    """--distro-provisioner=host, where it belongs: pytest runs on the machine itself (the
+    container, never the CI host), from the installed package, and the plugin installs
+    microk8s there with sudo and removes it afterwards."""
+    machine = microk8s_machine.machine
+    engine = docker.from_env()
+    try:
+        archive = site_archive(build_wheel(tmp_path / "wheel"))
+        assert engine.containers.get(machine.container_id).put_archive("/", archive)
+    finally:
+        engine.close()
+    output = run_in_machine(
+        machine,
+        SUDO_USER,
+        "python3 -m pytest --pyargs pytest_k8sdistro.suites --distro=microk8s "
+        "--distro-provisioner=host --distro-allow-host-install "
+        "--distro-addons=dns,hostpath-storage,ingress,metrics-server "
+        "--distro-ready-timeout=180 --ignore-glob='*/test_upgrade.py' "
+        "--distro-report=report -rs -p no:cacheprovider",
+        timeout=900,
+    )
+    (tmp_path / "run.log").write_text(output)
+    assert output.startswith("exit status 0\n"), (
+        f"{output[-6000:]}\n(all of it: {tmp_path}/run.log)"
+    )
+    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped)", output)}
+    assert counts.get("passed", 0) >= 20 and not counts.get("failed"), output[-3000:]
+    assert str(ROOT) not in output, "the run used files of the checkout"
+    # The report's feature rows are measured on this machine.
+    report = run_in_machine(machine, SUDO_USER, "cat report.json", timeout=60)
+    data = json.loads(report.split("\n", 1)[1])
+    (entry,) = data["distros"].values()
+    for name in ("cluster", "dns", "storage", "ingress"):
+        assert entry["suites"][name]["passed"] > 0, (name, entry["suites"][name])
     assert leftovers(microk8s_machine) == []

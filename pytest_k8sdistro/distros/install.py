@@ -98,6 +98,10 @@ class InstallPlan:
     #: Whether the plan downloads anything (False: air-gapped).
     downloads: bool
     notes: tuple[str, ...] = field(default=())
+    #: Exits 0 when the distribution is already installed on the machine. A run
+    #: installs only where it is absent (or where a run of the plugin left it), so
+    #: that its clean-up can never remove an installation it did not make.
+    present: Step | None = None
 
     def logs(self, tail: int) -> Step:
         script = self.logs_script.format(tail=int(tail))
@@ -141,6 +145,13 @@ def only(spec: PlanInput, kind: ArtifactKind) -> Artifact | None:
 
 def uploads(spec: PlanInput) -> tuple[Upload, ...]:
     return tuple(Upload(a.path, a.path.name) for a in spec.artifacts)
+
+
+def any_exists(*paths: str) -> Step:
+    """A :attr:`InstallPlan.present` step: exits 0 when any of ``paths`` exists."""
+    return Step(
+        ("sh", "-c", " || ".join(f"test -e {path}" for path in paths)), check=False, timeout_s=60
+    )
 
 
 def journal_or_file(unit: str, path: str) -> str:

@@ -16,6 +16,7 @@ from pytest_k8sdistro.distros.install import (
     InstallPlan,
     PlanInput,
     Step,
+    any_exists,
     check_artifacts,
     journal_or_file,
     only,
@@ -122,6 +123,15 @@ def install_plan(spec: PlanInput) -> InstallPlan:
             Step((BINARY, "stop"), check=False),
             Step((BINARY, "reset"), check=False),
             Step(("rm", "-f", BINARY), check=False),
+        ),
+        # The binary, or a service 'k0s install' made (systemd unit or OpenRC script,
+        # named k0s + role: pkg/install/service.go).
+        present=any_exists(
+            BINARY,
+            "/etc/systemd/system/k0scontroller.service",
+            "/etc/systemd/system/k0sworker.service",
+            "/etc/init.d/k0scontroller",
+            "/etc/init.d/k0sworker",
         ),
         # The unit is "k0s" + role (pkg/install/service.go); OpenRC's script names its
         # log after the binary, /var/log/k0s.log (pkg/install/openrc_linux.go).

@@ -14,6 +14,7 @@ from pytest_k8sdistro.distros.install import (
     InstallPlan,
     PlanInput,
     Step,
+    any_exists,
     check_artifacts,
     journal_or_file,
     only,
@@ -82,6 +83,10 @@ def install_plan(spec: PlanInput) -> InstallPlan:
         kubeconfig=Step(("cat", KUBECONFIG), timeout_s=30),
         # install.sh writes ${BIN_DIR}/k3s-uninstall.sh for a server.
         uninstall=(Step((f"{BIN_DIR}/k3s-uninstall.sh",), check=False),),
+        # The binary, or the uninstall script install.sh leaves for a server or an agent.
+        present=any_exists(
+            f"{BIN_DIR}/k3s", f"{BIN_DIR}/k3s-uninstall.sh", f"{BIN_DIR}/k3s-agent-uninstall.sh"
+        ),
         # systemd: the k3s unit's journal; OpenRC: LOG_FILE=/var/log/k3s.log (install.sh).
         logs_script=journal_or_file("k3s", "/var/log/k3s.log"),
         api_port=API_PORT,

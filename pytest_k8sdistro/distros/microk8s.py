@@ -107,6 +107,8 @@ def install_plan(spec: PlanInput) -> InstallPlan:
         install=tuple(steps),
         kubeconfig=Step(("microk8s", "config"), timeout_s=60),
         uninstall=(Step(("snap", "remove", "--purge", "microk8s"), check=False),),
+        # snapd exits 1 with "no matching snaps installed" when it is not there.
+        present=Step(("snap", "list", "microk8s"), check=False, timeout_s=60),
         logs_script=journal_or_file("snap.microk8s.daemon-kubelite", "/dev/null"),
         api_port=API_PORT,
         downloads=snap is None,

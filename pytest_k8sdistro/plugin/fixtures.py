@@ -164,6 +164,13 @@ def k8sdistro_other_cluster(
 
     @contextmanager
     def start(spec: DistroSpec, **changes: Any) -> Iterator[Cluster]:
+        provisioner_class = type(state.manager.provisioner)
+        if not provisioner_class.CAPABILITIES.second_cluster:
+            pytest.skip(
+                f"the {provisioner_class.NAME} provisioner has one machine, which holds the "
+                "run's cluster: this check needs a cluster of its own beside it "
+                "(a provisioner that starts a machine per cluster has one)"
+            )
         failed = state.manager.failure(spec)
         if failed is not None:
             # The same machine could not start it without the changes: another try
@@ -174,9 +181,8 @@ def k8sdistro_other_cluster(
         suffix = f"o{os.getpid()}{next(counter)}"
         workdir = state.run_dir() / f"k8sdistro-{suffix}"
         (workdir / "k8sdistro").mkdir(parents=True, exist_ok=True)
-        cls = type(state.manager.provisioner)
         progress = state.progress()
-        provisioner = cls(settings, state.run, workdir / "k8sdistro", progress)
+        provisioner = provisioner_class(settings, state.run, workdir / "k8sdistro", progress)
         manager = ClusterManager(
             settings, provisioner, workdir, state.kept_dir(), progress, key_suffix=suffix
         )

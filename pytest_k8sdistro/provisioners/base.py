@@ -91,6 +91,9 @@ class Capabilities:
     installs_artifacts: bool = False
     #: It installs on the machine pytest runs on, once ``--distro-allow-host-install`` says so.
     installs_here: bool = False
+    #: It can start another cluster while the run's is up (the footprint suite measures
+    #: on one of its own). False where every cluster goes on the one machine it is given.
+    second_cluster: bool = True
 
     def runs(self, profile: DistroProfile) -> bool:
         """Whether a distribution with ``profile`` can be brought up this way."""

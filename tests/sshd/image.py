@@ -57,6 +57,9 @@ ENTRYPOINT = f"""\
 #!/bin/sh
 set -eu
 ssh-keygen -A >/dev/null
+# A machine's /proc/sys is writable by root; a container's is mounted read-only.
+# What runs here sets its own knobs (the CNI portmap's route_localnet, for one).
+mount -o remount,rw /proc/sys 2>/dev/null || true
 mkdir -p /run/sshd
 for user in root {SUDO_USER} {PLAIN_USER}; do
     home=$(getent passwd "$user" | cut -d: -f6)

@@ -303,8 +303,13 @@ def ack(argv: list[str]) -> None:
 
 def list_snaps(argv: list[str]) -> None:
     state = _state()
+    wanted = [name for name in argv if not name.startswith("-")]
+    shown = {name: info for name, info in state.items() if not wanted or name in wanted}
+    if wanted and not shown:
+        # What snapd answers for names none of which is installed (and exits 1).
+        raise SnapError("no matching snaps installed")
     print("Name      Version  Rev   Tracking  Publisher   Notes")
-    for name, info in sorted(state.items()):
+    for name, info in sorted(shown.items()):
         tracking = info["channel"] or "-"
         print(f"{name}  {info['version']}  {info['revision']}  {tracking}  canonical  classic")
 

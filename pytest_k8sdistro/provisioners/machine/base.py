@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from pytest_k8sdistro.distros import install as installers
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import (
+    ConfigError,
     KubeconfigError,
     ProvisionError,
     UnknownDistro,
@@ -128,6 +129,17 @@ class MachineProvisioner(Provisioner):
         installs_artifacts=True,
     )
 
+    @classmethod
+    def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
+        if not cls.CAPABILITIES.second_cluster and len(specs) > 1:
+            names = ", ".join(str(spec) for spec in specs)
+            raise ConfigError(
+                f"the {cls.NAME} provisioner installs on one machine, which holds one cluster "
+                f"at a time, and this run asks for {len(specs)} ({names}): give one --distro "
+                "per run, or a provisioner that starts a machine per cluster "
+                "(--distro-provisioner=multipass)"
+            )
+
     def node_access(self, cluster: Cluster) -> list[NodeAccess]:
         """The machine, through its testinfra host: meminfo and ``du`` run there."""
         return [NodeAccess(name=node.name, host_spec=node.host_spec) for node in cluster.nodes]
@@ -213,6 +225,14 @@ class MachineProvisioner(Provisioner):
         owner = self._read_record(target)
         if taken is None:
             if owner is not None and owner.run_id == self.run.run_id:
+                if owner.cluster != key:
+                    # One machine holds one installation: going on would install over
+                    # the run's other cluster, and a failure would uninstall it.
+                    raise ProvisionError(
+                        f"{target.description} already holds this run's cluster "
+                        f"{owner.cluster} ({owner.distro}); a machine holds one cluster at "
+                        "a time, so nothing was changed there"
+                    )
                 return  # another process of this run (an xdist worker) holds it
             holder = owner.describe() if owner else "run"
             raise lease.Busy(
@@ -316,7 +336,9 @@ class MachineProvisioner(Provisioner):
             self._claim(key, target, reusing=False)
             staging = self._staging(target)
             self._write_record(target, key, spec, staging=staging)
-            plan = self.plan_for(spec, staging, target.machine)
+            planned = self.plan_for(spec, staging, target.machine)
+            self._check_absent(target, planned, spec)
+            plan = planned
             for upload in plan.uploads:
                 self.progress.say(f"{spec}: copying {upload.source} to {target.description}")
                 target.upload(upload.source, f"{staging}/{upload.name}")
@@ -354,6 +376,24 @@ class MachineProvisioner(Provisioner):
             ports=self.ports(port),
             details=self._details(target, plan),
         )
+
+    def _check_absent(self, target: Target, plan: installers.InstallPlan, spec: DistroSpec) -> None:
+        """Refuse a machine where the distribution is installed and no run of ours left it.
+
+        A dead run's remains are gone by now (:meth:`_claim` reaps them), so what is
+        found belongs to someone else; installing over it and uninstalling afterwards
+        would remove their cluster.
+        """
+        if plan.present is None:
+            return
+        result = target.run_step(plan.present)
+        if result.rc == 0:
+            raise ProvisionError(
+                f"{spec.name} is already installed on {target.description}, and not by a run "
+                f"of this plugin ('{plan.present.shell(sudo=False)}' found it); nothing was "
+                f"changed there. Test it where it runs with --distro-kubeconfig, or give "
+                "this run a machine without it"
+            )
 
     def ports(self, api_port: int) -> dict[str, int]:
         """Node ports reachable on 127.0.0.1 (only the host provisioner has any)."""

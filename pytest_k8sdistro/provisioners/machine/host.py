@@ -55,10 +55,13 @@ class LocalTarget(Target):
 
 class HostProvisioner(MachineProvisioner):
     NAME = "host"
-    CAPABILITIES = replace(MachineProvisioner.CAPABILITIES, installs_here=True)
+    CAPABILITIES = replace(
+        MachineProvisioner.CAPABILITIES, installs_here=True, second_cluster=False
+    )
 
     @classmethod
     def check_config(cls, config: ProvisionerConfig, specs: tuple[DistroSpec, ...]) -> None:
+        super().check_config(config, specs)
         if not config.allow_host_install:
             raise ConfigError(
                 "--distro-provisioner=host installs the distribution on this machine as system "

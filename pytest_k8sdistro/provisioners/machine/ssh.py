@@ -214,7 +214,9 @@ class SshTarget(Target):
 
 class SshProvisioner(MachineProvisioner):
     NAME = "ssh"
-    CAPABILITIES = replace(MachineProvisioner.CAPABILITIES, takes_address=True)
+    CAPABILITIES = replace(
+        MachineProvisioner.CAPABILITIES, takes_address=True, second_cluster=False
+    )
     #: Node ports the suites reach from this host: ingress and the load-balancer ports.
     FORWARDED = (80, 443, *LOAD_BALANCER_PORTS)
 

@@ -10,7 +10,8 @@ KUBE-SEP `-s <pod IP>`) and all NodePort traffic (KUBE-EXT-*), so the endpoint
 sees the client pod's own address (NetworkPolicy depends on that). Replies
 between pods on one bridge then need br_netfilter to be un-DNATed; where it is
 inactive (netpol.py warns) every Service connection is masqueraded instead, as
-kube-proxy's --masquerade-all would. hostPorts (ServiceLB pods) get CNI-HOSTPORT-DNAT rules.
+kube-proxy's --masquerade-all would. hostPorts (ServiceLB pods) get CNI-HOSTPORT-DNAT rules,
+with portmap's masquerading of hairpin and localhost clients.
 IPv6 services and endpoints go to ip6tables. Debian's `iptables` is the nft
 backend; when it cannot use the nat table we fall back to `iptables-legacy`
 (k3s-io/k3s#7206 describes mixing the two), and without either to the userspace
@@ -285,10 +286,13 @@ class Proxy:
                         if v6
                         else f"{ip}:{cport['containerPort']}"
                     )
-                    lines.append(
-                        f"-A CNI-HOSTPORT-DNAT -p {proto} --dport {cport['hostPort']} "
-                        f"-j DNAT --to-destination {target}"
-                    )
+                    match = f"-A CNI-HOSTPORT-DNAT -p {proto} --dport {cport['hostPort']}"
+                    # portmap's SNAT rules (its default snat: true): hairpin traffic and,
+                    # over IPv4 only, traffic from localhost are masqueraded, so that a
+                    # client on the node itself reaches the hostPort at 127.0.0.1.
+                    sources = [ip] if v6 else [ip, "127.0.0.1"]
+                    lines += [f"{match} -s {source} -j KUBE-MARK-MASQ" for source in sources]
+                    lines.append(f"{match} -j DNAT --to-destination {target}")
         return lines, chains
 
     def _apply(self, v6: bool, rules: tuple[list[str], set[str]]) -> None:
