@@ -198,6 +198,18 @@ def default(res: Resource, obj: Obj) -> None:
             for rule in spec.get(direction) or []:
                 for port in (rule or {}).get("ports") or []:
                     port.setdefault("protocol", "TCP")
+    elif kind == "EndpointSlice":
+        # discovery/v1 SetDefaults_EndpointPort: name "" and protocol TCP when unset.
+        for port in obj.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("name", "")
+                port.setdefault("protocol", "TCP")
+    elif kind == "Endpoints":
+        # core/v1 SetDefaults_EndpointPort: protocol TCP when unset.
+        for subset in obj.get("subsets") or []:
+            for port in (subset or {}).get("ports") or []:
+                if isinstance(port, dict):
+                    port.setdefault("protocol", "TCP")
     elif kind == "Ingress" and spec is not None:
         obj.setdefault("status", {"loadBalancer": {}})
 

@@ -62,7 +62,9 @@ def prepare(
     spec.setdefault("sessionAffinity", "None")
     for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
-        port.setdefault("targetPort", port.get("port"))
+        # SetDefaults_Service: an unset targetPort (0 or "") is the port itself.
+        if port.get("targetPort") in (None, 0, ""):
+            port["targetPort"] = port.get("port")
     if stype == "ExternalName":
         if not spec.get("externalName"):
             causes.required("spec.externalName")

@@ -104,7 +104,7 @@ class EndpointsController:
             and service_matches(svc["spec"]["selector"], p["metadata"].get("labels"))
             and pod_ips(p)
         ]
-        ready, not_ready, ports = [], [], []
+        ready, not_ready, ports, slice_ports = [], [], [], []
         for sport in svc["spec"].get("ports") or []:
             resolved = {target_port(sport, p) for p in members} - {None}
             number = next(iter(resolved), sport.get("targetPort", sport["port"]))
@@ -112,6 +112,13 @@ class EndpointsController:
                 "port": number if isinstance(number, int) else sport["port"],
                 "protocol": sport.get("protocol", "TCP"),
             }
+            if sport.get("appProtocol"):
+                entry["appProtocol"] = sport["appProtocol"]
+            # EndpointSlice ports always carry a name ("" for an unnamed Service port: the
+            # controller sets the pointer, and kubectl describe dereferences it); core/v1
+            # EndpointPort.name is omitempty (endpointslice/utils.go getEndpointPorts,
+            # endpoint/endpoints_controller.go).
+            slice_ports.append({"name": sport.get("name") or "", **entry})
             if sport.get("name"):
                 entry["name"] = sport["name"]
             ports.append(entry)
@@ -145,7 +152,7 @@ class EndpointsController:
             body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
             self.client.replace("endpoints", body, ns)
         if slices is not None:
-            self._slice(svc, members, ports, slices)
+            self._slice(svc, members, slice_ports, slices)
 
     def _slice(
         self, svc: Obj, members: list[Obj], ports: list[Obj], slices: dict[tuple[str, str], Obj]
