@@ -14,7 +14,8 @@ import pytest
 from k8s_standin.node.testing import Standin, wait_for
 from kubernetes import client
 
-PID_SCRIPT = "echo pid=$$; while true; do sleep 1; done"
+# $$ is the kubelet's escape for $ in commands: $$$$ reaches the shell as $$.
+PID_SCRIPT = "echo pid=$$$$; while true; do sleep 1; done"
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ def test_running_pods_are_adopted_across_restart(make: Any) -> None:
     core = client.CoreV1Api(server.api_client())
     _ready_service_account(core)
     core.create_namespaced_pod("default", _pod("survivor"))
-    core.create_namespaced_pod("default", _pod("crashy", "echo pid=$$; sleep 1; exit 1"))
+    core.create_namespaced_pod("default", _pod("crashy", "echo pid=$$$$; sleep 1; exit 1"))
     before = wait_for(lambda: _running(core, "survivor"), 60, "the pod to run")
     pid = wait_for(lambda: _pid(core, "survivor"), 20, "the pid line")
     wait_for(

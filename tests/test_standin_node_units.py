@@ -2,25 +2,91 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from k8s_standin.config import NodeConfig
 from k8s_standin.faults import Faults
-from k8s_standin.node import commands, ipam, netpol, proxy, scheduler
+from k8s_standin.node import commands, images, ipam, netpol, proxy, scheduler
 from k8s_standin.node.ingress import Routes
 from k8s_standin.node.util import matches, stable_hash
 
 
-def test_default_commands_and_unknown_images() -> None:
-    assert commands.container_argv({"image": "busybox:1.36", "args": ["-c", "true"]})[-2:] == [
+def test_command_and_args_follow_the_cri_rules(tmp_path: Path) -> None:
+    """command replaces ENTRYPOINT (and drops CMD), args replace CMD (containerd's CRI
+    WithProcessArgs)."""
+    bb = tmp_path / "bin"
+    argv = commands.container_argv
+    # busybox: no ENTRYPOINT, CMD ["sh"]
+    assert argv({"image": "busybox:1.36"}, {}, bb) == [f"{bb}/sh"]
+    assert argv({"image": "busybox", "args": ["sh", "-c", "echo hi"]}, {}, bb) == [
+        f"{bb}/sh",
         "-c",
-        "true",
+        "echo hi",
     ]
-    assert commands.container_argv({"image": "registry.k8s.io/pause:3.9"})[-1] == "infinity"
-    with pytest.raises(commands.NoCommand):
-        commands.container_argv({"image": "example.com/app:1"})
+    # args without command run with the ENTRYPOINT, which busybox has none of.
+    assert argv({"image": "busybox", "args": ["-c", "true"]}, {}, bb) == ["-c", "true"]
+    assert argv({"image": "busybox", "command": ["/bin/sh"], "args": ["-c", "x"]}, {}, bb)[0] == (
+        f"{bb}/sh"
+    )
+    # nginx: ENTRYPOINT /docker-entrypoint.sh, CMD nginx -g "daemon off;"
+    entry = argv({"image": "nginx:1.27", "args": ["echo", "hi"]}, {}, bb)
+    assert entry[:2] == ["sh", "-c"] and entry[3:] == ["/docker-entrypoint.sh", "echo", "hi"]
+    assert argv({"image": "nginx"}, {}, bb)[-3:] == ["nginx", "-g", "daemon off;"]
+    assert argv({"image": "nginx", "command": ["sleep", "1"]}, {}, bb) == ["sleep", "1"]
+    assert argv({"image": "registry.k8s.io/pause:3.9"})[-1] == "infinity"
+    for container in ({"image": "example.com/app:1"}, {"image": "example.com/app", "args": ["a"]}):
+        with pytest.raises(commands.NoCommand):
+            argv(container)
+    assert argv({"image": "example.com/app", "command": ["/app"], "args": ["-v"]}) == ["/app", "-v"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expanded"),
+    [
+        ("$(VAR)", "value"),
+        ("x$(VAR)y$(VAR)", "xvalueyvalue"),
+        ("$$(VAR)", "$(VAR)"),
+        ("$$$(VAR)", "$value"),
+        ("$(UNSET)", "$(UNSET)"),
+        ("$(VAR", "$(VAR"),
+        ("$VAR", "$VAR"),
+        ("$$", "$"),
+        ("a$", "a$"),
+        ("$()", "$()"),
+        ("$(EMPTY)!", "!"),
+    ],
+)
+def test_command_expansion_is_upstreams(text: str, expanded: str) -> None:
+    """third_party/forked/golang/expansion: $(VAR), $$ escapes, unknown references kept."""
+    env = {"VAR": "value", "EMPTY": ""}
+    assert commands.expand(text, env) == expanded
+    container = {"image": "busybox", "command": ["echo", text]}
+    assert commands.container_argv(container, env)[-1] == expanded
+
+
+@pytest.mark.skipif(shutil.which("busybox") is None, reason="needs busybox")
+def test_busybox_images_have_the_applets_and_a_wget_with_timeouts(tmp_path: Path) -> None:
+    bb = images.busybox_bin(tmp_path / "bin")
+    assert bb is not None
+    for applet in ("sh", "httpd", "nc", "nslookup", "wget", "busybox"):
+        assert os.access(bb / applet, os.X_OK), applet
+    assert commands.image_path("busybox:1.36", bb).split(":")[0] == str(bb)
+    assert str(bb) not in commands.image_path("debian", bb)
+    # Debian's busybox segfaults on wget -T; through the wrapper it is a timeout.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # accepts, never answers
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        for wget in ([str(bb / "wget")], [str(bb / "busybox"), "wget"]):
+            done = subprocess.run([*wget, "-q", "-T", "1", "-O-", url], capture_output=True)
+            assert done.returncode == 1, done
+            assert b"timed out" in done.stderr
 
 
 def test_label_selectors() -> None:

@@ -1,74 +1,111 @@
-"""How a container spec becomes an argv on the node.
+"""How a container spec becomes an argv on the node, by the kubelet's and the CRI's rules.
 
-Images are never pulled: the node's own filesystem is every container's root. A
-container without `command` gets its image's usual entrypoint from a small table
-(below); unknown images without a command fail with CreateContainerError, which is
-what a suite would see for an unrunnable image. Programs missing from PATH are
-run as busybox applets when busybox is installed (the node image ships it), and
-`python3` means the interpreter running the stand-in, so helper processes find
-their modules both in the image and in a host virtualenv. Containers of busybox
-images run busybox applets (`busybox sh`, `busybox wget`, ...) when the node has
-busybox, so scripts see busybox's semantics rather than dash's or GNU tools'.
+- `$(VAR)` in command and args expands to the container's environment variables, `$$`
+  is a literal `$`, and references to undefined variables stay as written
+  (kubelet: kubecontainer.ExpandContainerCommandAndArgs, with the expansion of
+  third_party/forked/golang/expansion).
+- `command` replaces the image's ENTRYPOINT and drops its CMD; `args` replace the CMD
+  and run with the ENTRYPOINT; with neither the image's ENTRYPOINT + CMD run
+  (containerd's CRI WithProcessArgs, moby's rules). Images are modelled in images.py;
+  an image the stand-in does not know needs a `command` (CreateContainerError otherwise).
+
+Then the argv is made runnable on the node: the image's own programs are replaced by the
+stand-in's (images.py), busybox images run busybox's applets (`/bin/sh` is busybox ash
+there, as in the real image), programs missing from PATH run as busybox applets when the
+node has busybox, and `python3` means the interpreter running the stand-in, so helper
+processes find their modules both in the image and in a host virtualenv.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
+from . import images
 from .util import Obj
 
-# image repository (without registry/tag) -> default command
-DEFAULT_COMMANDS: dict[str, list[str]] = {
-    "busybox": ["sh"],
-    "alpine": ["sh"],
-    "debian": ["bash"],
-    "ubuntu": ["bash"],
-    "pause": ["sleep", "infinity"],
-    "mirrored-pause": ["sleep", "infinity"],
-    "nginx": [
-        "sh",
-        "-c",
-        "mkdir -p /usr/share/nginx/html && exec busybox httpd -f -p 80 -h /usr/share/nginx/html",
-    ],
-}
+_BIN_DIRS = ("/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/")
 
 
 class NoCommand(Exception):
     pass
 
 
-def image_repo(image: str) -> str:
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.split(":", 1)[0]
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """Upstream's expansion.Expand with MappingFuncFor(env)."""
+    out: list[str] = []
+    checkpoint = 0
+    cursor = 0
+    while cursor < len(text):
+        if text[cursor] == "$" and cursor + 1 < len(text):
+            out.append(text[checkpoint:cursor])
+            rest = text[cursor + 1 :]
+            if rest[0] == "$":
+                out.append("$")  # escaped operator
+                advance = 1
+            elif rest[0] == "(":
+                end = rest.find(")", 1)
+                if end == -1:
+                    out.append("$(")  # incomplete reference, kept
+                    advance = 1
+                else:
+                    name = rest[1:end]
+                    out.append(env.get(name, f"$({name})"))
+                    advance = end + 1
+            else:
+                out.append("$" + rest[0])
+                advance = 1
+            cursor += advance
+            checkpoint = cursor + 1
+        cursor += 1
+    return "".join(out) + text[checkpoint:]
 
 
-def container_argv(container: Obj) -> list[str]:
-    command = list(container.get("command") or [])
-    args = list(container.get("args") or [])
+def container_argv(
+    container: Obj, env: Mapping[str, str] | None = None, busybox_bin: Path | None = None
+) -> list[str]:
+    """The process a container runs; `env` is what `$(VAR)` may refer to."""
+    variables = env or {}
+    image_name = str(container.get("image", ""))
+    image = images.lookup(image_name)
+    command = [expand(str(c), variables) for c in container.get("command") or []]
+    args = [expand(str(a), variables) for a in container.get("args") or []]
     if not command:
-        default = DEFAULT_COMMANDS.get(image_repo(container.get("image", "")))
-        if default is None:
+        if image is None:
             raise NoCommand(
-                f"image {container.get('image')!r} has no known entrypoint in the "
-                "stand-in; give the container a command"
+                f"image {image_name!r} has no known entrypoint in the stand-in; give the "
+                "container a command"
             )
-        command = list(default) if not args else list(default[:1])
-    busybox_image = image_repo(container.get("image", "")) == "busybox"
-    return resolve(command + args, busybox_image=busybox_image)
-
-
-def resolve(argv: list[str], busybox_image: bool = False) -> list[str]:
+        if not args:
+            args = list(image.cmd)
+        command = list(image.entrypoint)
+    argv = command + args
     if not argv:
-        return argv
+        raise NoCommand("no command specified")
+    return resolve(argv, image, busybox_bin)
+
+
+def resolve(
+    argv: list[str], image: images.Image | None = None, busybox_bin: Path | None = None
+) -> list[str]:
     program = argv[0]
+    if image is not None and program in image.programs:
+        return [*resolve(list(image.programs[program])), *argv[1:]]
     busybox = shutil.which("busybox")
-    if busybox_image and busybox and "/" not in program and _is_applet(busybox, program):
-        # A busybox image runs busybox's own sh, wget, nc ...: keep their flags and quirks.
-        return [busybox, *argv]
+    if image is not None and image.busybox and busybox:
+        applet = program
+        for prefix in _BIN_DIRS:
+            applet = applet.removeprefix(prefix)
+        if "/" not in applet and (applet in images.applets(busybox) or applet == "busybox"):
+            # The image's /bin/<applet>: through the link (or wrapper) in busybox_bin.
+            if busybox_bin is not None:
+                return [str(busybox_bin / applet), *argv[1:]]
+            return [busybox, applet, *argv[1:]] if applet != "busybox" else argv
+        if "/" not in program:
+            return argv  # not in the image: the runtime's "executable file not found"
     if program in ("python3", "python"):
         return [sys.executable, *argv[1:]]
     if "/" in program:
@@ -78,19 +115,13 @@ def resolve(argv: list[str], busybox_image: bool = False) -> list[str]:
     return argv
 
 
-_APPLETS: dict[str, frozenset[str]] = {}
-
-
-def _is_applet(busybox: str, name: str) -> bool:
-    if busybox not in _APPLETS:
-        try:
-            out = subprocess.run(
-                [busybox, "--list"], capture_output=True, text=True, timeout=5
-            ).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            out = ""
-        _APPLETS[busybox] = frozenset(out.split())
-    return name in _APPLETS[busybox]
+def image_path(image: str, busybox_bin: Path | None) -> str:
+    """PATH of a container: the image's, with busybox's applets first for busybox images."""
+    path = default_path()
+    config = images.lookup(image)
+    if busybox_bin is not None and config is not None and config.busybox:
+        return f"{busybox_bin}{os.pathsep}{path}"
+    return path
 
 
 def default_path() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -21,9 +22,10 @@ from typing import Any
 from ..config import NodeConfig
 from . import env
 from .client import ApiError, Client
-from .commands import NoCommand, container_argv
+from .commands import NoCommand, container_argv, default_path
 from .events import emit
-from .podenv import PodEnv
+from .images import busybox_bin
+from .podenv import RUNTIME_VARIABLES, PodEnv
 from .podnet import PodNet, PodNetwork, resolv_conf
 from .probes import Prober
 from .runtime import ContainerDir, ContainerState, reap, remove_tree
@@ -59,7 +61,8 @@ class Kubelet:
         self.pods_dir.mkdir(parents=True, exist_ok=True)
         self.volumes = Volumes(client)
         self.prober = Prober()
-        self.env = PodEnv(client, config, network)
+        # The busybox image's /bin/<applet> links, shared by the pods of busybox images.
+        self.env = PodEnv(client, config, network, busybox_bin(self.root / "images" / "busybox"))
         self._started = False
         self._sent: dict[str, Any] = {}  # last status written per pod uid
         self._killing: dict[str, float] = {}  # uid -> SIGKILL deadline
@@ -296,9 +299,10 @@ class Kubelet:
         ns, pod_name, uid = (pod["metadata"][k] for k in ("namespace", "name", "uid"))
         name = container["name"]
         try:
-            argv = container_argv(container)
             binds = self.volumes.binds(container, paths)
             environment = self.env.build(pod, info, container)
+            variables = {k: v for k, v in environment.items() if k not in RUNTIME_VARIABLES}
+            argv = container_argv(container, variables, self.env.busybox_bin)
         except (NoCommand, VolumeNotReady, ApiError) as err:
             reason = (
                 "CreateContainerConfigError"
@@ -307,9 +311,11 @@ class Kubelet:
             )
             self._warn_once(pod, "Failed", f"Error: {err}")
             return self._waiting(container, reason, str(err), restarts, last)
+        # The runtime's own tools by absolute path: they run with the container's PATH,
+        # which for busybox images finds busybox's ip and mount first.
         wrapper: list[str] = []
         if info.get("netns"):
-            wrapper = ["ip", "netns", "exec", info["netns"]]
+            wrapper = [shutil.which("ip") or "ip", "netns", "exec", info["netns"]]
         workdir = container.get("workingDir")
         if info.get("netns") and resolv_conf(info["netns"]).exists():
             # `ip netns exec` binds /etc/netns/<ns>/resolv.conf itself; binding it again
@@ -325,8 +331,14 @@ class Kubelet:
                         restarts,
                         last,
                     )
-                wrapper = ["unshare", "--mount", "--propagation", "private"]
-            wrapper += ["/bin/sh", "-c", mount_script(binds, workdir), "sh"]
+                wrapper = [
+                    shutil.which("unshare") or "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                ]
+            script = mount_script(binds, workdir, default_path())
+            wrapper += ["/bin/sh", "-c", script, "sh"]
         log_file = self.config.pod_log_dir / f"{ns}_{pod_name}_{uid}" / name / f"{restarts}.log"
         if restarts == 0 and not last:
             emit(

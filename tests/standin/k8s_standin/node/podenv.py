@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import base64
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import NodeConfig
 from .client import Client
-from .commands import default_path
+from .commands import expand, image_path
 from .podnet import PodNetwork
 from .util import Obj
 from .volumes import field_value
@@ -27,17 +28,28 @@ from .volumes import field_value
 SYSTEM_NAMESPACES = ("kube-system", "ingress", "metallb-system")
 
 
+#: What the image and the runtime set, not the kubelet: `$(VAR)` does not see them.
+RUNTIME_VARIABLES = ("PATH", "HOSTNAME")
+
+
 class PodEnv:
-    def __init__(self, client: Client, config: NodeConfig, network: PodNetwork) -> None:
+    def __init__(
+        self,
+        client: Client,
+        config: NodeConfig,
+        network: PodNetwork,
+        busybox_bin: Path | None = None,
+    ) -> None:
         self.client = client
         self.config = config
         self.network = network
+        self.busybox_bin = busybox_bin
 
     def build(self, pod: Obj, info: dict[str, Any], container: Obj) -> dict[str, str]:
         ns = pod["metadata"]["namespace"]
         api_host, api_port = self._api_endpoint()
         environment = {
-            "PATH": default_path(),
+            "PATH": image_path(str(container.get("image", "")), self.busybox_bin),
             "HOSTNAME": pod["metadata"]["name"],
             "KUBERNETES_SERVICE_HOST": api_host,
             "KUBERNETES_SERVICE_PORT": api_port,
@@ -69,12 +81,15 @@ class PodEnv:
                 for key, value in ((secret or {}).get("data") or {}).items():
                     environment[prefix + key] = base64.b64decode(value).decode(errors="replace")
         for var in container.get("env") or []:
-            environment[var["name"]] = self._value(ns, status_pod, var)
+            environment[var["name"]] = self._value(ns, status_pod, var, environment)
         return environment
 
-    def _value(self, ns: str, pod: Obj, var: Obj) -> str:
+    def _value(self, ns: str, pod: Obj, var: Obj, defined: dict[str, str]) -> str:
         if "value" in var:
-            return str(var["value"])
+            # $(VAR) refers to variables defined before this one (kubelet
+            # makeEnvironmentVariables, expansion.MappingFuncFor(tmpEnv, serviceEnv)).
+            visible = {k: v for k, v in defined.items() if k not in RUNTIME_VARIABLES}
+            return expand(str(var["value"]), visible)
         source = var.get("valueFrom") or {}
         if "fieldRef" in source:
             return field_value(pod, source["fieldRef"]["fieldPath"])

@@ -190,9 +190,15 @@ def field_value(pod: Obj, path: str) -> str:
     return ""
 
 
-def mount_script(binds: list[Bind], workdir: str | None) -> str:
-    """Shell run in the pod's private mount namespace before exec'ing the container."""
+def mount_script(binds: list[Bind], workdir: str | None, node_path: str | None = None) -> str:
+    """Shell run in the pod's private mount namespace before exec'ing the container.
+
+    With `node_path`, the mounts run with the node's tools (the container's PATH may put
+    an image's, such as busybox's applets, first) and the container's PATH is back for
+    the exec."""
     lines = ["set -e"]
+    if node_path:
+        lines.append(f"container_path=$PATH; PATH={shlex.quote(node_path)}")
     for bind in binds:
         src, dst = shlex.quote(str(bind.source)), shlex.quote(bind.target)
         if bind.source.is_dir():
@@ -204,5 +210,7 @@ def mount_script(binds: list[Bind], workdir: str | None) -> str:
             lines.append(f"mount -o remount,bind,ro {dst}")
     if workdir:
         lines.append(f"mkdir -p {shlex.quote(workdir)}; cd {shlex.quote(workdir)}")
+    if node_path:
+        lines.append("PATH=$container_path")
     lines.append('exec "$@"')
     return "\n".join(lines)
