@@ -44,6 +44,8 @@ class ApiInfo:
     never_ready: bool = False
     join_token: str = ""
     cluster_config: Obj = field(default_factory=dict)
+    #: This server's own node: its pods' logs are on this disk, never asked of a kubelet.
+    node_name: str = ""
 
 
 def _json(obj: Any, code: int = 200, mimetype: str = "application/json") -> Response:
@@ -372,6 +374,7 @@ class ApiApp:
         args = request.args
         container = args.get("container")
         previous = args.get("previous") in ("true", "1")
+        podlogs.LogOptions.parse(args, name)  # 422/400 before looking for the log
         path = None
         for root in self.info.pod_log_dirs:
             try:
@@ -380,13 +383,14 @@ class ApiApp:
             except ApiError as err:
                 failure = err
         if path is None:
+            if pod.get("spec", {}).get("nodeName") == self.info.node_name:
+                raise failure  # e.g. still ContainerCreating: nothing to ask a kubelet
             # Not on this machine's disk: a pod of another node, whose kubelet has it.
             proxied = self._logs_from_kubelet(pod, request)
             if proxied is None:
                 raise failure
             return proxied
-        tail = int(args["tailLines"]) if args.get("tailLines") else None
-        stamps = args.get("timestamps") in ("true", "1")
+        options = podlogs.LogOptions.parse(args, name)
         if args.get("follow") in ("true", "1"):
             uid = pod["metadata"]["uid"]
 
@@ -402,9 +406,8 @@ class ApiApp:
                     and not self.stopping.is_set()
                 )
 
-            return Response(podlogs.follow(path, tail, stamps, alive), 200, mimetype="text/plain")
-        limit = int(args["limitBytes"]) if args.get("limitBytes") else None
-        return Response(podlogs.read(path, tail, stamps, limit), 200, mimetype="text/plain")
+            return Response(podlogs.follow(path, options, alive), 200, mimetype="text/plain")
+        return Response(podlogs.read(path, options), 200, mimetype="text/plain")
 
     def _logs_from_kubelet(self, pod: Obj, request: Request) -> Response | None:
         """Stream pods/log from the kubelet of the pod's node (GET /containerLogs on its

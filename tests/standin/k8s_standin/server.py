@@ -116,6 +116,7 @@ class ControlPlane:
             never_ready=opts.faults.never_ready,
             join_token=opts.token,
             cluster_config=self._cluster_config(),
+            node_name=opts.node_name,
         )
         app = ApiApp(registry, info)
         server = HttpsServer(

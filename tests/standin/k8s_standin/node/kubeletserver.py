@@ -1,6 +1,7 @@
 """The kubelet's HTTPS endpoint (port 10250), which the API server asks for the logs of
 pods that run on this node: ``GET /containerLogs/<namespace>/<pod>/<container>`` with
-``tailLines``, ``timestamps``, ``limitBytes``, ``previous`` and ``follow``.
+``tailLines``, ``sinceSeconds``, ``sinceTime``, ``timestamps``, ``limitBytes``, ``previous``
+and ``follow``.
 
 Real kubelets serve it with a certificate the cluster's CA signed; this one makes a
 self-signed certificate, and the stand-in API server does not verify it.
@@ -47,8 +48,10 @@ class KubeletApp:
             )
         except ApiError as err:
             return Response(str(err.message), 400, mimetype="text/plain")
-        tail = int(args["tailLines"]) if args.get("tailLines") else None
-        stamps = args.get("timestamps") in ("true", "1")
+        try:
+            options = podlogs.LogOptions.parse(args, name)
+        except ApiError as err:
+            return Response(str(err.message), err.code, mimetype="text/plain")
         if args.get("follow") in ("true", "1"):
             uid = pod["metadata"]["uid"]
 
@@ -56,9 +59,8 @@ class KubeletApp:
                 current = self.client.get_or_none("pods", name, namespace)
                 return current is not None and current["metadata"]["uid"] == uid
 
-            return Response(podlogs.follow(path, tail, stamps, alive), 200, mimetype="text/plain")
-        limit = int(args["limitBytes"]) if args.get("limitBytes") else None
-        return Response(podlogs.read(path, tail, stamps, limit), 200, mimetype="text/plain")
+            return Response(podlogs.follow(path, options, alive), 200, mimetype="text/plain")
+        return Response(podlogs.read(path, options), 200, mimetype="text/plain")
 
 
 def serve(client: Client, config: NodeConfig) -> HttpsServer | None:
