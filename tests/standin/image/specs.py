@@ -44,10 +44,13 @@ class StandinSpec:
     #: The release day (UTC): the binary's modification time in the image, which k0s
     #: compares to decide whether to unpack its runtime again.
     released: str = "1970-01-01"
+    #: A tag of the image's own instead of the version's, for images built from sources
+    #: being changed, so that the images other checkouts use are never replaced.
+    tag: str = ""
 
     @property
     def ref(self) -> str:
-        return f"{REPOSITORY}/{self.distro}:{image_tag(self.version)}"
+        return f"{REPOSITORY}/{self.distro}:{self.tag or image_tag(self.version)}"
 
     @property
     def released_epoch(self) -> int:

@@ -1,0 +1,419 @@
+"""The real kubectl against the k3s stand-in image, started by its image contract.
+
+One node container per module (`k3s server`, as the plugin starts rancher/k3s); every
+test runs kubectl commands and checks what kubectl prints. The image is built from the
+sources of this checkout under a tag of its own, so images other checkouts run are never
+replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+from docker.models.containers import Container
+from filelock import FileLock
+from image.base import BASE, base_exists, base_ref, build_base
+from image.builder import LOCK_PATH, LOCK_TIMEOUT_S, ensure_one
+from image.context import SOURCE_DIR, make_context
+from image.specs import STANDINS, image_tag
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = [
+    pytest.mark.docker,
+    # One cluster for the module: under `--dist loadgroup` xdist keeps these on one worker.
+    pytest.mark.xdist_group("kubectl-battery"),
+    pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed"),
+]
+
+TEST_LABELS = {"pytest-k8sdistro.test": "1"}
+# As tests/test_standin_image.py starts nodes: --privileged fails where the bounding set
+# lacks CAP_SYS_RESOURCE.
+NODE_RUN_OPTIONS: dict[str, object] = {
+    "cap_add": ["ALL"],
+    "cap_drop": ["SYS_RESOURCE"],
+    "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+    "tmpfs": {"/run": "", "/var/run": ""},
+}
+START_TIMEOUT_S = 90.0
+NS = "battery"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        """kubectl's stdout; a failure (when `check`) shows its stderr."""
+        assert KUBECTL is not None
+        done = subprocess.run(
+            [KUBECTL, "--kubeconfig", str(self.kubeconfig), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and done.returncode != 0:
+            pytest.fail(f"kubectl {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+        return done.stdout if check else done.stdout + done.stderr
+
+    def json(self, *args: str) -> dict[str, object]:
+        return dict(json.loads(self.kubectl(*args, "-o", "json")))
+
+
+def _image(client: docker.DockerClient) -> str:
+    """The default k3s stand-in, built from these sources under a tag of its own."""
+    spec = next(s for s in STANDINS if s.distro == "k3s" and s.role == "default")
+    with FileLock(str(LOCK_PATH), timeout=LOCK_TIMEOUT_S):
+        if not base_exists(client, BASE):
+            build_base(client, lambda _: None, BASE)
+    base = base_ref(BASE)
+    base_id = client.images.get(base).id
+    digest = make_context(spec, base, base_id, SOURCE_DIR).context_hash
+    own = dataclasses.replace(spec, role="battery", tag=f"{image_tag(spec.version)}-{digest}")
+    return ensure_one(client, own, base, base_id, SOURCE_DIR, lambda _: None, TEST_LABELS).ref
+
+
+def _kubeconfig(node: Container, dest: Path) -> None:
+    stream, _ = node.get_archive("/etc/rancher/k3s/k3s.yaml")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.next()
+        assert member is not None
+        data = tar.extractfile(member)
+        assert data is not None
+        text = data.read().decode()
+    node.reload()
+    address = node.attrs["NetworkSettings"]["IPAddress"]
+    # The container's address is among the serving certificate's names, as k3s adds the
+    # node IP to its SANs.
+    dest.write_text(text.replace("127.0.0.1", address))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    client = docker.from_env()
+    image = _image(client)
+    node = client.containers.run(
+        image,
+        ["server"],
+        detach=True,
+        labels=TEST_LABELS,
+        hostname=f"battery-{uuid.uuid4().hex[:6]}",
+        **NODE_RUN_OPTIONS,  # type: ignore[arg-type]
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            node.reload()
+            logs = node.logs().decode(errors="replace")
+            if node.status != "running" or time.monotonic() > deadline:
+                pytest.fail(f"k3s stand-in not up ({node.status}):\n{logs[-3000:]}")
+            if "k3s is up and running" in logs:
+                code, _ = node.exec_run(["test", "-f", "/etc/rancher/k3s/k3s.yaml"])
+                if code == 0:
+                    break
+            time.sleep(0.5)
+        config = tmp_path_factory.mktemp("battery") / "kubeconfig"
+        _kubeconfig(node, config)
+        cluster = Cluster(config)
+        eventually(lambda: "Ready" in cluster.kubectl("get", "nodes", check=False), 60)
+        cluster.kubectl("create", "namespace", NS)
+        eventually(lambda: "default" in cluster.kubectl("get", "sa", "-n", NS, check=False), 30)
+        yield cluster
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            node.remove(force=True, v=True)
+        # The image is this run's (its tag hashes these sources); never forced, so one
+        # another worker still runs stays.
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(image, force=False)
+        client.close()
+
+
+def eventually(check: Callable[[], object], timeout: float, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what or check}")
+        time.sleep(0.5)
+
+
+def run_pod(cluster: Cluster, name: str, *args: str, env: tuple[str, ...] = ()) -> str:
+    """`kubectl run NAME --restart=Never ARGS`, waited until it ended; returns its log."""
+    flags = [f"--env={e}" for e in env]
+    cluster.kubectl("run", name, "-n", NS, "--image=busybox", "--restart=Never", *flags, *args)
+
+    def ended() -> str:
+        return (
+            cluster.kubectl(
+                "get", "pod", name, "-n", NS, "-o", "jsonpath={.status.phase}", check=False
+            ).strip()
+            in ("Succeeded", "Failed")
+            and "done"
+        )
+
+    eventually(ended, 60, f"pod {name} to end")
+    return cluster.kubectl("logs", name, "-n", NS)
+
+
+WEB = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: battery}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: httpd
+        image: busybox
+        command: [sh, -c, 'mkdir -p /tmp/www && echo hello-web > /tmp/www/index.html &&
+          exec httpd -f -p 8080 -h /tmp/www']
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def web(cluster: Cluster) -> str:
+    """A Deployment applied with `apply -f` and exposed with `kubectl expose`."""
+    assert "deployment.apps/web created" in cluster.kubectl("apply", "-f", "-", stdin=WEB)
+    out = cluster.kubectl("rollout", "status", "deployment/web", "-n", NS, "--timeout=90s")
+    assert 'deployment "web" successfully rolled out' in out
+    # One unnamed port: the case kubectl describe used to panic on.
+    exposed = cluster.kubectl(
+        "expose", "deployment", "web", "-n", NS, "--port=80", "--target-port=8080"
+    )
+    assert "service/web exposed" in exposed
+    return "web"
+
+
+# --- everyday operations ------------------------------------------------------------------
+
+
+def test_get_and_describe_nodes(cluster: Cluster) -> None:
+    assert re.search(r"\sReady\s+control-plane", cluster.kubectl("get", "nodes"))
+    described = cluster.kubectl("describe", "nodes")
+    assert "Container Runtime Version:  containerd://" in described
+    assert "Ready            True" in described or re.search(r"Ready\s+True", described)
+
+
+def test_namespace_create_get_delete(cluster: Cluster) -> None:
+    assert "namespace/scratch created" in cluster.kubectl("create", "namespace", "scratch")
+    assert re.search(r"scratch\s+Active", cluster.kubectl("get", "namespace", "scratch"))
+    assert 'namespace "scratch" deleted' in cluster.kubectl("delete", "namespace", "scratch")
+    gone = cluster.kubectl("get", "namespace", "scratch", check=False)
+    assert "NotFound" in gone
+
+
+def test_describe_service_with_an_unnamed_port(cluster: Cluster, web: str) -> None:
+    def endpoints() -> str:
+        out = cluster.kubectl("describe", "svc", web, "-n", NS)
+        return out if re.search(r"Endpoints:\s+\d+\.\d+\.\d+\.\d+:8080", out) else ""
+
+    described = str(eventually(endpoints, 30, "the Service's endpoints in describe"))
+    assert re.search(r"Port:\s+<unset>\s+80/TCP", described)
+    assert re.search(r"TargetPort:\s+8080/TCP", described)
+    assert re.search(r"Session Affinity:\s+None", described)
+    assert re.search(r"IP Family Policy:\s+SingleStack", described)
+    assert re.search(r"Internal Traffic Policy:\s+Cluster", described)
+
+
+def test_service_objects_carry_upstream_defaults(cluster: Cluster, web: str) -> None:
+    spec = cluster.json("get", "svc", web, "-n", NS)["spec"]
+    assert isinstance(spec, dict)
+    assert spec["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 8080}]
+    assert spec["sessionAffinity"] == "None" and spec["ipFamilies"] == ["IPv4"]
+    assert spec["ipFamilyPolicy"] == "SingleStack"
+    assert spec["internalTrafficPolicy"] == "Cluster"
+    slices = cluster.json(
+        "get", "endpointslices", "-n", NS, "-l", f"kubernetes.io/service-name={web}"
+    )
+    items = slices["items"]
+    assert isinstance(items, list) and items
+    assert items[0]["ports"] == [{"name": "", "port": 8080, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize(
+    ("verb", "args", "printed"),
+    [
+        ("label", ("tier=front",), "deployment.apps/web labeled"),
+        ("annotate", ("owner=battery",), "deployment.apps/web annotated"),
+    ],
+)
+def test_label_and_annotate(
+    cluster: Cluster, web: str, verb: str, args: tuple[str, ...], printed: str
+) -> None:
+    assert printed in cluster.kubectl(verb, "deployment", web, "-n", NS, *args)
+    meta = cluster.json("get", "deployment", web, "-n", NS)["metadata"]
+    assert isinstance(meta, dict)
+    key, value = args[0].split("=")
+    assert meta["labels" if verb == "label" else "annotations"][key] == value
+
+
+def test_scale(cluster: Cluster, web: str) -> None:
+    assert "deployment.apps/web scaled" in cluster.kubectl(
+        "scale", "deployment", web, "-n", NS, "--replicas=2"
+    )
+    cluster.kubectl("rollout", "status", "deployment/web", "-n", NS, "--timeout=60s")
+    assert re.search(r"web\s+2/2", cluster.kubectl("get", "deployment", web, "-n", NS))
+
+
+# --- typed creates: protobuf request bodies -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "printed", "check"),
+    [
+        (
+            ("deployment", "typed", "--image=busybox", "--replicas=0"),
+            "deployment.apps/typed created",
+            ("deployment", "typed", "{.spec.replicas} {.spec.strategy.type}", "0 RollingUpdate"),
+        ),
+        (
+            ("service", "clusterip", "typed", "--tcp=80:8080"),
+            "service/typed created",
+            ("service", "typed", "{.spec.ports[0].targetPort} {.spec.type}", "8080 ClusterIP"),
+        ),
+        (
+            ("ingress", "typed", "--rule=example.com/*=typed:80"),
+            "ingress.networking.k8s.io/typed created",
+            (
+                "ingress",
+                "typed",
+                "{.spec.rules[0].http.paths[0].backend.service.port.number}",
+                "80",
+            ),
+        ),
+        (
+            ("configmap", "typed", "--from-literal=a=b"),
+            "configmap/typed created",
+            ("configmap", "typed", "{.data.a}", "b"),
+        ),
+    ],
+    ids=["deployment", "service", "ingress", "configmap"],
+)
+def test_kubectl_create_sends_protobuf(
+    cluster: Cluster, args: tuple[str, ...], printed: str, check: tuple[str, str, str, str]
+) -> None:
+    assert printed in cluster.kubectl("create", *args, "-n", NS)
+    kind, name, path, expected = check
+    got = cluster.kubectl("get", kind, name, "-n", NS, "-o", f"jsonpath={path}")
+    assert got == expected
+
+
+# --- command and args -------------------------------------------------------------------
+
+
+def test_args_replace_the_images_cmd(cluster: Cluster) -> None:
+    """`kubectl run -- sh -c ...` sets args: the busybox image has no ENTRYPOINT, so they
+    are the whole command line ($0 of `sh -c` is the word after the script)."""
+    out = run_pod(cluster, "args", "--", "sh", "-c", 'echo "$((6 * 7)) $0 $1"', "zero", "one")
+    assert out.strip() == "42 zero one"
+
+
+def test_command_replaces_the_entrypoint_and_expands_variables(cluster: Cluster) -> None:
+    out = run_pod(
+        cluster,
+        "command",
+        "--command",
+        "--",
+        "echo",
+        "$(GREETING)",
+        "$$(GREETING)",
+        "$(UNSET)",
+        env=("GREETING=hi",),
+    )
+    assert out.strip() == "hi $(GREETING) $(UNSET)"
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ticker(cluster: Cluster) -> str:
+    """Five early lines, a pause of 6 s, then a tick a second."""
+    script = (
+        "for i in 1 2 3 4 5; do echo early $i; done; sleep 6; "
+        "while true; do echo tick; sleep 1; done"
+    )
+    cluster.kubectl("run", "ticker", "-n", NS, "--image=busybox", "--", "sh", "-c", script)
+    eventually(
+        lambda: "tick" in cluster.kubectl("logs", "ticker", "-n", NS, check=False).splitlines(),
+        60,
+        "the ticker's first tick",
+    )
+    return "ticker"
+
+
+def test_logs_tail(cluster: Cluster, ticker: str) -> None:
+    lines = cluster.kubectl("logs", ticker, "-n", NS, "--tail=2").splitlines()
+    assert lines == ["tick", "tick"] or (len(lines) == 2 and lines[-1] == "tick"), lines
+    assert cluster.kubectl("logs", ticker, "-n", NS, "--tail=0") == ""
+
+
+def test_logs_since(cluster: Cluster, ticker: str) -> None:
+    recent = cluster.kubectl("logs", ticker, "-n", NS, "--since=3s")
+    assert "tick" in recent and "early" not in recent
+    assert "early 1" in cluster.kubectl("logs", ticker, "-n", NS, "--since=1h")
+
+
+def test_logs_timestamps_and_since_time(cluster: Cluster, ticker: str) -> None:
+    stamped = cluster.kubectl("logs", ticker, "-n", NS, "--timestamps").splitlines()
+    stamp = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z) (.*)$")
+    parsed = [stamp.match(line) for line in stamped]
+    assert all(parsed), stamped[:3]
+    first_tick = next(m.group(1) for m in parsed if m and m.group(3) == "tick")
+    since = cluster.kubectl("logs", ticker, "-n", NS, f"--since-time={first_tick}")
+    assert "early" not in since and since.startswith("tick")
+
+
+# --- busybox's applets ----------------------------------------------------------------------
+
+
+def test_busybox_pods_have_the_applets(cluster: Cluster) -> None:
+    out = run_pod(
+        cluster,
+        "applets",
+        "--",
+        "sh",
+        "-c",
+        "for a in httpd nc wget nslookup; do command -v $a; done",
+    )
+    found = out.split()
+    assert len(found) == 4 and [Path(p).name for p in found] == ["httpd", "nc", "wget", "nslookup"]
+
+
+def test_busybox_wget_with_a_timeout(cluster: Cluster, web: str) -> None:
+    """busybox wget -T (Debian's build segfaulted on it) reaches the Service."""
+    ip = cluster.kubectl("get", "svc", web, "-n", NS, "-o", "jsonpath={.spec.clusterIP}")
+    script = f"busybox wget -q -T 5 -O- http://{ip}/; echo rc=$?"
+    out = run_pod(cluster, "wget", "--", "sh", "-c", script)
+    assert "hello-web" in out and "rc=0" in out, out
+
+
+# --- delete (last: it removes what the tests above share) ---------------------------------
+
+
+def test_delete(cluster: Cluster, web: str) -> None:
+    out = cluster.kubectl("delete", f"deployment/{web}", f"service/{web}", "-n", NS)
+    assert 'deployment.apps "web" deleted' in out and 'service "web" deleted' in out
+    assert "NotFound" in cluster.kubectl("get", "deployment", web, "-n", NS, check=False)
