@@ -6,7 +6,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from k8s_standin import errors, ipam, join, kubeconfig, patch, protobuf, selectors
+from k8s_standin import errors, ipam, join, kubeconfig, patch, podlogs, protobuf, selectors
 from k8s_standin.cidrs import node_ip_mismatch
 from k8s_standin.config import NodeConfig
 from k8s_standin.faults import Faults
@@ -169,6 +169,45 @@ def test_protobuf_configmap() -> None:
     with pytest.raises(protobuf.Unsupported):
         protobuf.decode_object(b"not protobuf")
     assert base64.b64decode(protobuf._scalar("bytes", b"\x00")) == b"\x00"
+
+
+def _cri(path: Path, records: list[tuple[str, str, str]]) -> None:
+    path.write_text("".join(f"{t} stdout {tag} {text}\n" for t, tag, text in records))
+
+
+def test_pod_log_options_since_tail_timestamps(tmp_path: Path) -> None:
+    """The kubelet's ReadLogs: tail first, then since; P records join the next line."""
+    log = tmp_path / "0.log"
+    _cri(
+        log,
+        [
+            ("2026-01-01T00:00:01.000000000Z", "F", "one"),
+            ("2026-01-01T00:00:02.500000000Z", "P", "tw"),
+            ("2026-01-01T00:00:02.600000000Z", "F", "o"),
+            ("2026-01-01T00:00:03.000000000Z", "F", "three"),
+        ],
+    )
+    opts = podlogs.LogOptions.parse
+    assert podlogs.read(log, opts({})) == b"one\ntwo\nthree\n"
+    assert podlogs.read(log, opts({"tailLines": "1"})) == b"three\n"
+    assert podlogs.read(log, opts({"tailLines": "0"})) == b""
+    stamped = podlogs.read(log, opts({"timestamps": "true", "sinceTime": "2026-01-01T00:00:02Z"}))
+    assert stamped == (
+        b"2026-01-01T00:00:02.500000000Z two\n2026-01-01T00:00:03.000000000Z three\n"
+    )
+    now = podlogs.rfc3339_ns("2026-01-01T00:00:04Z")
+    assert podlogs.read(log, opts({"sinceSeconds": "2"}, now_ns=now)) == b"two\nthree\n"
+    assert podlogs.read(log, opts({"limitBytes": "5"})) == b"one\nt"
+    with pytest.raises(errors.ApiError) as both:
+        opts({"sinceSeconds": "1", "sinceTime": "2026-01-01T00:00:00Z"}, "p")
+    assert both.value.code == 422 and "at most one of" in both.value.message
+    for bad in ({"sinceSeconds": "0"}, {"tailLines": "-1"}, {"limitBytes": "0"}):
+        with pytest.raises(errors.ApiError) as invalid:
+            opts(bad, "p")
+        assert invalid.value.code == 422
+    with pytest.raises(errors.ApiError) as unparsable:
+        opts({"tailLines": "x"})
+    assert unparsable.value.code == 400
 
 
 def test_store_persists_and_expires_old_watches(tmp_path: Path) -> None:
