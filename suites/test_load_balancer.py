@@ -1,5 +1,9 @@
 """Load balancer: a LoadBalancer Service gets an address within the timeout and
-serves from the host, or, where the profile claims none, stays without one."""
+serves from the host, or, where the profile claims none, stays without one.
+
+It is reached at its own address where the provisioner routes this host there (the
+host provisioner, a forward over SSH, a cluster given by kubeconfig), else at the node
+port the provisioner publishes, where k3s's ServiceLB listens too."""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from pytest_k8sdistro.suite import (
     Cluster,
     Distro,
     NotYet,
+    Provisioner,
     Workloads,
     hold_for,
     host_get_until,
-    host_port,
+    service_endpoint,
+    url,
     wait_for,
 )
 
@@ -26,7 +32,9 @@ def _addresses(service: Any) -> list[str]:
     return [i.ip or i.hostname for i in ingress]
 
 
-def test_load_balancer_service(distro: Distro, cluster: Cluster, work: Workloads) -> None:
+def test_load_balancer_service(
+    distro: Distro, cluster: Cluster, work: Workloads, k8sdistro_provisioner: Provisioner
+) -> None:
     provider = distro.expectations.load_balancer
     work.web("lb")
     work.service("lb", type="LoadBalancer", port=PORT)
@@ -57,10 +65,17 @@ def test_load_balancer_service(distro: Distro, cluster: Cluster, work: Workloads
         timeout=work.timeouts.wait,
         evidence=work.evidence,
     )
-    port = host_port(cluster, PORT, f"the {provider} load balancer", work.evidence)
+    host, port = service_endpoint(
+        k8sdistro_provisioner,
+        cluster,
+        addresses,
+        PORT,
+        f"the {provider} load balancer",
+        work.evidence,
+    )
     host_get_until(
         f"the LoadBalancer Service (addresses {addresses}) does not serve from the host",
-        f"http://127.0.0.1:{port}/",
+        url(host, port),
         expected="web:lb",
         timeout=work.timeouts.wait,
         evidence=work.evidence,

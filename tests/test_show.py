@@ -63,6 +63,11 @@ def test_bad_input_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown distribution 'nosuch'; known distributions: k3s" in capsys.readouterr().err
     assert cli.main(["show", "microk8s", "--provisioner=docker"]) == 2
     assert "--provisioner=docker cannot bring microk8s up" in capsys.readouterr().err
+    # One output form: argparse names the pair and exits 2, without a traceback.
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["show", "k3s", "--json", "--markdown"])
+    assert exited.value.code == 2
+    assert "argument --markdown: not allowed with argument --json" in capsys.readouterr().err
 
 
 def test_the_installed_command_prints_text() -> None:

@@ -188,6 +188,17 @@ class Provisioner(ABC):
     def diagnostics(self, cluster: Cluster, dest: Path) -> None:  # noqa: B027
         """Write what helps to debug ``cluster`` under ``dest``."""
 
+    def reach(self, cluster: Cluster, address: str, port: int) -> tuple[str, int]:
+        """Where this host connects to reach ``address:port`` as ``cluster``'s nodes do
+        (a load balancer's address, announced on the nodes' network).
+
+        Raises :class:`LookupError`, saying why, where that network is not reachable
+        from here; a suite then tries what the provisioner publishes instead.
+        """
+        raise LookupError(
+            f"the {self.NAME} provisioner does not route this host to the nodes' network"
+        )
+
     @classmethod
     def describe_start(cls, spec: DistroSpec, config: ProvisionerConfig) -> dict[str, Any]:
         """What bringing ``spec`` up would run, as data, without running anything: the

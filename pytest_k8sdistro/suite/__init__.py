@@ -68,7 +68,9 @@ from pytest_k8sdistro.suite.workloads import (
     http_get,
     read_or_none,
     retry_script,
+    service_endpoint,
     suite_manifests,
+    url,
 )
 
 __all__ = [
@@ -124,9 +126,11 @@ __all__ = [
     "retry_script",
     "run_upgrade",
     "sample",
+    "service_endpoint",
     "suite_manifests",
     "time_to_ready",
     "upgrade_results",
+    "url",
     "wait_for",
     "wait_pod_done",
     "wait_pod_ready",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ConfigError
-from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS
+from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, Cluster
 from pytest_k8sdistro.provisioners.base import ProvisionerConfig
 from pytest_k8sdistro.provisioners.machine import lease
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
@@ -72,6 +72,10 @@ class HostProvisioner(MachineProvisioner):
 
     def target(self, key: str, *, creating: bool) -> Target:
         return LocalTarget()
+
+    def reach(self, cluster: Cluster, address: str, port: int) -> tuple[str, int]:
+        # pytest runs on the node: its addresses, and what it routes, are this host's.
+        return address, port
 
     def ports(self, api_port: int) -> dict[str, int]:
         # Everything the node serves is on this machine's own ports.

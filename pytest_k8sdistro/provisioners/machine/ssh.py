@@ -223,6 +223,8 @@ class SshProvisioner(MachineProvisioner):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._forwards: dict[str, forward.Forwards] = {}
+        #: (cluster key, address, port) -> a forward made by reach().
+        self._reached: dict[tuple[str, str, int], forward.Forwards] = {}
 
     def create(self, spec: DistroSpec, key: str) -> Cluster:
         cluster = super().create(spec, key)
@@ -263,10 +265,33 @@ class SshProvisioner(MachineProvisioner):
         self.progress.say(f"{key}: node ports of {address} forwarded over ssh: {shown}")
         return {f"{node}/tcp": local for node, local in made.ports.items()}
 
+    def reach(self, cluster: Cluster, address: str, port: int) -> tuple[str, int]:
+        """A forward to ``address:port`` as the machine reaches it (kube-proxy routes a
+        load balancer's address on the node itself), made once per address and port."""
+        wanted = (cluster.key, address, port)
+        made = self._reached.get(wanted)
+        if made is None or made.process.poll() is not None:
+            target = self._probed(cluster.key)
+            assert isinstance(target, SshTarget)
+            try:
+                made = forward.Forwards(
+                    ssh_options(target.address), target.address.host, address, (port,)
+                )
+            except ProvisionError as exc:
+                raise LookupError(str(exc)) from None
+            self._reached[wanted] = made
+            self.progress.say(
+                f"{cluster.key}: {address}:{port} forwarded over ssh to 127.0.0.1:"
+                f"{made.ports[port]}"
+            )
+        return "127.0.0.1", made.ports[port]
+
     def _unforward(self, key: str) -> None:
         made = self._forwards.pop(key, None)
         if made is not None:
             made.stop()
+        for wanted in [w for w in self._reached if w[0] == key]:
+            self._reached.pop(wanted).stop()
 
     @classmethod
     def parse_address(cls, address: str) -> None:

@@ -236,13 +236,30 @@ class Proxy:
                             f"--dport {port['port']} ! -s {cidr} -j KUBE-MARK-MASQ"
                             for cidr in cidrs
                         ]
-                if port.get("nodePort"):
+                # The load balancer's addresses lead to the Service as its node ports do
+                # (kube-proxy's iptables proxier, for ipMode VIP, the default), so that
+                # the node itself and what it routes reach an announced address.
+                balanced = [
+                    entry["ip"]
+                    for entry in (svc.get("status") or {}).get("loadBalancer", {}).get("ingress")
+                    or []
+                    if entry.get("ip")
+                    and (":" in entry["ip"]) == v6
+                    and entry.get("ipMode", "VIP") == "VIP"
+                ]
+                if port.get("nodePort") or balanced:
                     ext_chain = _chain("KUBE-EXT", ns, name, str(port["port"]), proto, str(v6))
                     chains.add(ext_chain)
-                    lines.append(
-                        f"-A KUBE-NODEPORTS -p {proto} {comment} "
-                        f"--dport {port['nodePort']} -j {ext_chain}"
-                    )
+                    if port.get("nodePort"):
+                        lines.append(
+                            f"-A KUBE-NODEPORTS -p {proto} {comment} "
+                            f"--dport {port['nodePort']} -j {ext_chain}"
+                        )
+                    lines += [
+                        f"-A KUBE-SERVICES -d {ip}/{128 if v6 else 32} -p {proto} {comment} "
+                        f"--dport {port['port']} -j {ext_chain}"
+                        for ip in balanced
+                    ]
                     # externalTrafficPolicy Cluster: external traffic is always SNATed.
                     lines.append(f"-A {ext_chain} -j KUBE-MARK-MASQ")
                     lines.append(f"-A {ext_chain} -j {svc_chain}")
