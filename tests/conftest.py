@@ -22,7 +22,9 @@ os.environ.setdefault(
 )
 
 # The plugin's own tests drive pytest with pytester; the suites never need it.
-pytest_plugins = ["pytester"]
+# vm.support gates tests marked `vm` on QEMU: skip without it, fail when
+# K8SDISTRO_REQUIRE_VM=1 (tests/vm/support.py).
+pytest_plugins = ["pytester", "vm.support"]
 
 # The engine client and per-test image tags of the docker tests (tests/docker_fixtures.py).
 from docker_fixtures import alias, engine  # noqa: E402, F401
