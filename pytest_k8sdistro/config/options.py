@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_k8sdistro.config import footprint, parse, upgrade
+from pytest_k8sdistro.config import footprint, parse, upgrade, vm
 from pytest_k8sdistro.distros.install import ARTIFACT_KINDS, Artifact, ArtifactKind, artifact_kind
 from pytest_k8sdistro.distros.registry import BUILTIN as BUILTIN_DISTROS
 from pytest_k8sdistro.model.datastore import KINDS as DATASTORES
@@ -133,8 +133,8 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="how clusters are brought up: docker, host (this machine, with "
         "--distro-allow-host-install), ssh://user@host[:port] (a machine over SSH), multipass "
-        "(a throwaway VM), or one a plugin adds. Default: docker (existing with "
-        "--distro-kubeconfig)",
+        "(a throwaway VM), qemu (a throwaway VM booted with QEMU), or one a plugin adds. "
+        "Default: docker (existing with --distro-kubeconfig)",
     )
     group.addoption(
         "--distro-allow-host-install",
@@ -226,7 +226,8 @@ def add_options(parser: pytest.Parser) -> None:
         type=memory_size,
         default=None,
         metavar="SIZE",
-        help="memory limit of each node container, e.g. 1GiB",
+        help="memory limit of each node container, or memory of each VM, e.g. 1GiB "
+        "(VMs: default 4GiB)",
     )
     group.addoption(
         "--distro-node-cpus",
@@ -234,7 +235,8 @@ def add_options(parser: pytest.Parser) -> None:
         type=cpu_count,
         default=None,
         metavar="N",
-        help="CPU limit of each node container, e.g. 1 or 0.5",
+        help="CPU limit of each node container, e.g. 1 or 0.5, or CPUs of each VM (VMs: "
+        "a whole number, default 2)",
     )
     group.addoption(
         "--distro-ready-timeout",
@@ -244,6 +246,7 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="how long a cluster may take to become ready. Default: the profile's, 300",
     )
+    vm.add_options(group)
     upgrade.add_options(group)
     footprint.add_options(parser, GROUP)
     _add_suite_options(parser)

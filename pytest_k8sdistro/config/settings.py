@@ -177,6 +177,11 @@ def from_config(config: pytest.Config) -> Settings:
         provisioner_target=target,
         allow_host_install=option.allow_host_install,
         install_artifacts=tuple(option.install_artifact or ()),
+        vm_accel=option.vm_accel,
+        vm_image=option.vm_image,
+        vm_kernel=option.vm_kernel,
+        vm_initrd=option.vm_initrd,
+        vm_cmdline=option.vm_cmdline,
     )
     suite_timeouts = Timeouts(
         wait=option.suite_timeout
@@ -277,6 +282,7 @@ def _check(settings: Settings, cls: type[Provisioner], *, explicit_keep: KeepPol
     _check_shape(settings)
     _check_datastore(settings)
     _check_artifacts(settings)
+    _check_vm(settings)
     if settings.allow_host_install and not settings.can.installs_here:
         raise ConfigError(
             f"--distro-allow-host-install lets --distro-provisioner=host change this machine; with "
@@ -466,3 +472,25 @@ def _check_artifacts(settings: Settings) -> None:
                 f"--distro-install-artifact={artifact.kind}={artifact.path}: {spec.name} "
                 f"installs from {', '.join(accepted) or 'no local'} files, not {artifact.kind}"
             )
+
+
+def _check_vm(settings: Settings) -> None:
+    if settings.can.boots_vms:
+        return
+    given = [
+        flag
+        for flag, value in (
+            ("--distro-vm-accel", settings.vm_accel != "auto"),
+            ("--distro-vm-image", settings.vm_image is not None),
+            ("--distro-vm-kernel", settings.vm_kernel is not None),
+            ("--distro-vm-initrd", settings.vm_initrd is not None),
+            ("--distro-vm-cmdline", settings.vm_cmdline is not None),
+        )
+        if value
+    ]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} shape the VMs of a provisioner that boots them; "
+            f"--distro-provisioner={settings.provisioner} boots none, so drop them or use "
+            "--distro-provisioner=qemu"
+        )

@@ -53,6 +53,15 @@ class ProvisionerConfig:
     distro_addons: tuple[str, ...] | None = None
     #: ``--distro-install-artifact``: local files installed instead of downloads.
     install_artifacts: tuple[Artifact, ...] = ()
+    #: ``--distro-vm-accel``: auto, kvm or tcg, for provisioners that boot VMs.
+    vm_accel: str = "auto"
+    #: ``--distro-vm-image``: the disk VMs boot from, or None for the provisioner's default.
+    vm_image: Path | None = None
+    #: ``--distro-vm-kernel``, ``--distro-vm-initrd``, ``--distro-vm-cmdline``: direct
+    #: kernel boot, for disks without a boot loader.
+    vm_kernel: Path | None = None
+    vm_initrd: Path | None = None
+    vm_cmdline: str | None = None
 
     def ready_timeout_for(self, profile: DistroProfile) -> float:
         return self.ready_timeout or profile.readiness.timeout_s
@@ -94,6 +103,8 @@ class Capabilities:
     #: It can start another cluster while the run's is up (the footprint suite measures
     #: on one of its own). False where every cluster goes on the one machine it is given.
     second_cluster: bool = True
+    #: It boots a VM per cluster (``--distro-vm-*``).
+    boots_vms: bool = False
 
     def runs(self, profile: DistroProfile) -> bool:
         """Whether a distribution with ``profile`` can be brought up this way."""

@@ -21,6 +21,7 @@ BUILTIN: dict[str, str] = {
     # the settings keep the URL (ProvisionerConfig.provisioner_target).
     "ssh": "pytest_k8sdistro.provisioners.machine.ssh:SshProvisioner",
     "multipass": "pytest_k8sdistro.provisioners.machine.multipass:MultipassProvisioner",
+    "qemu": "pytest_k8sdistro.provisioners.machine.qemu.provisioner:QemuProvisioner",
 }
 #: The provisioner a run uses when none is named.
 DEFAULT = "docker"

@@ -13,7 +13,6 @@ A resource is a leftover when all of these hold:
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,23 +20,14 @@ import docker
 import docker.errors
 
 from pytest_k8sdistro.provisioners.docker import labels
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process: alive
-    return True
+from pytest_k8sdistro.provisioners.process import pid_alive, process_start
 
 
 @dataclass
 class OwnerCheck:
     hostname: str
     alive: Callable[[int], bool] = pid_alive
-    started: Callable[[int], str] = labels.process_start
+    started: Callable[[int], str] = process_start
 
     def gone(self, owner: labels.Owner) -> bool:
         """Whether ``owner``'s process is certainly gone (never guess for other hosts)."""

@@ -10,9 +10,9 @@ cluster is marked by a separate, small volume (:func:`kept_marker`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from pytest_k8sdistro.model.cluster import RunIdentity
+from pytest_k8sdistro.provisioners.process import process_start
 
 PREFIX = "pytest-k8sdistro"
 #: "1" on everything the plugin made: the one label every clean-up filters on.
@@ -29,22 +29,6 @@ ROLE = f"{PREFIX}.role"
 KEPT = f"{PREFIX}.kept"
 
 ROLE_KEPT = "kept"
-
-
-def process_start(pid: int) -> str:
-    """An identifier of when process ``pid`` started, or '' where it cannot be read.
-
-    Linux only: the boot id plus the start time in clock ticks since boot
-    (field 22 of /proc/PID/stat), which together tell a reused pid apart.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-    # The command name (field 2) may hold spaces and parentheses: count from its end.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return f"{boot_id}:{fields[19]}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,186 @@
+"""The qemu provisioner boots the VM test image and installs a stand-in k3s in it.
+
+The image is tests/vm/image.py's (Debian with cloud-init and sshd, booted with its
+own kernel: direct kernel boot), run under TCG. What is installed is the project's
+stand-in k3s (tests/sshd/artifacts.py), air-gapped, so these tests prove the VM's
+life (overlay, seed, forwards on 127.0.0.1, power-off, reaping) and the machine path
+inside it; they say nothing about real k3s. One VM per test: each boot is ~35 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sshd.artifacts import write_artifacts
+from vm.image import ensure_image
+
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.install import Artifact
+from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.kube import api as kube_clients
+from pytest_k8sdistro.kube.client import Kube
+from pytest_k8sdistro.measure.footprint.nodes import memory_of
+from pytest_k8sdistro.model.cluster import RunIdentity
+from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners import process
+from pytest_k8sdistro.provisioners.machine.qemu import command, state
+from pytest_k8sdistro.provisioners.machine.qemu.provisioner import QemuProvisioner
+
+pytestmark = pytest.mark.vm
+
+
+def vm_settings(artifacts: dict[str, Path]) -> Settings:
+    image = ensure_image(print)
+    return Settings(
+        distros=(parse_distro("k3s"),),
+        ready_timeout=300,
+        provisioner="qemu",
+        install_artifacts=tuple(Artifact(kind, path) for kind, path in artifacts.items()),  # type: ignore[arg-type]
+        # KVM hangs guests on the project's machines; CI runners could use it.
+        vm_accel="tcg",
+        vm_image=image.disk,
+        vm_kernel=image.kernel,
+        vm_initrd=image.initrd,
+        vm_cmdline=image.cmdline,
+        node_memory=2 * 2**30,
+        node_cpus=2,
+    )
+
+
+def qemu_pids() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and process.running(int(entry.name)):
+            argv = process.cmdline(int(entry.name))
+            if argv and Path(argv[0]).name == command.QEMU:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_vm_boots_installs_air_gapped_answers_on_loopback_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = vm_settings(write_artifacts(tmp_path / "artifacts"))
+    QemuProvisioner.check_config(settings, settings.distros)
+    provisioner = QemuProvisioner(settings, RunIdentity.new(), tmp_path / "work", Progress(None))
+    before = set(qemu_pids())
+    started = time.monotonic()
+    cluster = provisioner.create(parse_distro("k3s"), "k3s-vm")
+    timings = {"create (boot + install)": time.monotonic() - started}
+    directory = Path(cluster.details["vm"]["directory"])
+    try:
+        assert directory.parent == provisioner.state_root
+        forwards = cluster.details["vm"]["forwards"]
+        assert cluster.api_server == f"https://127.0.0.1:{forwards['6443']}"
+        assert set(forwards) == {"22", "6443", "80", "443", "8080", "8443"}
+        assert cluster.ports == {f"{p}/tcp": forwards[str(p)] for p in (80, 443, 8080, 8443)}
+        argv = process.cmdline(int((directory / "qemu.pid").read_text()))
+        netdev = argv[argv.index("-netdev") + 1]
+        assert "restrict=on" in netdev  # the install downloads nothing
+        assert netdev.count("hostfwd=tcp:127.0.0.1:") == 6, netdev
+        assert (Path(cluster.kubeconfig).stat().st_mode & 0o777) == 0o600
+        api = kube_clients.api_client(cluster.kubeconfig)
+        try:
+            assert Kube(api).version.get_code().git_version.startswith("v1.36.5")
+        finally:
+            api.close()  # type: ignore[no-untyped-call]
+        memory = memory_of(provisioner, cluster)
+        used = memory.read()
+        assert "MemTotal - MemAvailable" in memory.source
+        # The guest has 2 GiB; a booted Debian with the stand-in uses some of it.
+        assert 50 * 2**20 < used < 2 * 2**30, used
+        assert owner_record(directory)["hostname"] == provisioner.run.hostname
+    finally:
+        started = time.monotonic()
+        provisioner.destroy(cluster)
+        timings["destroy"] = time.monotonic() - started
+    with capsys.disabled():
+        print(", ".join(f"{what}: {seconds:.0f} s" for what, seconds in timings.items()))
+    assert not directory.exists(), sorted(p.name for p in directory.iterdir())
+    assert set(qemu_pids()) <= before, "a QEMU of this test is still running"
+    out = capsys.readouterr().err
+    assert "accelerator tcg" in out
+
+
+def owner_record(directory: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads((directory / state.RECORD).read_text())
+    return data
+
+
+# A run that boots a VM, says so, and waits to be killed: it never tears down.
+DEAD_RUN = """
+import json, sys, time
+from pathlib import Path
+from pytest_k8sdistro.config.settings import Settings
+from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.model.cluster import RunIdentity
+from pytest_k8sdistro.progress import Progress
+from pytest_k8sdistro.provisioners.machine.qemu.provisioner import QemuProvisioner
+
+image, work = json.loads(sys.argv[1]), Path(sys.argv[2])
+settings = Settings(
+    distros=(parse_distro("k3s"),), ready_timeout=300, provisioner="qemu", vm_accel="tcg",
+    vm_image=Path(image["disk"]), vm_kernel=Path(image["kernel"]),
+    vm_initrd=Path(image["initrd"]), vm_cmdline=image["cmdline"], node_memory=1 << 30,
+)
+provisioner = QemuProvisioner(settings, RunIdentity.new(), work, Progress(None))
+provisioner._specs["k3s-doomed"] = parse_distro("k3s")
+target = provisioner.target("k3s-doomed", creating=True)
+print(json.dumps(provisioner._vms["k3s-doomed"].directory.path.as_posix()), flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_runs_vm_is_reaped_and_nothing_else_is_touched(tmp_path: Path) -> None:
+    image = ensure_image(print)
+    root = state.state_root()
+    root.mkdir(parents=True, exist_ok=True)
+    # Beside it: a QEMU started by hand and a directory without our owner record.
+    foreign_dir = root / f"by-hand-{os.getpid()}"
+    foreign_dir.mkdir()
+    (foreign_dir / "overlay.qcow2").write_text("not ours")
+    by_hand = subprocess.Popen(
+        [command.QEMU, "-machine", "none", "-display", "none", "-S", "-nodefaults"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", DEAD_RUN, json.dumps({
+            "disk": str(image.disk), "kernel": str(image.kernel), "initrd": str(image.initrd),
+            "cmdline": image.cmdline,
+        }), str(tmp_path / "doomed")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert doomed.stdout is not None
+        line = doomed.stdout.readline()
+        assert line, doomed.communicate()[1]
+        directory = Path(json.loads(line))
+        qemu_pid = int((directory / "qemu.pid").read_text())
+        assert process.running(qemu_pid)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        assert process.running(qemu_pid), "the VM went with its run: nothing to reap"
+
+        said: list[str] = []
+        provisioner = QemuProvisioner(
+            Settings(provisioner="qemu"), RunIdentity.new(), tmp_path / "next", Progress(None)
+        )
+        provisioner.progress.say = said.append  # type: ignore[method-assign]
+        provisioner.cleanup_leftovers()
+        assert not directory.exists()
+        assert not process.running(qemu_pid)
+        assert any(directory.name in s and f"killed its QEMU (pid {qemu_pid})" in s for s in said)
+        assert by_hand.poll() is None, "a QEMU the plugin did not start was stopped"
+        assert (foreign_dir / "overlay.qcow2").read_text() == "not ours"
+    finally:
+        doomed.kill()
+        by_hand.kill()
+        by_hand.wait()
+        subprocess.run(["rm", "-rf", str(foreign_dir)], check=False)
