@@ -8,7 +8,8 @@ properties), which ``--distro-report`` gathers into the comparison report.
 - **Memory per tier** (``--distro-memory-tiers``, ``--distro-settle-seconds``): the tiers of
   ``fixtures/footprint/`` deployed cumulatively into one namespace; after each has
   settled, the nodes' memory is sampled over the window (min/median/max). Container
-  nodes: the cgroup working set read on the host; machines: MemTotal - MemAvailable.
+  nodes: the cgroup working set read on the host; machines and VMs: MemTotal -
+  MemAvailable of /proc/meminfo inside them. Each tier records which (``method``).
 - **Idle threshold**: the first tier's median against ``--distro-memory-max`` or the
   profile's ``memory_idle_max_mib``; a failure names both figures.
 - **Fits in N**: a second, single-node cluster under a memory limit equal to the
@@ -203,7 +204,11 @@ def test_idle_memory_under_threshold(
 
 
 def test_memory_tier(
-    tier: str, tiers: TierRun, footprint: FootprintSettings, record_property: Any
+    tier: str,
+    tiers: TierRun,
+    node_memory: NodesMemory,
+    footprint: FootprintSettings,
+    record_property: Any,
 ) -> None:
     record_property("footprint.info.memory_isolation", ISOLATION)
     summary = tiers.measure(footprint.tiers, tier)
@@ -214,6 +219,7 @@ def test_memory_tier(
     record("window_s", summary.window_s)
     record("cpu_per_sample_ms", round(summary.cpu_per_sample_s * 1000, 3))
     record("source", summary.source)
+    record("method", node_memory.method)
 
 
 def test_disk_footprint(

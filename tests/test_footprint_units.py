@@ -103,6 +103,7 @@ def test_nodes_memory_sums_nodes_and_keeps_the_last_figures() -> None:
         def __init__(self, value: int) -> None:
             self.value = value
             self.source = f"fixed {value}"
+            self.method = memory.METHOD_MEMINFO if value == 1 else memory.METHOD_CGROUP
 
         def read(self) -> int:
             return self.value
@@ -111,6 +112,9 @@ def test_nodes_memory_sums_nodes_and_keeps_the_last_figures() -> None:
     assert total.read() == 3
     assert total.last == {"a": 1, "b": 2}
     assert "a: fixed 1" in total.source
+    assert total.method == "MemTotal - MemAvailable + cgroup working set"
+    machine = memory.MeminfoMemory(lambda: "MemTotal: 2 kB\nMemAvailable: 1 kB\n", "ssh://vm")
+    assert memory.NodesMemory({"vm": machine}).method == memory.METHOD_MEMINFO
 
 
 def test_sampler_reports_min_median_max_over_the_window() -> None:

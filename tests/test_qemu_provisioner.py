@@ -94,6 +94,7 @@ def test_a_vm_boots_installs_air_gapped_answers_on_loopback_and_leaves_nothing(
         memory = memory_of(provisioner, cluster)
         used = memory.read()
         assert "MemTotal - MemAvailable" in memory.source
+        assert memory.method == "MemTotal - MemAvailable"
         # The guest has 2 GiB; a booted Debian with the stand-in uses some of it.
         assert 50 * 2**20 < used < 2 * 2**30, used
         assert owner_record(directory)["hostname"] == provisioner.run.hostname

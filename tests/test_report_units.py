@@ -230,3 +230,20 @@ def test_the_collector_gathers_properties_in_the_controller(
         '<property name="footprint.memory.empty.median_mib" value="123.0" />' in junit.read_text()
     )
     assert "123 MiB" in (pytester.path / "out" / "report.md").read_text()
+
+
+def test_the_memory_table_says_which_method_each_figure_used() -> None:
+    report = model.new_report()
+    for distro, method in (("k3s", "MemTotal - MemAvailable"), ("k0s", "cgroup working set")):
+        entry = model.new_entry(distro, "v1")
+        for field, value in (("median_mib", 500.0), ("min_mib", 490), ("max_mib", 510)):
+            model.apply_property(entry, f"footprint.memory.empty.{field}", value)
+        model.apply_property(entry, "footprint.memory.empty.method", method)
+        report["distros"][model.entry_key(distro, "v1")] = entry
+    entry = model.new_entry("microk8s", "v1")  # a report from before methods were recorded
+    model.apply_property(entry, "footprint.memory.empty.median_mib", 700.0)
+    report["distros"][model.entry_key("microk8s", "v1")] = entry
+    text = markdown.render(report)
+    method_row = next(line for line in text.splitlines() if line.startswith("| Method"))
+    cells = [cell.strip() for cell in method_row.strip("|").split("|")]
+    assert cells == ["Method", "MemTotal - MemAvailable", "cgroup working set", markdown.NONE]

@@ -159,7 +159,15 @@ def memory_rows(entries: list[Entry]) -> list[list[str]]:
             low, high = m.get("min_mib", 0), m.get("max_mib", 0)
             cells.append(f"{m['median_mib']:.0f} MiB ({low:.0f}{DASH}{high:.0f})")
         rows.append([tier, *cells])
+    if rows:
+        rows.append(["Method", *(memory_method(e) for e in entries)])
     return rows
+
+
+def memory_method(entry: Entry) -> str:
+    """How an entry's memory was measured (reports written before it was recorded: unknown)."""
+    found = sorted({m["method"] for m in entry["memory"].values() if m.get("method")})
+    return " / ".join(found) or NONE
 
 
 def disk_rows(entries: list[Entry]) -> list[list[str]]:
@@ -259,8 +267,9 @@ def sections(report: Report) -> list[tuple[str, str, list[str], list[list[str]]]
         round(m["window_s"]) for e in entries for m in e["memory"].values() if m.get("window_s")
     }
     memory_note = (
-        "Working set of the node (cgroup usage minus inactive file cache; MemTotal - "
-        "MemAvailable on machines): median (min-max) over "
+        "Memory in use on the nodes, measured as the Method row says: the cgroup working "
+        "set of a container node (usage minus inactive file cache), or MemTotal - "
+        "MemAvailable of /proc/meminfo inside a machine or VM: median (min-max) over "
         + (", ".join(str(w) for w in sorted(windows)) or NONE)
         + " s once the tier's pods were Ready. Tiers are cumulative."
     )

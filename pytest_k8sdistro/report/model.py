@@ -4,7 +4,8 @@ One entry per distribution and version, keyed ``"<name> <version>"``::
 
     requirements     the profile's documented figures and thresholds
     time_to_ready    seconds to each readiness stage (and from what: time_to_ready_from)
-    memory           per tier: min/median/max MiB over the settle window, samples, source
+    memory           per tier: min/median/max MiB over the settle window, samples, source,
+                     method (cgroup working set, or MemTotal - MemAvailable)
     memory_threshold the idle check: limit, measured, where the limit came from, passed
     fits             the "fits in N" check: limit, ready, serves, detail
     disk             install bytes (per path), image bytes, limit, passed

@@ -23,6 +23,9 @@ from pytest_k8sdistro.errors import MeasurementError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC = Path("/proc")
+#: How a figure was measured, as the report names it.
+METHOD_CGROUP = "cgroup working set"
+METHOD_MEMINFO = "MemTotal - MemAvailable"
 
 
 class MemoryReader(Protocol):
@@ -31,6 +34,10 @@ class MemoryReader(Protocol):
     @property
     def source(self) -> str:
         """Where the figure comes from, for reports (``cgroup v2 /sys/fs/...``)."""
+
+    @property
+    def method(self) -> str:
+        """How: :data:`METHOD_CGROUP` or :data:`METHOD_MEMINFO`."""
 
     def read(self) -> int: ...
 
@@ -78,6 +85,7 @@ class Cgroup:
 
     path: Path
     version: int
+    method = METHOD_CGROUP
 
     @property
     def source(self) -> str:
@@ -155,6 +163,8 @@ class ContainerMemory:
     of the container found elsewhere are added, so pods are never left out.
     """
 
+    method = METHOD_CGROUP
+
     def __init__(
         self,
         container: Any,
@@ -210,6 +220,8 @@ class EngineStatsMemory:
     (``DOCKER_HOST``) or a pytest that cannot see the host's ``/sys/fs/cgroup``.
     """
 
+    method = METHOD_CGROUP
+
     def __init__(self, container: Any) -> None:
         self.container = container
 
@@ -228,7 +240,10 @@ class EngineStatsMemory:
 
 
 class MeminfoMemory:
-    """A VM or host node: MemTotal - MemAvailable of the machine's ``/proc/meminfo``."""
+    """A VM or host node: MemTotal - MemAvailable of the machine's ``/proc/meminfo``,
+    read inside it (the 2021 comparison's method)."""
+
+    method = METHOD_MEMINFO
 
     def __init__(self, read_meminfo: Callable[[], str], where: str) -> None:
         self.read_meminfo = read_meminfo
@@ -262,6 +277,11 @@ class NodesMemory:
     @property
     def source(self) -> str:
         return "; ".join(f"{name}: {reader.source}" for name, reader in self.readers.items())
+
+    @property
+    def method(self) -> str:
+        """How the nodes' figures were measured (one method, or each of them with ' + ')."""
+        return " + ".join(sorted({reader.method for reader in self.readers.values()}))
 
     def read(self) -> int:
         self.last = {name: reader.read() for name, reader in self.readers.items()}
