@@ -1,7 +1,7 @@
 """The disk a VM boots from: the user's (``--distro-vm-image``) or the default cloud image.
 
 The default is Ubuntu's noble (24.04) amd64 cloud image: it boots with its own boot
-loader, takes a NoCloud seed and has snapd, so microk8s, k3s and k0s all install on
+loader, takes a NoCloud seed and has snapd, so every built-in distribution installs on
 it. It is downloaded once into ``~/.cache/pytest-k8sdistro/vm/`` and checked against
 the SHA256SUMS published beside it; a file that does not match is never used.
 """
