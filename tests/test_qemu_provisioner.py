@@ -24,6 +24,7 @@ from vm.image import ensure_image
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.install import Artifact
 from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.kube import api as kube_clients
 from pytest_k8sdistro.kube.client import Kube
 from pytest_k8sdistro.measure.footprint.nodes import memory_of
@@ -121,6 +122,7 @@ import json, sys, time
 from pathlib import Path
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import parse_distro
+from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.model.cluster import RunIdentity
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.machine.qemu.provisioner import QemuProvisioner
@@ -185,3 +187,20 @@ def test_a_killed_runs_vm_is_reaped_and_nothing_else_is_touched(tmp_path: Path) 
         by_hand.kill()
         by_hand.wait()
         subprocess.run(["rm", "-rf", str(foreign_dir)], check=False)
+
+
+def test_qemu_exiting_at_boot_is_a_provision_error_with_its_output(tmp_path: Path) -> None:
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"\0" * 2**20)
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"not a kernel")
+    settings = Settings(
+        distros=(parse_distro("k3s"),), provisioner="qemu", vm_accel="tcg",
+        vm_image=disk, vm_kernel=kernel, node_memory=2**28, node_cpus=1,
+    )  # fmt: skip
+    provisioner = QemuProvisioner(settings, RunIdentity.new(), tmp_path / "work", Progress(None))
+    with pytest.raises(ProvisionError, match=r"(?s)QEMU exited at once with status 1.*kernel"):
+        provisioner.create(parse_distro("k3s"), "k3s-broken")
+    assert (tmp_path / "work" / "diagnostics" / "k3s-broken" / "qemu.log").is_file()
+    left = [p.name for p in provisioner.state_root.iterdir() if provisioner.run.run_id in p.name]
+    assert left == []
