@@ -44,7 +44,7 @@ def usage_error(pytester: pytest.Pytester, *args: str) -> str:
         ),
         (
             ["--distro-provisioner=ftp://h"],
-            "is not a known provisioner; known: docker, existing, host, multipass, ssh://ADDRESS",
+            "is not a known provisioner; known: docker, existing, host, multipass, qemu, ssh://ADDRESS",
         ),
         (["--distro-provisioner=ssh://ci@h:99999"], "port is not a number"),
         (

@@ -191,7 +191,7 @@ def service_endpoint(
     """Where this host reaches a load-balanced Service: at one of its ``addresses``, as
     clients of a load balancer do, where the provisioner routes there (the node itself,
     a forward over SSH); else at the node port the provisioner publishes, where a
-    node-level balancer (k3s's ServiceLB) listens too."""
+    node-level balancer listens too (one that binds hostPorts on every node)."""
     __tracebackhide__ = True
     for address in addresses:
         try:
