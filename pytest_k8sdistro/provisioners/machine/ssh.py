@@ -270,7 +270,7 @@ class SshProvisioner(MachineProvisioner):
         load balancer's address on the node itself), made once per address and port."""
         wanted = (cluster.key, address, port)
         made = self._reached.get(wanted)
-        if made is None or made.process.poll() is not None:
+        if made is None:
             target = self._probed(cluster.key)
             assert isinstance(target, SshTarget)
             try:

@@ -1,0 +1,84 @@
+"""The SSH provisioner's port forwards: 127.0.0.1 only, and started again when ssh ends.
+
+A stand-in for ``ssh -N -L ...`` (a small Python program that listens on each local
+port it is given, as ssh does) lets the test end the forwarding process the way a
+dropped connection would, without a machine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import socket
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_k8sdistro.errors import ProvisionError
+from pytest_k8sdistro.provisioners.machine import forward
+
+FAKE_SSH = textwrap.dedent(
+    """\
+    import socket, sys, time
+    listeners = []
+    args = sys.argv[1:]
+    if "--fail" in args:
+        print("bind: Address already in use", file=sys.stderr)
+        sys.exit(255)
+    for flag, value in zip(args, args[1:]):
+        if flag == "-L":
+            bind, port = value.split(":")[:2]
+            server = socket.socket()
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind((bind, int(port)))
+            server.listen()
+            listeners.append(server)
+    while True:
+        time.sleep(1)
+    """
+)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def fake_ssh(tmp_path: Path) -> list[str]:
+    script = tmp_path / "ssh.py"
+    script.write_text(FAKE_SSH)
+    return [sys.executable, str(script)]
+
+
+def test_forwards_bind_loopback_and_come_back_when_ssh_ends(tmp_path: Path) -> None:
+    made = forward.Forwards(fake_ssh(tmp_path), "ci@machine", "10.0.0.5", (80, 8080))
+    try:
+        argv = made._argv
+        bound = [value for flag, value in itertools.pairwise(argv) if flag == "-L"]
+        assert sorted(bound) == sorted(
+            f"127.0.0.1:{local}:10.0.0.5:{port}" for port, local in made.ports.items()
+        )
+        local = made.ports[8080]
+        assert listening(local)
+        first = made.process.pid
+        made.process.send_signal(signal.SIGKILL)  # the connection drops
+        deadline = time.monotonic() + 10
+        while not (made.restarts and listening(local)):
+            assert time.monotonic() < deadline, "the forward was not started again"
+            time.sleep(0.1)
+        assert made.process.pid != first and made.ports[8080] == local
+    finally:
+        made.stop()
+    assert not made.alive()
+    time.sleep(forward.RESTART_PAUSE_S + 0.5)
+    assert not made.alive(), "a stopped forward was started again"
+    assert not listening(local)
+
+
+def test_a_forward_that_cannot_listen_is_an_error_with_what_ssh_said(tmp_path: Path) -> None:
+    with pytest.raises(ProvisionError, match="Address already in use"):
+        forward.Forwards([*fake_ssh(tmp_path), "--fail"], "ci@machine", "10.0.0.5", (80,))
