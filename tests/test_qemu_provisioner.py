@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from sshd.artifacts import write_artifacts
-from vm.image import ensure_image
+from vm.image import VmImage, ensure_image
 
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.install import Artifact
@@ -87,11 +87,9 @@ def test_a_vm_boots_installs_air_gapped_answers_on_loopback_and_leaves_nothing(
         assert "restrict=on" in netdev  # the install downloads nothing
         assert netdev.count("hostfwd=tcp:127.0.0.1:") == 6, netdev
         assert (Path(cluster.kubeconfig).stat().st_mode & 0o777) == 0o600
-        api = kube_clients.api_client(cluster.kubeconfig)
-        try:
-            assert Kube(api).version.get_code().git_version.startswith("v1.36.5")
-        finally:
-            api.close()  # type: ignore[no-untyped-call]
+        # The kubeconfig is written before the API serves (a run's readiness wait
+        # covers that); under TCG the gap can be seconds.
+        assert api_version(cluster.kubeconfig).startswith("v1.36.5")
         memory = memory_of(provisioner, cluster)
         used = memory.read()
         assert "MemTotal - MemAvailable" in memory.source
@@ -109,6 +107,20 @@ def test_a_vm_boots_installs_air_gapped_answers_on_loopback_and_leaves_nothing(
     assert set(qemu_pids()) <= before, "a QEMU of this test is still running"
     out = capsys.readouterr().err
     assert "accelerator tcg" in out
+
+
+def api_version(kubeconfig: str, timeout: float = 180.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        api = kube_clients.api_client(kubeconfig)
+        try:
+            return str(Kube(api).version.get_code().git_version)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+        finally:
+            api.close()  # type: ignore[no-untyped-call]
 
 
 def owner_record(directory: Path) -> dict[str, object]:
@@ -204,3 +216,53 @@ def test_qemu_exiting_at_boot_is_a_provision_error_with_its_output(tmp_path: Pat
     assert (tmp_path / "work" / "diagnostics" / "k3s-broken" / "qemu.log").is_file()
     left = [p.name for p in provisioner.state_root.iterdir() if provisioner.run.run_id in p.name]
     assert left == []
+
+
+SUITES = Path(__file__).resolve().parents[1] / "suites"
+
+
+@pytest.fixture(scope="module")
+def vm_image() -> VmImage:
+    """The cached test image, found before pytester moves HOME (and the cache with it)."""
+    return ensure_image(print)
+
+
+def test_the_cluster_suite_and_the_memory_figure_in_a_vm(
+    vm_image: VmImage, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """The user's path: ``pytest suites --distro=k3s --distro-provisioner=qemu``, with the
+    stand-in k3s air-gapped in the test image. The memory checks measure a VM of their
+    own, MemTotal - MemAvailable inside it, and the report says that method."""
+    image = vm_image
+    artifacts = write_artifacts(tmp_path / "artifacts")
+    for name in ("conftest.py", "test_cluster.py", "test_footprint.py"):
+        (pytester.path / name).write_text((SUITES / name).read_text())
+    before = set(qemu_pids())
+    result = pytester.runpytest_subprocess(
+        "--distro=k3s",
+        "--distro-provisioner=qemu",
+        "--distro-vm-accel=tcg",
+        f"--distro-vm-image={image.disk}",
+        f"--distro-vm-kernel={image.kernel}",
+        f"--distro-vm-initrd={image.initrd}",
+        f"--distro-vm-cmdline={image.cmdline}",
+        "--distro-node-memory=2GiB",
+        *(f"--distro-install-artifact={kind}={path}" for kind, path in artifacts.items()),
+        "--distro-ready-timeout=300",
+        f"--distro-report={tmp_path / 'report'}",
+        "-k",
+        "test_cluster or idle_memory or (memory_tier and empty)",
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+        timeout=1200,
+    )
+    assert result.ret == 0, result.stdout.str()[-6000:]
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 3 and not outcomes.get("failed"), outcomes
+    report = json.loads((tmp_path / "report.json").read_text())
+    (entry,) = report["distros"].values()
+    methods = {figure.get("method") for figure in entry["memory"].values()}
+    assert methods == {"MemTotal - MemAvailable"}, entry["memory"]
+    assert "MemTotal - MemAvailable" in (tmp_path / "report.md").read_text()
+    assert set(qemu_pids()) <= before, "a VM of the run is still running"
