@@ -163,6 +163,25 @@ def default(res: Resource, obj: Obj) -> None:
         # Clients treat them as required (the Python client rejects a status without them).
         for key in _REQUIRED_STATUS_COUNTS.get(kind, ()):
             status.setdefault(key, 0)
+    elif kind == "StatefulSet" and spec is not None:
+        _default_statefulset(spec)
+        status = obj.setdefault("status", {})
+        for key in ("replicas", "availableReplicas"):
+            status.setdefault(key, 0)
+    elif kind == "Job" and spec is not None:
+        _default_job_spec(spec)
+        obj.setdefault("status", {})
+    elif kind == "CronJob" and spec is not None:
+        # SetDefaults_CronJob; the job template's pod spec gets the pod defaults, its
+        # Job fields none (the Job made from it is defaulted when it is created).
+        spec.setdefault("concurrencyPolicy", "Allow")
+        spec.setdefault("suspend", False)
+        spec.setdefault("successfulJobsHistoryLimit", 3)
+        spec.setdefault("failedJobsHistoryLimit", 1)
+        job_spec = (spec.get("jobTemplate") or {}).get("spec")
+        if isinstance(job_spec, dict) and isinstance(job_spec.get("template"), dict):
+            _default_template(job_spec["template"])
+        obj.setdefault("status", {})
     elif kind == "PersistentVolumeClaim" and spec is not None:
         spec.setdefault("volumeMode", "Filesystem")
         obj.setdefault("status", {}).setdefault("phase", "Pending")
@@ -214,6 +233,75 @@ def default(res: Resource, obj: Obj) -> None:
         obj.setdefault("status", {"loadBalancer": {}})
 
 
+def _default_template(template: Obj) -> None:
+    default_pod_spec(template.setdefault("spec", {}))
+    template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+
+
+def _default_statefulset(spec: Obj) -> None:
+    """apps/v1 SetDefaults_StatefulSet (StatefulSetAutoDeletePVC is GA: the retention
+    policy is always set)."""
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
+    retention.setdefault("whenDeleted", "Retain")
+    retention.setdefault("whenScaled", "Retain")
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            claim.setdefault("apiVersion", "v1")
+            claim.setdefault("kind", "PersistentVolumeClaim")
+            claim.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+            claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+            claim.setdefault("status", {}).setdefault("phase", "Pending")
+    if isinstance(spec.get("template"), dict):
+        _default_template(spec["template"])
+
+
+def _default_job_spec(spec: Obj) -> None:
+    """batch/v1 SetDefaults_Job: without completions and parallelism both are 1;
+    parallelism alone leaves completions unset (a work queue)."""
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault(
+        "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
+    )
+    spec.setdefault("manualSelector", False)
+    if isinstance(spec.get("template"), dict):
+        _default_template(spec["template"])
+
+
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+
+
+def generate_job_selector(obj: Obj) -> None:
+    """The Job strategy's PrepareForCreate (pkg/registry/batch/job/strategy.go
+    generateSelector): unless manualSelector, the template gets the controller-uid and
+    job-name labels (and their legacy unprefixed twins) and the selector is the uid."""
+    spec = obj.get("spec") or {}
+    if spec.get("manualSelector"):
+        return
+    meta = obj["metadata"]
+    uid, name = meta["uid"], meta["name"]
+    labels = spec.setdefault("template", {}).setdefault("metadata", {}).get("labels") or {}
+    labels.update(
+        {JOB_UID_LABEL: uid, JOB_NAME_LABEL: name, "controller-uid": uid, "job-name": name}
+    )
+    spec["template"]["metadata"]["labels"] = labels
+    if spec.get("selector") is None:
+        spec["selector"] = {"matchLabels": {JOB_UID_LABEL: uid}}
+
+
 _REQUIRED_STATUS_COUNTS = {
     "DaemonSet": (
         "currentNumberScheduled",
@@ -260,6 +348,21 @@ def validate(res: Resource, obj: Obj, causes: Causes) -> None:
             replicas = spec.get("replicas", 1)
             if not isinstance(replicas, int) or replicas < 0:
                 causes.invalid("spec.replicas", replicas, "must be greater than or equal to 0")
+    elif kind == "StatefulSet":
+        _validate_selected_template(spec or {}, causes, "spec")
+        replicas = (spec or {}).get("replicas", 1)
+        if not isinstance(replicas, int) or replicas < 0:
+            causes.invalid("spec.replicas", replicas, "must be greater than or equal to 0")
+        policy = ((spec or {}).get("template") or {}).get("spec", {}).get("restartPolicy")
+        if policy not in (None, "Always"):
+            causes.unsupported("spec.template.spec.restartPolicy", policy, ["Always"])
+        pmp = (spec or {}).get("podManagementPolicy")
+        if pmp not in ("OrderedReady", "Parallel"):
+            causes.unsupported("spec.podManagementPolicy", pmp, ["OrderedReady", "Parallel"])
+    elif kind == "Job":
+        _validate_job_spec(spec or {}, "spec", causes)
+    elif kind == "CronJob":
+        _validate_cronjob(obj, spec or {}, causes)
     elif kind == "ConfigMap":
         for key in obj.get("data") or {}:
             if not re.match(r"^[-._a-zA-Z0-9]+$", key):
@@ -268,3 +371,72 @@ def validate(res: Resource, obj: Obj, causes: Causes) -> None:
                     key,
                     "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
                 )
+
+
+def _validate_selected_template(spec: Obj, causes: Causes, path: str) -> None:
+    selector = spec.get("selector")
+    if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        causes.required(f"{path}.selector")
+    template = spec.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if selector and not match_labels(selector, labels):
+        causes.invalid(
+            f"{path}.template.metadata.labels",
+            labels,
+            "`selector` does not match template `labels`",
+        )
+    validate_pod_spec(template.get("spec"), f"{path}.template.spec", causes)
+
+
+def _validate_job_spec(spec: Obj, path: str, causes: Causes, selector: bool = True) -> None:
+    """ValidateJobSpec: the fields the stand-in acts on."""
+    if selector:
+        _validate_selected_template(spec, causes, path)
+    else:
+        validate_pod_spec((spec.get("template") or {}).get("spec"), f"{path}.template.spec", causes)
+    policy = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
+    if policy not in ("OnFailure", "Never"):
+        causes.unsupported(f"{path}.template.spec.restartPolicy", policy, ["OnFailure", "Never"])
+    for key in ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds"):
+        value = spec.get(key)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            causes.invalid(f"{path}.{key}", value, "must be greater than or equal to 0")
+    mode = spec.get("completionMode")
+    if mode not in (None, "NonIndexed", "Indexed"):
+        causes.unsupported(f"{path}.completionMode", mode, ["NonIndexed", "Indexed"])
+    if mode == "Indexed" and spec.get("completions") is None:
+        causes.required(f"{path}.completions")
+
+
+def _validate_cronjob(obj: Obj, spec: Obj, causes: Causes) -> None:
+    from . import cron
+
+    # Job names append 11 characters (-<minutes since epoch>) to the CronJob's.
+    name = obj.get("metadata", {}).get("name") or ""
+    if len(name) > 52:
+        causes.invalid("metadata.name", name, "must be no more than 52 characters")
+    schedule = spec.get("schedule")
+    if not schedule:
+        causes.required("spec.schedule")
+    elif "TZ" in schedule:
+        causes.invalid(
+            "spec.schedule", schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field"
+        )
+    else:
+        try:
+            cron.parse(schedule)
+        except cron.CronError as exc:
+            causes.invalid("spec.schedule", schedule, str(exc))
+    if spec.get("timeZone") is not None:
+        try:
+            cron.zone(spec["timeZone"])
+        except cron.CronError as exc:
+            causes.invalid("spec.timeZone", spec["timeZone"], str(exc))
+    policy = spec.get("concurrencyPolicy")
+    if policy not in ("Allow", "Forbid", "Replace"):
+        causes.unsupported("spec.concurrencyPolicy", policy, ["Allow", "Forbid", "Replace"])
+    job_spec = (spec.get("jobTemplate") or {}).get("spec")
+    if not isinstance(job_spec, dict):
+        causes.required("spec.jobTemplate.spec")
+    else:
+        _validate_job_spec(job_spec, "spec.jobTemplate.spec", causes, selector=False)

@@ -39,6 +39,8 @@ class Faults:
     no_ipv6: bool = False  # STANDIN_NO_IPV6: pods/nodes get no IPv6 even if dual-stack
     kill_pods_on_restart: bool = False  # STANDIN_KILL_PODS_ON_RESTART
     missing_ingressclass: bool = False  # STANDIN_MISSING_INGRESSCLASS
+    no_batch_controller: bool = False  # STANDIN_NO_BATCH_CONTROLLER: Jobs never get pods
+    statefulset_new_volumes: bool = False  # STANDIN_STATEFULSET_NEW_VOLUMES: fresh claims
 
     @property
     def api_down_window(self) -> bool:
@@ -56,4 +58,6 @@ class Faults:
             no_ipv6=_flag(env, "STANDIN_NO_IPV6"),
             kill_pods_on_restart=_flag(env, "STANDIN_KILL_PODS_ON_RESTART"),
             missing_ingressclass=_flag(env, "STANDIN_MISSING_INGRESSCLASS"),
+            no_batch_controller=_flag(env, "STANDIN_NO_BATCH_CONTROLLER"),
+            statefulset_new_volumes=_flag(env, "STANDIN_STATEFULSET_NEW_VOLUMES"),
         )

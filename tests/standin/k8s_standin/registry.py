@@ -36,6 +36,9 @@ _STATUS_KINDS_WITH_SPEC_GENERATION = {
     "Deployment",
     "ReplicaSet",
     "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
     "Ingress",
     "NetworkPolicy",
     "StorageClass",
@@ -276,6 +279,8 @@ class Registry:
     def _admit(self, res: Resource, obj: Obj, old: Obj | None) -> None:
         """Defaulting, validation and the admission plugins the stand-in models."""
         defaults.default(res, obj)
+        if old is None and res.kind == "Job":
+            defaults.generate_job_selector(obj)
         causes = Causes()
         defaults.validate(res, obj, causes)
         name = obj["metadata"].get("name", "")

@@ -56,6 +56,12 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("status", "scale"), _ALL),
     Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), ("status",), _ALL),
+    Resource(
+        "apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), ("status", "scale"), _ALL
+    ),
+    Resource("apps", "v1", "ControllerRevision", "controllerrevisions", True),
+    Resource("batch", "v1", "Job", "jobs", True, (), ("status",), _ALL),
+    Resource("batch", "v1", "CronJob", "cronjobs", True, ("cj",), ("status",), _ALL),
     Resource("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",)),
     Resource("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), ("status",)),
     Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),

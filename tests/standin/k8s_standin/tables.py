@@ -109,6 +109,87 @@ def _external_ip(s: Obj) -> str:
     return "<none>"
 
 
+def _since(stamp: str | None) -> str:
+    return age({"metadata": {"creationTimestamp": stamp}}) if stamp else "<none>"
+
+
+def _human(secs: int) -> str:
+    """apimachinery's duration.HumanDuration, to the hours."""
+    if secs < 120:
+        return f"{max(secs, 0)}s"
+    if secs < 600:
+        return f"{secs // 60}m{secs % 60}s" if secs % 60 else f"{secs // 60}m"
+    if secs < 3600 * 3:
+        return f"{secs // 60}m"
+    if secs < 3600 * 8:
+        rest = (secs % 3600) // 60
+        return f"{secs // 3600}h{rest}m" if rest else f"{secs // 3600}h"
+    if secs < 86400 * 2:
+        return f"{secs // 3600}h"
+    return f"{secs // 86400}d"
+
+
+def _parse(stamp: str) -> dt.datetime:
+    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def _job_status(j: Obj) -> str:
+    """printJob: the first terminal or pending-terminal condition that is True."""
+    conditions = {
+        c.get("type"): c.get("status") for c in j.get("status", {}).get("conditions") or []
+    }
+    for type_ in ("Failed", "Complete", "Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if conditions.get(type_) == "True":
+            return type_
+    if j["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    return "Running"
+
+
+def _job_completions(j: Obj) -> str:
+    spec, succeeded = j.get("spec", {}), j.get("status", {}).get("succeeded", 0)
+    if spec.get("completions") is not None:
+        return f"{succeeded}/{spec['completions']}"
+    parallelism = spec.get("parallelism") or 0
+    if parallelism > 1:
+        return f"{succeeded}/1 of {parallelism}"
+    return f"{succeeded}/1"
+
+
+def _job_duration(j: Obj) -> str:
+    status = j.get("status", {})
+    if not status.get("startTime"):
+        return ""
+    start = _parse(status["startTime"])
+    end = _parse(status["completionTime"]) if status.get("completionTime") else None
+    return _human(int(((end or dt.datetime.now(dt.UTC)) - start).total_seconds()))
+
+
+def _containers(template: Callable[[Obj], Obj]) -> list[Column]:
+    def names(o: Obj) -> str:
+        cs = (template(o).get("spec") or {}).get("containers") or []
+        return ",".join(c.get("name", "") for c in cs)
+
+    def images(o: Obj) -> str:
+        cs = (template(o).get("spec") or {}).get("containers") or []
+        return ",".join(c.get("image", "") for c in cs)
+
+    return [("Containers", "string", 1, names), ("Images", "string", 1, images)]
+
+
+def _selector(o: Obj) -> str:
+    sel = (o.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in sel.items()) or "<none>"
+
+
+def _job_template(o: Obj) -> Obj:
+    return o.get("spec", {}).get("template") or {}
+
+
+def _cronjob_template(o: Obj) -> Obj:
+    return ((o.get("spec", {}).get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+
+
 def _st(key: str, default: Any = 0) -> Callable[[Obj], Any]:
     return lambda o: o.get("status", {}).get(key, default)
 
@@ -178,6 +259,63 @@ COLUMNS: dict[str, list[Column]] = {
         ("Up-to-date", "integer", 0, _st("updatedNumberScheduled")),
         ("Available", "integer", 0, _st("numberAvailable")),
         _AGE,
+    ],
+    "StatefulSet": [
+        _NAME,
+        (
+            "Ready",
+            "string",
+            0,
+            lambda d: (
+                f"{d.get('status', {}).get('readyReplicas', 0)}/"
+                f"{d.get('spec', {}).get('replicas', 1)}"
+            ),
+        ),
+        _AGE,
+        *_containers(_job_template),
+    ],
+    "ControllerRevision": [
+        _NAME,
+        (
+            "Controller",
+            "string",
+            0,
+            lambda r: next(
+                (
+                    f"{ref['kind'].lower()}.{ref['apiVersion'].split('/')[0]}/{ref['name']}"
+                    for ref in r["metadata"].get("ownerReferences") or []
+                    if ref.get("controller")
+                ),
+                "<none>",
+            ),
+        ),
+        ("Revision", "integer", 0, lambda r: r.get("revision", 0)),
+        _AGE,
+    ],
+    "Job": [
+        _NAME,
+        ("Status", "string", 0, _job_status),
+        ("Completions", "string", 0, _job_completions),
+        ("Duration", "string", 0, _job_duration),
+        _AGE,
+        *_containers(_job_template),
+        ("Selector", "string", 1, _selector),
+    ],
+    "CronJob": [
+        _NAME,
+        ("Schedule", "string", 0, lambda c: c.get("spec", {}).get("schedule", "")),
+        ("Timezone", "string", 0, lambda c: c.get("spec", {}).get("timeZone") or "<none>"),
+        ("Suspend", "boolean", 0, lambda c: bool(c.get("spec", {}).get("suspend"))),
+        ("Active", "integer", 0, lambda c: len(c.get("status", {}).get("active") or [])),
+        (
+            "Last Schedule",
+            "date",
+            0,
+            lambda c: _since(c.get("status", {}).get("lastScheduleTime")),
+        ),
+        _AGE,
+        *_containers(_cronjob_template),
+        ("Selector", "string", 1, lambda c: "<none>"),
     ],
     "Service": [
         _NAME,

@@ -5,7 +5,8 @@ Contract with the API server (k8s_standin.api):
   its work in daemon threads. It talks to the API over HTTPS only, with the
   credentials in `config.kubeconfig_path`, like real kubelets and controllers.
 - Servers (`config.is_server`) run the controllers (node IPAM, scheduler,
-  Deployment/ReplicaSet/DaemonSet, garbage collector, Endpoints) and the
+  Deployment/ReplicaSet/DaemonSet/StatefulSet, Job/CronJob, garbage collector,
+  Endpoints) and the
   distribution's add-ons; nodes with a kubelet (`enable_worker`, or any agent)
   register a Node and run pods as real processes.
 - Pods bound to an existing Node are deleted gracefully: the kubelet stops the
@@ -59,7 +60,19 @@ def _client(config: NodeConfig, name: str):  # type: ignore[no-untyped-def]
 
 def start(config: NodeConfig) -> Node:
     """Start the kubelet and controllers for `config` in daemon threads."""
-    from . import addons, cni, endpoints, env, ipam, netpol, proxy, scheduler, workloads
+    from . import (
+        addons,
+        batch,
+        cni,
+        endpoints,
+        env,
+        ipam,
+        netpol,
+        proxy,
+        scheduler,
+        statefulset,
+        workloads,
+    )
     from .kubelet import Kubelet
     from .nodereg import NodeRegistration
     from .podnet import PodNetwork
@@ -107,6 +120,23 @@ def start(config: NodeConfig) -> Node:
             workloads.DaemonSetController(_client(config, "ds")).step,
             resync,
             ("daemonsets", "pods", "nodes"),
+        )
+        loop(
+            "statefulsets",
+            statefulset.StatefulSetController(
+                _client(config, "sts"), new_volumes=config.faults.statefulset_new_volumes
+            ).step,
+            resync,
+            ("statefulsets", "pods", "persistentvolumeclaims"),
+        )
+        if not config.faults.no_batch_controller:
+            loop("jobs", batch.JobController(_client(config, "job")).step, resync, ("jobs", "pods"))
+        # Every second: a schedule is due at a minute's start, whatever changed.
+        loop(
+            "cronjobs",
+            batch.CronJobController(_client(config, "cronjob")).step,
+            1.0,
+            ("cronjobs", "jobs"),
         )
         loop(
             "endpoints",

@@ -91,11 +91,9 @@ class ClusterRecords:
         out = []
         for subset in ep.get("subsets") or []:
             for addr in subset.get("addresses") or []:
-                if (
-                    hostname
-                    and addr.get("hostname") != hostname
-                    and (addr.get("targetRef") or {}).get("name") != hostname
-                ):
+                # CoreDNS names an endpoint by its hostname, else by its dashed address.
+                name = addr.get("hostname") or addr["ip"].replace(".", "-").replace(":", "-")
+                if hostname and name != hostname:
                     continue
                 out.append(addr["ip"])
         return out

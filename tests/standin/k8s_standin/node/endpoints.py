@@ -37,6 +37,15 @@ def _address(pod: Obj, ip: str) -> Obj:
     }
 
 
+def hostname_for(pod: Obj, svc: Obj) -> str | None:
+    """The address's hostname: the pod's, when its subdomain is this Service
+    (endpoints_controller.go podToEndpointAddressForService, endpointslice podToEndpoint)."""
+    spec = pod["spec"]
+    if spec.get("hostname") and spec.get("subdomain") == svc["metadata"]["name"]:
+        return str(spec["hostname"])
+    return None
+
+
 def pod_ips(pod: Obj) -> list[str]:
     status = pod.get("status") or {}
     ips = [p["ip"] for p in status.get("podIPs") or [] if p.get("ip")]
@@ -123,8 +132,12 @@ class EndpointsController:
                 entry["name"] = sport["name"]
             ports.append(entry)
         for pod in members:
+            hostname = hostname_for(pod, svc)
             for ip in pod_ips(pod):
-                (ready if pod_ready(pod) else not_ready).append(_address(pod, ip))
+                address = _address(pod, ip)
+                if hostname:
+                    address["hostname"] = hostname
+                (ready if pod_ready(pod) else not_ready).append(address)
         subset: Obj = {"ports": ports}
         if ready:
             subset["addresses"] = sorted(ready, key=lambda a: a["ip"])
@@ -168,14 +181,16 @@ class EndpointsController:
                     if (":" in ip) != (family == "IPv6"):
                         continue
                     ok = pod_ready(pod)
-                    endpoints.append(
-                        {
-                            "addresses": [ip],
-                            "nodeName": pod["spec"].get("nodeName"),
-                            "conditions": {"ready": ok, "serving": ok, "terminating": False},
-                            "targetRef": _address(pod, ip)["targetRef"],
-                        }
-                    )
+                    endpoint = {
+                        "addresses": [ip],
+                        "nodeName": pod["spec"].get("nodeName"),
+                        "conditions": {"ready": ok, "serving": ok, "terminating": False},
+                        "targetRef": _address(pod, ip)["targetRef"],
+                    }
+                    hostname = hostname_for(pod, svc)
+                    if hostname:
+                        endpoint["hostname"] = hostname
+                    endpoints.append(endpoint)
             body = {
                 "apiVersion": "discovery.k8s.io/v1",
                 "kind": "EndpointSlice",
