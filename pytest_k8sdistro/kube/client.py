@@ -20,6 +20,10 @@ class Kube:
         return client.AppsV1Api(self.api)
 
     @cached_property
+    def batch(self) -> client.BatchV1Api:
+        return client.BatchV1Api(self.api)
+
+    @cached_property
     def storage(self) -> client.StorageV1Api:
         return client.StorageV1Api(self.api)
 

@@ -36,6 +36,8 @@ def claims(expectations: Expectations) -> dict[str, str]:
         "ipv6": e.ipv6,
         "datastore": e.datastore,
         "multinode": "yes" if e.multi_node else "no",
+        # StatefulSet volumes come from the default StorageClass, if there is one.
+        "workloads": "volumes: " + (e.storage_class or "none"),
         "upgrade": "hitless" if e.hitless_upgrade else "with downtime",
     }
 

@@ -26,6 +26,7 @@ SUITE_ROWS: tuple[tuple[str, str], ...] = (
     ("ipv6", "IPv6"),
     ("datastore", "Control plane storage"),
     ("multinode", "Multi-node"),
+    ("workloads", "Workloads (Job, CronJob, StatefulSet)"),
 )
 #: Shown where nothing was measured; the ranges' dash.
 NONE = "\u2013"
