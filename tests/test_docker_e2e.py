@@ -6,6 +6,7 @@ Each test runs the stand-in image under an alias tag of its own, so the cluster 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,11 +18,13 @@ import docker
 import docker.errors
 import pytest
 from docker_fixtures import of_cluster, own_tag, remove_cluster
+from image.builder import own_image
 from image.specs import StandinImages
 
 pytestmark = pytest.mark.docker
 
 TEST_LABELS = {"pytest-k8sdistro.test": "1"}
+ROOT = Path(__file__).resolve().parent.parent
 
 NODES_TEST = """
 def test_lists_its_node(kube, cluster):
@@ -125,3 +128,35 @@ def test_leftovers_of_a_sigkilled_run_go_with_the_next_run(
             unlabelled.remove(force=True)
         if flag.exists():
             remove_cluster(engine, flag.read_text())
+
+
+@pytest.mark.parametrize("distro", ["k3s", "k0s"])
+def test_the_workloads_suite_passes_against_the_node_image(
+    pytester: pytest.Pytester, engine: docker.DockerClient, alias: dict[str, str], distro: str
+) -> None:
+    """Jobs, CronJobs and StatefulSets on the node images: k3s's StatefulSet gets
+    local-path volumes; k0s has no default StorageClass, so its claims must stay Pending."""
+    # Built from these sources under a tag of their own: the shared tags stay as they are.
+    source = own_image(engine, distro, "workloads", TEST_LABELS)
+    ref = alias[distro] = own_tag(engine, source, f"e2e-workloads-{distro}")
+    try:
+        result = pytester.runpytest_subprocess(
+            str(ROOT / "suites" / "test_workloads.py"),
+            f"--rootdir={ROOT}",
+            f"--distro={distro}",
+            f"--distro-image={ref}",
+            "--distro-ready-timeout=180",
+            "--distro-suite-timeout=60",
+            "--distro-suite-hold=4",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "2",
+            "-rA",
+            timeout=600,
+        )
+        result.assert_outcomes(passed=3)
+    finally:
+        # Never forced: another test may still run the image.
+        with contextlib.suppress(docker.errors.APIError):
+            engine.images.remove(source, force=False)

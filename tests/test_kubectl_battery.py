@@ -9,7 +9,6 @@ replaced.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import json
 import re
@@ -26,11 +25,7 @@ import docker
 import docker.errors
 import pytest
 from docker.models.containers import Container
-from filelock import FileLock
-from image.base import BASE, base_exists, base_ref, build_base
-from image.builder import LOCK_PATH, LOCK_TIMEOUT_S, ensure_one
-from image.context import SOURCE_DIR, make_context
-from image.specs import STANDINS, image_tag
+from image.builder import own_image
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = [
@@ -77,15 +72,7 @@ class Cluster:
 
 def _image(client: docker.DockerClient) -> str:
     """The default k3s stand-in, built from these sources under a tag of its own."""
-    spec = next(s for s in STANDINS if s.distro == "k3s" and s.role == "default")
-    with FileLock(str(LOCK_PATH), timeout=LOCK_TIMEOUT_S):
-        if not base_exists(client, BASE):
-            build_base(client, lambda _: None, BASE)
-    base = base_ref(BASE)
-    base_id = client.images.get(base).id
-    digest = make_context(spec, base, base_id, SOURCE_DIR).context_hash
-    own = dataclasses.replace(spec, role="battery", tag=f"{image_tag(spec.version)}-{digest}")
-    return ensure_one(client, own, base, base_id, SOURCE_DIR, lambda _: None, TEST_LABELS).ref
+    return own_image(client, "k3s", "battery", TEST_LABELS)
 
 
 def _kubeconfig(node: Container, dest: Path) -> None:
@@ -393,6 +380,121 @@ def test_busybox_wget_with_a_timeout(cluster: Cluster, web: str) -> None:
     script = f"busybox wget -q -T 5 -O- http://{ip}/; echo rc=$?"
     out = run_pod(cluster, "wget", "--", "sh", "-c", script)
     assert "hello-web" in out and "rc=0" in out, out
+
+
+# --- Jobs, CronJobs and StatefulSets -----------------------------------------------------
+
+WORKLOADS = """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: battery}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: [sh, -c, 'echo job-says-hello']}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: battery}
+spec:
+  schedule: "30 2 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - {name: main, image: busybox, command: [date]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: battery}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{port: 80}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: battery}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        command: [sh, -c, 'echo $HOSTNAME > /data/id; exec sleep 3600']
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 16Mi}}
+"""
+
+
+@pytest.fixture(scope="module")
+def workloads(cluster: Cluster) -> str:
+    out = cluster.kubectl("apply", "-f", "-", stdin=WORKLOADS)
+    for printed in (
+        "job.batch/once created",
+        "cronjob.batch/nightly created",
+        "statefulset.apps/db created",
+    ):
+        assert printed in out, out
+    return "battery"
+
+
+def test_wait_for_a_job_and_read_its_logs(cluster: Cluster, workloads: str) -> None:
+    out = cluster.kubectl("wait", "--for=condition=complete", "job/once", "-n", NS, "--timeout=90s")
+    assert "job.batch/once condition met" in out
+    assert cluster.kubectl("logs", "job/once", "-n", NS).strip() == "job-says-hello"
+    assert re.search(r"once\s+Complete\s+1/1\s+\d+s", cluster.kubectl("get", "jobs", "-n", NS))
+    described = cluster.kubectl("describe", "job", "once", "-n", NS)
+    statuses = r"Pods Statuses:\s+0 Active \(0 Ready\) / 1 Succeeded / 0 Failed"
+    assert re.search(statuses, described), described
+    assert re.search(r"Completion Mode:\s+NonIndexed", described)
+    assert "batch.kubernetes.io/controller-uid=" in described
+
+
+def test_rollout_scale_and_describe_a_statefulset(cluster: Cluster, workloads: str) -> None:
+    out = cluster.kubectl("rollout", "status", "statefulset/db", "-n", NS, "--timeout=90s")
+    assert "partitioned roll out complete: 2 new pods have been updated" in out
+    pods = cluster.kubectl("get", "pods", "-n", NS, "-l", "app=db", "-o", "name").split()
+    assert pods == ["pod/db-0", "pod/db-1"]
+    claims = cluster.kubectl("get", "pvc", "-n", NS, "-l", "app=db")
+    assert re.search(r"data-db-0\s+Bound", claims) and re.search(r"data-db-1\s+Bound", claims)
+    described = cluster.kubectl("describe", "statefulset", "db", "-n", NS)
+    assert re.search(r"Pods Status:\s+2 Running / 0 Waiting / 0 Succeeded / 0 Failed", described)
+    assert re.search(r"Update Strategy:\s+RollingUpdate", described)
+    assert "statefulset.apps/db scaled" in cluster.kubectl(
+        "scale", "statefulset", "db", "-n", NS, "--replicas=1"
+    )
+    eventually(
+        lambda: (
+            cluster.kubectl("get", "pods", "-n", NS, "-l", "app=db", "-o", "name").split()
+            == ["pod/db-0"]
+        ),
+        60,
+        "db scaled down to db-0",
+    )
+
+
+def test_get_and_describe_a_cronjob(cluster: Cluster, workloads: str) -> None:
+    listed = cluster.kubectl("get", "jobs,cronjobs,statefulsets", "-n", NS)
+    assert re.search(r"cronjob.batch/nightly\s+30 2 \* \* \*\s+<none>\s+False\s+0\s+<none>", listed)
+    assert "job.batch/once" in listed and "statefulset.apps/db" in listed
+    described = cluster.kubectl("describe", "cronjob", "nightly", "-n", NS)
+    assert re.search(r"Schedule:\s+30 2 \* \* \*", described)
+    assert re.search(r"Concurrency Policy:\s+Allow", described)
+    assert re.search(r"Successful Job History Limit:\s+3", described)
 
 
 # --- delete (last: it removes what the tests above share) ---------------------------------

@@ -9,7 +9,11 @@ IPv6 suite runs too.
   memory suite; STANDIN_KILL_PODS_ON_RESTART: restart/upgrade suite): everything passes.
 - STANDIN_PVC_PENDING, STANDIN_MISSING_INGRESSCLASS and STANDIN_NO_IPV6 break disjoint
   suites, so one run checks all three: exactly the storage provisioning, ingress and
-  IPv6 tests fail, each with its own cause in the message.
+  IPv6 tests fail (and the StatefulSet, whose claims never bind), each with its own
+  cause in the message.
+- STANDIN_NO_BATCH_CONTROLLER and STANDIN_STATEFULSET_NEW_VOLUMES: exactly the three
+  workloads tests fail, saying which Job got no pod and which claim replaced the
+  re-created pod's own.
 - STANDIN_NEVER_READY: every test fails at the cluster, naming the readiness stage.
 
 Not applicable yet: STANDIN_API_DOWN_AFTER/STANDIN_API_DOWN_FOR (an API outage belongs
@@ -135,6 +139,40 @@ def test_pvc_pending_missing_ingressclass_and_no_ipv6_fail_exactly_their_suites(
         "test_http_reaches_backends_by_host_and_path": ("traefik ingress", "404"),
         # Dual-stack API, but pods get no IPv6 address.
         "test_ipv6": ("got no IPv6 address", "podIPs"),
+        # The StatefulSet's claims never bind, so its first replica never starts.
+        "test_statefulset_keeps_identity_volume_and_dns": (
+            "StatefulSet members to have 2 ready replicas",
+            "ProvisioningFailed",
+        ),
+    }
+    assert failing(outcomes) == set(causes), result.stdout.str()[-6000:]
+    for name, words in causes.items():
+        message = outcomes[name][1]
+        for word in words:
+            assert word in message, f"{name}: {word!r} not in:\n{message[:3000]}"
+
+
+def test_no_batch_controller_and_new_statefulset_volumes_fail_the_workloads_suite(
+    pytester: pytest.Pytester,
+) -> None:
+    result, outcomes = run_suites(
+        pytester, {"STANDIN_NO_BATCH_CONTROLLER": "1", "STANDIN_STATEFULSET_NEW_VOLUMES": "1"}
+    )
+    causes = {
+        # No Job controller: the Job exists, but nothing runs it.
+        "test_job_runs_to_completion": (
+            "Job once to finish: timed out",
+            "expected: Job once with condition Complete=True",
+            "pods: none",
+        ),
+        # The CronJob controller still makes its Job, which then never runs.
+        "test_cronjob_fires_on_schedule": ("Job minutely-", "pods: none"),
+        # The re-created pod mounts a fresh claim, not its own.
+        "test_statefulset_keeps_identity_volume_and_dns": (
+            "re-created pod members-0 did not get its own claim back",
+            "expected: pod members-0 mounts PVC data-members-0 (uid",
+            "found:    pod mounts data-members-0-",
+        ),
     }
     assert failing(outcomes) == set(causes), result.stdout.str()[-6000:]
     for name, words in causes.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from image.specs import (
     StandinImage,
     StandinImages,
     StandinSpec,
+    image_tag,
 )
 
 # One lock per machine, not per pytest session: several sessions (and the build command)
@@ -170,3 +172,20 @@ def _prune_stale(client: docker.DockerClient) -> None:
     stale = client.images.list(filters={"dangling": True, "label": f"{LABEL_STANDIN}=1"})
     for image in stale:
         _remove_quietly(client, str(image.id))
+
+
+def own_image(
+    client: docker.DockerClient, distro: str, role: str, labels: dict[str, str] | None = None
+) -> str:
+    """The default stand-in of ``distro`` built from these sources under a tag of its own
+    (``<version>-<context hash>``, role ``role``), so the shared tags other checkouts run
+    are never replaced; returns its reference."""
+    spec = next(s for s in STANDINS if s.distro == distro and s.role == "default")
+    with FileLock(str(LOCK_PATH), timeout=LOCK_TIMEOUT_S):
+        if not base_exists(client, BASE):
+            build_base(client, _quiet, BASE)
+        base = base_ref(BASE)
+        base_id = client.images.get(base).id
+        digest = make_context(spec, base, base_id, SOURCE_DIR).context_hash
+        own = dataclasses.replace(spec, role=role, tag=f"{image_tag(spec.version)}-{digest}")
+        return ensure_one(client, own, base, base_id, SOURCE_DIR, _quiet, labels).ref

@@ -305,7 +305,7 @@ COLUMNS: dict[str, list[Column]] = {
         _NAME,
         ("Schedule", "string", 0, lambda c: c.get("spec", {}).get("schedule", "")),
         ("Timezone", "string", 0, lambda c: c.get("spec", {}).get("timeZone") or "<none>"),
-        ("Suspend", "boolean", 0, lambda c: bool(c.get("spec", {}).get("suspend"))),
+        ("Suspend", "boolean", 0, lambda c: str(bool(c.get("spec", {}).get("suspend")))),
         ("Active", "integer", 0, lambda c: len(c.get("status", {}).get("active") or [])),
         (
             "Last Schedule",

@@ -367,7 +367,9 @@ class JobController:
             return
         if not merged.get("uncountedTerminatedPods"):
             merged.pop("uncountedTerminatedPods", None)
-        for key in ("active", "ready", "terminating", "succeeded", "failed"):
+        # active/succeeded/failed are omitempty; ready and terminating are pointers the
+        # controller always sets (JobReadyPods, JobPodReplacementPolicy), 0 included.
+        for key in ("active", "succeeded", "failed"):
             if not merged.get(key):
                 merged.pop(key, None)
         body = {"metadata": {"resourceVersion": job["metadata"]["resourceVersion"]}}
