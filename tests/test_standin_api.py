@@ -756,10 +756,9 @@ def test_connections_are_kept_alive(k3s: testing.StandIn) -> None:
     """HTTP/1.1 keep-alive across plain, bodied and streamed (watch) requests: one TLS
     handshake per connection, as with the real API server."""
     import http.client
-    import ssl
 
     conn = http.client.HTTPSConnection(
-        "127.0.0.1", k3s.port, timeout=10, context=ssl._create_unverified_context()
+        "127.0.0.1", k3s.port, timeout=10, context=k3s.admin_context()
     )
     sock = None
     body = json.dumps({"metadata": {"name": "keepalive"}, "data": {"k": "v"}})

@@ -41,9 +41,13 @@ def wait_until(check: Any, timeout: float, what: str) -> float:
 
 
 def raw_get(standin: testing.StandIn, path: str, token: str | None = None) -> tuple[int, bytes]:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    """GET as the administrator (the kubeconfig's certificate), or with a bearer token."""
+    if token is None:
+        ctx = standin.admin_context()
+    else:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     request = urllib.request.Request(standin.url + path)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
@@ -254,9 +258,7 @@ def test_unknown_paths_answer_with_status(tmp_path: Path) -> None:
             assert status == 404 and json.loads(body)["kind"] == "Status", body
         status, body = raw_get(standin, "/openapi/v3")
         assert status == 200 and "apis/apps/v1" in json.loads(body)["paths"]
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = standin.admin_context()
         request = urllib.request.Request(
             standin.url + "/api/v1/namespaces",
             headers={"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"},

@@ -23,8 +23,10 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
-from . import discovery, openapi, podlogs, protobuf, resources, tables
+from . import discovery, openapi, pki, podlogs, protobuf, resources, tables
 from . import patch as patching
+from .access import AccessControl
+from .authn import User
 from .errors import ApiError
 from .registry import Registry
 from .resources import REVIEW_KINDS, Resource, find
@@ -46,6 +48,10 @@ class ApiInfo:
     cluster_config: Obj = field(default_factory=dict)
     #: This server's own node: its pods' logs are on this disk, never asked of a kubelet.
     node_name: str = ""
+    #: Authentication and authorization (access.py); None admits every request.
+    access: AccessControl | None = None
+    #: The cluster CA, to sign joining nodes' client certificates.
+    tls: pki.Paths | None = None
 
 
 def _json(obj: Any, code: int = 200, mimetype: str = "application/json") -> Response:
@@ -78,14 +84,20 @@ class ApiApp:
 
     def dispatch(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
-        if path in ("/livez", "/healthz", "/readyz") or path.startswith(("/livez/", "/readyz/")):
-            return self._health(path)
-        if path == "/version":
-            return _json(self._version())
+        # The supervisor's own endpoints (k3s: /cacerts; the stand-in's join API) come
+        # before the API's authentication, as k3s serves them beside the API.
         if path == "/cacerts":
             return Response(self.info.ca_pem, 200, mimetype="text/plain")
         if path == "/standin/cluster-config":
             return self._cluster_config(request)
+        if path == "/standin/node-credentials":
+            return self._node_credentials(request)
+        if self.info.access is not None:
+            request.environ["standin.user"] = self.info.access.user_of(request, path)
+        if path in ("/livez", "/healthz", "/readyz") or path.startswith(("/livez/", "/readyz/")):
+            return self._health(path)
+        if path == "/version":
+            return _json(self._version())
         if path == "/api":
             if discovery.wants_aggregated(request.headers.get("Accept", "")):
                 return _json(discovery.aggregated(core=True), mimetype=discovery.AGGREGATED_V2)
@@ -124,6 +136,19 @@ class ApiApp:
         if not presented or not _token_matches(presented, self.info.join_token):
             raise ApiError("Unauthorized", "Unauthorized", code=401)
         return _json(self.info.cluster_config)
+
+    def _node_credentials(self, request: Request) -> Response:
+        """A client certificate for a joining node, CN=system:node:<name> in
+        O=system:nodes, as k3s's supervisor hands agents their kubelet's
+        (/v1-k3s/client-kubelet.crt) and k0s's join API does; needs the join token."""
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not presented or not _token_matches(presented, self.info.join_token):
+            raise ApiError("Unauthorized", "Unauthorized", code=401)
+        node = request.args.get("node", "")
+        if not node or "/" in node or self.info.tls is None:
+            raise ApiError("BadRequest", "a node name is needed")
+        cert, key = pki.client_certificate(self.info.tls, f"/O=system:nodes/CN=system:node:{node}")
+        return _json({"certificate": cert.decode(), "key": key.decode()})
 
     def _health(self, path: str) -> Response:
         if path.startswith("/livez"):
@@ -209,14 +234,14 @@ class ApiApp:
                     405,
                 )
             if res.kind in REVIEW_KINDS:
-                # The answer does not depend on the question, so a body we cannot
-                # decode (kubectl sends protobuf) is fine.
-                try:
-                    review = _body(request)
-                except ApiError:
-                    review = {}
-                review["status"] = {"allowed": True, "reason": "stand-in admits everyone"}
-                return _json(dict(review, apiVersion=res.api_version, kind=res.kind), 201)
+                review = _body(request)
+                review = review if isinstance(review, dict) else {}
+                if self.info.access is None:
+                    review["status"] = {"allowed": True}
+                    return _json(dict(review, apiVersion=res.api_version, kind=res.kind), 201)
+                user: User = request.environ["standin.user"]
+                answer = self.info.access.review(res.kind, res.api_version, ns, review, user)
+                return _json(answer, 201)
             created = self.registry.create(res, ns, _body(request), _dry_run(request))
             return _json(created, 201)
         if method == "DELETE":
@@ -255,6 +280,11 @@ class ApiApp:
             return self._evict(request, res, ns, name)
         if sub == "binding":
             return self._bind(request, res, ns, name)
+        if sub == "token":
+            if method != "POST" or self.info.access is None:
+                raise ApiError("MethodNotAllowed", "only POST is allowed on token", {}, 405)
+            answer = self.info.access.token_request(ns, name, _body(request))
+            return _json(answer, 201)
         if method == "GET":
             obj = self.registry.get(res, ns, name)
             if tables.wants_table(request.headers.get("Accept", "")):

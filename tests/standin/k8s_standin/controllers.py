@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from . import authz
 from .errors import ApiError
 from .registry import NS, Registry, rkey
 from .resources import RESOURCES, Resource, get
@@ -44,6 +45,10 @@ class Controllers:
                 self._sync_namespaces()
             except Exception:
                 log.exception("namespace controller")
+            try:
+                aggregate_cluster_roles(self.registry)
+            except Exception:
+                log.exception("clusterrole-aggregation controller")
 
     def _sync_namespaces(self) -> None:
         namespaces = self.registry.list(NS, None)["items"]
@@ -178,4 +183,23 @@ class Controllers:
             )
         except ApiError as err:
             if err.reason != "NotFound":
+                raise
+
+
+CLUSTER_ROLES = get("rbac.authorization.k8s.io", "v1", "clusterroles")
+
+
+def aggregate_cluster_roles(registry: Registry) -> None:
+    """kube-controller-manager's clusterrole-aggregation controller: an aggregated
+    ClusterRole's rules are the union of the rules of the roles its selectors match."""
+    roles = registry.list(CLUSTER_ROLES, None)["items"]
+    by_name = {r["metadata"]["name"]: r for r in roles}
+    for name, rules in authz.aggregate(roles).items():
+        role = by_name[name]
+        if (role.get("rules") or []) == rules:
+            continue
+        try:
+            registry.update(CLUSTER_ROLES, "", name, dict(role, rules=rules))
+        except ApiError as err:
+            if err.reason not in ("Conflict", "NotFound"):
                 raise

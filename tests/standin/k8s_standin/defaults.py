@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .errors import Causes
-from .resources import Resource
+from .resources import RBAC_KINDS, Resource
 from .selectors import match_labels
 
 Obj = dict[str, Any]
@@ -38,6 +38,10 @@ def validate_name(res: Resource, obj: Obj, causes: Causes) -> None:
                 "a lowercase RFC 1123 label must consist of lower case alphanumeric "
                 "characters or '-', and must start and end with an alphanumeric character",
             )
+    elif res.kind in RBAC_KINDS:
+        # ValidateRBACName: any path segment name ("system:basic-user").
+        if name in (".", "..") or "/" in name or "%" in name:
+            causes.invalid("metadata.name", name, "may not contain '/' or '%'")
     elif res.kind not in ("Lease", "Event") and (
         len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name)
     ):
@@ -322,6 +326,7 @@ _NO_SPEC = {
     "StorageClass",
     "EndpointSlice",
 }
+_NO_SPEC |= RBAC_KINDS
 
 
 def validate(res: Resource, obj: Obj, causes: Causes) -> None:

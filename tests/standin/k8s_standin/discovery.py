@@ -21,6 +21,7 @@ _SUB_VERBS = {
     "finalize": ["update"],
     "eviction": ["create"],
     "binding": ["create"],
+    "token": ["create"],
 }
 
 
@@ -31,6 +32,8 @@ def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
         return "policy", "v1", "Eviction"
     if sub == "binding":
         return "", "v1", "Binding"
+    if sub == "token":
+        return "authentication.k8s.io", "v1", "TokenRequest"
     return res.group, res.version, res.kind
 
 
@@ -64,7 +67,7 @@ def resource_list(group: str, version: str) -> Obj:
                 "kind": k,
                 "verbs": _SUB_VERBS[sub],
             }
-            if sub in ("scale", "eviction"):
+            if sub in ("scale", "eviction", "token"):
                 sub_entry.update(group=g, version=v)
             resources.append(sub_entry)
     gv = f"{group}/{version}" if group else version

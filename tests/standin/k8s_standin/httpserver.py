@@ -50,6 +50,9 @@ class _Handler(WSGIRequestHandler):
         if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self.environ = environ = self.make_environ()
+        # The verified client certificate, for the API's x509 authenticator.
+        getpeercert = getattr(self.connection, "getpeercert", None)
+        environ["standin.peer_cert"] = getpeercert() if getpeercert else None
         if environ.get("wsgi.input_terminated"):  # chunked request body
             body = environ["wsgi.input"].read()
             environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -142,10 +145,17 @@ class _HandshakeInHandler(ssl.SSLContext):
 
 
 class HttpsServer:
-    def __init__(self, host: str, port: int, app: Any, cert: str, key: str) -> None:
+    def __init__(
+        self, host: str, port: int, app: Any, cert: str, key: str, client_ca: str | None = None
+    ) -> None:
         self.host, self.port, self.app = host, port, app
         self.ssl = _HandshakeInHandler(ssl.PROTOCOL_TLS_SERVER)
         self.ssl.load_cert_chain(cert, key)
+        if client_ca:
+            # --client-ca-file: a certificate is asked for, not required (tokens and
+            # anonymous requests come without one); one that is sent must verify.
+            self.ssl.load_verify_locations(client_ca)
+            self.ssl.verify_mode = ssl.CERT_OPTIONAL
         self.ssl.set_alpn_protocols(["http/1.1"])
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

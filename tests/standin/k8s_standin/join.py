@@ -16,6 +16,7 @@ import signal
 import ssl
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,15 @@ def _fetch(url: str, ca_pem: bytes | None, token: str | None, attempts: int = 60
             last = exc
             time.sleep(1)
     raise RuntimeError(f"cannot reach {url}: {last}")
+
+
+def node_credentials(server: str, ca_pem: bytes, token: str, node: str) -> tuple[bytes, bytes]:
+    """The node's client certificate and key (CN=system:node:<node>, O=system:nodes),
+    which the server hands out for the join token, as k3s's supervisor does for an
+    agent's kubelet."""
+    query = urllib.parse.urlencode({"node": node})
+    answer = json.loads(_fetch(f"{server}/standin/node-credentials?{query}", ca_pem, token))
+    return answer["certificate"].encode(), answer["key"].encode()
 
 
 def _wait_forever() -> int:
@@ -138,7 +148,8 @@ def run_k3s_agent(args: argparse.Namespace, version: str) -> int:
     data = Path(args.data_dir)
     kc_path = data / "agent" / "kubelet.kubeconfig"
     names = ("default", "default", "default")
-    kubeconfig.write(kc_path, kubeconfig.build(server, ca_pem, names, token=args.token))
+    cert, key = node_credentials(server, ca_pem, args.token, args.node_name or hostname())
+    kubeconfig.write(kc_path, kubeconfig.build(server, ca_pem, names, cert, key))
     log.info("Starting k3s agent %s (standin)", version)
     return _start(
         "k3s", version, data, server, kc_path, settings, args.node_name, args.node_ip, args.token
@@ -152,6 +163,8 @@ def run_k0s_worker(token: str, data_dir: Path, version: str) -> int:
     secret = str(config["users"][0]["user"].get("token", ""))
     settings = json.loads(_fetch(f"{server}/standin/cluster-config", ca_pem, secret))
     kc_path = data_dir / "kubelet.conf"
-    kubeconfig.write(kc_path, config)
+    cert, key = node_credentials(server, ca_pem, secret, hostname())
+    names = (config["clusters"][0]["name"], "kubelet", config["contexts"][0]["name"])
+    kubeconfig.write(kc_path, kubeconfig.build(server, ca_pem, names, cert, key))
     log.info("Starting k0s worker %s (standin)", version)
     return _start("k0s", version, data_dir, server, kc_path, settings, "", "", secret)

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 
 from . import join, kubeconfig, pki
+from .access import AccessOptions
+from .authn import TokenConfig
 from .cidrs import dns_ips
 from .faults import Faults
 from .netinfo import detected_ipv6, hostname, primary_ipv4
@@ -197,6 +199,17 @@ def controller_options(args: argparse.Namespace, data: Path) -> ServerOptions:
         # Controllers run on every controller; the kubelet only with enable_worker.
         start_node=not os.environ.get("STANDIN_NO_NODE"),
         status_path=data / "run" / "status.pid",
+        # pkg/component/controller/apiserver.go: --authorization-mode=Node,RBAC,
+        # --anonymous-auth=false, pki/sa.key, issuer and audience kubernetes.default.svc.
+        access=AccessOptions(
+            mode="Node,RBAC",
+            anonymous=False,
+            tokens=TokenConfig(
+                key=pki_dir / "sa.key",
+                issuer="https://kubernetes.default.svc",
+                audiences=("https://kubernetes.default.svc",),
+            ),
+        ),
     )
 
 

@@ -9,6 +9,8 @@ import secrets
 from pathlib import Path
 
 from . import join, kine, pki
+from .access import AccessOptions
+from .authn import TokenConfig
 from .cidrs import dns_ips, node_ip_mismatch, split
 from .faults import Faults
 from .netinfo import hostname, primary_ipv4
@@ -158,6 +160,19 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
         start_node=not os.environ.get("STANDIN_NO_NODE"),
         token_format=_full_token,
         token_copies=(data / "server" / "node-token",),
+        # pkg/daemons/control/server.go: --authorization-mode=Node,RBAC,
+        # --anonymous-auth=false, the issuer and audiences of the cluster domain and
+        # "k3s", tokens signed with server/tls/service.current.key.
+        access=AccessOptions(
+            mode="Node,RBAC",
+            anonymous=False,
+            tokens=TokenConfig(
+                key=tls_dir / "service.current.key",
+                issuer="https://kubernetes.default.svc.cluster.local",
+                audiences=("https://kubernetes.default.svc.cluster.local", "k3s"),
+                copies=(tls_dir / "service.key",),
+            ),
+        ),
         datastore_endpoint=external,
     )
     opts.token = secret  # made a full K10 token once the CA exists

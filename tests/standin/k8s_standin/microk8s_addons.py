@@ -29,7 +29,7 @@ CLUSTER_DNS = "10.152.183.10"
 #: Addons that ship enabled or are part of the snap itself (their check is a file).
 ALWAYS_ENABLED = ("ha-cluster", "helm", "helm3")
 #: Addons of core-addons the stand-in does not model.
-NOT_MODELLED = ("rbac", "registry", "cert-manager", "host-access", "observability", "dashboard")
+NOT_MODELLED = ("registry", "cert-manager", "host-access", "observability", "dashboard")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,14 @@ ADDONS = {
             "metallb",
             "Loadbalancer for your Kubernetes cluster",
             ("namespaces", None, "metallb-system"),
+        ),
+        # check_status: clusterrole.rbac.authorization.k8s.io/cluster-admin, which the
+        # API server's bootstrap policy creates whatever the authorization mode, so
+        # `microk8s status` lists rbac as enabled from the start, as upstream's does.
+        Addon(
+            "rbac",
+            "Role-Based Access Control for authorisation",
+            ("clusterroles", None, "cluster-admin"),
         ),
         Addon(
             "metrics-server",

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from . import microk8s_addons as catalogue
 from . import pki
+from .access import AccessOptions, mode_in_args
+from .authn import TokenConfig
 from .faults import Faults
 from .netinfo import default_ipv4, hostname
 from .server import ControlPlane, Kubeconfig, ServerOptions
@@ -46,6 +48,39 @@ def snap_data() -> Path:
 
 def client_config() -> Path:
     return snap_data() / "credentials" / "client.config"
+
+
+def apiserver_args() -> Path:
+    return snap_data() / "args" / "kube-apiserver"
+
+
+#: The access lines of microk8s-resources/default-args/kube-apiserver (branch 1.35 at
+#: 8c5f9b02 and tag v1.36 at e254fda9 alike), which the install hook copies to
+#: $SNAP_DATA/args: no RBAC until the rbac addon changes the mode.
+DEFAULT_APISERVER_ARGS = """\
+--cert-dir=${SNAP_DATA}/certs
+--service-cluster-ip-range=10.152.183.0/24
+--authorization-mode=AlwaysAllow
+--service-account-key-file=${SNAP_DATA}/certs/serviceaccount.key
+--client-ca-file=${SNAP_DATA}/certs/ca.crt
+--secure-port=16443
+--service-account-issuer='https://kubernetes.default.svc'
+--service-account-signing-key-file=${SNAP_DATA}/certs/serviceaccount.key
+"""
+
+
+def set_apiserver_arg(key: str, value: str) -> bool:
+    """refresh_opt_in_config (microk8s-resources/actions/common/utils.sh): replace or
+    append ``--key=value``; True when the file changed."""
+    path = apiserver_args()
+    lines = path.read_text().splitlines() if path.exists() else []
+    wanted = f"--{key}={value}"
+    kept = [line for line in lines if not line.startswith(f"--{key}=")]
+    if wanted in lines and len(kept) == len(lines) - 1:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([*kept, wanted]) + "\n")
+    return True
 
 
 def main(argv: list[str]) -> int:
@@ -104,6 +139,22 @@ def _kubelite() -> int:
         ca_name="10.152.183.1",
         faults=Faults.from_env(),
         start_node=not os.environ.get("STANDIN_NO_NODE"),
+    )
+    args = apiserver_args()
+    if not args.exists():
+        args.parent.mkdir(parents=True, exist_ok=True)
+        args.write_text(DEFAULT_APISERVER_ARGS)
+    # No --anonymous-auth in the default args: upstream's default, true.
+    opts.access = AccessOptions(
+        mode=mode_in_args(args) or "AlwaysAllow",
+        anonymous=True,
+        tokens=TokenConfig(
+            key=certs / "serviceaccount.key",
+            issuer="https://kubernetes.default.svc",
+            # No --api-audiences: the issuer is the audience.
+            audiences=("https://kubernetes.default.svc",),
+        ),
+        args_file=args,
     )
     log.info("Starting kubelite %s (standin)", version())
     marker = data / LAUNCH_DONE
@@ -223,6 +274,18 @@ def _xable(command: str, argv: list[str]) -> int:
             return 1
         if name in catalogue.ALWAYS_ENABLED:
             print(f"Addon core/{name} is already enabled")
+            continue
+        if name == "rbac":
+            # core-addons addons/rbac/enable and disable: the apiserver's
+            # --authorization-mode becomes RBAC,Node (AlwaysAllow again on disable);
+            # kubelite reads its args again rather than restarting.
+            mode = "RBAC,Node" if command == "enable" else "AlwaysAllow"
+            print("Enabling RBAC" if command == "enable" else "Disabling RBAC")
+            print("Reconfiguring apiserver")
+            if set_apiserver_arg("authorization-mode", mode):
+                print("Restarting apiserver")
+                time.sleep(1.0)
+            print("RBAC is enabled" if command == "enable" else "RBAC is disabled")
             continue
         if name in catalogue.NOT_MODELLED:
             print(f"stand-in: the {name} addon is not modelled", file=sys.stderr)

@@ -194,3 +194,14 @@ def ensure(paths: Paths, sans: list[str], ca_name: str) -> None:
 def ca_hash(ca_pem: bytes) -> str:
     """What k3s puts after "K10" in a full join token."""
     return hashlib.sha256(ca_pem).hexdigest()
+
+
+def client_certificate(paths: Paths, subject: str) -> tuple[bytes, bytes]:
+    """(certificate, key) PEM of a new client certificate the cluster CA signs, for a
+    subject such as ``/O=system:nodes/CN=system:node:agent-1``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cnf = Path(tmp) / "openssl.cnf"
+        cnf.write_text(_CONFIG.format(alt="DNS.1 = localhost"))
+        cert, key = Path(tmp) / "client.crt", Path(tmp) / "client.key"
+        _leaf(paths, cnf, cert, key, subject, "client_ext")
+        return cert.read_bytes(), key.read_bytes()

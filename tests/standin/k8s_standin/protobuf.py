@@ -61,6 +61,91 @@ SCHEMAS: dict[str, Schema] = {
         1: ("metadata", "msg:ObjectMeta"),
         4: ("automountServiceAccountToken", "bool"),
     },
+    # What `kubectl auth can-i|whoami`, `create token|role|rolebinding|clusterrole...`
+    # send (k8s.io/api authorization/v1, authentication/v1, rbac/v1 generated.proto).
+    "SelfSubjectAccessReview": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:SARSpec")},
+    "SubjectAccessReview": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:SARSpec")},
+    "LocalSubjectAccessReview": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:SARSpec")},
+    "SARSpec": {
+        1: ("resourceAttributes", "msg:ResourceAttributes"),
+        2: ("nonResourceAttributes", "msg:NonResourceAttributes"),
+        3: ("user", "str"),
+        4: ("groups", "list:str"),
+        6: ("uid", "str"),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", "str"),
+        2: ("verb", "str"),
+        3: ("group", "str"),
+        4: ("version", "str"),
+        5: ("resource", "str"),
+        6: ("subresource", "str"),
+        7: ("name", "str"),
+    },
+    "NonResourceAttributes": {1: ("path", "str"), 2: ("verb", "str")},
+    "SelfSubjectReview": {1: ("metadata", "msg:ObjectMeta")},
+    "TokenRequest": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:TokenRequestSpec")},
+    "TokenRequestSpec": {
+        1: ("audiences", "list:str"),
+        3: ("boundObjectRef", "msg:BoundObjectReference"),
+        4: ("expirationSeconds", "int"),
+    },
+    "BoundObjectReference": {
+        1: ("kind", "str"),
+        2: ("apiVersion", "str"),
+        3: ("name", "str"),
+        4: ("uid", "str"),
+    },
+    "Role": {1: ("metadata", "msg:ObjectMeta"), 2: ("rules", "list:msg:PolicyRule")},
+    "ClusterRole": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("rules", "list:msg:PolicyRule"),
+        3: ("aggregationRule", "msg:AggregationRule"),
+    },
+    "AggregationRule": {1: ("clusterRoleSelectors", "list:msg:LabelSelector")},
+    "LabelSelector": {1: ("matchLabels", "map:str")},
+    "PolicyRule": {
+        1: ("verbs", "list:str"),
+        2: ("apiGroups", "list:str"),
+        3: ("resources", "list:str"),
+        4: ("resourceNames", "list:str"),
+        5: ("nonResourceURLs", "list:str"),
+    },
+    "RoleBinding": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("subjects", "list:msg:Subject"),
+        3: ("roleRef", "msg:RoleRef"),
+    },
+    "ClusterRoleBinding": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("subjects", "list:msg:Subject"),
+        3: ("roleRef", "msg:RoleRef"),
+    },
+    "Subject": {
+        1: ("kind", "str"),
+        2: ("apiGroup", "str"),
+        3: ("name", "str"),
+        4: ("namespace", "str"),
+    },
+    "RoleRef": {1: ("apiGroup", "str"), 2: ("kind", "str"), 3: ("name", "str")},
+}
+#: Message names that are parts of objects, never a body's kind.
+_PARTS = {
+    "Unknown",
+    "TypeMeta",
+    "ObjectMeta",
+    "OwnerReference",
+    "NamespaceSpec",
+    "SARSpec",
+    "ResourceAttributes",
+    "NonResourceAttributes",
+    "TokenRequestSpec",
+    "BoundObjectReference",
+    "AggregationRule",
+    "LabelSelector",
+    "PolicyRule",
+    "Subject",
+    "RoleRef",
 }
 
 
@@ -144,7 +229,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     unknown = decode("Unknown", body[len(MAGIC) :])
     type_meta = unknown.get("typeMeta") or {}
     kind = type_meta.get("kind", "")
-    if kind not in SCHEMAS or kind in ("Unknown", "TypeMeta", "ObjectMeta"):
+    if kind not in SCHEMAS or kind in _PARTS:
         raise Unsupported(f"protobuf bodies are not supported for kind {kind!r}")
     raw = base64.b64decode(unknown.get("raw", ""))
     obj = decode(kind, raw)

@@ -50,7 +50,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
     Resource("", "v1", "Secret", "secrets", True),
-    Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
+    Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), ("token",)),
     Resource(
         "apps", "v1", "Deployment", "deployments", True, ("deploy",), ("status", "scale"), _ALL
     ),
@@ -71,7 +71,7 @@ RESOURCES: tuple[Resource, ...] = (
         "discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, create_on_update=True
     ),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", True, create_on_update=True),
-    # Answered, never stored: everyone is an administrator here (see README).
+    # Answered, never stored (authz.py decides).
     Resource(
         "authorization.k8s.io",
         "v1",
@@ -80,8 +80,44 @@ RESOURCES: tuple[Resource, ...] = (
         False,
         verbs=("create",),
     ),
+    # -- access control (authn.py, authz.py, bootstrappolicy.py) --
+    Resource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    Resource("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    Resource("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    Resource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    Resource(
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        False,
+        verbs=("create",),
+    ),
+    Resource(
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        True,
+        verbs=("create",),
+    ),
+    Resource(
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        False,
+        verbs=("create",),
+    ),
 )
-REVIEW_KINDS = {"SelfSubjectAccessReview"}
+REVIEW_KINDS = {
+    "SelfSubjectAccessReview",
+    "SubjectAccessReview",
+    "LocalSubjectAccessReview",
+    "SelfSubjectReview",
+}
+#: Kinds of rbac.authorization.k8s.io, which have no spec.
+RBAC_KINDS = {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 
 # Groups in the order discovery lists them (core first, like upstream's priority).
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -11,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import kine, kubeconfig, pki
+from . import bootstrappolicy, kine, kubeconfig, pki
+from .access import AccessControl, AccessOptions
 from .api import ApiApp, ApiInfo
 from .config import NodeConfig, log_root, pod_log_dir
 from .controllers import Controllers
@@ -69,6 +71,8 @@ class ServerOptions:
     token_copies: tuple[Path, ...] = ()  # k3s also writes server/node-token
     # postgres:// or mysql://: objects live in that database's kine table, not db_path.
     datastore_endpoint: str = ""
+    # Authentication and authorization as the distribution configures kube-apiserver.
+    access: AccessOptions = field(default_factory=AccessOptions)
 
 
 class ControlPlane:
@@ -108,6 +112,15 @@ class ControlPlane:
         store = Store(opts.db_path, backend)
         registry = Registry(store, service_ips)
         self._bootstrap(registry, service_ips)
+        bootstrap_rbac(registry)
+        access = AccessControl(
+            registry,
+            dataclasses.replace(opts.access, always_allow=opts.faults.authz_always_allow),
+        )
+        if opts.faults.authz_always_allow:
+            log.warning(
+                "Fault: every authenticated request is admitted (STANDIN_AUTHZ_ALWAYS_ALLOW)"
+            )
         info = ApiInfo(
             version=opts.version,
             server_address=f"{opts.node_ip}:{opts.port}",
@@ -117,10 +130,17 @@ class ControlPlane:
             join_token=opts.token,
             cluster_config=self._cluster_config(),
             node_name=opts.node_name,
+            access=access,
+            tls=opts.tls,
         )
         app = ApiApp(registry, info)
         server = HttpsServer(
-            opts.bind_address, opts.port, app, str(opts.tls.server_cert), str(opts.tls.server_key)
+            opts.bind_address,
+            opts.port,
+            app,
+            str(opts.tls.server_cert),
+            str(opts.tls.server_key),
+            client_ca=str(opts.tls.ca_cert),
         )
         try:
             server.start()
@@ -305,3 +325,24 @@ class ControlPlane:
                 if self.stop.wait(0.2):
                     return
         log.info("Fault: API back after the down window")
+
+
+CLUSTER_ROLES = get("rbac.authorization.k8s.io", "v1", "clusterroles")
+CLUSTER_ROLE_BINDINGS = get("rbac.authorization.k8s.io", "v1", "clusterrolebindings")
+
+
+def bootstrap_rbac(registry: Registry) -> None:
+    """The rbac/bootstrap-roles post-start hook: the default ClusterRoles and
+    ClusterRoleBindings, created where missing (an administrator's changes to them
+    stay), then aggregated once so the first requests see admin/edit/view's rules."""
+    for res, objs in (
+        (CLUSTER_ROLES, bootstrappolicy.CLUSTER_ROLES),
+        (CLUSTER_ROLE_BINDINGS, bootstrappolicy.CLUSTER_ROLE_BINDINGS),
+    ):
+        for obj in objs:
+            if registry.find(res, "", obj["metadata"]["name"]) is None:
+                registry.create(res, "", obj)
+    from .controllers import aggregate_cluster_roles
+
+    for _ in range(3):  # view feeds edit feeds admin
+        aggregate_cluster_roles(registry)

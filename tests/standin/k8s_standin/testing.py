@@ -75,11 +75,34 @@ class StandIn:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def probe(self, path: str) -> int | None:
-        """HTTP status of GET path, or None when nothing answers."""
+    def admin_context(self) -> ssl.SSLContext:
+        """TLS with the kubeconfig's admin client certificate when it is there (k3s and
+        k0s refuse anonymous requests, health checks included), the server unverified."""
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+        if self.kubeconfig.exists():
+            import base64
+            import tempfile
+
+            import yaml
+
+            try:
+                user = yaml.safe_load(self.kubeconfig.read_text())["users"][0]["user"]
+                pem = base64.b64decode(user["client-certificate-data"]) + base64.b64decode(
+                    user["client-key-data"]
+                )
+            except (KeyError, TypeError, ValueError, yaml.YAMLError):
+                return ctx
+            with tempfile.NamedTemporaryFile(suffix=".pem") as tmp:
+                tmp.write(pem)
+                tmp.flush()
+                ctx.load_cert_chain(tmp.name)
+        return ctx
+
+    def probe(self, path: str) -> int | None:
+        """HTTP status of GET path as the administrator, or None when nothing answers."""
+        ctx = self.admin_context()
         try:
             with urllib.request.urlopen(self.url + path, context=ctx, timeout=2) as resp:
                 return int(resp.status)

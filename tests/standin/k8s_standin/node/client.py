@@ -58,6 +58,13 @@ _GROUPS: dict[str, str] = {
     "networkpolicies": "networking.k8s.io/v1",
     "endpointslices": "discovery.k8s.io/v1",
 }
+# Access control (microk8s's rbac addon status, the kubelet's TokenRequests).
+_GROUPS.update(
+    {
+        r: "rbac.authorization.k8s.io/v1"
+        for r in ("clusterroles", "clusterrolebindings", "roles", "rolebindings")
+    }
+)
 
 
 def resource_path(

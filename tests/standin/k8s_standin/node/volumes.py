@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import env
-from .client import Client
+from .client import ApiError, Client
 from .util import Obj
 
 
@@ -141,10 +141,32 @@ class Volumes:
             elif "downwardAPI" in source:
                 out.update(self._downward(pod, source["downwardAPI"].get("items") or []))
             elif "serviceAccountToken" in source:
-                # The stand-in API authenticates the node's credentials; pods get its token.
-                token = self.client.creds.token or ""
-                out[source["serviceAccountToken"].get("path", "token")] = token.encode()
+                projection = source["serviceAccountToken"]
+                out[projection.get("path", "token")] = self._token(pod, projection).encode()
         return out
+
+    def _token(self, pod: Obj, projection: Obj) -> str:
+        """The kubelet's token manager: a TokenRequest for the pod's service account,
+        bound to the pod (pkg/kubelet/token), signed by the API server's key."""
+        meta = pod["metadata"]
+        account = pod.get("spec", {}).get("serviceAccountName") or "default"
+        spec: Obj = {
+            "expirationSeconds": int(projection.get("expirationSeconds") or 3600),
+            "boundObjectRef": {
+                "kind": "Pod",
+                "apiVersion": "v1",
+                "name": meta["name"],
+                "uid": meta.get("uid", ""),
+            },
+        }
+        if projection.get("audience"):
+            spec["audiences"] = [projection["audience"]]
+        path = f"/api/v1/namespaces/{meta['namespace']}/serviceaccounts/{account}/token"
+        try:
+            answer = self.client.request("POST", path, {"spec": spec})
+        except ApiError as err:
+            raise VolumeNotReady(f"failed to fetch token: {err}") from None
+        return str(answer.get("status", {}).get("token", ""))
 
     def _claim(self, ns: str, claim: str) -> Path:
         pvc = self.client.get_or_none("persistentvolumeclaims", claim, ns)
