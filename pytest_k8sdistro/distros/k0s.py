@@ -211,6 +211,7 @@ PROFILE = DistroProfile(
         metrics_server=True,
         hitless_upgrade=True,
         multi_node=True,
+        rbac=True,
         memory_min_mib=1024,
         memory_idle_max_mib=1024,
         # docs/system-requirements.md (v1.35.7, v1.36.3): a controller+worker uses about
@@ -274,6 +275,8 @@ PROFILE = DistroProfile(
         "hitless_upgrade": "unconfirmed: docs/upgrade.md advises draining; "
         "pkg/supervisor stops only k0s's own children, so the shims survive",
         "multi_node": "k0sproject/k0s@v1.36.3+k0s.2:docs/k0s-multi-node.md",
+        "rbac": "k0sproject/k0s@v1.36.3+k0s.2:pkg/component/controller/apiserver.go "
+        '("authorization-mode": "Node,RBAC", anonymous-auth false; the same at v1.35.7+k0s.0)',
         "memory_min_mib": "k0sproject/k0s@v1.36.3+k0s.2:docs/system-requirements.md "
         "(controller+worker: 1 GB)",
         "memory_idle_max_mib": "unconfirmed: docs/system-requirements.md measured 510 MB "

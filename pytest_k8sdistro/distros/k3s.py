@@ -177,6 +177,7 @@ PROFILE = DistroProfile(
         metrics_server=True,
         hitless_upgrade=True,
         multi_node=True,
+        rbac=True,
         # docs.k3s.io/installation/requirements: a server needs 2 GB (512 MB is an
         # agent's minimum). The 2021 comparison used the older 512 MB figure.
         memory_min_mib=2048,
@@ -241,6 +242,9 @@ PROFILE = DistroProfile(
         "hitless_upgrade": "docs.k3s.io/upgrades/killall (stopping k3s leaves its "
         "containers running, for upgrades)",
         "multi_node": "docs.k3s.io/quick-start (agents join with K3S_URL and K3S_TOKEN)",
+        "rbac": "k3s-io/k3s@c8331835:pkg/daemons/control/server.go (apiServer: "
+        "--authorization-mode=Node,RBAC and --anonymous-auth=false; the same in the later "
+        "revisions stored; not read at v1.36.5+k3s1)",
         "memory_min_mib": "docs.k3s.io/installation/requirements (server: 2 cores, 2 GB)",
         "memory_idle_max_mib": "unconfirmed: the project's ceiling",
         "disk_max_mb": "unconfirmed: the 2021 comparison's 200 MB, with room",

@@ -64,6 +64,9 @@ ADDONS = Addons(
         "ingress": ("ingress_classes", "default_ingress_class"),
         "metallb": ("load_balancer",),
         "metrics-server": ("metrics_server",),
+        # The default args run the API server with --authorization-mode=AlwaysAllow;
+        # `microk8s enable rbac` makes it RBAC,Node.
+        "rbac": ("rbac",),
     },
     when_enabled={"metrics-server": {"metrics_server": True}},
     # 'microk8s enable metallb' asks for the range interactively and would hang.
@@ -180,6 +183,8 @@ PROFILE = DistroProfile(
         # measured value until a run measures it.
         hitless_upgrade=False,
         multi_node=True,
+        # With the rbac addon only (ADDONS.provides).
+        rbac=True,
         # The blog's own measurement. microk8s.io/docs says it runs in 540 MB and
         # recommends 4 GB for workloads.
         memory_min_mib=2048,
@@ -251,6 +256,10 @@ PROFILE = DistroProfile(
         "after install)",
         "hitless_upgrade": "unconfirmed: the 2021 comparison's 1.20 -> 1.21 measurement",
         "multi_node": "canonical/microk8s@1.35:scripts/wrappers/add_token.py (microk8s add-node)",
+        "rbac": "canonical/microk8s@1.35 (8c5f9b02) and @v1.36 (e254fda9):microk8s-resources/"
+        "default-args/kube-apiserver (--authorization-mode=AlwaysAllow); "
+        "canonical/microk8s-core-addons@1.35 and @main:addons/rbac/enable (RBAC,Node); "
+        "canonical/microk8s#5400 (RBAC off by default, 2026)",
         "memory_min_mib": "unconfirmed: the 2021 comparison; microk8s.io/docs says 540 MB "
         "runs it and recommends 4 GB",
         "memory_idle_max_mib": "unconfirmed: the project's ceiling",

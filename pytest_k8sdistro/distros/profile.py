@@ -62,6 +62,8 @@ class Expectations:
     metrics_server: bool
     hitless_upgrade: bool
     multi_node: bool
+    #: RBAC authorizes requests out of the box (--authorization-mode includes RBAC).
+    rbac: bool
     memory_min_mib: int
     memory_idle_max_mib: int
     disk_max_mb: int

@@ -38,6 +38,7 @@ def claims(expectations: Expectations) -> dict[str, str]:
         "multinode": "yes" if e.multi_node else "no",
         # StatefulSet volumes come from the default StorageClass, if there is one.
         "workloads": "volumes: " + (e.storage_class or "none"),
+        "access_control": "RBAC" if e.rbac else "no RBAC (every request admitted)",
         "upgrade": "hitless" if e.hitless_upgrade else "with downtime",
     }
 
