@@ -504,3 +504,94 @@ def test_delete(cluster: Cluster, web: str) -> None:
     out = cluster.kubectl("delete", f"deployment/{web}", f"service/{web}", "-n", NS)
     assert 'deployment.apps "web" deleted' in out and 'service "web" deleted' in out
     assert "NotFound" in cluster.kubectl("get", "deployment", web, "-n", NS, check=False)
+
+
+# --- access control --------------------------------------------------------------------
+
+
+def as_token(cluster: Cluster, token: str, dest: Path) -> Cluster:
+    """The same cluster with a kubeconfig whose only credential is ``token``."""
+    import yaml
+
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["users"] = [{"name": config["users"][0]["name"], "user": {"token": token}}]
+    dest.write_text(yaml.safe_dump(config))
+    return Cluster(dest)
+
+
+def test_auth_can_i_for_the_admin_and_a_fresh_service_account(cluster: Cluster) -> None:
+    assert cluster.kubectl("auth", "can-i", "list", "secrets", "-n", NS).strip() == "yes"
+    assert cluster.kubectl("auth", "can-i", "*", "*", "--all-namespaces").strip() == "yes"
+    cluster.kubectl("create", "serviceaccount", "nobody", "-n", NS)
+    # --as sends Impersonate-User, which the admin may (cluster-admin: every verb).
+    out = cluster.kubectl(
+        "auth",
+        "can-i",
+        "list",
+        "secrets",
+        "-n",
+        NS,
+        f"--as=system:serviceaccount:{NS}:nobody",
+        check=False,
+    )
+    assert out.splitlines()[0].strip() == "no", out
+
+
+def test_create_token_and_whoami(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.kubectl("create", "serviceaccount", "tokened", "-n", NS)
+    token = cluster.kubectl("create", "token", "tokened", "-n", NS, "--duration=15m").strip()
+    assert token.count(".") == 2, token
+    sa = as_token(cluster, token, tmp_path / "sa.kubeconfig")
+    info = sa.json("auth", "whoami")["status"]["userInfo"]  # type: ignore[index]
+    assert info["username"] == f"system:serviceaccount:{NS}:tokened", info
+    assert {"system:serviceaccounts", f"system:serviceaccounts:{NS}"} <= set(info["groups"])
+    refused = sa.kubectl("get", "secrets", "-n", NS, check=False)
+    assert (
+        f'secrets is forbidden: User "system:serviceaccount:{NS}:tokened" cannot list '
+        f'resource "secrets" in API group "" in the namespace "{NS}"'
+    ) in refused, refused
+    admin_whoami = cluster.kubectl("auth", "whoami")
+    assert "system:admin" in admin_whoami and "system:masters" in admin_whoami
+
+
+def test_create_role_and_rolebinding(cluster: Cluster, tmp_path: Path) -> None:
+    out = cluster.kubectl(
+        "create", "role", "pod-reader", "--verb=get,list,watch", "--resource=pods", "-n", NS
+    )
+    assert "role.rbac.authorization.k8s.io/pod-reader created" in out
+    cluster.kubectl("create", "serviceaccount", "reader", "-n", NS)
+    out = cluster.kubectl(
+        "create",
+        "rolebinding",
+        "read-pods",
+        "--role=pod-reader",
+        f"--serviceaccount={NS}:reader",
+        "-n",
+        NS,
+    )
+    assert "rolebinding.rbac.authorization.k8s.io/read-pods created" in out
+    as_reader = f"--as=system:serviceaccount:{NS}:reader"
+    assert cluster.kubectl("auth", "can-i", "list", "pods", "-n", NS, as_reader).strip() == "yes"
+    denied = cluster.kubectl("auth", "can-i", "list", "secrets", "-n", NS, as_reader, check=False)
+    assert denied.splitlines()[0].strip() == "no", denied
+    token = cluster.kubectl("create", "token", "reader", "-n", NS).strip()
+    reader = as_token(cluster, token, tmp_path / "reader.kubeconfig")
+    # A Role binds in its own namespace only.
+    assert "is forbidden" in reader.kubectl("get", "pods", "-n", "default", check=False)
+    reader.kubectl("get", "pods", "-n", NS)
+    binding = cluster.json("get", "rolebinding", "read-pods", "-n", NS)
+    assert binding["roleRef"] == {  # type: ignore[comparison-overlap]
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "pod-reader",
+    }
+
+
+def test_get_clusterroles(cluster: Cluster) -> None:
+    out = cluster.kubectl("get", "clusterroles")
+    for name in ("cluster-admin", "admin", "edit", "view", "system:basic-user"):
+        assert re.search(rf"^{re.escape(name)}\s", out, re.M), out
+    view = cluster.json("get", "clusterrole", "view")
+    # Aggregated from system:aggregate-to-view; Secrets are not among its resources.
+    resources = {r for rule in view["rules"] for r in rule["resources"]}  # type: ignore[attr-defined]
+    assert "pods" in resources and "secrets" not in resources, resources

@@ -15,6 +15,8 @@ IPv6 suite runs too.
   workloads tests fail, saying which Job got no pod and which claim replaced the
   re-created pod's own.
 - STANDIN_NEVER_READY: every test fails at the cluster, naming the readiness stage.
+- STANDIN_AUTHZ_ALWAYS_ALLOW: the API admits every authenticated request, so exactly
+  the access-control tests fail, saying that k3s claims RBAC.
 
 Not applicable yet: STANDIN_API_DOWN_AFTER/STANDIN_API_DOWN_FOR (an API outage belongs
 to the availability-during-upgrade suite; these suites retry only waits).
@@ -190,3 +192,25 @@ def test_never_ready_fails_every_test_at_the_cluster(pytester: pytest.Pytester) 
     assert all("did not become ready" in message for _, message in outcomes.values()), next(
         iter(outcomes.values())
     )[1][:2000]
+
+
+def test_authz_always_allow_fails_exactly_the_access_control_suite(
+    pytester: pytest.Pytester,
+) -> None:
+    result, outcomes = run_suites(pytester, {"STANDIN_AUTHZ_ALWAYS_ALLOW": "1"})
+    causes = {
+        "test_a_fresh_service_account_is_refused_where_rbac_is_on": (
+            "k3s claims RBAC",
+            "403 Forbidden for list secrets",
+            "system:serviceaccount:",
+        ),
+        "test_the_view_role_reads_pods_but_not_secrets": (
+            "the view ClusterRole lets a ServiceAccount list Secrets",
+            "review allowed=True",
+        ),
+    }
+    assert failing(outcomes) == set(causes), result.stdout.str()[-6000:]
+    for name, words in causes.items():
+        message = outcomes[name][1]
+        for word in words:
+            assert word in message, f"{name}: {word!r} not in:\n{message[:3000]}"
