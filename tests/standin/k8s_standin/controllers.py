@@ -33,6 +33,7 @@ class Controllers:
         self.stop = stop
         self._first_seen: dict[str, float] = {}  # namespace uid -> monotonic time
         self._swept_rv = -1  # the GC sweeps again only after a write
+        self._aggregated_rv = -1  # ClusterRoles are aggregated again only after a write
 
     def start(self) -> None:
         for target in (self._namespaces_loop, self._gc_loop):
@@ -46,7 +47,9 @@ class Controllers:
             except Exception:
                 log.exception("namespace controller")
             try:
-                aggregate_cluster_roles(self.registry)
+                if self.registry.store.rv != self._aggregated_rv:
+                    self._aggregated_rv = self.registry.store.rv
+                    aggregate_cluster_roles(self.registry)
             except Exception:
                 log.exception("clusterrole-aggregation controller")
 
