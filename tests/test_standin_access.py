@@ -102,9 +102,11 @@ def test_a_token_stops_working_when_its_account_is_deleted(
 
 def test_token_requests_are_validated(admin: client.ApiClient) -> None:
     core = client.CoreV1Api(admin)
+    # An account of the test's own: "default" appears only once its controller ran.
+    core.create_namespaced_service_account("default", {"metadata": {"name": "short-lived"}})
     with pytest.raises(ApiException) as too_short:
         core.create_namespaced_service_account_token(
-            "default", "default", {"spec": {"expirationSeconds": 60}}
+            "short-lived", "default", {"spec": {"expirationSeconds": 60}}
         )
     assert too_short.value.status == 422
     assert "may not specify a duration less than 10 minutes" in too_short.value.body
