@@ -45,6 +45,8 @@ PACKAGES: tuple[str, ...] = (
     # depends on python3-cffi-backend-api-{min,max}, which only python3-cffi-backend
     # provides: without naming it, configuring python3-cryptography fails.
     "python3-cffi-backend",
+    # exec and port-forward: the WebSocket framing of the stand-in's streaming server.
+    "python3-wsproto",
     # kine's SQL backends: k3s with --datastore-endpoint=postgres://... or mysql://...
     "python3-psycopg2",
     "python3-pymysql",

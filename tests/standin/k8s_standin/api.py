@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
-from . import discovery, openapi, pki, podlogs, protobuf, resources, tables
+from . import authz, discovery, openapi, pki, podlogs, protobuf, resources, streaming, tables
 from . import patch as patching
-from .access import AccessControl
+from .access import AccessControl, forbidden
 from .authn import User
 from .errors import ApiError
 from .registry import Registry
@@ -274,6 +274,8 @@ class ApiApp:
             raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
         if sub == "log":
             return self._logs(request, res, ns, name)
+        if sub in ("exec", "attach", "portforward"):
+            return self._stream(request, res, ns, name, sub)
         if sub == "scale":
             return self._scale(request, res, ns, name)
         if sub == "eviction":
@@ -485,6 +487,62 @@ class ApiApp:
                 connection.close()
 
         return Response(relay(), 200, mimetype="text/plain")
+
+    def _stream(self, request: Request, res: Resource, ns: str, name: str, sub: str) -> Response:
+        """pods/exec, pods/attach, pods/portforward: served here for this server's own
+        node, else proxied to the kubelet of the pod's node (upstream always proxies to
+        the kubelet; the server's own node has no kubelet port of its own here)."""
+        if request.method not in ("GET", "POST"):
+            raise ApiError(
+                "MethodNotAllowed", f"only GET and POST are allowed on pods/{sub}", {}, 405
+            )
+        access = self.info.access
+        if access is not None and request.method == "GET":
+            # AuthorizePodWebsocketUpgradeCreatePermission (beta and on since 1.35,
+            # kubernetes#134577): a WebSocket GET, already authorized as `get`, also needs
+            # `create`, as the POST (SPDY) path always did.
+            user: User = request.environ["standin.user"]
+            attrs = authz.Attributes(
+                verb="create",
+                resource_request=True,
+                path=request.path,
+                namespace=ns,
+                api_group="",
+                api_version="v1",
+                resource="pods",
+                subresource=sub,
+                name=name,
+            )
+            allowed, _ = access.authorizer.authorize(user, attrs)
+            if not allowed:
+                raise forbidden(user, attrs)
+        pod = self.registry.get(res, ns, name)
+        opts = streaming.Options.from_api(sub, request.args, pod)
+        streaming.check_running(pod, sub)
+        node_name = pod.get("spec", {}).get("nodeName") or ""
+        if not node_name:
+            raise ApiError("BadRequest", f"pod {name} does not have a host assigned")
+        runtime = streaming.local(node_name)
+        if runtime is not None:
+            try:
+                return streaming.serve(request, pod, opts, runtime)
+            except streaming.StreamError as err:
+                raise ApiError("BadRequest", str(err)) from None
+        endpoint = self._kubelet_endpoint(node_name)
+        if endpoint is None:
+            raise ApiError("BadRequest", f'no kubelet endpoint for node "{node_name}"')
+        return streaming.proxy(request, *endpoint, opts.kubelet_path(ns, name))
+
+    def _kubelet_endpoint(self, node_name: str) -> tuple[str, int] | None:
+        node = self.registry.find(resources.get("", "v1", "nodes"), "", node_name)
+        if node is None:
+            return None
+        status = node.get("status", {})
+        ips = [a["address"] for a in status.get("addresses", []) if a.get("type") == "InternalIP"]
+        port = status.get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port")
+        if not ips or not port:
+            return None
+        return next((ip for ip in ips if ":" not in ip), ips[0]), int(port)
 
     def _bind(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         """What a scheduler posts: sets spec.nodeName once, 409 if already bound."""

@@ -22,6 +22,15 @@ _SUB_VERBS = {
     "eviction": ["create"],
     "binding": ["create"],
     "token": ["create"],
+    # Streaming subresources: connect verbs, as upstream lists them.
+    "exec": ["create", "get"],
+    "attach": ["create", "get"],
+    "portforward": ["create", "get"],
+}
+_STREAM_KINDS = {
+    "exec": "PodExecOptions",
+    "attach": "PodAttachOptions",
+    "portforward": "PodPortForwardOptions",
 }
 
 
@@ -34,6 +43,8 @@ def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
         return "", "v1", "Binding"
     if sub == "token":
         return "authentication.k8s.io", "v1", "TokenRequest"
+    if sub in _STREAM_KINDS:
+        return "", "v1", _STREAM_KINDS[sub]
     return res.group, res.version, res.kind
 
 

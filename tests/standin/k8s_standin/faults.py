@@ -42,6 +42,8 @@ class Faults:
     missing_ingressclass: bool = False  # STANDIN_MISSING_INGRESSCLASS
     no_batch_controller: bool = False  # STANDIN_NO_BATCH_CONTROLLER: Jobs never get pods
     statefulset_new_volumes: bool = False  # STANDIN_STATEFULSET_NEW_VOLUMES: fresh claims
+    # Both sides (the API server serves its own node's streams).
+    no_streaming: bool = False  # STANDIN_NO_STREAMING: exec/port-forward upgrades fail
 
     @property
     def api_down_window(self) -> bool:
@@ -62,4 +64,5 @@ class Faults:
             missing_ingressclass=_flag(env, "STANDIN_MISSING_INGRESSCLASS"),
             no_batch_controller=_flag(env, "STANDIN_NO_BATCH_CONTROLLER"),
             statefulset_new_volumes=_flag(env, "STANDIN_STATEFULSET_NEW_VOLUMES"),
+            no_streaming=_flag(env, "STANDIN_NO_STREAMING"),
         )

@@ -108,6 +108,13 @@ class _Handler(WSGIRequestHandler):
         result = None
         try:
             result = self.server.app(environ, start_response)
+            takeover = environ.get("standin.takeover")
+            if takeover is not None:
+                # An upgraded connection (exec, port-forward): the app owns the socket
+                # from here, and it is never used for another request.
+                self.close_connection = True
+                takeover(self.connection)
+                return
             for data in result:
                 write(data)
             if not sent:

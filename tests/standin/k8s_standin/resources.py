@@ -39,7 +39,14 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Namespace", "namespaces", False, ("ns",), ("status", "finalize")),
     Resource("", "v1", "Node", "nodes", False, ("no",), ("status",), create_on_update=False),
     Resource(
-        "", "v1", "Pod", "pods", True, ("po",), ("status", "log", "eviction", "binding"), _ALL
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        True,
+        ("po",),
+        ("status", "log", "eviction", "binding", "exec", "attach", "portforward"),
+        _ALL,
     ),
     Resource("", "v1", "Service", "services", True, ("svc",), ("status",), _ALL),
     Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), create_on_update=True),

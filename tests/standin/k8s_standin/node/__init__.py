@@ -164,12 +164,21 @@ def start(config: NodeConfig) -> Node:
         feed.subscribe(("pods",), kubelet.changed)
         loop("node-status", registration.heartbeat, 1.0)
         loop("kubelet", kubelet.step)
+        from .. import streaming
+        from .streams import NodeRuntime
+
+        runtime = NodeRuntime(kubelet)
+        if config.is_server:
+            # exec and port-forward for the API server's own node, served in-process.
+            streaming.register(config.node_name, runtime)
         if not config.is_server:
             # The API server reads its own node's pod logs from disk; other nodes'
             # it asks of their kubelet, as real API servers ask every kubelet.
             from . import kubeletserver
 
-            node.kubelet_server = kubeletserver.serve(_client(config, "kubelet-server"), config)
+            node.kubelet_server = kubeletserver.serve(
+                _client(config, "kubelet-server"), config, runtime
+            )
         loop(
             "kube-proxy",
             proxy.Proxy(_client(config, "kube-proxy"), config, network).step,

@@ -1,7 +1,9 @@
 """The kubelet's HTTPS endpoint (port 10250), which the API server asks for the logs of
 pods that run on this node: ``GET /containerLogs/<namespace>/<pod>/<container>`` with
 ``tailLines``, ``sinceSeconds``, ``sinceTime``, ``timestamps``, ``limitBytes``, ``previous``
-and ``follow``.
+and ``follow``; and ``/exec/<namespace>/<pod>/<container>`` and
+``/portForward/<namespace>/<pod>`` (streaming.py), which the API server proxies
+exec and port-forward requests to.
 
 Real kubelets serve it with a certificate the cluster's CA signed; this one makes a
 self-signed certificate, and the stand-in API server does not verify it.
@@ -14,7 +16,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from .. import pki, podlogs
+from .. import pki, podlogs, streaming
 from ..config import NodeConfig
 from ..errors import ApiError
 from ..httpserver import HttpsServer
@@ -25,9 +27,12 @@ PORT = 10250
 
 
 class KubeletApp:
-    def __init__(self, client: Client, config: NodeConfig) -> None:
+    def __init__(
+        self, client: Client, config: NodeConfig, runtime: streaming.Runtime | None = None
+    ) -> None:
         self.client = client
         self.config = config
+        self.runtime = runtime
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -35,6 +40,8 @@ class KubeletApp:
 
     def respond(self, request: Request) -> Response:
         parts = request.path.strip("/").split("/")
+        if parts[0] in ("exec", "attach", "portForward") and request.method in ("GET", "POST"):
+            return self._stream(request, parts)
         if request.method != "GET" or len(parts) != 4 or parts[0] != "containerLogs":
             return Response("404 page not found\n", 404, mimetype="text/plain")
         _, namespace, name, container = parts
@@ -62,8 +69,28 @@ class KubeletApp:
             return Response(podlogs.follow(path, options, alive), 200, mimetype="text/plain")
         return Response(podlogs.read(path, options), 200, mimetype="text/plain")
 
+    def _stream(self, request: Request, parts: list[str]) -> Response:
+        kind = "portforward" if parts[0] == "portForward" else parts[0]
+        if len(parts) != (3 if kind == "portforward" else 4) or self.runtime is None:
+            return Response("404 page not found\n", 404, mimetype="text/plain")
+        namespace, name = parts[1], parts[2]
+        pod = self.client.get_or_none("pods", name, namespace)
+        if pod is None or pod.get("spec", {}).get("nodeName") != self.config.node_name:
+            return Response(f"pod {namespace}/{name} not found on this node\n", 404)
+        try:
+            opts = streaming.Options.from_kubelet(
+                kind, request.args, parts[3] if len(parts) > 3 else ""
+            )
+            return streaming.serve(request, pod, opts, self.runtime)
+        except ApiError as err:
+            return Response(str(err.message) + "\n", err.code, mimetype="text/plain")
+        except streaming.StreamError as err:
+            return Response(str(err) + "\n", 400, mimetype="text/plain")
 
-def serve(client: Client, config: NodeConfig) -> HttpsServer | None:
+
+def serve(
+    client: Client, config: NodeConfig, runtime: streaming.Runtime | None = None
+) -> HttpsServer | None:
     """Start the endpoint; a node that cannot (port taken, no openssl) runs without it."""
     directory = config.data_dir / "agent"
     cert, key = directory / "serving-kubelet.crt", directory / "serving-kubelet.key"
@@ -71,7 +98,9 @@ def serve(client: Client, config: NodeConfig) -> HttpsServer | None:
         if not cert.exists():
             subject = f"/CN={config.node_name}"
             pki.self_signed_server(cert, key, subject, [config.node_name, *config.node_ips])
-        server = HttpsServer("0.0.0.0", PORT, KubeletApp(client, config), str(cert), str(key))
+        server = HttpsServer(
+            "0.0.0.0", PORT, KubeletApp(client, config, runtime), str(cert), str(key)
+        )
         server.start()
     except (OSError, subprocess.CalledProcessError) as err:
         log.warning("kubelet: not serving on :%d (%s); pod logs of this node stay local", PORT, err)

@@ -1,0 +1,639 @@
+"""Reaching into pods: exec and port-forward over WebSocket.
+
+What a kubelet's streaming server speaks (k8s.io/kubelet pkg/kubelet/cri/streaming,
+k8s.io/apimachinery pkg/util/httpstream/wsstream and pkg/util/remotecommand):
+
+- exec: the channel protocols ``v5.channel.k8s.io`` and ``v4.channel.k8s.io`` (client-go's
+  websocket executor and the kubernetes Python client offer both, v5 first). Every
+  WebSocket message starts with its channel: 0 stdin, 1 stdout, 2 stderr, 3 error (a
+  metav1.Status once the command ended: Success, or Failure with reason NonZeroExitCode
+  and the exit code in ``details.causes``, type ExitCode), 4 resize (``{"Width": w,
+  "Height": h}``). v5 adds channel 255: ``[255, n]`` from the client closes stream n,
+  how `kubectl exec -i` and `kubectl cp` end stdin.
+- port-forward: ``v4.channel.k8s.io`` (or no protocol) with the ports in the query; port i
+  has data channel 2i and error channel 2i+1, and the first message on each carries the
+  port as two little-endian bytes (portforward/websocket.go). One TCP connection to the
+  pod per port and WebSocket, made on localhost inside the pod's network namespace.
+
+SPDY (`Upgrade: SPDY/3.1`, and kubectl's port-forward tunnelling SPDY over WebSocket with
+the protocol ``SPDY/3.1+portforward.k8s.io``) is not spoken: those requests get 400, which
+client-go treats as an upgrade failure.
+
+The WebSocket framing is wsproto's (sans-IO, so the server keeps its own sockets); the
+handshake answer is computed here because werkzeug has already parsed the request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import logging
+import os
+import pty
+import select
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import termios
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Request, Response
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
+from wsproto.utilities import generate_accept_token
+
+from .errors import ApiError
+from .faults import Faults
+
+log = logging.getLogger("k8s_standin.streaming")
+Obj = dict[str, Any]
+
+CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+PORT_FORWARD_PROTOCOLS = ("v4.channel.k8s.io", "")
+STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+CLONE_NEWNET = 0x40000000
+#: environ key: a callable that takes over the connection once the app returned
+#: (httpserver.py calls it with the socket instead of writing a response).
+TAKEOVER = "standin.takeover"
+
+
+class StreamError(Exception):
+    """The container cannot be reached (not running, no such container)."""
+
+
+@dataclass
+class ExecSpec:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None = None
+
+
+class Runtime(Protocol):
+    """The node side: how to run a command in a container and where its network is."""
+
+    def exec_spec(self, pod: Obj, container: str, command: list[str]) -> ExecSpec: ...
+
+    def netns(self, pod: Obj) -> str | None: ...
+
+
+_LOCAL: dict[str, Runtime] = {}
+
+
+def register(node_name: str, runtime: Runtime) -> None:
+    """The API server's own node: its streams are served in this process."""
+    _LOCAL[node_name] = runtime
+
+
+def local(node_name: str) -> Runtime | None:
+    return _LOCAL.get(node_name)
+
+
+# -- options ------------------------------------------------------------------------
+_TRUE = ("1", "t", "T", "true", "TRUE", "True")  # strconv.ParseBool
+
+
+@dataclass
+class Options:
+    kind: str  # "exec", "attach", "portforward"
+    container: str = ""
+    command: list[str] = field(default_factory=list)
+    stdin: bool = False
+    stdout: bool = False
+    stderr: bool = False
+    tty: bool = False
+    ports: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_api(cls, kind: str, args: MultiDict[str, str], pod: Obj) -> Options:
+        """PodExecOptions / PodAttachOptions / PodPortForwardOptions from the API query,
+        checked as the pods REST storage and ValidatePodExecOptions do."""
+        if kind == "portforward":
+            # Optional here: SPDY clients name the ports in their streams' headers.
+            return cls(kind, ports=_ports(args.getlist("ports"), "ports", required=False))
+        opts = cls(
+            kind,
+            container=args.get("container", ""),
+            command=args.getlist("command"),
+            stdin=args.get("stdin", "") in _TRUE,
+            stdout=args.get("stdout", "") in _TRUE,
+            stderr=args.get("stderr", "") in _TRUE,
+            tty=args.get("tty", "") in _TRUE,
+        )
+        opts.container = container_of(pod, opts.container)
+        if not (opts.stdin or opts.stdout or opts.stderr):
+            raise ApiError("BadRequest", "you must specify at least 1 of stdin, stdout, stderr")
+        if kind == "exec" and not opts.command:
+            raise ApiError("BadRequest", "you must specify at least one command for the container")
+        return opts
+
+    @classmethod
+    def from_kubelet(cls, kind: str, args: MultiDict[str, str], container: str) -> Options:
+        """The kubelet's query (remotecommand.NewOptions, portforward.NewV4Options)."""
+        if kind == "portforward":
+            return cls(kind, ports=_ports(args.getlist("port"), "port", required=False))
+        return cls(
+            kind,
+            container=container,
+            command=args.getlist("command"),
+            stdin=args.get("input", "") in _TRUE,
+            stdout=args.get("output", "") in _TRUE,
+            stderr=args.get("error", "") in _TRUE,
+            tty=args.get("tty", "") in _TRUE,
+        )
+
+    def kubelet_path(self, ns: str, name: str) -> str:
+        """Where the API server asks the kubelet (streamLocation, streamParams)."""
+        from urllib.parse import quote, urlencode
+
+        if self.kind == "portforward":
+            query = urlencode([("port", str(p)) for p in self.ports])
+            return f"/portForward/{quote(ns)}/{quote(name)}?{query}"
+        params = [("command", c) for c in self.command]
+        for key, on in (
+            ("input", self.stdin),
+            ("output", self.stdout),
+            ("error", self.stderr),
+            ("tty", self.tty),
+        ):
+            if on:
+                params.append((key, "1"))
+        return f"/{self.kind}/{quote(ns)}/{quote(name)}/{quote(self.container)}?{urlencode(params)}"
+
+
+def _ports(values: list[str], name: str, required: bool = True) -> list[int]:
+    ports: list[int] = []
+    for value in values:
+        for part in value.split(","):
+            try:
+                port = int(part.strip())
+            except ValueError:
+                raise ApiError("BadRequest", f"unable to parse {name} {part!r}") from None
+            if not 0 < port < 65536:
+                raise ApiError("BadRequest", f"port {port} must be > 0 and < 65536")
+            ports.append(port)
+    if not ports and required:
+        raise ApiError("BadRequest", f'query parameter "{name}" is required')
+    return ports
+
+
+def container_of(pod: Obj, name: str) -> str:
+    containers = [c["name"] for c in pod.get("spec", {}).get("containers") or []]
+    pod_name = pod["metadata"]["name"]
+    if not name:
+        if len(containers) == 1:
+            return containers[0]
+        raise ApiError(
+            "BadRequest",
+            f"a container name must be specified for pod {pod_name}, choose one of: "
+            f"[{' '.join(containers)}]",
+        )
+    if name not in containers:
+        raise ApiError("BadRequest", f"container {name} is not valid for pod {pod_name}")
+    return str(name)
+
+
+def check_running(pod: Obj, kind: str) -> None:
+    """pods/exec and pods/attach on a finished pod (pod.go streamLocation)."""
+    phase = pod.get("status", {}).get("phase", "")
+    if phase in ("Succeeded", "Failed"):
+        verb = {"exec": "exec into", "attach": "attach to"}.get(kind, "forward to")
+        raise ApiError(
+            "BadRequest",
+            f"cannot {verb} a container in a completed pod; current phase is {phase}",
+        )
+
+
+# -- serving ------------------------------------------------------------------------
+def _text(code: int, message: str) -> Response:
+    return Response(message + "\n", code, mimetype="text/plain")
+
+
+def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Response:
+    """Answer a streaming request for ``pod`` on this node: the WebSocket handshake,
+    then the session on the taken-over connection."""
+    if Faults.from_env().no_streaming:
+        # A kubelet whose runtime has no streaming server: the upgrade fails.
+        return _text(400, "unable to upgrade connection: streaming server not available")
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        if "spdy" in request.headers.get("Upgrade", "").lower():
+            return _text(400, "unable to upgrade connection: SPDY is not served, use WebSocket")
+        return _text(400, "Upgrade request required")
+    offered = [
+        p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
+    ] or [""]
+    allowed = PORT_FORWARD_PROTOCOLS if opts.kind == "portforward" else CHANNEL_PROTOCOLS
+    # wsstream handshake: the first of the client's protocols the server supports.
+    protocol = next((p for p in offered if p in allowed), None)
+    if protocol is None:
+        return _text(
+            400,
+            f"requested protocol(s) are not supported: {offered}; supports {list(allowed)}",
+        )
+    key = request.headers.get("Sec-WebSocket-Key", "")
+    head = (
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Accept: {generate_accept_token(key.encode()).decode()}\r\n"
+        + (f"Sec-WebSocket-Protocol: {protocol}\r\n" if protocol else "")
+        + "\r\n"
+    )
+    if opts.kind == "portforward":
+        if not opts.ports:
+            # portforward.NewV4Options: the WebSocket protocol names them in the query.
+            return _text(400, 'query parameter "port" is required')
+        netns = runtime.netns(pod)
+
+        def session(sock: socket.socket) -> None:
+            sock.sendall(head.encode())
+            _port_forward(WebSocket(sock), opts.ports, netns)
+
+    else:
+        if opts.kind == "attach":
+            return _text(400, "attach is not modelled by the stand-in")
+        spec = runtime.exec_spec(pod, opts.container, opts.command)
+
+        def session(sock: socket.socket) -> None:
+            sock.sendall(head.encode())
+            _exec(WebSocket(sock), spec, opts, protocol or "")
+
+    request.environ[TAKEOVER] = session
+    return Response(b"", 101)
+
+
+def proxy(request: Request, host: str, port: int, path: str) -> Response:
+    """The API server's upgrade-aware proxy to a kubelet (proxy/upgradeaware.go): the
+    client's upgrade request goes to the kubelet, and after a 101 the bytes are copied
+    both ways; any other answer is the client's answer."""
+    context = ssl.create_default_context()
+    # Kubelets here serve self-signed certificates (as for pod logs): not verified.
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        raw = socket.create_connection((host, port), timeout=30)
+        backend = context.wrap_socket(raw, server_hostname=host)
+    except OSError as err:
+        raise ApiError(
+            "InternalError", f"error dialing backend: dial tcp {host}:{port}: {err}"
+        ) from None
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
+    for name in (
+        "Upgrade",
+        "Connection",
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Protocol",
+    ):
+        if name in request.headers:
+            lines.append(f"{name}: {request.headers[name]}")
+    backend.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = backend.recv(65536)
+        if not chunk:
+            backend.close()
+            raise ApiError("InternalError", "the kubelet closed the connection")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if status != 101:
+        body = rest
+        with contextlib.suppress(OSError):
+            backend.settimeout(5)
+            while chunk := backend.recv(65536):
+                body += chunk
+        backend.close()
+        return Response(body, status, mimetype="text/plain")
+
+    def session(sock: socket.socket) -> None:
+        backend.settimeout(None)
+        sock.sendall(head + b"\r\n\r\n" + rest)
+        _splice(sock, backend)
+
+    request.environ[TAKEOVER] = session
+    return Response(b"", 101)
+
+
+def _readable(socks: list[socket.socket], timeout: float | None) -> list[socket.socket]:
+    # TLS records already decrypted sit in the SSL object, invisible to select().
+    ready: list[socket.socket] = [s for s in socks if isinstance(s, ssl.SSLSocket) and s.pending()]
+    if ready:
+        return ready
+    readable, _, _ = select.select(socks, [], [], timeout)
+    return readable
+
+
+def _splice(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes both ways until either side ends; one thread owns both sockets."""
+    try:
+        while True:
+            for sock in _readable([a, b], None):
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    return
+                (b if sock is a else a).sendall(data)
+    except OSError:
+        return
+    finally:
+        with contextlib.suppress(OSError):
+            b.close()
+
+
+class WebSocket:
+    """The server end of a WebSocket on a taken-over socket, framed by wsproto."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.conn = Connection(ConnectionType.SERVER)
+        self.closed = False
+        self._parts: list[bytes] = []
+
+    def send(self, channel: int, data: bytes = b"") -> None:
+        if self.conn.state is ConnectionState.OPEN:
+            self.sock.sendall(self.conn.send(BytesMessage(bytes([channel]) + data)))
+
+    def close(self) -> None:
+        if self.conn.state is ConnectionState.OPEN:
+            with contextlib.suppress(OSError):
+                self.sock.sendall(self.conn.send(CloseConnection(1000)))
+        self.closed = True
+
+    def receive(self) -> Iterator[bytes]:
+        """Read what the socket has and yield the complete messages (text frames as
+        their UTF-8 bytes: the Python client sends stdin as text unless binary)."""
+        try:
+            data = self.sock.recv(65536)
+        except OSError:
+            data = b""
+        self.conn.receive_data(data or None)
+        if not data:
+            self.closed = True
+        for event in self.conn.events():
+            if isinstance(event, Ping):
+                with contextlib.suppress(OSError):
+                    self.sock.sendall(self.conn.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                if self.conn.state is ConnectionState.REMOTE_CLOSING:
+                    with contextlib.suppress(OSError):
+                        self.sock.sendall(self.conn.send(event.response()))
+                self.closed = True
+            elif isinstance(event, Message):
+                part = event.data.encode() if isinstance(event, TextMessage) else event.data
+                self._parts.append(part)
+                if event.message_finished:
+                    message, self._parts = b"".join(self._parts), []
+                    if message:
+                        yield message
+
+
+def status_of(code: int, command: list[str]) -> Obj:
+    """What the kubelet writes on the error channel when the command ended
+    (remotecommand/exec.go ServeExec)."""
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": (
+            "command terminated with non-zero exit code: error executing command "
+            f"[{' '.join(command)}], exit code {code}"
+        ),
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }
+
+
+def _exec(ws: WebSocket, spec: ExecSpec, opts: Options, protocol: str) -> None:
+    master = None
+    if opts.tty:
+        master, slave = pty.openpty()
+        stdio: dict[str, Any] = {"stdin": slave, "stdout": slave, "stderr": slave}
+
+        def controlling_tty() -> None:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        preexec: Callable[[], None] | None = controlling_tty
+    else:
+        stdio = {
+            "stdin": subprocess.PIPE if opts.stdin else subprocess.DEVNULL,
+            "stdout": subprocess.PIPE if opts.stdout else subprocess.DEVNULL,
+            "stderr": subprocess.PIPE if opts.stderr else subprocess.DEVNULL,
+        }
+        preexec = None
+    try:
+        proc = subprocess.Popen(
+            spec.argv,
+            env=spec.env,
+            cwd=spec.cwd,
+            start_new_session=True,
+            preexec_fn=preexec,
+            **stdio,
+        )
+    except OSError as err:
+        # The runtime's answer for a missing executable: exit code 126/127 territory;
+        # containerd reports it as an error on the status channel.
+        ws.send(
+            ERROR,
+            json.dumps(
+                {
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": f"failed to exec in container: {err}",
+                }
+            ).encode(),
+        )
+        ws.close()
+        return
+    finally:
+        if master is not None:
+            os.close(slave)
+    outputs: dict[int, int] = {}  # fd -> channel
+    stdin_fd: int | None = None
+    if master is not None:
+        outputs[master] = STDOUT
+        stdin_fd = master if opts.stdin else None
+    else:
+        if proc.stdout is not None:
+            outputs[proc.stdout.fileno()] = STDOUT
+        if proc.stderr is not None:
+            outputs[proc.stderr.fileno()] = STDERR
+        stdin_fd = proc.stdin.fileno() if proc.stdin is not None else None
+    try:
+        while outputs and not ws.closed:
+            if _readable([ws.sock], 0):
+                ready = [ws.sock.fileno()]
+            else:
+                ready = select.select([ws.sock.fileno(), *outputs], [], [])[0]
+            for fd in ready:
+                if fd == ws.sock.fileno():
+                    for message in ws.receive():
+                        stdin_fd = _exec_input(message, proc, stdin_fd, master, protocol)
+                    continue
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:  # EIO: the pty's last holder closed it
+                    data = b""
+                if data:
+                    ws.send(outputs[fd], data)
+                else:
+                    del outputs[fd]
+        if ws.closed:
+            # The client went away: the exec'd process goes too (containerd kills it).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        code = proc.wait()
+        if code < 0:
+            code = 128 - code
+        ws.send(ERROR, json.dumps(status_of(code, opts.command)).encode())
+    except OSError as err:
+        log.info("exec stream ended: %s", err)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if master is not None:
+            with contextlib.suppress(OSError):
+                os.close(master)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        ws.close()
+
+
+def _exec_input(
+    message: bytes,
+    proc: subprocess.Popen[bytes],
+    stdin_fd: int | None,
+    master: int | None,
+    protocol: str,
+) -> int | None:
+    channel, data = message[0], message[1:]
+    if channel == STDIN and stdin_fd is not None and data:
+        try:
+            os.write(stdin_fd, data)
+        except OSError:
+            return None
+    elif channel == RESIZE and master is not None:
+        try:
+            size = json.loads(data)
+            winsize = struct.pack("HHHH", int(size["Height"]), int(size["Width"]), 0, 0)
+            fcntl.ioctl(master, termios.TIOCSWINSZ, winsize)
+        except (ValueError, KeyError, TypeError, OSError):
+            pass
+    elif channel == CLOSE and protocol.startswith("v5.") and data[:1] == bytes([STDIN]):
+        if master is not None:
+            # End of input on a terminal: the line discipline's EOF character.
+            with contextlib.suppress(OSError):
+                os.write(master, b"\x04")
+            return None
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        return None
+    return stdin_fd
+
+
+def connect_in(netns: str | None, port: int) -> socket.socket:
+    """A TCP connection to localhost:port in the network namespace at ``netns`` (None:
+    this one), as containerd's portforward dials inside the sandbox's namespace."""
+    result: dict[str, Any] = {}
+
+    def dial() -> None:
+        try:
+            if netns is not None:
+                libc = ctypes.CDLL(None, use_errno=True)
+                fd = os.open(netns, os.O_RDONLY)
+                try:
+                    if libc.setns(fd, CLONE_NEWNET) != 0:
+                        err = ctypes.get_errno()
+                        raise OSError(err, os.strerror(err))
+                finally:
+                    os.close(fd)
+            errors = []
+            for host in ("127.0.0.1", "::1"):
+                try:
+                    result["sock"] = socket.create_connection((host, port), timeout=10)
+                    return
+                except OSError as err:
+                    errors.append(f"{host}: {err}")
+            result["error"] = "; ".join(errors)
+        except OSError as err:
+            result["error"] = str(err)
+
+    # setns changes only the calling thread's namespace: a thread of its own, which
+    # ends here; the socket stays in the namespace it was made in.
+    thread = threading.Thread(target=dial, name="portforward-dial")
+    thread.start()
+    thread.join()
+    if "sock" not in result:
+        raise OSError(
+            f"failed to connect to localhost:{port} inside namespace {netns or 'of the node'}: "
+            f"{result.get('error')}"
+        )
+    sock: socket.socket = result["sock"]
+    sock.settimeout(None)
+    return sock
+
+
+def _port_forward(ws: WebSocket, ports: list[int], netns: str | None) -> None:
+    conns: dict[int, socket.socket] = {}  # port index -> connection to the pod
+    try:
+        for index, port in enumerate(ports):
+            prefix = struct.pack("<H", port)
+            ws.send(2 * index, prefix)
+            ws.send(2 * index + 1, prefix)
+        for index, port in enumerate(ports):
+            try:
+                conns[index] = connect_in(netns, port)
+            except OSError as err:
+                ws.send(2 * index + 1, f"error forwarding port {port} to pod: {err}".encode())
+        by_sock = {sock: index for index, sock in conns.items()}
+        while by_sock and not ws.closed:
+            for sock in _readable([ws.sock, *by_sock], None):
+                if sock is ws.sock:
+                    for message in ws.receive():
+                        channel, data = message[0], message[1:]
+                        target = conns.get(channel // 2)
+                        if channel % 2 == 0 and target is not None and data:
+                            with contextlib.suppress(OSError):
+                                target.sendall(data)
+                    continue
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                if data:
+                    ws.send(2 * by_sock[sock], data)
+                else:
+                    # The pod's side ended: this port's forwarding is over
+                    # (containerd returns once either direction finished).
+                    del by_sock[sock]
+    except OSError as err:
+        log.info("port-forward stream ended: %s", err)
+    finally:
+        for sock in conns.values():
+            with contextlib.suppress(OSError):
+                sock.close()
+        ws.close()
+
+
+__all__ = [
+    "ExecSpec",
+    "Options",
+    "Runtime",
+    "StreamError",
+    "check_running",
+    "proxy",
+    "register",
+    "serve",
+]

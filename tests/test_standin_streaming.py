@@ -1,0 +1,276 @@
+"""The stand-in's exec and port-forward (k8s_standin/streaming.py, node/streams.py), with the
+kubernetes Python client as the suites use it: the channel protocols, exit codes,
+stdin and its v5 close, a terminal and its size, port-forward's port prefixes, RBAC's
+`create` on the WebSocket GET, and the STANDIN_NO_STREAMING fault."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from k8s_standin.node.testing import Standin, wait_for
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from kubernetes.stream import portforward, stream
+from kubernetes.stream.ws_client import WSClient
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs POSIX processes")
+
+WEB = (
+    "mkdir -p /tmp/www-$HOSTNAME && echo page:$HOSTNAME > /tmp/www-$HOSTNAME/index.html && "
+    "exec httpd -f -p $PORT -h /tmp/www-$HOSTNAME"
+)
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standin]:
+    server = Standin(tmp_path_factory.mktemp("k3s")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def core(standin: Standin) -> client.CoreV1Api:
+    api = client.CoreV1Api(standin.api_client())
+    wait_for(lambda: api.read_namespaced_service_account("default", "default"), 10, "default SA")
+    return api
+
+
+@pytest.fixture(scope="module")
+def web(core: client.CoreV1Api) -> tuple[str, int]:
+    """A running busybox pod serving its name over HTTP (host network: a port of its own)."""
+    from k8s_standin.node.testing import free_port
+
+    port = free_port()
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    container = {
+        "name": "main",
+        "image": "busybox:1.36",
+        "command": ["sh", "-c", WEB],
+        "env": [{"name": "PORT", "value": str(port)}, {"name": "GREETING", "value": "hi"}],
+        "workingDir": "/tmp",
+    }
+    core.create_namespaced_pod(
+        "default", {"metadata": {"name": name}, "spec": {"containers": [container]}}
+    )
+    wait_for(
+        lambda: core.read_namespaced_pod(name, "default").status.phase == "Running" or None,
+        30,
+        "the web pod running",
+    )
+    return name, port
+
+
+def run(core: client.CoreV1Api, pod: str, command: list[str], **kwargs: Any) -> Any:
+    session = stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        "default",
+        command=command,
+        stdin=kwargs.pop("stdin", False),
+        stdout=True,
+        stderr=kwargs.pop("stderr", True),
+        tty=kwargs.pop("tty", False),
+        _preload_content=False,
+        **kwargs,
+    )
+    return session
+
+
+def test_exec_output_environment_and_exit_codes(
+    core: client.CoreV1Api, web: tuple[str, int]
+) -> None:
+    pod, _ = web
+    session = run(core, pod, ["sh", "-c", 'echo "$GREETING:$HOSTNAME"; pwd; echo oops >&2'])
+    session.run_forever(timeout=10)
+    assert session.subprotocol == "v5.channel.k8s.io"
+    assert session.read_stdout() == f"hi:{pod}\n/tmp\n"
+    assert session.read_stderr() == "oops\n"
+    assert session.returncode == 0
+    session = run(core, pod, ["sh", "-c", "exit 3"])
+    session.run_forever(timeout=10)
+    status = json.loads(session.read_channel(3))
+    assert status["status"] == "Failure"
+    assert status["reason"] == "NonZeroExitCode"
+    assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+    assert "exit code 3" in status["message"]
+
+
+def test_v4_clients_get_the_status_on_channel_3(
+    core: client.CoreV1Api, web: tuple[str, int]
+) -> None:
+    pod, _ = web
+    config = core.api_client.configuration
+    query = urlencode(
+        [("command", c) for c in ("sh", "-c", "echo v4; exit 5")] + [("stdout", "true")]
+    )
+    url = f"{config.host.replace('https://', 'wss://')}/api/v1/namespaces/default/pods/{pod}/exec"
+    # Only v4 offered, as clients before v5 did.
+    session = WSClient(
+        config, f"{url}?{query}", {"sec-websocket-protocol": "v4.channel.k8s.io"}, True
+    )
+    session.run_forever(timeout=10)
+    assert session.subprotocol == "v4.channel.k8s.io"
+    assert session.read_stdout() == "v4\n"
+    assert session.returncode == 5
+
+
+def test_stdin_ends_with_the_v5_close_signal(core: client.CoreV1Api, web: tuple[str, int]) -> None:
+    pod, _ = web
+    session = run(core, pod, ["sh", "-c", "cat; echo end"], stdin=True)
+    session.write_stdin("line one\n")
+    session.close_channel(0)
+    session.run_forever(timeout=10)
+    assert session.read_stdout() == "line one\nend\n"
+    assert session.returncode == 0
+
+
+def test_a_terminal_and_its_size(core: client.CoreV1Api, web: tuple[str, int]) -> None:
+    pod, _ = web
+    session = run(
+        core, pod, ["sh", "-c", "sleep 0.5; tty; stty size"], stdin=True, tty=True, stderr=False
+    )
+    session.write_channel(4, json.dumps({"Width": 100, "Height": 30}))
+    session.run_forever(timeout=10)
+    out = session.read_stdout()
+    assert "/dev/pts/" in out and "30 100" in out, out
+    assert session.returncode == 0
+
+
+def test_exec_into_a_missing_container_is_refused(
+    core: client.CoreV1Api, web: tuple[str, int]
+) -> None:
+    pod, _ = web
+    with pytest.raises(ApiException) as info:
+        stream(
+            core.connect_get_namespaced_pod_exec,
+            pod,
+            "default",
+            command=["true"],
+            container="nope",
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+        )
+    assert "container nope is not valid" in str(info.value)
+
+
+def test_port_forward_carries_http(core: client.CoreV1Api, web: tuple[str, int]) -> None:
+    pod, port = web
+    forward = portforward(
+        core.connect_get_namespaced_pod_portforward, pod, "default", ports=str(port)
+    )
+    sock = forward.socket(port)
+    sock.settimeout(10)
+    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.") and answer.endswith(f"page:{pod}\n".encode()), answer
+    assert forward.error(port) is None
+
+
+def test_port_forward_to_a_closed_port_reports_on_the_error_channel(
+    core: client.CoreV1Api, web: tuple[str, int]
+) -> None:
+    pod, _ = web
+    from k8s_standin.node.testing import free_port
+
+    closed = free_port()
+    forward = portforward(
+        core.connect_get_namespaced_pod_portforward, pod, "default", ports=str(closed)
+    )
+    deadline = time.monotonic() + 10
+    while forward.error(closed) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert f"error forwarding port {closed}" in (forward.error(closed) or "")
+
+
+def _account_client(standin: Standin, core: client.CoreV1Api, name: str) -> client.CoreV1Api:
+    core.create_namespaced_service_account("default", {"metadata": {"name": name}})
+    answer = core.create_namespaced_service_account_token(
+        name, "default", {"spec": {"expirationSeconds": 600}}
+    )
+    admin = standin.api_client().configuration
+    config = copy.copy(admin)
+    config.cert_file = config.key_file = None
+    config.api_key = {"authorization": f"Bearer {answer.status.token}"}
+    return client.CoreV1Api(client.ApiClient(config))
+
+
+def test_rbac_asks_create_for_the_websocket_get(
+    standin: Standin, core: client.CoreV1Api, web: tuple[str, int]
+) -> None:
+    pod, _ = web
+    rbac = client.RbacAuthorizationV1Api(core.api_client)
+    name = f"execer-{uuid.uuid4().hex[:6]}"
+    account = _account_client(standin, core, name)
+    rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]
+    rbac.create_namespaced_role(
+        "default",
+        {
+            "metadata": {"name": name},
+            "rules": [*rules, {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get"]}],
+        },
+    )
+    rbac.create_namespaced_role_binding(
+        "default",
+        {
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "default"}],
+        },
+    )
+    with pytest.raises(ApiException) as info:
+        run(account, pod, ["true"])
+    assert "403" in str(info.value) and "cannot create resource" in str(info.value)
+    rbac.patch_namespaced_role(
+        name,
+        "default",
+        {
+            "rules": [
+                *rules,
+                {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get", "create"]},
+            ]
+        },
+    )
+    session = run(account, pod, ["echo", "allowed"])
+    session.run_forever(timeout=10)
+    assert session.read_stdout() == "allowed\n"
+
+
+def test_no_streaming_fault_fails_the_upgrade(tmp_path: Any) -> None:
+    server = Standin(tmp_path, env={"STANDIN_NO_STREAMING": "1"}).start()
+    try:
+        api = client.CoreV1Api(server.api_client())
+        wait_for(lambda: api.read_namespaced_service_account("default", "default"), 10, "SA")
+        api.create_namespaced_pod(
+            "default",
+            {
+                "metadata": {"name": "idle"},
+                "spec": {
+                    "containers": [
+                        {"name": "main", "image": "busybox:1.36", "command": ["sleep", "60"]}
+                    ]
+                },
+            },
+        )
+        wait_for(
+            lambda: api.read_namespaced_pod("idle", "default").status.phase == "Running" or None,
+            30,
+            "the pod running",
+        )
+        with pytest.raises(ApiException) as info:
+            run(api, "idle", ["true"])
+        assert "400" in str(info.value) and "streaming server not available" in str(info.value)
+    finally:
+        server.stop()
