@@ -38,6 +38,8 @@ def claims(expectations: Expectations) -> dict[str, str]:
         "multinode": "yes" if e.multi_node else "no",
         # StatefulSet volumes come from the default StorageClass, if there is one.
         "workloads": "volumes: " + (e.storage_class or "none"),
+        # A core kubelet feature: every distribution claims it.
+        "reaching_in": "exec, port-forward",
         "access_control": "RBAC" if e.rbac else "no RBAC (every request admitted)",
         "upgrade": "hitless" if e.hitless_upgrade else "with downtime",
     }

@@ -27,6 +27,7 @@ SUITE_ROWS: tuple[tuple[str, str], ...] = (
     ("datastore", "Control plane storage"),
     ("multinode", "Multi-node"),
     ("workloads", "Workloads (Job, CronJob, StatefulSet)"),
+    ("reaching_in", "Reaching in (exec, port-forward)"),
     ("access_control", "Access control"),
 )
 #: Shown where nothing was measured; the ranges' dash.
