@@ -17,6 +17,8 @@ IPv6 suite runs too.
 - STANDIN_NEVER_READY: every test fails at the cluster, naming the readiness stage.
 - STANDIN_AUTHZ_ALWAYS_ALLOW: the API admits every authenticated request, so exactly
   the access-control tests fail, saying that k3s claims RBAC.
+- STANDIN_NO_STREAMING: exec and port-forward upgrades fail as without a streaming
+  server, so exactly the reaching-in tests fail, with the handshake's 400 in the message.
 
 Not applicable yet: STANDIN_API_DOWN_AFTER/STANDIN_API_DOWN_FOR (an API outage belongs
 to the availability-during-upgrade suite; these suites retry only waits).
@@ -207,6 +209,29 @@ def test_authz_always_allow_fails_exactly_the_access_control_suite(
         "test_the_view_role_reads_pods_but_not_secrets": (
             "the view ClusterRole lets a ServiceAccount list Secrets",
             "review allowed=True",
+        ),
+    }
+    assert failing(outcomes) == set(causes), result.stdout.str()[-6000:]
+    for name, words in causes.items():
+        message = outcomes[name][1]
+        for word in words:
+            assert word in message, f"{name}: {word!r} not in:\n{message[:3000]}"
+
+
+def test_no_streaming_fails_exactly_the_reaching_in_suite(pytester: pytest.Pytester) -> None:
+    result, outcomes = run_suites(pytester, {"STANDIN_NO_STREAMING": "1"})
+    causes = {
+        "test_exec_returns_output_and_exit_code": (
+            "exec into pod exec-target failed",
+            "expected: pods/exec-target/exec upgrades to a WebSocket",
+            "Handshake status 400",
+            "streaming server not available",
+            "pod exec-target: phase=Running",
+        ),
+        "test_port_forward_gets_the_page": (
+            "port-forward to pod forward-target failed",
+            "Handshake status 400",
+            "streaming server not available",
         ),
     }
     assert failing(outcomes) == set(causes), result.stdout.str()[-6000:]
