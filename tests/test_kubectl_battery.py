@@ -497,6 +497,85 @@ def test_get_and_describe_a_cronjob(cluster: Cluster, workloads: str) -> None:
     assert re.search(r"Successful Job History Limit:\s+3", described)
 
 
+# --- reaching in: exec, cp, port-forward ------------------------------------------------
+
+
+def _web_pod(cluster: Cluster, web: str) -> str:
+    return cluster.kubectl(
+        "get", "pods", "-n", NS, "-l", f"app={web}", "-o", "jsonpath={.items[0].metadata.name}"
+    ).strip()
+
+
+def _kubectl_run(
+    cluster: Cluster, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    assert KUBECTL is not None
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_exec_prints_and_passes_on_the_exit_code(cluster: Cluster, web: str) -> None:
+    # kubectl 1.32 speaks WebSocket (v5.channel.k8s.io) to pods/exec.
+    out = cluster.kubectl(
+        "exec", f"deploy/{web}", "-n", NS, "--", "sh", "-c", 'echo "in:$HOSTNAME"'
+    )
+    assert out == f"in:{_web_pod(cluster, web)}\n", out
+    done = _kubectl_run(cluster, "exec", f"deploy/{web}", "-n", NS, "--", "sh", "-c", "exit 7")
+    assert done.returncode == 7, done
+    assert "command terminated with exit code 7" in done.stderr, done.stderr
+
+
+def test_exec_with_stdin(cluster: Cluster, web: str) -> None:
+    # -i: stdin ends with the v5 close signal on channel 255.
+    out = cluster.kubectl(
+        "exec", "-i", f"deploy/{web}", "-n", NS, "--", "sh", "-c", "cat; echo end", stdin="in\n"
+    )
+    assert out == "in\nend\n", out
+
+
+def test_cp_both_ways(cluster: Cluster, web: str, tmp_path: Path) -> None:
+    pod = _web_pod(cluster, web)
+    source = tmp_path / "up.txt"
+    source.write_text("copied in\n")
+    cluster.kubectl("cp", str(source), f"{NS}/{pod}:/tmp/up.txt")
+    assert cluster.kubectl("exec", pod, "-n", NS, "--", "cat", "/tmp/up.txt") == "copied in\n"
+    back = tmp_path / "back.txt"
+    cluster.kubectl("cp", f"{NS}/{pod}:/tmp/up.txt", str(back))
+    assert back.read_text() == "copied in\n"
+
+
+def test_exec_needs_create_on_pods_exec(cluster: Cluster, web: str, tmp_path: Path) -> None:
+    cluster.kubectl("create", "serviceaccount", "onlooker", "-n", NS)
+    cluster.kubectl(
+        "create",
+        "rolebinding",
+        "onlooker-view",
+        "--clusterrole=view",
+        f"--serviceaccount={NS}:onlooker",
+        "-n",
+        NS,
+    )
+    token = cluster.kubectl("create", "token", "onlooker", "-n", NS).strip()
+    onlooker = as_token(cluster, token, tmp_path / "onlooker.kubeconfig")
+    refused = onlooker.kubectl("exec", _web_pod(cluster, web), "-n", NS, "--", "true", check=False)
+    assert "forbidden" in refused and '"pods/exec"' in refused, refused
+
+
+# kubectl attach is not modelled: the stand-in's containers have no attachable stdin or
+# output fan-out. kubectl port-forward 1.32 tunnels SPDY over WebSocket
+# (SPDY/3.1+portforward.k8s.io) and falls back to plain SPDY; the stand-in speaks
+# neither (no maintained Python SPDY library), so it fails to upgrade. Port-forward is
+# covered through the kubernetes client's WebSocket port-forward (tests/test_standin_streaming.py).
+def test_port_forward_is_refused_as_an_upgrade_failure(cluster: Cluster, web: str) -> None:
+    done = _kubectl_run(cluster, "port-forward", "-n", NS, _web_pod(cluster, web), ":8080")
+    assert done.returncode != 0 and "error upgrading connection" in done.stderr, done
+
+
 # --- delete (last: it removes what the tests above share) ---------------------------------
 
 
