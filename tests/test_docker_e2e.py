@@ -160,3 +160,31 @@ def test_the_workloads_suite_passes_against_the_node_image(
         # Never forced: another test may still run the image.
         with contextlib.suppress(docker.errors.APIError):
             engine.images.remove(source, force=False)
+
+
+@pytest.mark.parametrize("distro", ["k3s", "k0s"])
+def test_the_reaching_in_suite_passes_against_the_node_image(
+    pytester: pytest.Pytester, engine: docker.DockerClient, alias: dict[str, str], distro: str
+) -> None:
+    """exec and port-forward from the test host through the node container's API server
+    to its kubelet, in the pods' network namespaces."""
+    source = own_image(engine, distro, "reaching-in", TEST_LABELS)
+    ref = alias[distro] = own_tag(engine, source, f"e2e-reaching-in-{distro}")
+    try:
+        result = pytester.runpytest_subprocess(
+            str(ROOT / "suites" / "test_reaching_in.py"),
+            f"--rootdir={ROOT}",
+            f"--distro={distro}",
+            f"--distro-image={ref}",
+            "--distro-ready-timeout=180",
+            "--distro-suite-timeout=60",
+            "-p",
+            "no:cacheprovider",
+            "-rA",
+            timeout=600,
+        )
+        result.assert_outcomes(passed=2)
+    finally:
+        # Never forced: another test may still run the image.
+        with contextlib.suppress(docker.errors.APIError):
+            engine.images.remove(source, force=False)
