@@ -274,3 +274,54 @@ def test_no_streaming_fault_fails_the_upgrade(tmp_path: Any) -> None:
         assert "400" in str(info.value) and "streaming server not available" in str(info.value)
     finally:
         server.stop()
+
+
+def test_streams_of_an_agents_pod_go_through_its_kubelet(tmp_path: Any) -> None:
+    """The API server proxies the upgrade to the agent's kubelet (/exec, /portForward)."""
+    from k8s_standin.node.testing import free_port
+
+    server = Standin(tmp_path / "server", args=("--disable", "traefik"), node_name="server-1")
+    agent = Standin(tmp_path / "agent", join=server, node_name="agent-1")
+    try:
+        server.start()
+        agent.start()
+        core = client.CoreV1Api(server.api_client())
+        wait_for(lambda: core.read_namespaced_service_account("default", "default"), 15, "SA")
+        port = free_port()
+        container = {
+            "name": "main",
+            "image": "busybox:1.36",
+            "command": ["sh", "-c", WEB],
+            "env": [{"name": "PORT", "value": str(port)}],
+        }
+        core.create_namespaced_pod(
+            "default",
+            {
+                "metadata": {"name": "far"},
+                "spec": {"nodeName": "agent-1", "containers": [container]},
+            },
+        )
+        wait_for(
+            lambda: core.read_namespaced_pod("far", "default").status.phase == "Running" or None,
+            60,
+            "the agent's pod running",
+        )
+        if "not serving on :10250" in agent.log_tail(20000):
+            pytest.skip("the agent's kubelet could not listen on 10250 (taken on this host)")
+        session = run(core, "far", ["sh", "-c", 'echo "far:$HOSTNAME"; exit 4'])
+        session.run_forever(timeout=10)
+        assert session.read_stdout() == "far:far\n"
+        assert session.returncode == 4
+        forward = portforward(
+            core.connect_get_namespaced_pod_portforward, "far", "default", ports=str(port)
+        )
+        sock = forward.socket(port)
+        sock.settimeout(10)
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        assert answer.endswith(b"page:far\n"), answer
+    finally:
+        agent.stop()
+        server.stop()
