@@ -1,4 +1,4 @@
-"""The SSH provisioner's port forwards: 127.0.0.1 only, and started again when ssh ends.
+"""The SSH path under a flaky connection: port forwards (127.0.0.1 only, started again when ssh
 
 A stand-in for ``ssh -N -L ...`` (a small Python program that listens on each local
 port it is given, as ssh does) lets the test end the forwarding process the way a
@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +83,29 @@ def test_forwards_bind_loopback_and_come_back_when_ssh_ends(tmp_path: Path) -> N
 def test_a_forward_that_cannot_listen_is_an_error_with_what_ssh_said(tmp_path: Path) -> None:
     with pytest.raises(ProvisionError, match="Address already in use"):
         forward.Forwards([*fake_ssh(tmp_path), "--fail"], "ci@machine", "10.0.0.5", (80,))
+
+
+def test_the_lease_is_tried_again_when_ssh_itself_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ssh's exit 255 (a busy machine dropping the key exchange) is retried; the holder's
+    own failures are not."""
+    from pytest_k8sdistro.provisioners.machine import lease
+
+    monkeypatch.setattr(lease, "CONNECT_PAUSE_S", 0.0)
+    answers = iter(["exit 255", f"echo {lease.HELD_LINE}; exec cat >/dev/null"])
+
+    def spawn(argv: object) -> Any:
+        return lease.local_process(["sh", "-c", next(answers)])
+
+    taken = lease.Lease.take(spawn, sudo=False, where="vm")
+    assert taken is not None and taken.alive
+    taken.release()
+
+    failing = iter(["exit 255"] * lease.CONNECT_ATTEMPTS)
+    with pytest.raises(ProvisionError, match="the connection failed 3 times"):
+        lease.Lease.take(
+            lambda argv: lease.local_process(["sh", "-c", next(failing)]), sudo=False, where="vm"
+        )
+    with pytest.raises(ProvisionError, match="needs util-linux's flock"):
+        lease.Lease.take(
+            lambda argv: lease.local_process(["sh", "-c", "exit 1"]), sudo=False, where="vm"
+        )

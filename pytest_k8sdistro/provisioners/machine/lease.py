@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,6 +37,10 @@ RECORD = f"{STATE_DIR}/owner.json"
 BUSY_EXIT = 75
 HELD_LINE = "k8sdistro-lease-held"
 EXIT_TIMEOUT_S = 60.0
+#: ssh's exit status for its own failures, and how often the holder is started anew.
+SSH_FAILED = 255
+CONNECT_ATTEMPTS = 3
+CONNECT_PAUSE_S = 3.0
 
 #: Starts a process on the machine from an argv (as the login user) and returns it
 #: with pipes on its stdin and stdout.
@@ -135,16 +140,27 @@ class Lease:
     @classmethod
     def take(cls, spawn: Spawn, *, sudo: bool, where: str) -> Lease | None:
         """Take the lock, or return None when a live process elsewhere holds it."""
-        process = spawn(holder_argv(sudo=sudo))
-        assert process.stdout is not None
-        # The holder prints at once or exits at once; ssh's ConnectTimeout bounds
-        # the wait for a machine that does not answer.
-        line = process.stdout.readline()
-        if line.strip() == HELD_LINE.encode():
-            return cls(process, where)
-        code = process.wait(timeout=EXIT_TIMEOUT_S)
-        if code == BUSY_EXIT:
-            return None
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            process = spawn(holder_argv(sudo=sudo))
+            assert process.stdout is not None
+            # The holder prints at once or exits at once; ssh's ConnectTimeout bounds
+            # the wait for a machine that does not answer.
+            line = process.stdout.readline()
+            if line.strip() == HELD_LINE.encode():
+                return cls(process, where)
+            code = process.wait(timeout=EXIT_TIMEOUT_S)
+            if code == BUSY_EXIT:
+                return None
+            # 255 is ssh's own failure (a connection refused, reset or timed out in the
+            # key exchange: a busy machine), not the holder's; it is worth another try.
+            if code != SSH_FAILED or attempt == CONNECT_ATTEMPTS:
+                break
+            time.sleep(CONNECT_PAUSE_S)
+        if code == SSH_FAILED:
+            raise ProvisionError(
+                f"cannot take the run's lock on {where}: the connection failed {attempt} "
+                "times (exit 255)"
+            )
         raise ProvisionError(
             f"cannot take the run's lock on {where} ({shlex.join(holder_argv(sudo=sudo))} "
             f"exited {code}): the machine needs util-linux's flock and a writable {STATE_DIR}"
