@@ -14,6 +14,9 @@ from pytest_k8sdistro.model.datastore import ExternalDatastore
 #: (a service load balancer that binds hostPorts on the node) can be reached from the host.
 #: Docker cannot publish ports on a running container, so they are fixed up front.
 LOAD_BALANCER_PORTS: tuple[int, ...] = (8080, 8443)
+#: Node ports the suites reach from the pytest host: ingress (80, 443) and the
+#: load-balancer ports; machine provisioners forward these.
+SUITE_NODE_PORTS: tuple[int, ...] = (80, 443, *LOAD_BALANCER_PORTS)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ConfigError
-from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, Cluster
+from pytest_k8sdistro.model.cluster import SUITE_NODE_PORTS, Cluster
 from pytest_k8sdistro.provisioners.base import ProvisionerConfig
 from pytest_k8sdistro.provisioners.machine import lease
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
@@ -79,4 +79,4 @@ class HostProvisioner(MachineProvisioner):
 
     def ports(self, api_port: int) -> dict[str, int]:
         # Everything the node serves is on this machine's own ports.
-        return {f"{port}/tcp": port for port in (api_port, 80, 443, *LOAD_BALANCER_PORTS)}
+        return {f"{port}/tcp": port for port in (api_port, *SUITE_NODE_PORTS)}

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ConfigError, ProvisionError
-from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, Cluster
+from pytest_k8sdistro.model.cluster import SUITE_NODE_PORTS, Cluster
 from pytest_k8sdistro.provisioners.machine import forward, lease
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Result, Target
 
@@ -218,7 +218,7 @@ class SshProvisioner(MachineProvisioner):
         MachineProvisioner.CAPABILITIES, takes_address=True, second_cluster=False
     )
     #: Node ports the suites reach from this host: ingress and the load-balancer ports.
-    FORWARDED = (80, 443, *LOAD_BALANCER_PORTS)
+    FORWARDED = SUITE_NODE_PORTS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

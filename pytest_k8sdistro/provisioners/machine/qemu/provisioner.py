@@ -21,7 +21,7 @@ from typing import Any
 
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ConfigError, ProvisionError
-from pytest_k8sdistro.model.cluster import LOAD_BALANCER_PORTS, Cluster
+from pytest_k8sdistro.model.cluster import SUITE_NODE_PORTS, Cluster
 from pytest_k8sdistro.provisioners import process
 from pytest_k8sdistro.provisioners.base import ProvisionerConfig
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Target
@@ -43,7 +43,7 @@ class QemuProvisioner(MachineProvisioner):
         MachineProvisioner.CAPABILITIES, limits_memory=True, limits_cpus=True, boots_vms=True
     )
     #: Node ports the suites reach from this host: ingress and the load-balancer ports.
-    FORWARDED = (80, 443, *LOAD_BALANCER_PORTS)
+    FORWARDED = SUITE_NODE_PORTS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
