@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import requests
+import urllib3
 from sshd.artifacts import write_artifacts
 from vm.image import VmImage, ensure_image
 
@@ -35,6 +38,9 @@ from pytest_k8sdistro.provisioners.machine.qemu import command, state
 from pytest_k8sdistro.provisioners.machine.qemu.provisioner import QemuProvisioner
 
 pytestmark = pytest.mark.vm
+#: QEMU's user-mode network gives the guest this address.
+GUEST_ADDRESS = "10.0.2.15"
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
 def vm_settings(artifacts: dict[str, Path]) -> Settings:
@@ -97,6 +103,12 @@ def test_a_vm_boots_installs_air_gapped_answers_on_loopback_and_leaves_nothing(
         # The guest has 2 GiB; a booted Debian with the stand-in uses some of it.
         assert 50 * 2**20 < used < 2 * 2**30, used
         assert owner_record(directory)["hostname"] == provisioner.run.hostname
+        # An address on the VM's own network (its user-mode NIC, as a load balancer's
+        # would be announced there), reached through a forward over the VM's SSH.
+        reached = provisioner.reach(cluster, GUEST_ADDRESS, 6443)
+        assert reached[0] == "127.0.0.1" and reached[1] != forwards["6443"], reached
+        answer = requests.get(f"https://127.0.0.1:{reached[1]}/version", verify=False, timeout=30)
+        assert answer.status_code in {200, 401, 403}, answer.text
     finally:
         started = time.monotonic()
         provisioner.destroy(cluster)
@@ -105,6 +117,8 @@ def test_a_vm_boots_installs_air_gapped_answers_on_loopback_and_leaves_nothing(
         print(", ".join(f"{what}: {seconds:.0f} s" for what, seconds in timings.items()))
     assert not directory.exists(), sorted(p.name for p in directory.iterdir())
     assert set(qemu_pids()) <= before, "a QEMU of this test is still running"
+    with socket.socket() as probe:  # the forward ended with the cluster
+        assert probe.connect_ex(reached) != 0
     out = capsys.readouterr().err
     assert "accelerator tcg" in out
 
@@ -266,3 +280,83 @@ def test_the_cluster_suite_and_the_memory_figure_in_a_vm(
     assert methods == {"MemTotal - MemAvailable"}, entry["memory"]
     assert "MemTotal - MemAvailable" in (tmp_path / "report.md").read_text()
     assert set(qemu_pids()) <= before, "a VM of the run is still running"
+
+
+def vm_run_args(image: VmImage, artifacts: dict[str, Path]) -> list[str]:
+    """The options of a user's qemu run against the test image, air-gapped."""
+    return [
+        "--distro=k3s",
+        "--distro-provisioner=qemu",
+        "--distro-vm-accel=tcg",
+        f"--distro-vm-image={image.disk}",
+        f"--distro-vm-kernel={image.kernel}",
+        f"--distro-vm-initrd={image.initrd}",
+        f"--distro-vm-cmdline={image.cmdline}",
+        "--distro-node-memory=1GiB",
+        *(f"--distro-install-artifact={kind}={path}" for kind, path in artifacts.items()),
+        "--distro-ready-timeout=300",
+    ]
+
+
+def first_vm(root: Path, ready: str, run: subprocess.Popen[bytes], timeout: float) -> Path:
+    """The run's VM directory once its file ``ready`` exists and its QEMU runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert run.poll() is None, run.communicate()[0].decode()[-4000:]
+        assert time.monotonic() < deadline, f"no VM with {ready} within {timeout:.0f}s"
+        for directory in sorted(root.iterdir()) if root.is_dir() else []:
+            pid = state.VmDir(directory).qemu_pid()
+            if (directory / ready).exists() and pid is not None and process.running(pid):
+                return directory
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize(
+    ("how", "when", "never_said"),
+    [
+        # A terminal's Ctrl-C goes to its foreground process group: pytest's, not QEMU's.
+        # The boot stops waiting for SSH at once.
+        ("SIGINT to the process group", "qemu.pid", "answers SSH"),
+        # A cancelled CI job: SIGTERM to pytest, once the VM answered SSH; the install
+        # stops waiting for its kubeconfig and the cluster is never ready.
+        ("SIGTERM", "known_hosts", ": ready ("),
+    ],
+)
+def test_an_interrupted_run_powers_its_vm_off_and_removes_it(
+    how: str,
+    when: str,
+    never_said: str,
+    vm_image: VmImage,
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+) -> None:
+    """Teardown removes the VM, and does not wait for the boot to finish first: the
+    boot's own waits end when the run is interrupted."""
+    pytester.makepyfile("def test_x(kube):\n    pass\n")
+    root = state.state_root()  # under pytester's HOME, as the run's is
+    before = set(qemu_pids())
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+         *vm_run_args(vm_image, write_artifacts(tmp_path / "artifacts"))],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        directory = first_vm(root, when, run, timeout=300)
+        qemu = state.VmDir(directory).qemu_pid()
+        if how == "SIGTERM":
+            run.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(run.pid, signal.SIGINT)
+        output = run.communicate(timeout=180)[0].decode()
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode != 0, output[-3000:]
+    assert "KeyboardInterrupt" in output, output[-3000:]
+    assert qemu is not None and not process.running(qemu), output[-3000:]
+    assert not directory.exists(), sorted(p.name for p in directory.iterdir())
+    assert set(qemu_pids()) <= before, "a QEMU of the run is still running"
+    assert "removed " + str(directory) in output, output[-3000:]
+    assert never_said not in output, output[-3000:]
+    assert "could not be" not in output  # not reported as the distribution failing

@@ -228,3 +228,32 @@ def test_a_wrong_checksum_fails_and_leaves_no_image(
     with pytest.raises(ProvisionError, match=r"has SHA256 [0-9a-f]{64}, but .*SHA256SUMS says"):
         image.default_image(lambda _: None, url=url, cache=tmp_path / "cache")
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["disk.img.lock"]
+
+
+def test_a_kept_vm_whose_qemu_is_gone_is_reaped_and_a_running_one_is_not(tmp_path: Path) -> None:
+    running = make_vm(tmp_path, "kept-running", pid=100, start="b:1", qemu=1000, kept=True)
+    make_vm(tmp_path, "kept-gone", pid=200, start="b:1", qemu=2000, kept=True)
+    # Its pidfile's pid is now another QEMU: the kept VM's own QEMU is gone.
+    make_vm(tmp_path, "kept-reused", pid=300, start="b:1", qemu=3000, kept=True)
+    make_vm(tmp_path, "kept-no-pidfile", pid=400, start="b:1", qemu=None, kept=True)
+    proc = FakeProc(
+        starts={},
+        cmdlines={
+            1000: qemu_on(running),
+            3000: ["qemu-system-x86_64", "-drive", "file=/elsewhere/overlay.qcow2,format=qcow2"],
+        },
+    )
+    said: list[str] = []
+    removed = state.reap(tmp_path, "here", said.append, proc)
+    assert removed == ["kept-gone", "kept-no-pidfile", "kept-reused"]
+    assert proc.killed == []  # nothing was signalled, the other QEMU included
+    assert [p.name for p in tmp_path.iterdir()] == ["kept-running"]
+    assert all("its QEMU is not running" in s for s in said), said
+
+
+def test_a_kept_vm_whose_qemu_is_gone_is_spared_while_its_run_lives() -> None:
+    owner = state.Owner("r", 1, "b:1", "here", "k", "/o", kept=True)
+    alive = FakeProc(starts={1: "b:1"}, cmdlines={})
+    assert state.verdict(owner, "here", alive, qemu_runs=True) == "kept on purpose"
+    assert state.verdict(owner, "here", alive, qemu_runs=False) == "its run is alive"
+    assert state.verdict(owner, "here", FakeProc({}, {}), qemu_runs=False) == "reap"

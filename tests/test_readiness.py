@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from pytest_k8sdistro import interrupt
 from pytest_k8sdistro.errors import ReadinessTimeout
 from pytest_k8sdistro.kube.readiness import LogLine, Probe, wait_until_ready
 
@@ -122,3 +125,30 @@ def test_timeout_shows_only_the_last_lines() -> None:
             [Scripted("x", ["never"])], probe(logs), timeout=1, clock=clock, sleep=clock.sleep
         )
     assert "line 99" in str(caught.value) and "line 59" not in str(caught.value)
+
+
+def test_a_wait_in_a_boot_thread_ends_when_the_run_is_interrupted() -> None:
+    """Ctrl-C reaches the main thread only; the boot thread's wait must end too, at
+    once, not when the cluster is up or the timeout is reached."""
+    never = Scripted("never", ["not yet"])
+    ended: list[BaseException] = []
+
+    def boot() -> None:
+        try:
+            wait_until_ready([never], probe(), timeout=600, poll=0.5)
+        except BaseException as exc:
+            ended.append(exc)
+
+    thread = threading.Thread(target=boot)
+    thread.start()
+    try:
+        time.sleep(0.3)
+        assert thread.is_alive()
+        interrupt.interrupt()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+        assert len(ended) == 1 and isinstance(ended[0], interrupt.Interrupted), ended
+        assert isinstance(ended[0], KeyboardInterrupt)
+    finally:
+        interrupt.reset()
+        thread.join(timeout=5)

@@ -18,6 +18,7 @@ from typing import Protocol
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from pytest_k8sdistro import interrupt
 from pytest_k8sdistro.errors import NotYet, PollTimeout, ReadinessTimeout
 from pytest_k8sdistro.kube import api as kube
 from pytest_k8sdistro.kube import polling
@@ -153,7 +154,7 @@ def wait_until_ready(
     progress: Progress | None = None,
     hint: str = "",
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = interrupt.pause,
 ) -> dict[str, float]:
     """Pass every stage in order within ``timeout`` seconds; return when each passed.
 

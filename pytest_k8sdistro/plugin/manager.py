@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_k8sdistro import interrupt
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ClusterUnavailable, K8sDistroError
@@ -192,6 +193,12 @@ class ClusterManager:
         try:
             stages = self._wait_ready(spec, cluster)
             cluster.timings.update({name: round(created + s, 3) for name, s in stages.items()})
+        except interrupt.Interrupted:
+            # Ctrl-C or SIGTERM: nothing failed, and a kept cluster would be recorded
+            # nowhere, so it goes.
+            if cluster.created:
+                self.provisioner.destroy(cluster)
+            raise
         except Exception:
             self._collect_diagnostics(cluster)
             if cluster.created and not self.settings.keep.keeps(failed=True):

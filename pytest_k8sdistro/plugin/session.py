@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_k8sdistro import interrupt
 from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.model.cluster import Cluster, RunIdentity
@@ -116,6 +117,8 @@ class K8sDistroSession:
                 continue
             except Exception:
                 pass  # recorded in the run's state: acquire() raises it, once
+            except interrupt.Interrupted:
+                pass  # the boot removed what it made; the run is ending
             break
         progress.flush()
 
@@ -142,13 +145,19 @@ class K8sDistroSession:
         if self._manager is not None:
             self._manager.progress.flush()
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Boots waiting in background threads stop now rather than when they are up.
+        interrupt.interrupt()
+
     def pytest_configure(self, config: pytest.Config) -> None:
+        interrupt.reset()
         if self.is_controller and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             # A cancelled CI job sends SIGTERM; turning it into KeyboardInterrupt
             # lets pytest finish the session, and so tear clusters down.
             self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        interrupt.reset()
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
 
@@ -214,4 +223,5 @@ def _only_looking(config: pytest.Config) -> bool:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    interrupt.interrupt()
     raise KeyboardInterrupt(f"signal {signum}")

@@ -11,6 +11,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from pytest_k8sdistro import interrupt
 from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.model.datastore import DATASTORES, DatastoreKind, ExternalDatastore
 from pytest_k8sdistro.progress import Progress
@@ -93,7 +94,7 @@ def start(
                 f"last log lines:\n{_tail(container)}"
             )
         progress.every(f"datastore-{name}", 10.0, f"waiting {waited:.0f}s for {kind.name}")
-        time.sleep(POLL_S)
+        interrupt.pause(POLL_S)
     say(f"{kind.name} in {name} ready after {time.monotonic() - started:.1f}s")
     return Started(
         record=ExternalDatastore(

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 
+from pytest_k8sdistro import interrupt
 from pytest_k8sdistro.distros.profile import ContainerStart, DistroProfile, NodeText, Role
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import ConfigError, KubeconfigError, ProvisionError, UpgradeUnsupported
@@ -613,7 +614,7 @@ class _Creation:
             self.owner.progress.every(
                 f"docker-wait-{container.name}", 10.0, f"waiting {elapsed:.0f}s for {what}"
             )
-            time.sleep(POLL_S)
+            interrupt.pause(POLL_S)
 
     def _read_kubeconfig(self, container: Any) -> dict[str, Any] | None:
         text = _node_text(container, self.profile.kubeconfig)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from pytest_k8sdistro import interrupt
 from pytest_k8sdistro.distros import install as installers
 from pytest_k8sdistro.distros.spec import DistroSpec
 from pytest_k8sdistro.errors import (
@@ -455,7 +456,7 @@ class MachineProvisioner(Provisioner):
             self.progress.every(
                 f"machine-kubeconfig-{spec}", 10.0, f"waiting {elapsed:.0f}s for the kubeconfig"
             )
-            time.sleep(POLL_S)
+            interrupt.pause(POLL_S)
 
     # -- upgrade ----------------------------------------------------------------
 

@@ -212,7 +212,44 @@ class SshTarget(Target):
         return node_spec(self.address, sudo=not self.is_root)
 
 
-class SshProvisioner(MachineProvisioner):
+class ReachesOverSsh(MachineProvisioner):
+    """:meth:`reach` through an ``ssh -L`` forward from the machine, made on first use.
+
+    For provisioners whose targets are :class:`SshTarget`: kube-proxy routes a load
+    balancer's address on the node itself, so the machine reaches it although this
+    host may not.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: (cluster key, address, port) -> a forward made by reach().
+        self._reached: dict[tuple[str, str, int], forward.Forwards] = {}
+
+    def reach(self, cluster: Cluster, address: str, port: int) -> tuple[str, int]:
+        wanted = (cluster.key, address, port)
+        made = self._reached.get(wanted)
+        if made is None:
+            target = self._probed(cluster.key)
+            assert isinstance(target, SshTarget)
+            try:
+                made = forward.Forwards(
+                    ssh_options(target.address), target.address.host, address, (port,)
+                )
+            except ProvisionError as exc:
+                raise LookupError(str(exc)) from None
+            self._reached[wanted] = made
+            self.progress.say(
+                f"{cluster.key}: {address}:{port} forwarded over ssh to 127.0.0.1:"
+                f"{made.ports[port]}"
+            )
+        return "127.0.0.1", made.ports[port]
+
+    def _stop_reached(self, key: str) -> None:
+        for wanted in [w for w in self._reached if w[0] == key]:
+            self._reached.pop(wanted).stop()
+
+
+class SshProvisioner(ReachesOverSsh):
     NAME = "ssh"
     CAPABILITIES = replace(
         MachineProvisioner.CAPABILITIES, takes_address=True, second_cluster=False
@@ -223,8 +260,6 @@ class SshProvisioner(MachineProvisioner):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._forwards: dict[str, forward.Forwards] = {}
-        #: (cluster key, address, port) -> a forward made by reach().
-        self._reached: dict[tuple[str, str, int], forward.Forwards] = {}
 
     def create(self, spec: DistroSpec, key: str) -> Cluster:
         cluster = super().create(spec, key)
@@ -265,33 +300,11 @@ class SshProvisioner(MachineProvisioner):
         self.progress.say(f"{key}: node ports of {address} forwarded over ssh: {shown}")
         return {f"{node}/tcp": local for node, local in made.ports.items()}
 
-    def reach(self, cluster: Cluster, address: str, port: int) -> tuple[str, int]:
-        """A forward to ``address:port`` as the machine reaches it (kube-proxy routes a
-        load balancer's address on the node itself), made once per address and port."""
-        wanted = (cluster.key, address, port)
-        made = self._reached.get(wanted)
-        if made is None:
-            target = self._probed(cluster.key)
-            assert isinstance(target, SshTarget)
-            try:
-                made = forward.Forwards(
-                    ssh_options(target.address), target.address.host, address, (port,)
-                )
-            except ProvisionError as exc:
-                raise LookupError(str(exc)) from None
-            self._reached[wanted] = made
-            self.progress.say(
-                f"{cluster.key}: {address}:{port} forwarded over ssh to 127.0.0.1:"
-                f"{made.ports[port]}"
-            )
-        return "127.0.0.1", made.ports[port]
-
     def _unforward(self, key: str) -> None:
         made = self._forwards.pop(key, None)
         if made is not None:
             made.stop()
-        for wanted in [w for w in self._reached if w[0] == key]:
-            self._reached.pop(wanted).stop()
+        self._stop_reached(key)
 
     @classmethod
     def parse_address(cls, address: str) -> None:

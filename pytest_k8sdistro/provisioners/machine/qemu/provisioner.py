@@ -27,6 +27,7 @@ from pytest_k8sdistro.provisioners.base import ProvisionerConfig
 from pytest_k8sdistro.provisioners.machine.base import MachineProvisioner, Target
 from pytest_k8sdistro.provisioners.machine.multipass import vm_name
 from pytest_k8sdistro.provisioners.machine.qemu import command, image, state, vm
+from pytest_k8sdistro.provisioners.machine.ssh import ReachesOverSsh
 
 #: The 2021 comparison ran every distribution on 4 GiB, 2-CPU instances.
 DEFAULT_MEMORY = 4 * 2**30
@@ -37,7 +38,7 @@ DEFAULT_CMDLINE = "root=/dev/vda rw console=ttyS0"
 MACHINE = "x86_64"
 
 
-class QemuProvisioner(MachineProvisioner):
+class QemuProvisioner(ReachesOverSsh):
     NAME = "qemu"
     CAPABILITIES = replace(
         MachineProvisioner.CAPABILITIES, limits_memory=True, limits_cpus=True, boots_vms=True
@@ -190,7 +191,7 @@ class QemuProvisioner(MachineProvisioner):
             if isinstance(exc, ProvisionError):
                 saved = self._save_console(key, booted)
                 exc = ProvisionError(f"{exc}\n(console log kept in {saved})") if saved else exc
-            self._power_off(booted)
+            self._power_off(booted, acpi=False)  # it never answered SSH
             if isinstance(exc, ProvisionError):
                 raise exc from None
             raise
@@ -211,6 +212,7 @@ class QemuProvisioner(MachineProvisioner):
         return adopted
 
     def release_target(self, key: str) -> None:
+        self._stop_reached(key)
         held = self._leases.pop(key, None)
         if held is not None:
             held.release()
@@ -219,8 +221,8 @@ class QemuProvisioner(MachineProvisioner):
         if found is not None:
             self._power_off(found)
 
-    def _power_off(self, found: vm.Vm) -> None:
-        how = vm.power_off(found, self.progress.say)
+    def _power_off(self, found: vm.Vm, *, acpi: bool = True) -> None:
+        how = vm.power_off(found, self.progress.say, acpi=acpi)
         vm.remove(found)
         self.progress.say(f"VM {found.hostname} {how}; removed {found.directory.path}")
 
@@ -242,6 +244,8 @@ class QemuProvisioner(MachineProvisioner):
 
     def keep(self, cluster: Cluster) -> None:
         """Leave the VM running, and say in its record that no later run may reap it."""
+        # Forwards end with this run; a later run that attaches makes its own.
+        self._stop_reached(cluster.key)
         super().keep(cluster)
         found = self._vms.pop(cluster.key, None) or self._adopt(cluster.key)
         if found is None:

@@ -9,7 +9,9 @@ path. A directory is a dead run's leftover when all of these hold:
 - it has our record (a directory without one is never looked at, let alone removed);
 - the record was written on this host (a pid means nothing elsewhere);
 - the record's pid is gone, or alive but started at another time (the pid was reused);
-- the record does not say the cluster is kept.
+- the record does not say the cluster is kept, or it does and the VM's QEMU is gone
+  (the host rebooted, or someone killed it): nothing is left to attach to, only a
+  disk that grows no more and is never booted again.
 
 A leftover's QEMU (the pid in its pidfile) is killed only when that process's command
 line names the leftover's own overlay: a pid reused by any other process, another
@@ -135,11 +137,11 @@ class Proc:
     kill: Callable[[int, int], None] = os.kill
 
 
-def verdict(owner: Owner, hostname: str, proc: Proc) -> str:
-    """'reap', or why the VM is spared, in words."""
+def verdict(owner: Owner, hostname: str, proc: Proc, *, qemu_runs: bool = True) -> str:
+    """'reap', or why the VM is spared, in words. ``qemu_runs``: its QEMU is running."""
     if owner.hostname != hostname:
         return f"made on {owner.hostname}, not here"
-    if owner.kept:
+    if owner.kept and qemu_runs:
         return "kept on purpose"
     if not proc.alive(owner.pid):
         return "reap"
@@ -147,6 +149,12 @@ def verdict(owner: Owner, hostname: str, proc: Proc) -> str:
     if owner.pid_start and now and now != owner.pid_start:
         return "reap"  # the pid was reused by another process
     return "its run is alive"
+
+
+def qemu_runs(vm: VmDir, overlay: Path, proc: Proc) -> bool:
+    """Whether the pid in ``vm``'s pidfile is running, and is the QEMU of ``overlay``."""
+    pid = vm.qemu_pid()
+    return pid is not None and proc.running(pid) and names_overlay(proc.cmdline(pid), overlay)
 
 
 def stop_qemu(vm: VmDir, overlay: Path, proc: Proc) -> str:
@@ -176,17 +184,21 @@ def reap(
             continue
         vm = VmDir(path)
         owner = Owner.read(vm)
-        if owner is None or verdict(owner, hostname, proc) != "reap":
-            continue
         # The record's overlay must be this directory's: a record copied elsewhere
         # never sends a signal to another VM.
-        overlay = Path(owner.overlay)
-        if overlay != vm.files.overlay:
+        if owner is None or Path(owner.overlay) != vm.files.overlay:
+            continue
+        overlay = vm.files.overlay
+        runs = qemu_runs(vm, overlay, proc)
+        if verdict(owner, hostname, proc, qemu_runs=runs) != "reap":
             continue
         done = stop_qemu(vm, overlay, proc)
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path.name)
-        say(f"removed VM {path.name} left by {owner.describe()}, which is gone: {done}")
+        if owner.kept:
+            say(f"removed VM {path.name} kept by {owner.describe()}: its QEMU is not running")
+        else:
+            say(f"removed VM {path.name} left by {owner.describe()}, which is gone: {done}")
     return removed
 
 
@@ -199,11 +211,6 @@ def find_kept(root: Path, key: str, hostname: str) -> tuple[VmDir, Owner] | None
         owner = Owner.read(vm)
         if owner is None or not owner.kept or owner.cluster != key or owner.hostname != hostname:
             continue
-        pid = vm.qemu_pid()
-        if (
-            pid is not None
-            and process.running(pid)
-            and names_overlay(process.cmdline(pid), Path(owner.overlay))
-        ):
+        if qemu_runs(vm, Path(owner.overlay), Proc()):
             return vm, owner
     return None

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_k8sdistro import interrupt
 from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.provisioners import process
 from pytest_k8sdistro.provisioners.machine.qemu import command, qmp, state
@@ -217,15 +218,20 @@ def wait_for_ssh(vm: Vm, timeout: float) -> VmTarget:
                 f"{vm.hostname} did not answer SSH on 127.0.0.1:{vm.forwards[22]} within "
                 f"{timeout:.0f}s ({last}); last console lines:\n{vm.console_tail()}"
             )
-        time.sleep(POLL_S)
+        interrupt.pause(POLL_S)
 
 
-def power_off(vm: Vm, say: Say) -> str:
-    """ACPI power-off, then ``quit``, then SIGKILL; how it ended, in words."""
-    for name, wait_s, how in (
+def power_off(vm: Vm, say: Say, *, acpi: bool = True) -> str:
+    """ACPI power-off, then ``quit``, then SIGKILL; how it ended, in words.
+
+    ``acpi=False`` starts at ``quit``: a guest still booting does not act on the
+    power button yet, and its disk is thrown away anyway.
+    """
+    steps = [
         ("system_powerdown", POWERDOWN_TIMEOUT_S, "powered off"),
         ("quit", QUIT_TIMEOUT_S, "stopped with QMP quit (no ACPI power-off)"),
-    ):
+    ]
+    for name, wait_s, how in steps if acpi else steps[1:]:
         if not vm.running():
             return "was not running"
         with contextlib.suppress(OSError, ValueError):
