@@ -1,5 +1,6 @@
 """Multi-node: with --distro-nodes=N every agent joins, turns Ready, and takes pods, whose
-logs the API server fetches from each node's kubelet."""
+logs the API server fetches from each node's kubelet, and pods on different nodes reach
+each other over the CNI."""
 
 from __future__ import annotations
 
@@ -62,3 +63,32 @@ def test_agents_join_and_take_pods(cluster: Cluster, kube: Kube, work: Workloads
             timeout=work.timeouts.wait,
             evidence=work.evidence,
         )
+
+
+@pytest.mark.distro_feature("multi-node")
+def test_pods_on_different_nodes_reach_each_other(
+    cluster: Cluster, kube: Kube, work: Workloads
+) -> None:
+    """The CNI carries pod traffic between nodes: a node that advertises an address the
+    others cannot reach (the wrong interface of a machine with several) fails here,
+    while every single-node check passes."""
+    if len(cluster.nodes) < 2:
+        pytest.skip("single-node cluster: run with --distro-nodes=2 (or more) to check it")
+    names = sorted(n.metadata.name for n in kube.core.list_node().items)
+    here, there = names[0], names[-1]
+    server = work.web("across", on_node=there)
+    expect(
+        server.spec.node_name == there,
+        f"a pod for node {there} ran elsewhere",
+        expected=f"pod across on {there}",
+        found=f"on {server.spec.node_name}",
+        evidence=work.evidence,
+    )
+    ip = server.status.pod_ip
+    work.fetch(
+        "from-another-node",
+        f"http://{ip}:8080/",
+        expected="web:across",
+        what=f"a pod on node {here} cannot reach a pod on node {there} at its IP {ip}",
+        on_node=here,
+    )

@@ -176,7 +176,7 @@ def test_two_nodes_take_pods_and_serve_their_logs(
         "no:cacheprovider",
         "-rA",
     )
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     result.stderr.fnmatch_lines(["*1 agent node(s) started*"])
     assert of_cluster(engine, cluster_key(result)) == []
 

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from pytest_k8sdistro.distros import k0s, microk8s
-from pytest_k8sdistro.distros.install import Artifact, InstallPlan, PlanInput, Step, artifact_kind
+from pytest_k8sdistro.distros.install import (
+    Artifact,
+    InstallPlan,
+    Join,
+    NodeNetwork,
+    PlanInput,
+    Step,
+    artifact_kind,
+)
 from pytest_k8sdistro.distros.registry import get_profile
 from pytest_k8sdistro.errors import ConfigError
 from pytest_k8sdistro.provisioners.machine.base import reachable_kubeconfig
@@ -224,3 +232,48 @@ def test_kubeconfig_keeps_verifying_the_original_address() -> None:
     assert KUBECONFIG["clusters"][0]["cluster"] == {"server": "https://10.0.0.5:16443"}
     ipv6 = reachable_kubeconfig(KUBECONFIG, "fd00::5", 6443)
     assert ipv6["clusters"][0]["cluster"]["server"] == "https://[fd00::5]:6443"
+
+
+NODES = NodeNetwork("10.77.0.10", "enp0s3")
+
+
+def test_k3s_on_a_machine_with_several_networks_advertises_the_nodes_one() -> None:
+    made = plan(PlanInput("k3s", "v1.36.5+k3s1", STAGING, node=NODES))
+    assert made.install[-1].argv == (
+        "sh", f"{STAGING}/install.sh", "server", "--node-ip=10.77.0.10", "--flannel-iface=enp0s3",
+    )  # fmt: skip
+
+
+def test_a_k3s_agent_joins_with_k3s_url_and_a_token_that_is_never_shown() -> None:
+    machine = get_profile("k3s").machine
+    assert machine is not None and machine.join is not None and machine.join_token is not None
+    assert machine.join_token.argv == ("cat", "/var/lib/rancher/k3s/server/token")
+    artifacts = (Artifact("binary", Path("/a/k3s")), Artifact("script", Path("/a/install.sh")))
+    made = machine.join(
+        PlanInput(
+            "k3s", "v1.36.5+k3s1", STAGING, artifacts=artifacts,
+            node=NodeNetwork("10.77.0.11", "enp0s3"),
+            join=Join(server="10.77.0.10", api_port=6443, token="K10abc::server:s3cret"),
+        )
+    )  # fmt: skip
+    step = made.install[-1]
+    assert step.argv == (
+        "sh", f"{STAGING}/install.sh", "agent", "--node-ip=10.77.0.11", "--flannel-iface=enp0s3",
+    )  # fmt: skip
+    env = dict(step.env)
+    assert env["K3S_URL"] == "https://10.77.0.10:6443"
+    assert env["K3S_TOKEN"] == "K10abc::server:s3cret"
+    assert env["INSTALL_K3S_SKIP_DOWNLOAD"] == "true" and not made.downloads
+    assert "s3cret" not in step.shell(sudo=True) and "K3S_TOKEN=***" in step.shell(sudo=True)
+    assert "K3S_TOKEN=K10abc::server:s3cret" in step.command(sudo=True)
+    # install.sh names an agent's service and uninstall script k3s-agent.
+    assert argvs(made.uninstall) == [("/usr/local/bin/k3s-agent-uninstall.sh",)]
+    with pytest.raises(ValueError, match="needs the server"):
+        machine.join(PlanInput("k3s", "v1.36.5+k3s1", STAGING))
+
+
+def test_an_ipv6_server_is_bracketed_in_k3s_url() -> None:
+    machine = get_profile("k3s").machine
+    assert machine is not None and machine.join is not None
+    made = machine.join(PlanInput("k3s", "v1.36.5+k3s1", STAGING, join=Join("fd00::10", 6443, "t")))
+    assert dict(made.install[-1].env)["K3S_URL"] == "https://[fd00::10]:6443"

@@ -360,3 +360,34 @@ def test_an_interrupted_run_powers_its_vm_off_and_removes_it(
     assert "removed " + str(directory) in output, output[-3000:]
     assert never_said not in output, output[-3000:]
     assert "could not be" not in output  # not reported as the distribution failing
+
+
+def test_two_vms_on_their_own_network_join_and_pass_the_multinode_suite(
+    vm_image: VmImage, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """``--distro-nodes=2``: a server VM and an agent VM on a private network of their
+    own; the agent joins, both take pods, pods on the two reach each other, and both VMs
+    are gone afterwards."""
+    for name in ("conftest.py", "test_multinode.py"):
+        (pytester.path / name).write_text((SUITES / name).read_text())
+    root = state.state_root()  # under pytester's HOME, as the run's is
+    before = set(qemu_pids())
+    result = pytester.runpytest_subprocess(
+        *vm_run_args(vm_image, write_artifacts(tmp_path / "artifacts")),
+        "--distro-nodes=2",
+        "--distro-node-cpus=1",
+        f"--distro-report={tmp_path / 'report'}",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+        timeout=1200,
+    )
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 0, output[-6000:]
+    result.assert_outcomes(passed=2)
+    assert "10.77.0.10 on the nodes' network" in output, output[-4000:]
+    assert "10.77.0.11 on the nodes' network" in output
+    # The join token (K10<CA hash>::server:<secret>) is never shown, only masked.
+    assert "K3S_TOKEN=***" in output and "::server:" not in output
+    assert set(qemu_pids()) <= before, "a VM of the run is still running"
+    assert not root.is_dir() or list(root.iterdir()) == []

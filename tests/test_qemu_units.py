@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from pytest_k8sdistro.config import vm as vm_options
-from pytest_k8sdistro.config.settings import Settings, _check_vm
+from pytest_k8sdistro.config.settings import Settings, _check_shape, _check_vm
+from pytest_k8sdistro.distros.spec import parse_distro
 from pytest_k8sdistro.errors import ConfigError, ProvisionError
 from pytest_k8sdistro.provisioners.machine.qemu import command, image, state
 from pytest_k8sdistro.provisioners.machine.qemu.provisioner import QemuProvisioner
@@ -257,3 +258,64 @@ def test_a_kept_vm_whose_qemu_is_gone_is_spared_while_its_run_lives() -> None:
     assert state.verdict(owner, "here", alive, qemu_runs=True) == "kept on purpose"
     assert state.verdict(owner, "here", alive, qemu_runs=False) == "its run is alive"
     assert state.verdict(owner, "here", FakeProc({}, {}), qemu_runs=False) == "reap"
+
+
+# -- several nodes ----------------------------------------------------------------
+
+
+def test_a_clusters_vms_share_a_multicast_segment_on_loopback_only() -> None:
+    nic = command.NodesNic("239.255.77.1", 40123, "52:54:00:6b:00:0b")
+    argv = command.qemu_command(
+        FILES, accel="tcg", memory_mib=1024, cpus=1, forwards={22: 1}, restrict=True,
+        nodes_nic=nic,
+    )  # fmt: skip
+    netdevs = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-netdev"]
+    devices = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-device"]
+    assert netdevs[1] == "socket,id=nodes,mcast=239.255.77.1:40123,localaddr=127.0.0.1"
+    # The way out keeps its own address, which the guest configures; the other is ours.
+    assert devices == [
+        f"virtio-net-pci,netdev=net0,mac={command.OUTSIDE_MAC}",
+        "virtio-net-pci,netdev=nodes,mac=52:54:00:6b:00:0b",
+    ]
+    single = command.qemu_command(
+        FILES, accel="tcg", memory_mib=1024, cpus=1, forwards={22: 1}, restrict=True
+    )
+    assert single.count("-netdev") == 1
+
+
+def test_each_vm_of_a_cluster_has_its_own_directory_and_record(tmp_path: Path) -> None:
+    assert state.dir_name("r1", "k3s-a", 0) == "r1-k3s-a"
+    assert state.dir_name("r1", "k3s-a", 2) == "r1-k3s-a-n2"
+    for node in (0, 1):
+        directory = state.VmDir(tmp_path / state.dir_name("r1", "k", node))
+        directory.path.mkdir()
+        state.Owner(
+            run_id="r1", pid=1, pid_start="b", hostname="here", cluster="k",
+            overlay=str(directory.files.overlay), kept=True, node=node,
+        ).write(directory)  # fmt: skip
+    # Kept, but no QEMU runs for either: none is found to attach to.
+    assert state.find_kept(tmp_path, "k", "here", 1) is None
+    owner = state.Owner.read(state.VmDir(tmp_path / "r1-k-n1"))
+    assert owner is not None and owner.node == 1
+
+
+@pytest.mark.parametrize("distro", ["k0s", "microk8s"])
+def test_several_nodes_of_a_distribution_without_a_machine_join_are_refused(
+    distro: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shutil.which", lambda tool: f"/usr/bin/{tool}")
+    settings = Settings(provisioner="qemu", vm_accel="tcg", nodes=2)
+    with pytest.raises(
+        ConfigError,
+        match=rf"--distro-nodes=2 with --distro-provisioner=qemu: .* for k3s, not for {distro}; "
+        rf"give {distro} one node, or .*--distro-provisioner=docker",
+    ):
+        QemuProvisioner.check_config(settings, (parse_distro(distro),))
+    QemuProvisioner.check_config(settings, (parse_distro("k3s"),))
+
+
+def test_more_nodes_than_a_qemu_cluster_takes_are_refused_naming_the_limit() -> None:
+    with pytest.raises(ConfigError, match=r"=qemu brings up up to 5 nodes on a machine, so "
+                       r"--distro-nodes=6 cannot apply"):  # fmt: skip
+        _check_shape(Settings(provisioner="qemu", nodes=6))
+    _check_shape(Settings(provisioner="qemu", nodes=5))

@@ -60,6 +60,9 @@ class Step:
     #: Whether a non-zero exit fails the install (teardown steps go on regardless).
     check: bool = True
     timeout_s: float = 600.0
+    #: Names in ``env`` whose values are secrets (a join token): :meth:`shell`, which
+    #: progress lines and errors show, prints ``***`` for them.
+    secret: tuple[str, ...] = ()
 
     def command(self, *, sudo: bool) -> list[str]:
         """The argv to execute: ``sudo -n`` when the login user is not root.
@@ -72,7 +75,8 @@ class Step:
         return [*prefix, *env, *self.argv]
 
     def shell(self, *, sudo: bool) -> str:
-        return shlex.join(self.command(sudo=sudo))
+        shown = Step(self.argv, tuple((k, "***" if k in self.secret else v) for k, v in self.env))
+        return shlex.join(shown.command(sudo=sudo))
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,43 @@ class InstallPlan:
 
 
 @dataclass(frozen=True)
+class JoinPlan:
+    """Installing an agent (a worker node) that joins a server already running."""
+
+    distro: str
+    version: str
+    uploads: tuple[Upload, ...]
+    install: tuple[Step, ...]
+    uninstall: tuple[Step, ...]
+    logs_script: str
+    downloads: bool
+    present: Step | None = None
+
+    def logs(self, tail: int) -> Step:
+        script = self.logs_script.format(tail=int(tail))
+        return Step(("sh", "-c", script), check=False, timeout_s=30)
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    """The machine's address on the network its cluster's nodes share, when it has
+    several (a VM's private network beside its way out): the distribution must
+    advertise that one, not the address of its default route."""
+
+    address: str
+    interface: str
+
+
+@dataclass(frozen=True)
+class Join:
+    """Where an agent finds its server, and the token it joins with."""
+
+    server: str
+    api_port: int
+    token: str
+
+
+@dataclass(frozen=True)
 class PlanInput:
     distro: str
     version: str
@@ -119,6 +160,9 @@ class PlanInput:
     artifacts: tuple[Artifact, ...] = ()
     addons: tuple[str, ...] = ()
     ready_timeout_s: float = 300.0
+    node: NodeNetwork | None = None
+    #: Set for an agent's plan (:attr:`~.profile.MachineInstall.join`).
+    join: Join | None = None
 
 
 def check_artifacts(spec: PlanInput, accepted: Iterable[ArtifactKind]) -> None:

@@ -12,6 +12,7 @@ import re
 from pytest_k8sdistro.distros.install import (
     ArtifactKind,
     InstallPlan,
+    JoinPlan,
     PlanInput,
     Step,
     any_exists,
@@ -50,10 +51,8 @@ ARTIFACTS: dict[ArtifactKind, str] = {
 }
 
 
-def install_plan(spec: PlanInput) -> InstallPlan:
-    """The install script, pinned with INSTALL_K3S_VERSION; air-gapped with the binary
-    in BIN_DIR, images in IMAGES_DIR and INSTALL_K3S_SKIP_DOWNLOAD=true
-    (docs.k3s.io/installation/airgap)."""
+def _staged_install(spec: PlanInput) -> tuple[list[Step], list[tuple[str, str]], str]:
+    """The steps before the install script runs, its environment, and its path."""
     check_artifacts(spec, ARTIFACTS)
     steps: list[Step] = []
     script = only(spec, "script")
@@ -72,9 +71,29 @@ def install_plan(spec: PlanInput) -> InstallPlan:
     if binary is not None:
         steps.append(Step(("install", "-m", "0755", staged(spec, binary), f"{BIN_DIR}/k3s")))
         env.append(("INSTALL_K3S_SKIP_DOWNLOAD", "true"))
+    return steps, env, script_path
+
+
+def _node_args(spec: PlanInput) -> tuple[str, ...]:
+    """On a machine with several networks, the address to advertise and the interface
+    flannel carries pod traffic over (``--node-ip``, ``--flannel-iface``: the
+    "(agent/networking)" flags of pkg/cli/cmds/agent.go, which a server takes too);
+    without them k3s advertises the address of the default route's interface, and
+    flannel uses that interface (its --iface default)."""
+    if spec.node is None:
+        return ()
+    return (f"--node-ip={spec.node.address}", f"--flannel-iface={spec.node.interface}")
+
+
+def install_plan(spec: PlanInput) -> InstallPlan:
+    """The install script, pinned with INSTALL_K3S_VERSION; air-gapped with the binary
+    in BIN_DIR, images in IMAGES_DIR and INSTALL_K3S_SKIP_DOWNLOAD=true
+    (docs.k3s.io/installation/airgap)."""
+    steps, env, script_path = _staged_install(spec)
+    downloads = only(spec, "script") is None or only(spec, "binary") is None
     # The arguments after the script become the service's command line: a server
     # with its defaults, which the expectations describe.
-    steps.append(Step(("sh", script_path, "server"), env=tuple(env)))
+    steps.append(Step(("sh", script_path, "server", *_node_args(spec)), env=tuple(env)))
     return InstallPlan(
         distro=spec.distro,
         version=spec.version,
@@ -90,7 +109,34 @@ def install_plan(spec: PlanInput) -> InstallPlan:
         # systemd: the k3s unit's journal; OpenRC: LOG_FILE=/var/log/k3s.log (install.sh).
         logs_script=journal_or_file("k3s", "/var/log/k3s.log"),
         api_port=API_PORT,
-        downloads=script is None or binary is None,
+        downloads=downloads,
+    )
+
+
+def join_plan(spec: PlanInput) -> JoinPlan:
+    """An agent: the same install script with K3S_URL and K3S_TOKEN, which makes its
+    service ``k3s agent`` and its uninstall script k3s-agent-uninstall.sh (install.sh
+    @0136cf25, setup_env: SYSTEM_NAME=k3s-${CMD_K3S} for anything but a server)."""
+    if spec.join is None:
+        raise ValueError("an agent's plan needs the server to join")
+    steps, env, script_path = _staged_install(spec)
+    host = f"[{spec.join.server}]" if ":" in spec.join.server else spec.join.server
+    env += [("K3S_URL", f"https://{host}:{spec.join.api_port}"), ("K3S_TOKEN", spec.join.token)]
+    steps.append(
+        Step(("sh", script_path, "agent", *_node_args(spec)), env=tuple(env), secret=("K3S_TOKEN",))
+    )
+    return JoinPlan(
+        distro=spec.distro,
+        version=spec.version,
+        uploads=uploads(spec),
+        install=tuple(steps),
+        uninstall=(Step((f"{BIN_DIR}/k3s-agent-uninstall.sh",), check=False),),
+        present=any_exists(
+            f"{BIN_DIR}/k3s", f"{BIN_DIR}/k3s-uninstall.sh", f"{BIN_DIR}/k3s-agent-uninstall.sh"
+        ),
+        # The agent's unit is k3s-agent; OpenRC logs to /var/log/k3s-agent.log (install.sh).
+        logs_script=journal_or_file("k3s-agent", "/var/log/k3s-agent.log"),
+        downloads=only(spec, "script") is None or only(spec, "binary") is None,
     )
 
 
@@ -202,6 +248,9 @@ PROFILE = DistroProfile(
         plan=install_plan,
         artifacts=ARTIFACTS,
         binaries=(f"{BIN_DIR}/k3s",),
+        # The server's token (pkg/cli/server/server.go: <data-dir>/server/token).
+        join_token=Step(("cat", f"{DATA_DIR}/server/token"), timeout_s=30),
+        join=join_plan,
     ),
     # --datastore-endpoint, also read from K3S_DATASTORE_ENDPOINT (pkg/cli/cmds/server.go);
     # PostgreSQL and MySQL through kine (docs.k3s.io/datastore).

@@ -16,7 +16,13 @@ from pytest_k8sdistro.errors import ConfigError
 from pytest_k8sdistro.model import versions
 
 if TYPE_CHECKING:
-    from pytest_k8sdistro.distros.install import ArtifactKind, InstallPlan, PlanInput, Step
+    from pytest_k8sdistro.distros.install import (
+        ArtifactKind,
+        InstallPlan,
+        JoinPlan,
+        PlanInput,
+        Step,
+    )
 
 #: Every feature name that ``@pytest.mark.distro_feature`` accepts.
 FEATURES: tuple[str, ...] = (
@@ -283,6 +289,11 @@ class MachineInstall:
     #: The in-place upgrade's steps to ``target`` on a machine, or None when the
     #: plugin does not know one; the second argument is the readiness timeout.
     upgrade: Callable[[str, float], tuple[Step, ...]] | None = None
+    #: Prints, on the server, the token agents join with; None when the plugin knows
+    #: no join on machines (one node only).
+    join_token: Step | None = None
+    #: The plan of an agent that joins (``PlanInput.join`` set).
+    join: Callable[[PlanInput], JoinPlan] | None = None
 
 
 @dataclass(frozen=True)

@@ -101,13 +101,23 @@ class Workloads:
     def evidence(self) -> str:
         return namespace_evidence(self.kube, self.namespace)
 
-    def apply(self, manifest: str, **values: Any) -> None:
-        apply(self.kube, self.namespace, self.manifests.load(manifest, **values))
+    def apply(self, manifest: str, *, on_node: str | None = None, **values: Any) -> None:
+        """Create ``manifest``'s objects; ``on_node``: its pod only on that node."""
+        objects = self.manifests.load(manifest, **values)
+        if on_node is not None:
+            for pod in (o for o in objects if o.get("kind") == "Pod"):
+                # The node's well-known label, as a nodeSelector pins a pod to it.
+                selector = pod.setdefault("spec", {}).setdefault("nodeSelector", {})
+                selector["kubernetes.io/hostname"] = on_node
+        apply(self.kube, self.namespace, objects)
 
-    def web(self, name: str, *, labels: dict[str, str] | None = None) -> Any:
+    def web(
+        self, name: str, *, labels: dict[str, str] | None = None, on_node: str | None = None
+    ) -> Any:
         """A Ready web pod serving the text ``web:<name>``; returns the pod."""
         self.apply(
             "web.yaml",
+            on_node=on_node,
             name=name,
             labels={"app": name, **(labels or {})},
             image=self.image,
@@ -135,11 +145,17 @@ class Workloads:
         return self.kube.core.read_namespaced_service(name, self.namespace)
 
     def probe(
-        self, name: str, script: str, *, labels: dict[str, str] | None = None
+        self,
+        name: str,
+        script: str,
+        *,
+        labels: dict[str, str] | None = None,
+        on_node: str | None = None,
     ) -> tuple[str, str]:
         """Run ``script`` in a one-shot pod; returns its final phase and its logs."""
         self.apply(
             "probe.yaml",
+            on_node=on_node,
             name=name,
             labels={"role": "probe", **(labels or {})},
             image=self.image,
@@ -153,12 +169,21 @@ class Workloads:
         return wait_pod_done(self.kube, self.namespace, name, 2 * self.timeouts.wait)
 
     def fetch(
-        self, name: str, url: str, *, expected: str, what: str, labels: dict[str, str] | None = None
+        self,
+        name: str,
+        url: str,
+        *,
+        expected: str,
+        what: str,
+        labels: dict[str, str] | None = None,
+        on_node: str | None = None,
     ) -> str:
         """From a probe pod, GET ``url`` until the body holds ``expected``."""
         __tracebackhide__ = True
         command = f"{WGET} {url} | tee /dev/stderr | grep -q '{expected}'"
-        phase, logs = self.probe(name, retry_script(command, self.attempts), labels=labels)
+        phase, logs = self.probe(
+            name, retry_script(command, self.attempts), labels=labels, on_node=on_node
+        )
         if phase != "Succeeded" or expected not in logs:
             fail(
                 what,

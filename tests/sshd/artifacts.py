@@ -10,7 +10,10 @@
   arguments after the script), refuses to download (there is nothing to download
   from), starts the server in the background as a service would (the test machine
   has no init system; output in ``/var/log/k3s.log``, where k3s's OpenRC service logs)
-  and writes ``k3s-uninstall.sh`` next to the binary.
+  and writes ``k3s-uninstall.sh`` next to the binary. With ``K3S_URL`` (and
+  ``K3S_TOKEN``) and no command it starts an agent, logging to
+  ``/var/log/k3s-agent.log`` and writing ``k3s-agent-uninstall.sh``, as the real
+  script names them.
 - an "images" tarball: a small tar that only has to land in the images directory.
 
 Test support only: none of this is k3s, and none of it is offered to users.
@@ -50,10 +53,20 @@ fail() { echo "[stand-in install] $*" >&2; exit 1; }
 [ "${INSTALL_K3S_SKIP_DOWNLOAD:-}" = true ] \\
     || fail "cannot download; set INSTALL_K3S_SKIP_DOWNLOAD=true"
 [ -x "$BIN_DIR/k3s" ] || fail "no executable $BIN_DIR/k3s"
-[ $# -gt 0 ] || set -- ${INSTALL_K3S_EXEC:-server}
+[ $# -gt 0 ] || set -- ${INSTALL_K3S_EXEC:-}
+# As the real script: flags only (or nothing) mean a server, or an agent with K3S_URL.
+case "${1:-}" in
+    -*|"") if [ -n "${K3S_URL:-}" ]; then set -- agent "$@"; else set -- server "$@"; fi ;;
+esac
+if [ "$1" = agent ]; then
+    [ -n "${K3S_TOKEN:-}" ] || fail "an agent needs K3S_TOKEN"
+    NAME=k3s-agent
+else
+    NAME=k3s
+fi
 mkdir -p /var/lib/rancher/k3s /etc/rancher/k3s
 echo "${INSTALL_K3S_VERSION:-}" >/var/lib/rancher/k3s/.install-version
-cat >"$BIN_DIR/k3s-uninstall.sh" <<UNINSTALL
+cat >"$BIN_DIR/$NAME-uninstall.sh" <<UNINSTALL
 #!/bin/sh
 # Stand-in k3s-uninstall.sh (pytest-k8sdistro tests).
 [ "\\$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
@@ -67,12 +80,13 @@ if [ -f /run/k3s-standin.pid ]; then
 fi
 PYTHONPATH="$BIN_DIR/k3s" python3 -m k8s_standin.node.killall \\
     /var/lib/rancher/k3s /var/lib/kubelet || true
-rm -rf /etc/rancher/k3s /var/lib/rancher/k3s /var/lib/kubelet /run/k3s-standin.pid /var/log/k3s.log
-rm -f "$BIN_DIR/k3s" "$BIN_DIR/k3s-uninstall.sh"
+rm -rf /etc/rancher/k3s /var/lib/rancher/k3s /var/lib/kubelet /run/k3s-standin.pid
+rm -f /var/log/$NAME.log "$BIN_DIR/k3s" "$BIN_DIR/$NAME-uninstall.sh"
 UNINSTALL
-chmod 0755 "$BIN_DIR/k3s-uninstall.sh"
-# Detached from the SSH session, every stream redirected: ssh returns at once.
-setsid "$BIN_DIR/k3s" "$@" >/var/log/k3s.log 2>&1 </dev/null &
+chmod 0755 "$BIN_DIR/$NAME-uninstall.sh"
+# Detached from the SSH session, every stream redirected: ssh returns at once. K3S_URL
+# and K3S_TOKEN stay in its environment, as the real script keeps K3S_* for the service.
+setsid "$BIN_DIR/k3s" "$@" >"/var/log/$NAME.log" 2>&1 </dev/null &
 echo $! >/run/k3s-standin.pid
 echo "[stand-in install] k3s ${INSTALL_K3S_VERSION:-} started: $*"
 """

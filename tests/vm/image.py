@@ -33,6 +33,8 @@ from filelock import FileLock
 from image.base import PACKAGES as STANDIN_PACKAGES
 from image.base import SUITE, VARIANT, find_mirror
 
+from pytest_k8sdistro.provisioners.machine.qemu.command import OUTSIDE_MAC
+
 # The stand-in control plane's runtime packages come first, so the stand-in k3s can be
 # installed in the VM as tests/sshd/artifacts.py installs it on the sshd machine.
 VM_PACKAGES: tuple[str, ...] = (
@@ -64,9 +66,11 @@ INITRD_MODULES = ("virtio_pci.ko", "virtio_blk.ko", "ext4.ko")
 # Path in the image -> content. Part of the cache key, like the package list.
 FILES: dict[str, str] = {
     "etc/systemd/network/20-dhcp.network": (
-        # Name=en*: the NIC udev names (enp0s2 and the like), never the veths and bridges
+        # The first NIC only, by the address the qemu provisioner gives it, as a cloud
+        # image's fallback network configuration does: never a second NIC (a cluster's
+        # nodes' network, which the provisioner configures), nor the veths and bridges
         # the stand-in's node side makes, which networkd must leave alone.
-        "[Match]\nName=en*\n\n[Network]\nDHCP=ipv4\n"
+        f"[Match]\nMACAddress={OUTSIDE_MAC}\n\n[Network]\nDHCP=ipv4\n"
     ),
     # networkd otherwise removes routes and policy rules it did not make, including those
     # a Kubernetes node sets up for its pods.

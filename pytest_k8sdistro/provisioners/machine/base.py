@@ -190,26 +190,49 @@ class MachineProvisioner(Provisioner):
             "downloads": plan.downloads,
         }
 
-    def plan_for(self, spec: DistroSpec, staging: str, machine: str) -> installers.InstallPlan:
+    def _plan_input(
+        self,
+        spec: DistroSpec,
+        staging: str,
+        machine: str,
+        node: installers.NodeNetwork | None,
+        join: installers.Join | None = None,
+    ) -> installers.PlanInput:
         settings = self.settings
         profile = spec.profile
-        if profile.machine is None:  # the settings refuse this before anything starts
-            raise ProvisionError(f"{spec.name} has no install plan for a machine")
         addons = settings.distro_addons or () if profile.addons is not None else ()
+        return installers.PlanInput(
+            distro=spec.name,
+            version=spec.version,
+            staging=staging,
+            machine=machine,
+            artifacts=settings.install_artifacts,
+            addons=tuple(addons),
+            ready_timeout_s=settings.ready_timeout_for(profile),
+            node=node,
+            join=join,
+        )
+
+    def plan_for(
+        self,
+        spec: DistroSpec,
+        staging: str,
+        machine: str,
+        *,
+        node: installers.NodeNetwork | None = None,
+    ) -> installers.InstallPlan:
+        if spec.profile.machine is None:  # the settings refuse this before anything starts
+            raise ProvisionError(f"{spec.name} has no install plan for a machine")
         try:
-            return profile.machine.plan(
-                installers.PlanInput(
-                    distro=spec.name,
-                    version=spec.version,
-                    staging=staging,
-                    machine=machine,
-                    artifacts=settings.install_artifacts,
-                    addons=tuple(addons),
-                    ready_timeout_s=settings.ready_timeout_for(profile),
-                )
-            )
+            return spec.profile.machine.plan(self._plan_input(spec, staging, machine, node))
         except ValueError as exc:
             raise ProvisionError(f"{spec}: {exc}") from None
+
+    def node_network(self, key: str, index: int) -> installers.NodeNetwork | None:
+        """Node ``index`` of cluster ``key``'s address on the network its nodes share,
+        where its machine has several (a VM's private network); None: the
+        distribution chooses, as on a machine with one."""
+        return None
 
     # -- the machine's lease ------------------------------------------------------
 
@@ -337,7 +360,7 @@ class MachineProvisioner(Provisioner):
             self._claim(key, target, reusing=False)
             staging = self._staging(target)
             self._write_record(target, key, spec, staging=staging)
-            planned = self.plan_for(spec, staging, target.machine)
+            planned = self.plan_for(spec, staging, target.machine, node=self.node_network(key, 0))
             self._check_absent(target, planned, spec)
             plan = planned
             for upload in plan.uploads:
@@ -378,7 +401,9 @@ class MachineProvisioner(Provisioner):
             details=self._details(target, plan),
         )
 
-    def _check_absent(self, target: Target, plan: installers.InstallPlan, spec: DistroSpec) -> None:
+    def _check_absent(
+        self, target: Target, plan: installers.InstallPlan | installers.JoinPlan, spec: DistroSpec
+    ) -> None:
         """Refuse a machine where the distribution is installed and no run of ours left it.
 
         A dead run's remains are gone by now (:meth:`_claim` reaps them), so what is
@@ -458,6 +483,70 @@ class MachineProvisioner(Provisioner):
             )
             interrupt.pause(POLL_S)
 
+    # -- agents ----------------------------------------------------------------
+
+    def join_token(self, key: str, spec: DistroSpec) -> str:
+        """The token agents join cluster ``key`` with, once its server has made it."""
+        machine = spec.profile.machine
+        if machine is None or machine.join_token is None:
+            raise ProvisionError(f"{spec.name}: the plugin knows no join of agents on machines")
+        target = self._probed(key)
+        timeout = self.settings.ready_timeout_for(spec.profile)
+        started = time.monotonic()
+        while True:
+            result = target.run_step(machine.join_token)
+            token = result.stdout.strip()
+            if result.rc == 0 and token:
+                return token
+            elapsed = time.monotonic() - started
+            if elapsed >= timeout:
+                raise ProvisionError(
+                    f"{spec}: no join token from '{machine.join_token.shell(sudo=False)}' on "
+                    f"{target.description} after {elapsed:.0f}s: {result.tail(3)}"
+                )
+            self.progress.every(f"machine-token-{key}", 10.0, f"waiting {elapsed:.0f}s for it")
+            interrupt.pause(POLL_S)
+
+    def join(
+        self,
+        target: Target,
+        spec: DistroSpec,
+        join: installers.Join,
+        node: installers.NodeNetwork | None,
+    ) -> installers.JoinPlan:
+        """Install ``spec``'s agent on ``target``, joined to the server ``join`` names.
+
+        For a machine the provisioner made for this cluster (a VM): no lease is
+        taken, and on failure what was installed is removed again.
+        """
+        machine = spec.profile.machine
+        if machine is None or machine.join is None:
+            raise ProvisionError(f"{spec.name}: the plugin knows no join of agents on machines")
+        target.probe()
+        target.check_sudo()
+        staging = self._staging(target)
+        plan: installers.JoinPlan | None = None
+        try:
+            try:
+                planned = machine.join(self._plan_input(spec, staging, target.machine, node, join))
+            except ValueError as exc:
+                raise ProvisionError(f"{spec}: {exc}") from None
+            self._check_absent(target, planned, spec)
+            plan = planned
+            for upload in plan.uploads:
+                target.upload(upload.source, f"{staging}/{upload.name}")
+            self.progress.say(f"{spec}: joining {target.description} to {join.server} as an agent")
+            for step in plan.install:
+                self._run(target, step, spec)
+        except BaseException:
+            if plan is not None:
+                self._uninstall(target, plan)
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                target.execute(["rm", "-rf", staging], timeout=60)
+        return plan
+
     # -- upgrade ----------------------------------------------------------------
 
     def upgrade(self, cluster: Cluster, target_version: str, *, image: str | None) -> str:
@@ -483,7 +572,9 @@ class MachineProvisioner(Provisioner):
         spec = DistroSpec(cluster.distro, cluster.version)
         return self.plan_for(spec, "/nonexistent", target.machine)
 
-    def _uninstall(self, target: Target, plan: installers.InstallPlan) -> None:
+    def _uninstall(
+        self, target: Target, plan: installers.InstallPlan | installers.JoinPlan
+    ) -> None:
         for step in plan.uninstall:
             try:
                 result = target.run_step(step)

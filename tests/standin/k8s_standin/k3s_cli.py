@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--service-cidr", default="10.43.0.0/16")
     server.add_argument("--cluster-dns", default="")
     server.add_argument("--node-ip", "-i", default="")
+    server.add_argument("--flannel-iface", default="")
     server.add_argument("--node-name", default=os.environ.get("K3S_NODE_NAME", ""))
     server.add_argument(
         "--cluster-init", action="store_true", default=bool(os.environ.get("K3S_CLUSTER_INIT"))
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--token-file", default=os.environ.get("K3S_TOKEN_FILE", ""))
     agent.add_argument("--data-dir", "-d", default="/var/lib/rancher/k3s")
     agent.add_argument("--node-ip", "-i", default="")
+    agent.add_argument("--flannel-iface", default="")
     agent.add_argument("--node-name", default=os.environ.get("K3S_NODE_NAME", ""))
     agent.add_argument("--debug", action="store_true")
     return p
@@ -77,6 +79,13 @@ def main(argv: list[str]) -> int:
         if flag.startswith("-"):
             # Real k3s has hundreds of flags; tests pass some we do not model.
             log.warning("standin: ignoring unsupported flag %s", flag)
+    iface = getattr(args, "flannel_iface", "")
+    if iface and not Path("/sys/class/net", iface).exists():
+        # k3s looks the interface up before starting anything (pkg/agent/config/config.go:
+        # "unable to find interface"). The stand-in's pod routes go via the other nodes'
+        # InternalIPs, so the interface they leave by follows from --node-ip.
+        log.critical("Error: unable to find interface %s: no such network interface", iface)
+        return 1
     if args.command == "server":
         options = server_options(args)
         node_ips = [options.node_ip, *([options.node_ipv6] if options.node_ipv6 else [])]

@@ -20,6 +20,8 @@ KVM_DEVICE = Path("/dev/kvm")
 #: TCG's translation cache defaults to 1 GiB of host memory on top of the guest's;
 #: a quarter of it costs little speed and keeps a VM's footprint near its size.
 TCG = "tcg,tb-size=256"
+#: The first NIC's (user-mode networking, the way out and the forwards).
+OUTSIDE_MAC = "52:54:00:12:34:56"
 INSTALL_HINT = "install QEMU (Debian/Ubuntu: apt-get install qemu-system-x86 qemu-utils)"
 
 
@@ -41,6 +43,21 @@ class Files:
     qmp: Path
     pidfile: Path
     console: Path
+
+
+@dataclass(frozen=True)
+class NodesNic:
+    """A second NIC on the network a cluster's VMs share.
+
+    QEMU's socket netdev in multicast mode: every VM of the cluster joins the group
+    ``group:port`` on the host's loopback, so they see each other's frames as one
+    Ethernet segment, and nothing else does (no bridge, no privileges, nothing on
+    the host's own networks). Each cluster has a port of its own.
+    """
+
+    group: str
+    port: int
+    mac: str
 
 
 def kvm_problem(device: Path = KVM_DEVICE) -> str | None:
@@ -99,6 +116,7 @@ def qemu_command(
     forwards: Mapping[int, int],
     restrict: bool,
     boot: DirectBoot | None = None,
+    nodes_nic: NodesNic | None = None,
 ) -> list[str]:
     argv = [
         QEMU,
@@ -119,7 +137,17 @@ def qemu_command(
         "-drive", f"if=virtio,file={files.overlay},format=qcow2",
         "-drive", f"if=virtio,file={files.seed},format=raw,readonly=on",
         "-netdev", netdev(forwards, restrict=restrict),
-        "-device", "virtio-net-pci,netdev=net0",
+        # The address QEMU gives its first NIC anyway, named so that a guest configures
+        # this one (cloud images' fallback network config matches one NIC by address).
+        "-device", f"virtio-net-pci,netdev=net0,mac={OUTSIDE_MAC}",
+    ]  # fmt: skip
+    if nodes_nic is not None:
+        argv += [
+            "-netdev",
+            f"socket,id=nodes,mcast={nodes_nic.group}:{nodes_nic.port},localaddr=127.0.0.1",
+            "-device", f"virtio-net-pci,netdev=nodes,mac={nodes_nic.mac}",
+        ]  # fmt: skip
+    argv += [
         "-qmp", f"unix:{files.qmp},server=on,wait=off",
         "-pidfile", str(files.pidfile),
         # A guest that reboots (a panic, say) ends QEMU instead of booting again.

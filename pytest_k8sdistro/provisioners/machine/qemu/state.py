@@ -47,9 +47,10 @@ def state_root() -> Path:
     return cache.cache_dir() / "vms"
 
 
-def dir_name(run_id: str, key: str) -> str:
+def dir_name(run_id: str, key: str, node: int = 0) -> str:
+    """``<run id>-<cluster key>``, and ``-n<node>`` for a cluster's other VMs."""
     safe = re.sub(r"[^A-Za-z0-9.-]+", "-", key).strip("-")[:40]
-    return f"{run_id}-{safe}"
+    return f"{run_id}-{safe}" + (f"-n{node}" if node else "")
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,11 @@ class Owner:
     kept: bool = False
     #: The forwarded ports (guest -> host) and the QEMU pid, for a later run that attaches.
     forwards: dict[str, int] = field(default_factory=dict)
+    #: Which of the cluster's VMs: 0 for the server, then its agents.
+    node: int = 0
+    #: The VM's address and interface on the network the cluster's VMs share.
+    nodes_address: str = ""
+    nodes_interface: str = ""
     format: str = FORMAT
 
     def describe(self) -> str:
@@ -202,14 +208,20 @@ def reap(
     return removed
 
 
-def find_kept(root: Path, key: str, hostname: str) -> tuple[VmDir, Owner] | None:
-    """A VM kept by an earlier run on this host for cluster ``key``, still running."""
+def find_kept(root: Path, key: str, hostname: str, node: int = 0) -> tuple[VmDir, Owner] | None:
+    """VM ``node`` kept by an earlier run on this host for cluster ``key``, still running."""
     if not root.is_dir():
         return None
     for path in sorted(root.iterdir()):
         vm = VmDir(path)
         owner = Owner.read(vm)
-        if owner is None or not owner.kept or owner.cluster != key or owner.hostname != hostname:
+        if (
+            owner is None
+            or not owner.kept
+            or owner.cluster != key
+            or owner.hostname != hostname
+            or owner.node != node
+        ):
             continue
         if qemu_runs(vm, Path(owner.overlay), Proc()):
             return vm, owner

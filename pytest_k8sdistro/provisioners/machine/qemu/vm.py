@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_k8sdistro import interrupt
+from pytest_k8sdistro.distros.install import Step
 from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.provisioners import process
 from pytest_k8sdistro.provisioners.machine.qemu import command, qmp, state
@@ -52,6 +53,8 @@ class Shape:
     ports: tuple[int, ...]
     restrict: bool
     boot: command.DirectBoot | None = None
+    #: The NIC on the network the cluster's VMs share, when it has several.
+    nodes_nic: command.NodesNic | None = None
 
 
 class VmTarget(SshTarget):
@@ -171,6 +174,7 @@ def start(vm: Vm, shape: Shape, *, attempts: int = 3) -> None:
             forwards=vm.forwards,
             restrict=shape.restrict,
             boot=shape.boot,
+            nodes_nic=shape.nodes_nic,
         )
         with vm.directory.qemu_log.open("wb") as log:
             vm.process = subprocess.Popen(
@@ -219,6 +223,33 @@ def wait_for_ssh(vm: Vm, timeout: float) -> VmTarget:
                 f"{timeout:.0f}s ({last}); last console lines:\n{vm.console_tail()}"
             )
         interrupt.pause(POLL_S)
+
+
+#: Run as root in the guest: bring the NIC with address MAC up with ADDRESS, print its
+#: name. The guest's own network configuration leaves it alone (it configures the
+#: first NIC only), so the address stays for the VM's life, which has no reboot.
+NODES_NIC_SCRIPT = """set -e
+for link in /sys/class/net/*; do
+    if [ "$(cat "$link/address")" = "$0" ]; then name=${link##*/}; fi
+done
+[ -n "${name:-}" ] || { echo "no network interface has address $0" >&2; exit 1; }
+ip link set dev "$name" up
+ip address replace "$1" dev "$name"
+echo "$name"
+"""
+
+
+def configure_nodes_nic(target: VmTarget, nic: command.NodesNic, address: str) -> str:
+    """Give the VM's NIC on the nodes' network ``address`` (CIDR); its interface name."""
+    step = Step(("sh", "-c", NODES_NIC_SCRIPT, nic.mac, address), timeout_s=60)
+    result = target.run_step(step)
+    name = result.stdout.strip().splitlines()[-1:] if result.rc == 0 else []
+    if not name:
+        raise ProvisionError(
+            f"{target.description}: cannot give its NIC {nic.mac} the address {address}: "
+            f"{result.tail(3)}"
+        )
+    return name[0]
 
 
 def power_off(vm: Vm, say: Say, *, acpi: bool = True) -> str:
