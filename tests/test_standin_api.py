@@ -208,6 +208,57 @@ def test_json_patch_and_strategic_merge(k3s: testing.StandIn, ns: str) -> None:
     assert apps.read_namespaced_deployment("web", ns).status.replicas == 7
 
 
+def test_field_managers_over_http(k3s: testing.StandIn, ns: str) -> None:
+    """The manager of a write is `fieldManager`, else the User-Agent's product; apply
+    needs a fieldManager and force is for apply only (ValidatePatchOptions)."""
+    import http.client
+    import urllib.parse
+
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+
+    def call(method: str, url: str, ctype: str, body: Any, **query: str) -> tuple[int, Any]:
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", k3s.port, timeout=10, context=k3s.admin_context()
+        )
+        data = body if isinstance(body, str) else json.dumps(body)
+        target = url + ("?" + urllib.parse.urlencode(query) if query else "")
+        headers = {"Content-Type": ctype, "User-Agent": "standin-test/1.0 (linux)"}
+        conn.request(method, target, body=data, headers=headers)
+        resp = conn.getresponse()
+        answer = json.loads(resp.read())
+        conn.close()
+        return resp.status, answer
+
+    code, _ = call(
+        "POST", path, "application/json", {"metadata": {"name": "c"}, "data": {"a": "1"}}
+    )
+    assert code == 201
+    item = f"{path}/c"
+    apply = "application/apply-patch+yaml"
+    config = json.dumps(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "2"}}
+    )
+    code, status = call("PATCH", item, apply, config)
+    assert code == 422 and status["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+        "is required for apply patch"
+    )
+    code, status = call("PATCH", item, "application/merge-patch+json", {}, force="true")
+    assert code == 422 and status["details"]["causes"][0]["field"] == "force"
+    code, status = call("PATCH", item, apply, config, fieldManager="me")
+    assert code == 409 and status["message"] == (
+        'Apply failed with 1 conflict: conflict with "standin-test" using v1: .data.a'
+    )
+    code, out = call("PATCH", item, apply, config, fieldManager="me", force="true")
+    assert code == 200 and out["data"] == {"a": "2"}
+    managers = {(e["manager"], e["operation"]) for e in out["metadata"]["managedFields"]}
+    assert managers == {("standin-test", "Update"), ("me", "Apply")}  # the creator owns .data
+    patch = {"data": {"b": "1"}}
+    code, out = call("PATCH", item, "application/merge-patch+json", patch, fieldManager="ed")
+    managers = {(e["manager"], e["operation"]) for e in out["metadata"]["managedFields"]}
+    assert managers == {("standin-test", "Update"), ("me", "Apply"), ("ed", "Update")}
+
+
 def test_watch_orders_events(core: client.CoreV1Api, ns: str) -> None:
     start_rv = core.list_namespaced_config_map(ns).metadata.resource_version
     seen: list[tuple[str, str, int]] = []

@@ -23,7 +23,18 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
-from . import authz, discovery, openapi, pki, podlogs, protobuf, resources, streaming, tables
+from . import (
+    authz,
+    discovery,
+    fieldmanager,
+    openapi,
+    pki,
+    podlogs,
+    protobuf,
+    resources,
+    streaming,
+    tables,
+)
 from . import patch as patching
 from .access import AccessControl, forbidden
 from .authn import User
@@ -242,7 +253,8 @@ class ApiApp:
                 user: User = request.environ["standin.user"]
                 answer = self.info.access.review(res.kind, res.api_version, ns, review, user)
                 return _json(answer, 201)
-            created = self.registry.create(res, ns, _body(request), _dry_run(request))
+            writer = _writer(request, "", "CreateOptions")
+            created = self.registry.create(res, ns, _body(request), _dry_run(request), writer)
             return _json(created, 201)
         if method == "DELETE":
             options = _delete_options(request)
@@ -301,14 +313,18 @@ class ApiApp:
                 return _json(tables.partial(obj))
             return _json(obj)
         if method == "PUT":
-            return _json(
-                self.registry.update(res, ns, name, _body(request), sub, _dry_run(request))
-            )
+            writer = _writer(request, sub, "UpdateOptions")
+            body = _body(request)
+            return _json(self.registry.update(res, ns, name, body, sub, _dry_run(request), writer))
         if method == "PATCH":
             ctype = request.headers.get("Content-Type", "")
-            return _json(
-                self.registry.patch(res, ns, name, ctype, _body(request), sub, _dry_run(request))
+            writer = _writer(request, sub, "PatchOptions", ctype)
+            force = request.args.get("force") == "true"
+            body = _body(request)
+            patched = self.registry.patch(
+                res, ns, name, ctype, body, sub, _dry_run(request), writer, force
             )
+            return _json(patched)
         if method == "DELETE" and not sub:
             options = _delete_options(request)
             obj, finished = self.registry.delete(res, ns, name, options, _dry_run(request))
@@ -561,8 +577,14 @@ class ApiApp:
                     f'pod {name} is already assigned to node "{bound}"',
                     {"name": name, "kind": "pods"},
                 )
+            # The binding's storage sets the node itself; no field manager sees it.
             self.registry.patch(
-                res, ns, name, "application/merge-patch+json", {"spec": {"nodeName": target}}
+                res,
+                ns,
+                name,
+                "application/merge-patch+json",
+                {"spec": {"nodeName": target}},
+                writer=None,
             )
         return _created()
 
@@ -581,6 +603,9 @@ class ApiApp:
 
     def _scale(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         obj = self.registry.get(res, ns, name)
+        # The scale handler writes the parent's spec.replicas under the scale writer's
+        # own entry (registry/apps/deployment/storage scaleUpdatedObjectInfo).
+        writer = _writer(request, "scale", "UpdateOptions")
         if request.method in ("PUT", "PATCH"):
             body = _body(request)
             current = _scale_of(obj)
@@ -596,7 +621,7 @@ class ApiApp:
             update["spec"] = dict(obj.get("spec", {}), replicas=replicas)
             if want_rv:
                 update["metadata"] = dict(obj["metadata"], resourceVersion=want_rv)
-            obj = self.registry.update(res, ns, name, update)
+            obj = self.registry.update(res, ns, name, update, writer=writer)
         elif request.method != "GET":
             raise ApiError("MethodNotAllowed", "method not allowed on scale", {}, 405)
         return _json(_scale_of(obj))
@@ -695,6 +720,53 @@ def _body(request: Request) -> Any:
         raise ApiError(
             "BadRequest", f"the body of the request could not be decoded: {exc}"
         ) from None
+
+
+def _writer(request: Request, sub: str, options: str, ctype: str = "") -> fieldmanager.Writer:
+    """The manager of a write: `fieldManager`, else the User-Agent's product name
+    (handlers/create.go managerOrUserAgent), checked as ValidatePatchOptions and
+    ValidateFieldManager check them (apis/meta/v1/validation, v0.36.3)."""
+    manager = request.args.get("fieldManager", "")
+    causes: list[dict[str, str]] = []
+    if options == "PatchOptions":
+        if ctype.startswith("application/apply-patch"):
+            if not manager:
+                causes.append(
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                )
+        elif "force" in request.args:
+            causes.append(
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": "Forbidden: may not be specified for non-apply patch",
+                    "field": "force",
+                }
+            )
+    limit = fieldmanager.MAX_MANAGER_LENGTH
+    if len(manager.encode()) > limit:
+        causes.append(
+            {
+                "reason": "FieldValueTooLong",
+                "message": f"Too long: may not be more than {limit} bytes",
+                "field": "fieldManager",
+            }
+        )
+    if causes:
+        listed = ", ".join(f"{c['field']}: {c['message']}" for c in causes)
+        if len(causes) > 1:
+            listed = f"[{listed}]"
+        raise ApiError(
+            "Invalid",
+            f'{options}.meta.k8s.io "" is invalid: {listed}',
+            {"group": "meta.k8s.io", "kind": options, "causes": causes},
+        )
+    if not manager:
+        manager = fieldmanager.manager_from_user_agent(request.headers.get("User-Agent", ""))
+    return fieldmanager.Writer(manager, sub)
 
 
 def _dry_run(request: Request) -> bool:

@@ -14,8 +14,12 @@ from typing import Any
 
 from . import authz
 from .errors import ApiError
+from .fieldmanager import Writer
 from .registry import NS, Registry, rkey
 from .resources import RESOURCES, Resource, get
+
+# The controllers' writes, under the name their process gives them upstream.
+CONTROLLER = Writer("kube-controller-manager")
 
 log = logging.getLogger("k8s_standin.controllers")
 Obj = dict[str, Any]
@@ -78,7 +82,7 @@ class Controllers:
 
     def _create(self, res: Resource, ns: str, body: Obj) -> None:
         try:
-            self.registry.create(res, ns, body)
+            self.registry.create(res, ns, body, writer=CONTROLLER)
         except ApiError as err:
             if err.reason not in ("AlreadyExists", "Forbidden", "NotFound"):
                 raise
@@ -105,7 +109,7 @@ class Controllers:
         finalizers = [f for f in ns.get("spec", {}).get("finalizers") or [] if f != "kubernetes"]
         if finalizers != (ns.get("spec", {}).get("finalizers") or []):
             body = dict(ns, spec=dict(ns.get("spec", {}), finalizers=finalizers))
-            self.registry.update(NS, "", name, body, subresource="finalize")
+            self.registry.update(NS, "", name, body, subresource="finalize", writer=CONTROLLER)
 
     # -- garbage collector -------------------------------------------------
     def _gc_loop(self) -> None:
@@ -170,7 +174,12 @@ class Controllers:
         refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid") != owner_uid]
         patch = {"metadata": {"ownerReferences": refs or None}}
         self.registry.patch(
-            res, meta.get("namespace", ""), meta["name"], "application/merge-patch+json", patch
+            res,
+            meta.get("namespace", ""),
+            meta["name"],
+            "application/merge-patch+json",
+            patch,
+            writer=CONTROLLER,
         )
 
     def _drop_finalizer(self, res: Resource, obj: Obj, finalizer: str) -> None:
@@ -183,6 +192,7 @@ class Controllers:
                 meta["name"],
                 "application/merge-patch+json",
                 {"metadata": {"finalizers": kept or None}},
+                writer=CONTROLLER,
             )
         except ApiError as err:
             if err.reason != "NotFound":
@@ -202,7 +212,7 @@ def aggregate_cluster_roles(registry: Registry) -> None:
         if (role.get("rules") or []) == rules:
             continue
         try:
-            registry.update(CLUSTER_ROLES, "", name, dict(role, rules=rules))
+            registry.update(CLUSTER_ROLES, "", name, dict(role, rules=rules), writer=CONTROLLER)
         except ApiError as err:
             if err.reason not in ("Conflict", "NotFound"):
                 raise

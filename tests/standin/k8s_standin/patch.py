@@ -1,4 +1,5 @@
-"""The four PATCH flavours: JSON merge, strategic merge, JSON patch, apply.
+"""Three PATCH flavours: JSON merge, strategic merge, JSON patch (apply is
+fieldmanager.py's).
 
 Strategic merge patch needs per-field merge keys, which upstream derives from the Go
 types. Here a small table by field name covers the lists kubectl and controllers
@@ -196,11 +197,3 @@ def _apply_op(doc: Any, op: dict[str, Any]) -> Any:
     else:
         raise ValueError(f"unknown op {kind!r}")
     return doc
-
-
-def apply_patch(orig: Any, applied: Any) -> Any:
-    """Server-side apply, approximated: the applied config merged strategically.
-
-    Field ownership is not tracked, so fields a manager stops applying stay set.
-    """
-    return strategic_merge(orig, applied, null_deletes=False)

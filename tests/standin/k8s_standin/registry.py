@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from . import defaults, errors, ipam, patch, services
+from . import defaults, errors, fieldmanager, ipam, patch, services
 from .errors import ApiError, Causes
+from .fieldmanager import Writer
 from .resources import Resource, by_kind, get
 from .selectors import Predicate, field_selector, label_selector
 from .store import Event, Store
@@ -46,6 +47,21 @@ _STATUS_KINDS_WITH_SPEC_GENERATION = {
     "Service",
     "Pod",
 }
+
+
+# Writes the stand-in makes itself (bootstrap objects, controllers) are the API
+# server's own, as kube-apiserver's bootstrap writes appear under its user agent.
+SYSTEM = Writer("kube-apiserver")
+
+
+def _ignored(res: Resource, subresource: str, obj: Obj) -> set[fieldmanager.Path]:
+    """The reset fields of the resource's strategy (GetResetFields): a write to the
+    main resource owns no status, a write to /status nothing but status and metadata."""
+    if subresource == "status":
+        return {("f:" + k,) for k in obj if k not in ("status", "metadata")}
+    if "status" in res.subresources:
+        return {("f:status",)}
+    return set()
 
 
 # The NamespaceLifecycle admission plugin refuses to delete these.
@@ -213,7 +229,16 @@ class Registry:
                 yield kind, self._typed(res, copy.deepcopy(event.obj))
 
     # -- create ------------------------------------------------------------
-    def create(self, res: Resource, ns: str, body: Any, dry_run: bool = False) -> Obj:
+    def create(
+        self,
+        res: Resource,
+        ns: str,
+        body: Any,
+        dry_run: bool = False,
+        writer: Writer | None = SYSTEM,
+    ) -> Obj:
+        """`writer` None: the body's managedFields are stored as they are (an apply
+        computed them)."""
         if not isinstance(body, dict):
             raise ApiError("BadRequest", "the body of the request was in an unknown format")
         self._check_type(res, body)
@@ -247,9 +272,13 @@ class Registry:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now()
             meta["generation"] = 1
-            self._admit(res, obj, None)
+            self._admit(res, obj, None, writer)
             if dry_run:
                 return self._typed(res, obj)
+            # Stored without its type, as _replace stores it, so that a later no-op
+            # write compares equal.
+            obj.pop("apiVersion", None)
+            obj.pop("kind", None)
             stored = self.store.put(rkey(res), obj, "ADDED")
         return self._typed(res, stored)
 
@@ -276,9 +305,20 @@ class Registry:
                 {"kind": res.plural, "group": res.group},
             )
 
-    def _admit(self, res: Resource, obj: Obj, old: Obj | None) -> None:
+    def _admit(
+        self,
+        res: Resource,
+        obj: Obj,
+        old: Obj | None,
+        writer: Writer | None,
+        subresource: str = "",
+    ) -> None:
         """Defaulting, validation and the admission plugins the stand-in models."""
         defaults.default(res, obj)
+        if writer is not None:
+            # Upstream the field manager sees the decoded, defaulted request object,
+            # before admission and the strategy change it (handlers/create.go, update.go).
+            self._track(res, obj, old, writer, subresource)
         if old is None and res.kind == "Job":
             defaults.generate_job_selector(obj)
         causes = Causes()
@@ -316,6 +356,18 @@ class Registry:
                 if default_sc:
                     spec["storageClassName"] = default_sc
 
+    @staticmethod
+    def _track(res: Resource, obj: Obj, old: Obj | None, writer: Writer, sub: str) -> None:
+        live = Registry._typed(res, copy.deepcopy(old)) if old is not None else None
+        typed = dict(obj, apiVersion=res.api_version, kind=res.kind)
+        entries = fieldmanager.track_update(
+            live, typed, writer, res.api_version, _ignored(res, sub, typed)
+        )
+        if entries:
+            obj["metadata"]["managedFields"] = entries
+        else:
+            obj["metadata"].pop("managedFields", None)
+
     def _default_storage_class(self) -> str | None:
         classes, _ = self.store.list(rkey(STORAGE_CLASSES))
         for sc in classes:
@@ -333,6 +385,7 @@ class Registry:
         body: Any,
         subresource: str = "",
         dry_run: bool = False,
+        writer: Writer | None = SYSTEM,
     ) -> Obj:
         if not isinstance(body, dict):
             raise ApiError("BadRequest", "the body of the request was in an unknown format")
@@ -346,12 +399,12 @@ class Registry:
             old = self.find(res, ns, name)
             if old is None:
                 if res.create_on_update and not subresource:
-                    return self.create(res, ns, body, dry_run)
+                    return self.create(res, ns, body, dry_run, writer)
                 raise errors.not_found(res.plural, res.group, name)
             want_rv = (body.get("metadata") or {}).get("resourceVersion")
             if want_rv and want_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(res.plural, res.group, name)
-            return self._replace(res, old, copy.deepcopy(body), subresource, dry_run)
+            return self._replace(res, old, copy.deepcopy(body), subresource, dry_run, writer)
 
     def patch(
         self,
@@ -362,14 +415,14 @@ class Registry:
         body: Any,
         subresource: str = "",
         dry_run: bool = False,
+        writer: Writer | None = SYSTEM,
+        force: bool = False,
     ) -> Obj:
         with self.store.lock:
             old = self.find(res, ns, name)
+            if content_type.startswith("application/apply-patch"):
+                return self._apply(res, ns, name, old, body, subresource, dry_run, writer, force)
             if old is None:
-                if content_type.startswith("application/apply-patch") and not subresource:
-                    if isinstance(body, dict):
-                        body.setdefault("metadata", {}).setdefault("name", name)
-                    return self.create(res, ns, body, dry_run)
                 raise errors.not_found(res.plural, res.group, name)
             base = self._typed(res, copy.deepcopy(old))
             if content_type.startswith("application/json-patch+json"):
@@ -378,8 +431,6 @@ class Registry:
                 new = patch.merge_patch(base, body)
             elif content_type.startswith("application/strategic-merge-patch+json"):
                 new = patch.strategic_merge(base, body)
-            elif content_type.startswith("application/apply-patch"):
-                new = patch.apply_patch(base, body)
             else:
                 raise ApiError(
                     "UnsupportedMediaType",
@@ -392,9 +443,61 @@ class Registry:
             want_rv = (new.get("metadata") or {}).get("resourceVersion")
             if want_rv and want_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(res.plural, res.group, name)
-            return self._replace(res, old, new, subresource, dry_run)
+            return self._replace(res, old, new, subresource, dry_run, writer)
 
-    def _replace(self, res: Resource, old: Obj, new: Obj, subresource: str, dry_run: bool) -> Obj:
+    def _apply(
+        self,
+        res: Resource,
+        ns: str,
+        name: str,
+        old: Obj | None,
+        body: Any,
+        subresource: str,
+        dry_run: bool,
+        writer: Writer | None,
+        force: bool,
+    ) -> Obj:
+        """Server-side apply: fieldmanager merges and settles ownership, then the
+        result is stored as a create or an update whose managedFields are final."""
+        if old is None and subresource:
+            raise errors.not_found(res.plural, res.group, name)
+        if not isinstance(body, dict):
+            raise ApiError("BadRequest", "the body of the request was in an unknown format")
+        body.setdefault("metadata", {})
+        if isinstance(body["metadata"], dict):
+            body["metadata"].setdefault("name", name)
+            want_rv = body["metadata"].get("resourceVersion")
+            if old is not None and want_rv and want_rv != old["metadata"]["resourceVersion"]:
+                raise errors.conflict(res.plural, res.group, name)
+        live = self._typed(res, copy.deepcopy(old)) if old is not None else None
+        applied = fieldmanager.apply(
+            live,
+            body,
+            writer or SYSTEM,
+            res.kind,
+            res.api_version,
+            force,
+            _ignored(res, subresource, dict(body, **(live or {}))),
+        )
+        new = applied.obj
+        meta = new.setdefault("metadata", {})
+        if applied.entries:
+            meta["managedFields"] = applied.entries
+        else:
+            meta.pop("managedFields", None)
+        if old is None:
+            return self.create(res, ns, new, dry_run, writer=None)
+        return self._replace(res, old, new, subresource, dry_run, writer=None)
+
+    def _replace(
+        self,
+        res: Resource,
+        old: Obj,
+        new: Obj,
+        subresource: str,
+        dry_run: bool,
+        writer: Writer | None = SYSTEM,
+    ) -> Obj:
         meta = new.setdefault("metadata", {})
         old_meta = old["metadata"]
         # System-owned metadata cannot be changed by a client.
@@ -437,7 +540,7 @@ class Registry:
             new = kept
         if res.kind in _STATUS_KINDS_WITH_SPEC_GENERATION and new.get("spec") != old.get("spec"):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
-        self._admit(res, new, old)
+        self._admit(res, new, old, writer, subresource)
         new.pop("apiVersion", None)
         new.pop("kind", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
