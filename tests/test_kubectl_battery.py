@@ -69,6 +69,18 @@ class Cluster:
     def json(self, *args: str) -> dict[str, object]:
         return dict(json.loads(self.kubectl(*args, "-o", "json")))
 
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """kubectl's whole outcome, for commands expected to fail."""
+        assert KUBECTL is not None
+        return subprocess.run(
+            [KUBECTL, "--kubeconfig", str(self.kubeconfig), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
 
 def _image(client: docker.DockerClient) -> str:
     """The default k3s stand-in, built from these sources under a tag of its own."""
@@ -681,3 +693,92 @@ def test_get_clusterroles(cluster: Cluster) -> None:
     # Aggregated from system:aggregate-to-view; Secrets are not among its resources.
     resources = {r for rule in view["rules"] for r in rule["resources"]}  # type: ignore[attr-defined]
     assert "pods" in resources and "secrets" not in resources, resources
+
+
+# --- server-side apply and field ownership ----------------------------------------------
+
+SSA_CONFIG = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ssa-config, namespace: battery, labels: {owner: apply}}
+data: {kept: "1", dropped: "2"}
+"""
+
+SSA_DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ssa, namespace: battery}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: ssa}}
+  template:
+    metadata: {labels: {app: ssa}}
+    spec:
+      containers:
+      - {name: sleep, image: busybox, command: [sleep, "3600"]}
+"""
+
+
+def _managers(obj: dict[str, object]) -> set[tuple[str, str, str]]:
+    entries = obj["metadata"]["managedFields"]  # type: ignore[index]
+    return {(e["manager"], e["operation"], e.get("subresource", "")) for e in entries}
+
+
+def test_server_side_apply_removes_what_it_no_longer_applies(cluster: Cluster) -> None:
+    out = cluster.kubectl("apply", "--server-side", "-f", "-", stdin=SSA_CONFIG)
+    assert "configmap/ssa-config serverside-applied" in out
+    # A label another manager set survives the applier dropping what it applied.
+    cluster.kubectl("label", "configmap", "ssa-config", "-n", NS, "extra=1")
+    second = SSA_CONFIG.replace(', dropped: "2"', "").replace(", labels: {owner: apply}", "")
+    cluster.kubectl("apply", "--server-side", "-f", "-", stdin=second)
+    cm = cluster.json("get", "configmap", "ssa-config", "-n", NS, "--show-managed-fields")
+    assert cm["data"] == {"kept": "1"}
+    assert cm["metadata"]["labels"] == {"extra": "1"}  # type: ignore[index]
+    assert _managers(cm) == {("kubectl", "Apply", ""), ("kubectl-label", "Update", "")}
+
+
+def test_apply_conflicts_with_a_scale_until_forced(cluster: Cluster) -> None:
+    cluster.kubectl(
+        "apply", "--server-side", "-f", "-", stdin=SSA_DEPLOYMENT.replace("REPLICAS", "1")
+    )
+    assert "deployment.apps/ssa scaled" in cluster.kubectl(
+        "scale", "deployment", "ssa", "-n", NS, "--replicas=0"
+    )
+    again = SSA_DEPLOYMENT.replace("REPLICAS", "1")
+    refused = cluster.run("apply", "--server-side", "-f", "-", stdin=again)
+    assert refused.returncode == 1, refused
+    assert re.search(
+        r'Apply failed with 1 conflict: conflict with "kubectl[^"]*" with subresource "scale"'
+        r" using apps/v1: \.spec\.replicas",
+        refused.stderr,
+    ), refused.stderr
+    assert "--force-conflicts" in refused.stderr  # kubectl's advice follows the Status
+    replicas = cluster.kubectl(
+        "get", "deployment", "ssa", "-n", NS, "-o", "jsonpath={.spec.replicas}"
+    )
+    assert replicas == "0"
+    forced = cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=again)
+    assert "deployment.apps/ssa serverside-applied" in forced
+    dep = cluster.json("get", "deployment", "ssa", "-n", NS, "--show-managed-fields")
+    assert dep["spec"]["replicas"] == 1  # type: ignore[index]
+    # The scale writer lost its only field, so its entry is gone.
+    assert {m for m in _managers(dep) if m[2] == "scale"} == set()
+
+
+def test_get_shows_managed_fields_only_when_asked(cluster: Cluster) -> None:
+    cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=battery-tool",
+        "-f",
+        "-",
+        stdin=SSA_CONFIG.replace("ssa-config", "ssa-shown"),
+    )
+    shown = cluster.kubectl(
+        "get", "configmap", "ssa-shown", "-n", NS, "-o", "yaml", "--show-managed-fields"
+    )
+    assert "managedFields:" in shown
+    assert "manager: battery-tool" in shown and "operation: Apply" in shown
+    assert "fieldsType: FieldsV1" in shown and "f:dropped: {}" in shown
+    plain = cluster.kubectl("get", "configmap", "ssa-shown", "-n", NS, "-o", "yaml")
+    assert "managedFields" not in plain
