@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from k8s_standin import fieldmanager, ipam
+from k8s_standin import fieldmanager, fieldpaths, ipam
 from k8s_standin.errors import ApiError
 from k8s_standin.fieldmanager import Writer
 from k8s_standin.registry import Registry
@@ -75,7 +75,7 @@ def apply(registry: Registry, body: Obj, manager: str = "kubectl", force: bool =
 
 
 def test_fields_v1_encoding_as_the_apiserver_writes_it() -> None:
-    paths = fieldmanager.to_set(
+    paths = fieldpaths.to_set(
         {
             "metadata": {"labels": {"app": "web"}, "finalizers": ["a/b"]},
             "spec": {
@@ -86,7 +86,7 @@ def test_fields_v1_encoding_as_the_apiserver_writes_it() -> None:
             },
         }
     )
-    assert fieldmanager.encode(paths) == {
+    assert fieldpaths.encode(paths) == {
         "f:metadata": {"f:finalizers": {'v:"a/b"': {}}, "f:labels": {"f:app": {}}},
         "f:spec": {
             "f:ports": {'k:{"port":80,"protocol":"TCP"}': {".": {}, "f:port": {}}},
@@ -99,20 +99,20 @@ def test_fields_v1_encoding_as_the_apiserver_writes_it() -> None:
             },
         },
     }
-    assert fieldmanager.decode(fieldmanager.encode(paths)) == paths
+    assert fieldpaths.decode(fieldpaths.encode(paths)) == paths
 
 
 def test_container_ports_key_on_port_and_protocol() -> None:
-    paths = fieldmanager.to_set({"ports": [{"containerPort": 8080, "protocol": "UDP"}]})
+    paths = fieldpaths.to_set({"ports": [{"containerPort": 8080, "protocol": "UDP"}]})
     assert ("f:ports", 'k:{"containerPort":8080,"protocol":"UDP"}') in paths
 
 
 def test_path_strings_name_keys_and_values() -> None:
     path = ("f:spec", "f:containers", 'k:{"name":"web"}', "f:image")
-    assert fieldmanager.path_string(path) == '.spec.containers[name="web"].image'
+    assert fieldpaths.path_string(path) == '.spec.containers[name="web"].image'
     ports = ("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}')
-    assert fieldmanager.path_string(ports) == '.spec.ports[port=80,protocol="TCP"]'
-    assert fieldmanager.path_string(("f:metadata", "f:finalizers", 'v:"x"')) == (
+    assert fieldpaths.path_string(ports) == '.spec.ports[port=80,protocol="TCP"]'
+    assert fieldpaths.path_string(("f:metadata", "f:finalizers", 'v:"x"')) == (
         '.metadata.finalizers[="x"]'
     )
 
@@ -380,8 +380,28 @@ def test_apply_refuses_what_upstream_refuses(registry: Registry) -> None:
         apply(registry, dict(deployment(), apiVersion="apps/v1beta1"))
     missing_key = deployment()
     missing_key["spec"]["template"]["spec"]["containers"] = [{"image": "x"}]
-    with pytest.raises(ApiError, match='omits key field "name"'):
+    with pytest.raises(ApiError, match='omits key field "name"') as err:
         apply(registry, missing_key)
+    assert err.value.code == 500
+    assert err.value.message.startswith(
+        "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): "
+        ".spec.template.spec.containers: element 0:"
+    )
+    twice = deployment()
+    twice["spec"]["template"]["spec"]["containers"] *= 2
+    with pytest.raises(ApiError, match=r'duplicate entries for key \[name="web"\]'):
+        apply(registry, twice)
+
+
+def test_a_list_repeating_a_key_is_owned_as_one_value() -> None:
+    """A dual-stack node has two addresses of type InternalIP."""
+    addresses = [{"type": "InternalIP", "address": "10.0.0.1"}]
+    dual = [*addresses, {"type": "InternalIP", "address": "fd00::1"}]
+    assert fieldpaths.to_set({"status": {"addresses": dual}}) == {("f:status", "f:addresses")}
+    changed = fieldpaths.compare(
+        {"status": {"addresses": addresses}}, {"status": {"addresses": dual}}
+    )
+    assert changed.removed and changed.added
 
 
 def test_apply_to_status_gets_its_own_entry(registry: Registry) -> None:

@@ -1,18 +1,10 @@
 """Field ownership: metadata.managedFields and server-side apply.
 
-The model is the one of sigs.k8s.io/structured-merge-diff (SMD, merge/update.go at
-v6.4.2) and of the apiserver's field manager (k8s.io/apimachinery
-pkg/util/managedfields/internal at v0.36.3): every manager owns a set of field paths;
-an update takes the paths it changes, an applier owns exactly the paths of its
-configuration, and an applier that changes a path somebody else owns gets a conflict.
-Upstream derives the shape of an object (which lists are associative, which maps are
-atomic) from the OpenAPI schemas; here tables by field name stand in for them
-(`_LIST_KEYS`, `_SET_LISTS`, `_ATOMIC`): other objects are maps of fields and other
-lists are atomic.
-
-A path is a tuple of FieldsV1 path elements kept in their encoded form: `f:<name>`,
-`k:<json of the key fields>`, `v:<json of the value>`. A set of paths holds members
-only; a node whose path is not a member is owned through its children.
+The apiserver's field manager (k8s.io/apimachinery pkg/util/managedfields/internal at
+v0.36.3) over structured-merge-diff's updater (merge/update.go at v6.4.2): every
+manager owns a set of field paths (fieldpaths.py); an update takes the paths it
+changes, an applier owns exactly the paths of its configuration, and an applier that
+changes a path somebody else owns gets a conflict.
 """
 
 from __future__ import annotations
@@ -20,16 +12,32 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError
-from .patch import MERGE_KEYS
+from .fieldpaths import (
+    Comparison,
+    Path,
+    check_config,
+    clean,
+    compare,
+    decode,
+    dumps,
+    encode,
+    ensure_named,
+    merge,
+    nodes,
+    path_string,
+    remove,
+    to_set,
+    without_prefixes,
+)
 
 Obj = dict[str, Any]
-Path = tuple[str, ...]
 PathSet = frozenset[Path]
+
 
 APPLY, UPDATE = "Apply", "Update"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -39,37 +47,6 @@ ANCIENT_CHANGES = "ancient-changes"
 MAX_UPDATE_MANAGERS = 10
 MAX_MANAGER_LENGTH = 128  # apis/meta/v1/validation FieldManagerMaxLength
 
-# listType=map and its listMapKeys (k8s.io/api core/v1, apps/v1 types.go at v0.36.3):
-# the patch merge keys, except where upstream keys on more than one field.
-_LIST_KEYS: dict[str, tuple[str, ...]] = {
-    **{name: (key,) for name, key in MERGE_KEYS.items()},
-    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
-    "podIPs": ("ip",),
-    "schedulingGates": ("name",),
-    "secrets": ("name",),
-    "claims": ("name",),
-}
-# Container ports key on containerPort+protocol, Service ports on port+protocol; the
-# schema defaults protocol to TCP, which SMD uses for a key field an item leaves out.
-_KEY_DEFAULTS = {"protocol": "TCP"}
-# listType=set: ObjectMeta.finalizers (NamespaceSpec.finalizers is atomic), podCIDRs.
-_SET_LISTS = {("f:metadata", "f:finalizers"), ("f:spec", "f:podCIDRs")}
-# structType=atomic (LabelSelector, the key selectors, ObjectReference) and
-# mapType=atomic (nodeSelector, Service spec.selector): owned as one value.
-_ATOMIC = {
-    "selector",
-    "podSelector",
-    "namespaceSelector",
-    "labelSelector",
-    "nodeSelector",
-    "configMapKeyRef",
-    "secretKeyRef",
-    "fieldRef",
-    "resourceFieldRef",
-    "involvedObject",
-    "targetRef",
-    "scopeSelector",
-}
 # stripmeta.go: never owned by anybody.
 _STRIPPED: PathSet = frozenset(
     {("f:apiVersion",), ("f:kind",), ("f:metadata",)}
@@ -88,368 +65,6 @@ _STRIPPED: PathSet = frozenset(
         )
     }
 )
-
-
-# -- the shape of a value ------------------------------------------------------------
-
-
-def _name(path: Path) -> str:
-    """The field name a value sits under ("" for list items and the root)."""
-    return path[-1][2:] if path and path[-1].startswith("f:") else ""
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _keys_of(path: Path, items: list[Any]) -> tuple[str, ...] | None:
-    name = _name(path)
-    if name == "ports":
-        return (
-            ("containerPort", "protocol")
-            if any(isinstance(i, dict) and "containerPort" in i for i in items)
-            else ("port", "protocol")
-        )
-    return _LIST_KEYS.get(name)
-
-
-def _item_element(keys: tuple[str, ...], item: Any) -> str | None:
-    if not isinstance(item, dict):
-        return None
-    key: Obj = {}
-    for name in keys:
-        value = item.get(name, _KEY_DEFAULTS.get(name))
-        if value is None:
-            return None
-        key[name] = value
-    return "k:" + _dumps(key)
-
-
-def _kind(path: Path, value: Any) -> str:
-    """map, assoc, set or leaf."""
-    if isinstance(value, dict):
-        atomic_item = len(path) >= 2 and path[-2] == "f:ownerReferences"
-        return "leaf" if _name(path) in _ATOMIC or atomic_item else "map"
-    if isinstance(value, list):
-        if path[-2:] in _SET_LISTS and all(not isinstance(v, (dict, list)) for v in value):
-            return "set"
-        keys = _keys_of(path, value)
-        if keys and all(_item_element(keys, item) for item in value):
-            return "assoc"
-    return "leaf"
-
-
-def _children(path: Path, value: Any, kind: str) -> Iterator[tuple[str, Any]]:
-    """(path element, child value) of a map, associative list or set."""
-    if kind == "map":
-        for key, child in value.items():
-            yield "f:" + key, child
-    elif kind == "assoc":
-        keys = _keys_of(path, value)
-        assert keys is not None
-        for item in value:
-            element = _item_element(keys, item)
-            assert element is not None
-            yield element, item
-    elif kind == "set":
-        for item in value:
-            yield "v:" + _dumps(item), item
-
-
-class Shape(ApiError):
-    """An applied configuration that does not fit the object's list types."""
-
-
-def check_config(path: Path, value: Any) -> None:
-    """SMD refuses an associative list item without its key fields; so does apply."""
-    if isinstance(value, dict) and _kind(path, value) == "map":
-        for key, child in value.items():
-            check_config((*path, "f:" + key), child)
-    elif isinstance(value, list) and _keys_of(path, value) and _kind(path, value) == "leaf":
-        keys = _keys_of(path, value) or ()
-        for i, item in enumerate(value):
-            if _item_element(keys, item) is None:
-                missing = next(k for k in keys if not isinstance(item, dict) or k not in item)
-                raise Shape(
-                    "InternalError",
-                    f"failed to create typed patch object: {path_string(path)}: element {i}: "
-                    f'associative list with keys has an element that omits key field "{missing}"'
-                    " (and doesn't have default value)",
-                )
-    elif isinstance(value, list) and _kind(path, value) == "assoc":
-        for element, item in _children(path, value, "assoc"):
-            check_config((*path, element), item)
-
-
-# -- field sets ----------------------------------------------------------------------
-
-
-def to_set(value: Any, path: Path = ()) -> set[Path]:
-    """The paths an applied configuration owns (SMD typed/tofieldset.go): leaves, list
-    items, and maps that are empty or null."""
-    out: set[Path] = set()
-    _to_set(value, path, out)
-    return out
-
-
-def _to_set(value: Any, path: Path, out: set[Path]) -> None:
-    kind = _kind(path, value)
-    if kind == "leaf":
-        out.add(path)
-        return
-    for element, child in _children(path, value, kind):
-        sub = (*path, element)
-        if child is None or (isinstance(child, dict) and not child):
-            out.add(sub)
-            continue
-        _to_set(child, sub, out)
-        if kind != "map":
-            out.add(sub)  # a list item is a member as well as its fields' parent
-
-
-def nodes(value: Any, path: Path = ()) -> set[Path]:
-    """Every node of a value, the set EnsureNamedFieldsAreMembers makes of a full one."""
-    out: set[Path] = set()
-    _nodes(value, path, out)
-    return out
-
-
-def _nodes(value: Any, path: Path, out: set[Path]) -> None:
-    if path:
-        out.add(path)
-    kind = _kind(path, value)
-    if kind != "leaf":
-        for element, child in _children(path, value, kind):
-            if child is not None:
-                _nodes(child, (*path, element), out)
-
-
-def ensure_named(paths: Iterable[Path]) -> set[Path]:
-    """Add every field-name prefix of the paths as a member (SMD fieldpath/set.go
-    EnsureNamedFieldsAreMembers: struct fields, not list items, count as owned)."""
-    out = set(paths)
-    for path in list(out):
-        for i in range(1, len(path)):
-            if path[i - 1].startswith("f:"):
-                out.add(path[:i])
-    return out
-
-
-def without_prefixes(paths: Iterable[Path], prefixes: Iterable[Path]) -> set[Path]:
-    """The paths none of `prefixes` is a prefix of (a recursive exclusion)."""
-    cut = set(prefixes)
-    return {p for p in paths if not any(p[:i] in cut for i in range(1, len(p) + 1))}
-
-
-@dataclass
-class Comparison:
-    added: set[Path] = field(default_factory=set)
-    modified: set[Path] = field(default_factory=set)
-    removed: set[Path] = field(default_factory=set)
-
-    def excluding(self, ignored: Iterable[Path]) -> Comparison:
-        ignored = set(ignored)
-        return Comparison(
-            without_prefixes(self.added, ignored),
-            without_prefixes(self.modified, ignored),
-            without_prefixes(self.removed, ignored),
-        )
-
-
-def compare(old: Any, new: Any) -> Comparison:
-    """SMD typed/compare.go: leaves that changed, and nodes only one side has."""
-    result = Comparison()
-    _compare(old, new, (), result)
-    return result
-
-
-def _compare(old: Any, new: Any, path: Path, out: Comparison) -> None:
-    old_kind = _kind(path, old) if old is not None else ""
-    new_kind = _kind(path, new) if new is not None else ""
-    if old_kind and old_kind == new_kind and old_kind != "leaf":
-        old_children = dict(_children(path, old, old_kind))
-        new_children = dict(_children(path, new, new_kind))
-        for element in {**old_children, **new_children}:
-            _compare(old_children.get(element), new_children.get(element), (*path, element), out)
-        return
-    if old_kind == new_kind == "leaf":
-        if old != new:
-            out.modified.add(path)
-        return
-    if old_kind:
-        out.removed |= nodes(old, path)
-    if new_kind:
-        out.added |= nodes(new, path)
-
-
-# -- values --------------------------------------------------------------------------
-
-
-def merge(live: Any, config: Any, path: Path = ()) -> Any:
-    """SMD typed/merge.go: the configuration merged into the live value."""
-    if live is None or config is None:
-        return copy.deepcopy(config)
-    kind = _kind(path, live)
-    if kind != _kind(path, config) or kind == "leaf":
-        return copy.deepcopy(config)
-    if kind == "map":
-        out = dict(live)
-        for key, value in config.items():
-            if value is None:
-                out.pop(key, None)  # a null leaves the field unset, owned by the applier
-            else:
-                out[key] = merge(live.get(key), value, (*path, "f:" + key))
-        return out
-    return _merge_items(live, config, path, kind)
-
-
-def _merge_items(live: list[Any], config: list[Any], path: Path, kind: str) -> list[Any]:
-    """Live items keep their order; an item only the configuration has goes before the
-    shared item it precedes there, as SMD's visitListItems orders them."""
-    live_items = list(_children(path, live, kind))
-    config_items = dict(_children(path, config, kind))
-    pending: list[str] = []
-    before: dict[str, list[str]] = {}
-    live_elements = {e for e, _ in live_items}
-    for element in config_items:
-        if element in live_elements:
-            before[element] = pending
-            pending = []
-        else:
-            pending.append(element)
-    out: list[Any] = []
-    for element, item in live_items:
-        for new in before.get(element, []):
-            out.append(copy.deepcopy(config_items[new]))
-        if element in config_items:
-            out.append(merge(item, config_items[element], (*path, element)))
-        else:
-            out.append(item)
-    out.extend(copy.deepcopy(config_items[e]) for e in pending)
-    return out
-
-
-def remove(value: Any, paths: set[Path], path: Path = ()) -> Any:
-    """SMD typed/remove.go RemoveItems: drop every node whose path is in `paths`."""
-    if not paths:
-        return value
-    prefixes = {p[:i] for p in paths for i in range(len(p))}
-    return _remove(value, paths, prefixes, path)
-
-
-def _remove(value: Any, paths: set[Path], prefixes: set[Path], path: Path) -> Any:
-    if path not in prefixes:
-        return value
-    kind = _kind(path, value)
-    if kind == "map":
-        out: Obj = {}
-        for key, child in value.items():
-            sub = (*path, "f:" + key)
-            if sub not in paths:
-                out[key] = _remove(child, paths, prefixes, sub)
-        return out
-    if kind in ("assoc", "set"):
-        return [
-            _remove(item, paths, prefixes, (*path, element))
-            for element, item in _children(path, value, kind)
-            if (*path, element) not in paths
-        ]
-    return value
-
-
-def _clean(value: Any) -> Any:
-    """Nulls dropped, as a typed object has no null fields."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
-# -- FieldsV1 ------------------------------------------------------------------------
-
-
-def encode(paths: Iterable[Path]) -> Obj:
-    """A set as FieldsV1: a tree of elements, "." marking a member with children."""
-    root: Obj = {}
-    members = set(paths)
-    for path in sorted(members, key=len):
-        node = root
-        for element in path:
-            node = node.setdefault(element, {})
-    _mark(root, (), members)
-    return _sorted(root)
-
-
-def _mark(node: Obj, path: Path, members: set[Path]) -> None:
-    for element, child in node.items():
-        sub = (*path, element)
-        if child:
-            _mark(child, sub, members)
-            if sub in members:
-                child["."] = {}
-
-
-def _sorted(node: Obj) -> Obj:
-    # fieldpath/serialize.go writes "." first, then the elements in order.
-    order = sorted(node, key=lambda e: (e != ".", e[:2] != "f:", e))
-    return {e: _sorted(node[e]) for e in order}
-
-
-def decode(fields: Any, path: Path = ()) -> set[Path]:
-    if not isinstance(fields, dict):
-        raise ValueError("fieldsV1 must be an object")
-    out: set[Path] = set()
-    for element, child in fields.items():
-        if element == ".":
-            if path:
-                out.add(path)
-            continue
-        prefix, _, rest = element.partition(":")
-        if prefix == "f" and rest:
-            normal = element
-        elif prefix in ("k", "v", "i"):
-            normal = f"{prefix}:{_dumps(json.loads(rest))}"
-        else:
-            raise ValueError(f"unknown path element {element!r}")
-        sub = (*path, normal)
-        if not child:
-            out.add(sub)
-        else:
-            out |= decode(child, sub)
-    return out
-
-
-def _scalar(value: Any) -> str:
-    """SMD value.ToString."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ",".join(_scalar(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "".join(f"{k}={_scalar(v)}" for k, v in value.items())
-    return str(value)
-
-
-def path_string(path: Path) -> str:
-    """SMD fieldpath Path.String: .spec.containers[name="web"].image"""
-    out = []
-    for element in path:
-        prefix, rest = element[:2], element[2:]
-        if prefix == "f:":
-            out.append("." + rest)
-        elif prefix == "k:":
-            key = json.loads(rest)
-            out.append("[" + ",".join(f"{k}={_scalar(v)}" for k, v in key.items()) + "]")
-        elif prefix == "v:":
-            out.append(f"[={_scalar(json.loads(rest))}]")
-        else:
-            out.append(f"[{rest}]")
-    return "".join(out)
 
 
 # -- managers ------------------------------------------------------------------------
@@ -611,7 +226,7 @@ def _conflicts(
     managers: Managers, skip: ManagerKey, cmp: Comparison
 ) -> list[tuple[ManagerKey, Path]]:
     changed = cmp.modified | cmp.added
-    found = []
+    found: list[tuple[ManagerKey, Path]] = []
     for key, owned in managers.items():
         if key != skip:
             found.extend((key, p) for p in owned.paths & changed)
@@ -653,7 +268,7 @@ def _plain(obj: Any) -> Any:
     """The object as the field manager sees it: no managedFields, no nulls."""
     if not isinstance(obj, dict):
         return {}
-    out = _clean(obj)
+    out = clean(obj)
     meta = out.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
@@ -788,7 +403,10 @@ def apply(
         )
     if "managedFields" in (config.get("metadata") or {}):
         raise ApiError("BadRequest", "metadata.managedFields must be nil")
-    check_config((), config)
+    meta = config.get("metadata") or {}
+    group = api_version if "/" in api_version else f"/{api_version}"
+    where = f"{meta.get('namespace', '')}/{meta.get('name', '')}; {group}, Kind={kind}"
+    check_config(config, where)
     meta_entries = (live or {}).get("metadata", {}).get("managedFields")
     try:
         managers = decode_entries(meta_entries) if meta_entries is not None else {}
@@ -838,7 +456,7 @@ def _apply(
     last = managers.get(key)
     owned = without_prefixes(to_set(config), ignored)
     managers[key] = Owned(owned, api_version, last.time if last else None)
-    new = _clean(_prune(merged, managers, last.paths if last else set()))
+    new = clean(_prune(merged, managers, last.paths if last else set()))
     cmp = compare(live, new).excluding(ignored)
     found = _conflicts(managers, key, cmp)
     if found and not force:
@@ -868,7 +486,8 @@ def _prune(merged: Obj, managers: Managers, last: set[Path]) -> Obj:
     owned = ensure_named(owned)
     everything = nodes(merged)
     pruned = remove(merged, everything - (nodes(pruned) | owned))
-    return remove(merged, (everything - nodes(pruned)) & last_all)
+    result: Obj = remove(merged, (everything - nodes(pruned)) & last_all)
+    return result
 
 
 def _allowed_by_last_applied(live: Obj, api_version: str) -> set[Path]:
@@ -893,4 +512,4 @@ def _sync_last_applied(obj: Obj, config: Obj) -> None:
     kept = (applied.get("metadata") or {}).get("annotations")
     if isinstance(kept, dict):
         kept.pop(LAST_APPLIED, None)  # an emptied map stays, as Unstructured keeps it
-    annotations[LAST_APPLIED] = _dumps(applied) + "\n"
+    annotations[LAST_APPLIED] = dumps(applied) + "\n"

@@ -20,6 +20,7 @@ from typing import Any
 from . import defaults, errors, fieldmanager, ipam, patch, services
 from .errors import ApiError, Causes
 from .fieldmanager import Writer
+from .fieldpaths import Path as FieldPath
 from .resources import Resource, by_kind, get
 from .selectors import Predicate, field_selector, label_selector
 from .store import Event, Store
@@ -54,7 +55,7 @@ _STATUS_KINDS_WITH_SPEC_GENERATION = {
 SYSTEM = Writer("kube-apiserver")
 
 
-def _ignored(res: Resource, subresource: str, obj: Obj) -> set[fieldmanager.Path]:
+def _ignored(res: Resource, subresource: str, obj: Obj) -> set[FieldPath]:
     """The reset fields of the resource's strategy (GetResetFields): a write to the
     main resource owns no status, a write to /status nothing but status and metadata."""
     if subresource == "status":
