@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -69,7 +70,9 @@ class Cluster:
     def json(self, *args: str) -> dict[str, object]:
         return dict(json.loads(self.kubectl(*args, "-o", "json")))
 
-    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """kubectl's whole outcome, for commands expected to fail."""
         assert KUBECTL is not None
         return subprocess.run(
@@ -79,6 +82,7 @@ class Cluster:
             text=True,
             timeout=120,
             check=False,
+            env={**os.environ, **(env or {})},
         )
 
 
@@ -782,3 +786,22 @@ def test_get_shows_managed_fields_only_when_asked(cluster: Cluster) -> None:
     assert "fieldsType: FieldsV1" in shown and "f:dropped: {}" in shown
     plain = cluster.kubectl("get", "configmap", "ssa-shown", "-n", NS, "-o", "yaml")
     assert "managedFields" not in plain
+
+
+def test_apply_conflicts_with_kubectl_edit(cluster: Cluster) -> None:
+    config = SSA_DEPLOYMENT.replace("name: ssa,", "name: ssa-edit,").replace("REPLICAS", "0")
+    config = config.replace("app: ssa", "app: ssa-edit")
+    cluster.kubectl("apply", "--server-side", "-f", "-", stdin=config)
+    # kubectl edit with an editor that changes the command in place.
+    edited = cluster.run(
+        "edit", "deployment", "ssa-edit", "-n", NS, env={"KUBE_EDITOR": "sed -i s/3600/3601/"}
+    )
+    assert edited.returncode == 0 and "deployment.apps/ssa-edit edited" in edited.stdout, edited
+    refused = cluster.run("apply", "--server-side", "-f", "-", stdin=config)
+    assert refused.returncode == 1, refused
+    assert (
+        'Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: '
+        '.spec.template.spec.containers[name="sleep"].command'
+    ) in refused.stderr, refused.stderr
+    # Applying the value the editor left is shared ownership, not a conflict.
+    cluster.kubectl("apply", "--server-side", "-f", "-", stdin=config.replace("3600", "3601"))
