@@ -424,3 +424,24 @@ def test_apply_to_status_gets_its_own_entry(registry: Registry) -> None:
     entry = entries(out)["ctl/Apply/status"]
     assert entry["fieldsV1"] == {"f:status": {"f:replicas": {}}}
     assert out["spec"]["replicas"] == 1
+
+
+def test_pruned_defaults_come_back_without_a_new_generation(registry: Registry) -> None:
+    """After kubectl moves client-side apply's fields to its Apply entry, that entry owns
+    defaulted fields its configuration leaves out: the next apply prunes them, and
+    defaulting gives them back, so the spec (and the generation) stay."""
+    created = registry.create(DEPLOYMENTS, "default", deployment(), writer=Writer("csa"))
+    (entry,) = created["metadata"]["managedFields"]
+    moved = [dict(entry, manager="kubectl", operation="Apply")]
+    registry.patch(
+        DEPLOYMENTS,
+        "default",
+        "web",
+        "application/json-patch+json",
+        [{"op": "replace", "path": "/metadata/managedFields", "value": moved}],
+    )
+    out = apply(registry, deployment())
+    assert out["metadata"]["generation"] == created["metadata"]["generation"]
+    assert out["spec"]["progressDeadlineSeconds"] == 600
+    (entry,) = out["metadata"]["managedFields"]
+    assert "f:progressDeadlineSeconds" not in entry["fieldsV1"]["f:spec"]

@@ -21,7 +21,6 @@ from .fieldpaths import (
     Comparison,
     Path,
     check_config,
-    clean,
     compare,
     decode,
     dumps,
@@ -265,10 +264,11 @@ def _strip(paths: set[Path]) -> set[Path]:
 
 
 def _plain(obj: Any) -> Any:
-    """The object as the field manager sees it: no managedFields, no nulls."""
+    """The object as the field manager sees it: without managedFields (nulls stay,
+    the comparisons read them as unset)."""
     if not isinstance(obj, dict):
         return {}
-    out = clean(obj)
+    out = copy.deepcopy(obj)
     meta = out.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
@@ -456,7 +456,7 @@ def _apply(
     last = managers.get(key)
     owned = without_prefixes(to_set(config), ignored)
     managers[key] = Owned(owned, api_version, last.time if last else None)
-    new = clean(_prune(merged, managers, last.paths if last else set()))
+    new = _prune(merged, managers, last.paths if last else set())
     cmp = compare(live, new).excluding(ignored)
     found = _conflicts(managers, key, cmp)
     if found and not force:

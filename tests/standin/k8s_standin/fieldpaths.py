@@ -15,7 +15,6 @@ only; a node whose path is not a member is owned through its children.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -274,10 +273,10 @@ def _compare(old: Any, new: Any, path: Path, out: Comparison) -> None:
 def merge(live: Any, config: Any, path: Path = ()) -> Any:
     """SMD typed/merge.go: the configuration merged into the live value."""
     if live is None or config is None:
-        return copy.deepcopy(config)
+        return clean(config)
     kind = _kind(path, live)
     if kind != _kind(path, config) or kind == "leaf":
-        return copy.deepcopy(config)
+        return clean(config)
     if kind == "map":
         out = dict(live)
         for key, value in config.items():
@@ -306,12 +305,12 @@ def _merge_items(live: list[Any], config: list[Any], path: Path, kind: str) -> l
     out: list[Any] = []
     for element, item in live_items:
         for new in before.get(element, []):
-            out.append(copy.deepcopy(config_items[new]))
+            out.append(clean(config_items[new]))
         if element in config_items:
             out.append(merge(item, config_items[element], (*path, element)))
         else:
             out.append(item)
-    out.extend(copy.deepcopy(config_items[e]) for e in pending)
+    out.extend(clean(config_items[e]) for e in pending)
     return out
 
 

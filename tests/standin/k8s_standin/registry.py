@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from . import defaults, errors, fieldmanager, ipam, patch, services
+from . import defaults, errors, fieldmanager, fieldpaths, ipam, patch, services
 from .errors import ApiError, Causes
 from .fieldmanager import Writer
 from .fieldpaths import Path as FieldPath
@@ -539,7 +539,13 @@ class Registry:
             kept = copy.deepcopy(old)
             kept["spec"] = new.get("spec", {})
             new = kept
-        if res.kind in _STATUS_KINDS_WITH_SPEC_GENERATION and new.get("spec") != old.get("spec"):
+        # Upstream the request is defaulted (at decoding, or by the field manager after
+        # an apply) before the strategy compares specs for the generation, so leaving
+        # defaulted fields out changes no spec; nor does dropping a null, which typed
+        # objects do not have.
+        defaults.default(res, new)
+        spec_changed = fieldpaths.clean(new.get("spec")) != fieldpaths.clean(old.get("spec"))
+        if res.kind in _STATUS_KINDS_WITH_SPEC_GENERATION and spec_changed:
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         self._admit(res, new, old, writer, subresource)
         new.pop("apiVersion", None)
