@@ -245,6 +245,8 @@ def test_field_managers_over_http(k3s: testing.StandIn, ns: str) -> None:
     )
     code, status = call("PATCH", item, "application/merge-patch+json", {}, force="true")
     assert code == 422 and status["details"]["causes"][0]["field"] == "force"
+    code, status = call("PATCH", item, "application/merge-patch+json", {}, fieldManager="a\tb")
+    assert code == 422 and status["details"]["causes"][0]["reason"] == "FieldValueInvalid"
     code, status = call("PATCH", item, apply, config, fieldManager="me")
     assert code == 409 and status["message"] == (
         'Apply failed with 1 conflict: conflict with "standin-test" using v1: .data.a'

@@ -319,7 +319,8 @@ class ApiApp:
         if method == "PATCH":
             ctype = request.headers.get("Content-Type", "")
             writer = _writer(request, sub, "PatchOptions", ctype)
-            force = request.args.get("force") == "true"
+            # PatchOptions.force is decoded as strconv.ParseBool reads it.
+            force = request.args.get("force") in ("1", "t", "T", "true", "TRUE", "True")
             body = _body(request)
             patched = self.registry.patch(
                 res, ns, name, ctype, body, sub, _dry_run(request), writer, force
@@ -755,6 +756,16 @@ def _writer(request: Request, sub: str, options: str, ctype: str = "") -> fieldm
                 "field": "fieldManager",
             }
         )
+    for i, char in enumerate(manager):
+        if not char.isprintable():
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": f"Invalid value: {json.dumps(manager)}: invalid character "
+                    f"U+{ord(char):04X} (at position {len(manager[:i].encode())})",
+                    "field": "fieldManager",
+                }
+            )
     if causes:
         listed = ", ".join(f"{c['field']}: {c['message']}" for c in causes)
         if len(causes) > 1:
