@@ -604,10 +604,11 @@ class ApiApp:
 
     def _scale(self, request: Request, res: Resource, ns: str, name: str) -> Response:
         obj = self.registry.get(res, ns, name)
-        # The scale handler writes the parent's spec.replicas under the scale writer's
-        # own entry (registry/apps/deployment/storage scaleUpdatedObjectInfo).
-        writer = _writer(request, "scale", "UpdateOptions")
         if request.method in ("PUT", "PATCH"):
+            # The scale handler writes the parent's spec.replicas under the scale
+            # writer's own entry (registry/apps/deployment/storage scaleUpdatedObjectInfo).
+            options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
+            writer = _writer(request, "scale", options, request.headers.get("Content-Type", ""))
             body = _body(request)
             current = _scale_of(obj)
             if request.method == "PATCH":
