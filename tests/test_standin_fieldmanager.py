@@ -147,8 +147,15 @@ def test_create_records_an_update_entry_with_the_defaulted_fields(registry: Regi
     fields = entry["fieldsV1"]
     assert "f:status" not in fields  # status is reset for the main resource
     assert "f:name" not in fields["f:metadata"] if "f:metadata" in fields else True
-    container = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"web"}']
+    spec = fields["f:spec"]
+    container = spec["f:template"]["f:spec"]["f:containers"]['k:{"name":"web"}']
     assert "f:imagePullPolicy" in container  # defaulted at decoding, so the writer's
+    # "." only where the empty Go object has nothing: not on struct fields, nor on
+    # containers (a null slice there), but on a pointer (rollingUpdate) and a map.
+    assert "." not in spec["f:strategy"] and "." in spec["f:strategy"]["f:rollingUpdate"]
+    assert "." not in spec["f:template"] and "." not in spec["f:template"]["f:spec"]
+    assert "." not in spec["f:template"]["f:spec"]["f:containers"] and "." in container
+    assert "." in spec["f:template"]["f:metadata"]["f:labels"]
 
 
 def test_updates_take_fields_from_other_managers(registry: Registry) -> None:

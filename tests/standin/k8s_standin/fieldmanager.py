@@ -316,10 +316,49 @@ def _live_or_sent(live_entries: Any, sent: Any, from_request: bool) -> Managers:
         return {}
 
 
-def _empty_like(new: Obj) -> Obj:
-    """A create compares against a new, empty object; in Go its metadata, spec and
-    status are there already (empty structs), so they are not "added" themselves."""
-    return {k: {} for k in ("metadata", "spec", "status") if isinstance(new.get(k), dict)}
+# What a new, empty Go object already holds (structuredmerge.go compares a create with
+# one): struct fields that are not pointers, down the usual kinds, and slices without
+# omitempty (PodSpec.containers, as null). A create does not "add" these nodes, so
+# they carry no "." in FieldsV1.
+_ZERO_OBJECTS = {
+    ("metadata",),
+    ("spec",),
+    ("status",),
+    ("spec", "template"),
+    ("spec", "template", "metadata"),
+    ("spec", "template", "spec"),
+    ("spec", "strategy"),
+    ("spec", "updateStrategy"),
+    ("spec", "jobTemplate"),
+    ("spec", "jobTemplate", "metadata"),
+    ("spec", "jobTemplate", "spec"),
+    ("spec", "jobTemplate", "spec", "template"),
+    ("spec", "jobTemplate", "spec", "template", "metadata"),
+    ("spec", "jobTemplate", "spec", "template", "spec"),
+    ("spec", "resources"),
+    ("status", "loadBalancer"),
+    ("status", "daemonEndpoints"),
+    ("status", "daemonEndpoints", "kubeletEndpoint"),
+    ("status", "nodeInfo"),
+    ("source",),
+    ("involvedObject",),
+}
+_ZERO_LISTS = {
+    ("spec", "containers"),
+    ("spec", "template", "spec", "containers"),
+    ("spec", "jobTemplate", "spec", "template", "spec", "containers"),
+}
+
+
+def _empty_like(new: Obj, names: tuple[str, ...] = ()) -> Obj:
+    out: Obj = {}
+    for key, value in new.items():
+        at = (*names, key)
+        if at in _ZERO_OBJECTS and isinstance(value, dict):
+            out[key] = _empty_like(value, at)
+        elif at in _ZERO_LISTS and isinstance(value, list):
+            out[key] = []
+    return out
 
 
 def update(
