@@ -681,3 +681,128 @@ def test_get_clusterroles(cluster: Cluster) -> None:
     # Aggregated from system:aggregate-to-view; Secrets are not among its resources.
     resources = {r for rule in view["rules"] for r in rule["resources"]}  # type: ignore[attr-defined]
     assert "pods" in resources and "secrets" not in resources, resources
+
+
+# --- CustomResourceDefinitions ------------------------------------------------------------
+
+CRONTAB_CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: crontabs.stable.example.com}
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: crontabs, singular: crontab, kind: CronTab, shortNames: [ct]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Spec, type: string, jsonPath: .spec.cronSpec}
+    - {name: Replicas, type: integer, jsonPath: .spec.replicas}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [cronSpec]
+            properties:
+              cronSpec: {type: string}
+              replicas: {type: integer, minimum: 1, maximum: 10}
+          status:
+            type: object
+            properties: {phase: {type: string}}
+"""
+CRONTAB = """
+apiVersion: stable.example.com/v1
+kind: CronTab
+metadata: {name: my-cron, namespace: battery}
+spec: {cronSpec: "*/5 * * * *", replicas: 1, unknownField: dropped}
+"""
+
+
+@pytest.fixture(scope="module")
+def crontabs(cluster: Cluster) -> str:
+    out = cluster.kubectl("apply", "-f", "-", stdin=CRONTAB_CRD)
+    assert (
+        "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created" in out
+    )
+    waited = cluster.kubectl(
+        "wait", "--for=condition=established", "crd/crontabs.stable.example.com", "--timeout=30s"
+    )
+    assert "condition met" in waited
+    return "crontabs.stable.example.com"
+
+
+def test_get_crd(cluster: Cluster, crontabs: str) -> None:
+    out = cluster.kubectl("get", "crd")
+    assert re.search(r"^NAME\s+CREATED AT$", out, re.M), out
+    assert re.search(rf"^{re.escape(crontabs)}\s+\d{{4}}-\d\d-\d\dT", out, re.M), out
+    described = cluster.kubectl("describe", "crd", crontabs)
+    assert "Established" in described and "InitialNamesAccepted" in described, described
+
+
+def test_custom_objects_apply_get_describe_patch_delete(cluster: Cluster, crontabs: str) -> None:
+    assert "crontab.stable.example.com/my-cron created" in cluster.kubectl(
+        "apply", "-f", "-", stdin=CRONTAB
+    )
+    # The short name and the printer columns come from the CRD.
+    out = cluster.kubectl("get", "ct", "-n", NS)
+    assert re.search(r"^NAME\s+SPEC\s+REPLICAS$", out, re.M), out
+    assert re.search(r"^my-cron\s+\*/5 \* \* \* \*\s+1$", out, re.M), out
+    spec = cluster.json("get", "ct", "my-cron", "-n", NS)["spec"]
+    assert spec == {"cronSpec": "*/5 * * * *", "replicas": 1}  # unknownField pruned
+    described = cluster.kubectl("describe", "crontab", "my-cron", "-n", NS)
+    assert "Kind:         CronTab" in described and "Cron Spec:" in described, described
+    patched = cluster.kubectl(
+        "patch", "ct", "my-cron", "-n", NS, "--type=merge", "-p", '{"spec":{"replicas":3}}'
+    )
+    assert "crontab.stable.example.com/my-cron patched" in patched
+    # Custom objects have no strategic merge patch, kubectl patch's default.
+    refused = cluster.kubectl("patch", "ct", "my-cron", "-n", NS, "-p", "{}", check=False)
+    assert "application/strategic-merge-patch+json is not supported" in refused, refused
+    cluster.kubectl(
+        "patch",
+        "ct",
+        "my-cron",
+        "-n",
+        NS,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"phase":"Running"}}',
+    )
+    got = cluster.json("get", "ct", "my-cron", "-n", NS)
+    assert got["status"] == {"phase": "Running"} and got["spec"]["replicas"] == 3, got
+    out = cluster.kubectl("delete", "ct", "my-cron", "-n", NS)
+    assert 'crontab.stable.example.com "my-cron" deleted' in out
+
+
+def test_an_invalid_custom_object_is_refused(cluster: Cluster, crontabs: str) -> None:
+    bad = CRONTAB.replace("my-cron", "bad-cron").replace("replicas: 1", "replicas: 11")
+    out = cluster.kubectl("apply", "-f", "-", stdin=bad, check=False)
+    assert (
+        'The CronTab "bad-cron" is invalid: spec.replicas: Invalid value: 11: '
+        "spec.replicas in body should be less than or equal to 10"
+    ) in out, out
+
+
+def test_deleting_a_crd_deletes_its_objects(cluster: Cluster) -> None:
+    crd = CRONTAB_CRD.replace("crontabs", "backups").replace("crontab", "backup")
+    crd = crd.replace("CronTab", "Backup").replace("[ct]", "[bk]")
+    cluster.kubectl("apply", "-f", "-", stdin=crd)
+    cluster.kubectl(
+        "wait", "--for=condition=established", "crd/backups.stable.example.com", "--timeout=30s"
+    )
+    obj = CRONTAB.replace("CronTab", "Backup").replace("my-cron", "nightly")
+    cluster.kubectl("apply", "-f", "-", stdin=obj)
+    assert "nightly" in cluster.kubectl("get", "bk", "-n", NS)
+    out = cluster.kubectl("delete", "crd", "backups.stable.example.com", "--timeout=60s")
+    assert (
+        'customresourcedefinition.apiextensions.k8s.io "backups.stable.example.com" deleted' in out
+    )
+    assert "backups.stable.example.com" not in cluster.kubectl("get", "crd")
+    refused = cluster.kubectl("get", "backups.stable.example.com", "-n", NS, check=False)
+    assert "the server doesn't have a resource type" in refused, refused

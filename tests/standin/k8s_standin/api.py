@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
-from . import authz, discovery, openapi, pki, podlogs, protobuf, resources, streaming, tables
+from . import authz, crds, discovery, openapi, pki, podlogs, protobuf, resources, streaming, tables
 from . import patch as patching
 from .access import AccessControl, forbidden
 from .authn import User
@@ -295,6 +295,7 @@ class ApiApp:
                     [obj],
                     {"resourceVersion": obj["metadata"]["resourceVersion"]},
                     request.args.get("includeObject", "Metadata"),
+                    _columns(res),
                 )
                 return _json(table)
             if tables.wants_metadata(request.headers.get("Accept", "")):
@@ -332,6 +333,7 @@ class ApiApp:
                     result["items"],
                     result["metadata"],
                     request.args.get("includeObject", "Metadata"),
+                    _columns(res),
                 )
             )
         if tables.wants_metadata(accept):
@@ -387,6 +389,7 @@ class ApiApp:
                         [obj],
                         {"resourceVersion": obj["metadata"]["resourceVersion"]},
                         include,
+                        _columns(res),
                     )
                 elif as_metadata:
                     obj = tables.partial(obj)
@@ -629,9 +632,15 @@ def _token_matches(presented: str, token: str) -> bool:
 
 
 def _all() -> tuple[Resource, ...]:
-    from .resources import RESOURCES
+    return resources.served()
 
-    return RESOURCES
+
+def _columns(res: Resource) -> list[tables.Column] | None:
+    """A custom resource's printer columns; None for built-in kinds."""
+    if not res.custom:
+        return None
+    info = crds.served(res)
+    return tables.printer_columns(info.columns if info else ())
 
 
 def _bookmark(res: Resource, rv: int) -> bytes:

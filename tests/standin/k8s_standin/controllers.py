@@ -12,16 +12,15 @@ import threading
 import time
 from typing import Any
 
-from . import authz
+from . import authz, crds
 from .errors import ApiError
 from .registry import NS, Registry, rkey
-from .resources import RESOURCES, Resource, get
+from .resources import Resource, get, served
 
 log = logging.getLogger("k8s_standin.controllers")
 Obj = dict[str, Any]
 SA = get("", "v1", "serviceaccounts")
 CM = get("", "v1", "configmaps")
-_BY_KEY = {rkey(r): r for r in RESOURCES}
 # A real serviceaccount controller takes a moment; clients must cope with that race.
 SA_DELAY = 0.5
 
@@ -36,7 +35,7 @@ class Controllers:
         self._aggregated_rv = -1  # ClusterRoles are aggregated again only after a write
 
     def start(self) -> None:
-        for target in (self._namespaces_loop, self._gc_loop):
+        for target in (self._namespaces_loop, self._gc_loop, self._crd_loop):
             threading.Thread(target=target, daemon=True, name=target.__name__).start()
 
     # -- service accounts, root CA, namespace finalization -------------------
@@ -86,7 +85,7 @@ class Controllers:
     def _finalize(self, ns: Obj) -> None:
         name = ns["metadata"]["name"]
         remaining = 0
-        for res in RESOURCES:
+        for res in _by_key().values():
             if not res.namespaced:
                 continue
             for obj in self.registry.list(res, name)["items"]:
@@ -107,6 +106,34 @@ class Controllers:
             body = dict(ns, spec=dict(ns.get("spec", {}), finalizers=finalizers))
             self.registry.update(NS, "", name, body, subresource="finalize")
 
+    # -- CRD finalization -------------------------------------------------------
+    def _crd_loop(self) -> None:
+        while not self.stop.wait(0.25):
+            try:
+                self._finalize_crds()
+            except Exception:
+                log.exception("crd finalizer")
+
+    def _finalize_crds(self) -> None:
+        """apiextensions-apiserver's finalizing controller: a deleted CRD's objects are
+        deleted, then its cleanup finalizer is removed (pkg/controller/finalizer)."""
+        for crd in self.registry.list(crds.CRDS, None)["items"]:
+            meta = crd["metadata"]
+            if not meta.get("deletionTimestamp") or crds.CLEANUP_FINALIZER not in (
+                meta.get("finalizers") or []
+            ):
+                continue
+            served_by = crds.resources_of(crd)
+            remaining = 0
+            if served_by:
+                res = served_by[0]
+                for obj in self.registry.list(res, None)["items"]:
+                    remaining += 1
+                    if not obj["metadata"].get("deletionTimestamp"):
+                        self._delete(res, obj)
+            if not remaining:
+                self._drop_finalizer(crds.CRDS, crd, crds.CLEANUP_FINALIZER)
+
     # -- garbage collector -------------------------------------------------
     def _gc_loop(self) -> None:
         while not self.stop.wait(0.25):
@@ -121,7 +148,8 @@ class Controllers:
         if store.rv == self._swept_rv:
             return
         self._swept_rv = store.rv
-        objects = [(_BY_KEY[key], obj) for key, obj in store.snapshot() if key in _BY_KEY]
+        by_key = _by_key()
+        objects = [(by_key[key], obj) for key, obj in store.snapshot() if key in by_key]
         uids = {o["metadata"]["uid"]: (r, o) for r, o in objects}
         dependents: dict[str, list[tuple[Resource, Obj]]] = {}
         for res, obj in objects:
@@ -187,6 +215,15 @@ class Controllers:
         except ApiError as err:
             if err.reason != "NotFound":
                 raise
+
+
+def _by_key() -> dict[str, Resource]:
+    """Each stored kind's resource, one per "<group>/<plural>" (a CRD's versions share
+    their objects; the first served version stands for them)."""
+    found: dict[str, Resource] = {}
+    for res in served():
+        found.setdefault(rkey(res), res)
+    return found
 
 
 CLUSTER_ROLES = get("rbac.authorization.k8s.io", "v1", "clusterroles")

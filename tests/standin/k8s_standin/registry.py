@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from . import defaults, errors, ipam, patch, services
+from . import crds, defaults, errors, ipam, patch, services
 from .errors import ApiError, Causes
 from .resources import Resource, by_kind, get
 from .selectors import Predicate, field_selector, label_selector
@@ -99,6 +99,14 @@ class Registry:
     def __init__(self, store: Store, service_ips: ipam.ServiceIPs) -> None:
         self.store = store
         self.service_ips = service_ips
+        # The resources of stored CRDs are served from the start and follow every
+        # write of a CRD.
+        store.listen(self._crd_written)
+        self._crd_written(crds.RKEY)
+
+    def _crd_written(self, key: str) -> None:
+        if key == crds.RKEY:
+            crds.sync(self.store.list(crds.RKEY)[0])
 
     # -- reads -------------------------------------------------------------
     def get(self, res: Resource, ns: str, name: str) -> Obj:
@@ -281,9 +289,17 @@ class Registry:
         defaults.default(res, obj)
         if old is None and res.kind == "Job":
             defaults.generate_job_selector(obj)
+        if res.custom:
+            crds.admit(res, obj, old)
+        if res == crds.CRDS:
+            crds.default(obj)
         causes = Causes()
         defaults.validate(res, obj, causes)
         name = obj["metadata"].get("name", "")
+        if res == crds.CRDS:
+            crds.validate(obj, old, causes)
+            causes.raise_if_any(res.kind, res.group, name)
+            crds.set_status(obj, old, self.store.list(crds.RKEY)[0])
         if res.kind == "Service":
             svcs, _ = self.store.list(rkey(SERVICES))
             services.prepare(obj, old, svcs, self.service_ips, causes)
@@ -377,6 +393,15 @@ class Registry:
             elif content_type.startswith("application/merge-patch+json"):
                 new = patch.merge_patch(base, body)
             elif content_type.startswith("application/strategic-merge-patch+json"):
+                if res.custom:
+                    # Custom objects have no Go types to take merge keys from
+                    # (customresource_handler.go serves no strategic merge patch).
+                    raise ApiError(
+                        "UnsupportedMediaType",
+                        "the body of the request was in an unknown format - accepted media "
+                        "types include: application/json-patch+json, "
+                        "application/merge-patch+json, application/apply-patch+yaml",
+                    )
                 new = patch.strategic_merge(base, body)
             elif content_type.startswith("application/apply-patch"):
                 new = patch.apply_patch(base, body)
@@ -438,6 +463,9 @@ class Registry:
         if res.kind in _STATUS_KINDS_WITH_SPEC_GENERATION and new.get("spec") != old.get("spec"):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         self._admit(res, new, old)
+        # After admission, which prunes what a custom object's schema does not know.
+        if (res.custom or res == crds.CRDS) and crds.generation_changed(res, new, old):
+            meta["generation"] = int(old_meta.get("generation", 1)) + 1
         new.pop("apiVersion", None)
         new.pop("kind", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
@@ -490,6 +518,8 @@ class Registry:
                     obj.setdefault("status", {})["phase"] = "Terminating"
                     obj = self.store.put(rkey(res), obj, "MODIFIED")
                 return self._typed(res, obj), False
+            if res == crds.CRDS:
+                crds.mark_terminating(obj)
             policy = options.get("propagationPolicy")
             if policy is None and options.get("orphanDependents") is True:
                 policy = "Orphan"

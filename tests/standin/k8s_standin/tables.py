@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -342,8 +344,107 @@ COLUMNS: dict[str, list[Column]] = {
 }
 
 
-def to_table(kind: str, objs: list[Obj], list_meta: Obj, include_object: str) -> Obj:
-    columns = COLUMNS.get(kind, [_NAME, _AGE])
+def _created_at(o: Obj) -> Any:
+    return o.get("metadata", {}).get("creationTimestamp")
+
+
+# The default table convertor's columns (apiserver's rest.NewDefaultTableConvertor),
+# which apiextensions-apiserver uses for CRDs: the time is left to the client to print.
+COLUMNS["CustomResourceDefinition"] = [_NAME, ("Created At", "date", 0, _created_at)]
+
+
+def printer_columns(definitions: tuple[Obj, ...]) -> list[Column]:
+    """A CRD version's additionalPrinterColumns after Name; without any, one Age
+    column of `.metadata.creationTimestamp` (customresource_handler.go). `date` cells
+    are ages, as kubectl shows them; others hold the JSONPath's value as found."""
+    if not definitions:
+        definitions = ({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},)
+    columns: list[Column] = [_NAME]
+    for d in definitions:
+        path, kind = str(d.get("jsonPath", "")), str(d.get("type", "string"))
+        columns.append((str(d.get("name", "")), kind, int(d.get("priority", 0)), _cell(path, kind)))
+    return columns
+
+
+def _cell(path: str, kind: str) -> Callable[[Obj], Any]:
+    def cell(obj: Obj) -> Any:
+        value = jsonpath(obj, path)
+        if kind == "date" and isinstance(value, str):
+            try:
+                return _human(int((dt.datetime.now(dt.UTC) - _parse(value)).total_seconds()))
+            except ValueError:
+                return value
+        return value
+
+    return cell
+
+
+def _steps(path: str) -> list[str]:
+    """`.a.b[0][*][?(@.type=="Ready")]` as ["a", "b", "[0]", "[*]", "[?...]"]."""
+    steps: list[str] = []
+    i = 0
+    while i < len(path):
+        if path[i] == ".":
+            i += 1
+            continue
+        if path[i] == "[":
+            end = path.index("]", i)
+            steps.append(path[i : end + 1])
+            i = end + 1
+            continue
+        end = i
+        while end < len(path) and path[end] not in ".[":
+            end += 1
+        steps.append(path[i:end])
+        i = end
+    return steps
+
+
+def _step(values: list[Any], step: str) -> list[Any]:
+    found: list[Any] = []
+    for value in values:
+        if step.startswith("[?(@.") and step.endswith(")]"):
+            key, _, wanted = step[5:-2].partition("==")
+            wanted = wanted.strip().strip("'\"")
+            if isinstance(value, list):
+                found += [
+                    v for v in value if isinstance(v, dict) and str(v.get(key.strip())) == wanted
+                ]
+        elif step == "[*]":
+            if isinstance(value, list):
+                found += value
+            elif isinstance(value, dict):
+                found += list(value.values())
+        elif step.startswith("["):
+            if isinstance(value, list):
+                with contextlib.suppress(ValueError, IndexError):
+                    found.append(value[int(step[1:-1])])
+        elif isinstance(value, dict) and step in value:
+            found.append(value[step])
+    return found
+
+
+def jsonpath(obj: Obj, path: str) -> Any:
+    """The subset of kubectl's JSONPath that printer columns use; a missing field is
+    None, several results are joined with spaces as kubectl's template prints them."""
+    values: list[Any] = [obj]
+    for step in _steps(path.strip().strip("{}")):
+        values = _step(values, step)
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return " ".join(v if isinstance(v, str) else json.dumps(v) for v in values)
+
+
+def to_table(
+    kind: str,
+    objs: list[Obj],
+    list_meta: Obj,
+    include_object: str,
+    custom: list[Column] | None = None,
+) -> Obj:
+    columns = custom or COLUMNS.get(kind, [_NAME, _AGE])
     rows = []
     for obj in objs:
         if include_object == "Object":
