@@ -806,3 +806,86 @@ def test_deleting_a_crd_deletes_its_objects(cluster: Cluster) -> None:
     assert "backups.stable.example.com" not in cluster.kubectl("get", "crd")
     refused = cluster.kubectl("get", "backups.stable.example.com", "-n", NS, check=False)
     assert "the server doesn't have a resource type" in refused, refused
+
+
+# --- PodDisruptionBudgets ---------------------------------------------------------------
+
+GUARDED = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: guarded, namespace: battery}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: guarded}}
+  template:
+    metadata: {labels: {app: guarded}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: main, image: busybox, command: [sleep, "3600"]}
+"""
+
+
+def test_create_pdb_and_drain_refused(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=GUARDED)
+    cluster.kubectl("rollout", "status", "deployment/guarded", "-n", NS, "--timeout=90s")
+    out = cluster.kubectl(
+        "create", "pdb", "guarded", "-n", NS, "--selector=app=guarded", "--min-available=2"
+    )
+    assert "poddisruptionbudget.policy/guarded created" in out
+
+    def counted() -> bool:
+        got = cluster.json("get", "pdb", "guarded", "-n", NS)["status"]
+        return got.get("currentHealthy") == 2  # type: ignore[union-attr]
+
+    eventually(counted, 30, "the disruption controller")
+    listed = cluster.kubectl("get", "pdb", "-n", NS)
+    assert re.search(r"^NAME\s+MIN AVAILABLE\s+MAX UNAVAILABLE\s+ALLOWED DISRUPTIONS\s+AGE", listed)
+    assert re.search(r"^guarded\s+2\s+N/A\s+0\s", listed, re.M), listed
+    described = cluster.kubectl("describe", "pdb", "guarded", "-n", NS)
+    assert re.search(r"Allowed disruptions:\s+0", described), described
+    node = cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}").strip()
+    try:
+        drained = cluster.kubectl(
+            "drain",
+            node,
+            "--pod-selector=app=guarded",
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout=12s",
+            check=False,
+        )
+    finally:
+        cluster.kubectl("uncordon", node)
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in drained, drained
+    # With room for one disruption, drain evicts one pod and is refused the other.
+    cluster.kubectl(
+        "patch", "pdb", "guarded", "-n", NS, "--type=merge", "-p", '{"spec":{"minAvailable":1}}'
+    )
+    eventually(
+        lambda: (
+            cluster.kubectl(
+                "get", "pdb", "guarded", "-n", NS, "-o", "jsonpath={.status.disruptionsAllowed}"
+            )
+            == "1"
+        ),
+        30,
+        "one allowed disruption",
+    )
+    try:
+        drained = cluster.kubectl(
+            "drain",
+            node,
+            "--pod-selector=app=guarded",
+            "--ignore-daemonsets",
+            "--timeout=8s",
+            check=False,
+        )
+    finally:
+        cluster.kubectl("uncordon", node)
+    # The first eviction spends the budget; the second waits for a replacement that a
+    # cordoned node cannot run.
+    assert re.search(r"pod/guarded-\S+ evicted", drained), drained
+    assert "would violate the pod's disruption budget" in drained, drained
+    cluster.kubectl("delete", "pdb", "guarded", "-n", NS)
+    cluster.kubectl("delete", "deployment", "guarded", "-n", NS)

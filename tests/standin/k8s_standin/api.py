@@ -23,7 +23,19 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
-from . import authz, crds, discovery, openapi, pki, podlogs, protobuf, resources, streaming, tables
+from . import (
+    authz,
+    crds,
+    discovery,
+    disruption,
+    openapi,
+    pki,
+    podlogs,
+    protobuf,
+    resources,
+    streaming,
+    tables,
+)
 from . import patch as patching
 from .access import AccessControl, forbidden
 from .authn import User
@@ -33,6 +45,7 @@ from .resources import REVIEW_KINDS, Resource, find
 from .store import Expired
 
 log = logging.getLogger("k8s_standin.api")
+PDBS = resources.get("policy", "v1", "poddisruptionbudgets")
 Obj = dict[str, Any]
 _MAX_WATCH_SECONDS = 1800  # upstream's default --min-request-timeout
 
@@ -59,7 +72,12 @@ def _json(obj: Any, code: int = 200, mimetype: str = "application/json") -> Resp
 
 
 def _error(err: ApiError) -> Response:
-    return _json(err.status(), err.code)
+    response = _json(err.status(), err.code)
+    retry = (err.details or {}).get("retryAfterSeconds")
+    if retry:
+        # responsewriters send the Status's retryAfterSeconds as Retry-After too.
+        response.headers["Retry-After"] = str(retry)
+    return response
 
 
 class ApiApp:
@@ -570,8 +588,10 @@ class ApiApp:
         return _created()
 
     def _evict(self, request: Request, res: Resource, ns: str, name: str) -> Response:
-        """Eviction without PodDisruptionBudgets (none are modelled): a graceful
-        delete. kubectl drain sends protobuf here, so an undecodable body is fine."""
+        """pods/eviction: a graceful delete that the pod's PodDisruptionBudget must allow
+        (disruption.py); an allowed eviction is counted in the budget's status before the
+        pod is deleted, as eviction.go does. kubectl drain sends protobuf here, so an
+        undecodable body is fine."""
         if request.method != "POST":
             raise ApiError("MethodNotAllowed", "only POST is allowed on pods/eviction", {}, 405)
         try:
@@ -579,7 +599,16 @@ class ApiApp:
         except ApiError:
             body = {}
         options = body.get("deleteOptions") if isinstance(body, dict) else None
-        self.registry.delete(res, ns, name, options or {})
+        dry_run = _dry_run(request)
+        with self.registry.store.lock:
+            pod = self.registry.get(res, ns, name)
+            budgets = self.registry.list(PDBS, ns)["items"]
+            counted = disruption.admit_eviction(pod, budgets)
+            if counted is not None and not dry_run:
+                pdb = next(b for b in budgets if disruption.selects(b, pod))
+                pdb["status"] = counted
+                self.registry.update(PDBS, ns, pdb["metadata"]["name"], pdb, "status")
+            self.registry.delete(res, ns, name, options or {}, dry_run)
         return _created()
 
     def _scale(self, request: Request, res: Resource, ns: str, name: str) -> Response:

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from . import authz, crds
+from . import authz, crds, disruption
 from .errors import ApiError
 from .registry import NS, Registry, rkey
 from .resources import Resource, get, served
@@ -33,9 +33,10 @@ class Controllers:
         self._first_seen: dict[str, float] = {}  # namespace uid -> monotonic time
         self._swept_rv = -1  # the GC sweeps again only after a write
         self._aggregated_rv = -1  # ClusterRoles are aggregated again only after a write
+        self._budgeted_rv = -1  # budgets are computed again only after a write
 
     def start(self) -> None:
-        for target in (self._namespaces_loop, self._gc_loop, self._crd_loop):
+        for target in (self._namespaces_loop, self._gc_loop, self._crd_loop, self._pdb_loop):
             threading.Thread(target=target, daemon=True, name=target.__name__).start()
 
     # -- service accounts, root CA, namespace finalization -------------------
@@ -134,6 +135,64 @@ class Controllers:
             if not remaining:
                 self._drop_finalizer(crds.CRDS, crd, crds.CLEANUP_FINALIZER)
 
+    # -- disruption controller ---------------------------------------------------
+    def _pdb_loop(self) -> None:
+        while not self.stop.wait(0.25):
+            try:
+                self._sync_budgets()
+            except Exception:
+                log.exception("disruption controller")
+
+    def _sync_budgets(self) -> None:
+        """kube-controller-manager's disruption controller: each budget's status over
+        the pods it selects (disruption.py). Evicted pods expire from disruptedPods
+        with time, so a budget holding some is computed again without a write."""
+        store = self.registry.store
+        budgets = self.registry.list(PDBS, None)["items"]
+        waiting = any((b.get("status") or {}).get("disruptedPods") for b in budgets)
+        if store.rv == self._budgeted_rv and not waiting:
+            return
+        self._budgeted_rv = store.rv
+        pods_by_ns: dict[str, list[Obj]] = {}
+        for pdb in budgets:
+            meta = pdb["metadata"]
+            ns = meta["namespace"]
+            if ns not in pods_by_ns:
+                pods_by_ns[ns] = self.registry.list(PODS, ns)["items"]
+            new = disruption.status(pdb, pods_by_ns[ns], self._scale_of)
+            if new == pdb.get("status"):
+                continue
+            try:
+                self.registry.update(PDBS, ns, meta["name"], dict(pdb, status=new), "status")
+            except ApiError as err:
+                if err.reason not in ("Conflict", "NotFound"):
+                    raise
+
+    def _scale_of(self, pod: Obj) -> tuple[str, int] | None:
+        """(uid, replicas) of the pod's controller with a scale: a ReplicaSet's
+        Deployment, a bare ReplicaSet, or a StatefulSet (the disruption controller's
+        finders); None for any other controller."""
+        ns = pod["metadata"]["namespace"]
+        ref = _controller_ref(pod)
+        if ref is None:
+            return None
+        if ref.get("kind") == "ReplicaSet":
+            rs = self.registry.find(REPLICA_SETS, ns, ref.get("name", ""))
+            if rs is None or rs["metadata"]["uid"] != ref.get("uid"):
+                return None
+            owner = _controller_ref(rs)
+            if owner is not None and owner.get("kind") == "Deployment":
+                dep = self.registry.find(DEPLOYMENTS, ns, owner.get("name", ""))
+                if dep is not None and dep["metadata"]["uid"] == owner.get("uid"):
+                    return dep["metadata"]["uid"], int(dep.get("spec", {}).get("replicas", 1))
+                return None
+            return rs["metadata"]["uid"], int(rs.get("spec", {}).get("replicas", 1))
+        if ref.get("kind") == "StatefulSet":
+            sts = self.registry.find(STATEFUL_SETS, ns, ref.get("name", ""))
+            if sts is not None and sts["metadata"]["uid"] == ref.get("uid"):
+                return sts["metadata"]["uid"], int(sts.get("spec", {}).get("replicas", 1))
+        return None
+
     # -- garbage collector -------------------------------------------------
     def _gc_loop(self) -> None:
         while not self.stop.wait(0.25):
@@ -226,6 +285,16 @@ def _by_key() -> dict[str, Resource]:
     return found
 
 
+def _controller_ref(obj: Obj) -> Obj | None:
+    refs = obj["metadata"].get("ownerReferences") or []
+    return next((r for r in refs if r.get("controller")), None)
+
+
+PDBS = get("policy", "v1", "poddisruptionbudgets")
+PODS = get("", "v1", "pods")
+REPLICA_SETS = get("apps", "v1", "replicasets")
+DEPLOYMENTS = get("apps", "v1", "deployments")
+STATEFUL_SETS = get("apps", "v1", "statefulsets")
 CLUSTER_ROLES = get("rbac.authorization.k8s.io", "v1", "clusterroles")
 
 

@@ -17,6 +17,7 @@ REASON_CODES = {
     "Expired": 410,
     "UnsupportedMediaType": 415,
     "Invalid": 422,
+    "TooManyRequests": 429,
     "ServiceUnavailable": 503,
     "InternalError": 500,
     "Timeout": 504,

@@ -15,7 +15,8 @@ from typing import Any
 MAGIC = b"k8s\x00"
 
 # message -> field number -> (json name, kind); kinds: str, bytes, bool, int, msg:X,
-# map:str / map:bytes (string keys), list:str, list:msg:X
+# map:str / map:bytes (string keys), list:str, list:msg:X, intstr (an IntOrString:
+# type 1, intVal 2, strVal 3; JSON has the bare int or string)
 Schema = dict[int, tuple[str, str]]
 SCHEMAS: dict[str, Schema] = {
     "Unknown": {
@@ -103,7 +104,26 @@ SCHEMAS: dict[str, Schema] = {
         3: ("aggregationRule", "msg:AggregationRule"),
     },
     "AggregationRule": {1: ("clusterRoleSelectors", "list:msg:LabelSelector")},
-    "LabelSelector": {1: ("matchLabels", "map:str")},
+    "LabelSelector": {
+        1: ("matchLabels", "map:str"),
+        2: ("matchExpressions", "list:msg:LabelSelectorRequirement"),
+    },
+    "LabelSelectorRequirement": {
+        1: ("key", "str"),
+        2: ("operator", "str"),
+        3: ("values", "list:str"),
+    },
+    # What `kubectl create pdb` sends (k8s.io/api policy/v1 generated.proto).
+    "PodDisruptionBudget": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("spec", "msg:PodDisruptionBudgetSpec"),
+    },
+    "PodDisruptionBudgetSpec": {
+        1: ("minAvailable", "intstr"),
+        2: ("selector", "msg:LabelSelector"),
+        3: ("maxUnavailable", "intstr"),
+        4: ("unhealthyPodEvictionPolicy", "str"),
+    },
     "PolicyRule": {
         1: ("verbs", "list:str"),
         2: ("apiGroups", "list:str"),
@@ -143,6 +163,8 @@ _PARTS = {
     "BoundObjectReference",
     "AggregationRule",
     "LabelSelector",
+    "LabelSelectorRequirement",
+    "PodDisruptionBudgetSpec",
     "PolicyRule",
     "Subject",
     "RoleRef",
@@ -203,7 +225,11 @@ def decode(message: str, buf: bytes) -> dict[str, Any]:
         if num not in schema:
             continue
         name, kind = schema[num]
-        if kind.startswith("msg:"):
+        if kind == "intstr":
+            parts = dict(_fields(raw)) if isinstance(raw, bytes) else {}
+            is_string = parts.get(1, 0) == 1
+            out[name] = _scalar("str", parts.get(3, b"")) if is_string else parts.get(2, 0)
+        elif kind.startswith("msg:"):
             out[name] = decode(kind[4:], raw) if isinstance(raw, bytes) else {}
         elif kind.startswith("list:"):
             inner = kind[5:]
@@ -233,6 +259,11 @@ def decode_object(body: bytes) -> dict[str, Any]:
         raise Unsupported(f"protobuf bodies are not supported for kind {kind!r}")
     raw = base64.b64decode(unknown.get("raw", ""))
     obj = decode(kind, raw)
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        # gogo-protobuf encodes unset strings as empty ones; JSON omits them.
+        for key in [k for k, v in meta.items() if v == ""]:
+            del meta[key]
     obj["apiVersion"] = type_meta.get("apiVersion", "v1")
     obj["kind"] = kind
     return obj

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from . import crds, defaults, errors, ipam, patch, services
+from . import crds, defaults, disruption, errors, ipam, patch, services
 from .errors import ApiError, Causes
 from .resources import Resource, by_kind, get
 from .selectors import Predicate, field_selector, label_selector
@@ -45,6 +45,7 @@ _STATUS_KINDS_WITH_SPEC_GENERATION = {
     "PersistentVolumeClaim",
     "Service",
     "Pod",
+    "PodDisruptionBudget",
 }
 
 
@@ -296,6 +297,10 @@ class Registry:
         causes = Causes()
         defaults.validate(res, obj, causes)
         name = obj["metadata"].get("name", "")
+        if res.kind == "PodDisruptionBudget" and res.group == "policy":
+            disruption.validate(obj, causes)
+            if old is None:
+                obj["status"] = disruption.initial_status()
         if res == crds.CRDS:
             crds.validate(obj, old, causes)
             causes.raise_if_any(res.kind, res.group, name)

@@ -78,6 +78,9 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
     Resource("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
     Resource(
+        "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",), ("status",)
+    ),
+    Resource(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",

@@ -348,6 +348,24 @@ def _created_at(o: Obj) -> Any:
     return o.get("metadata", {}).get("creationTimestamp")
 
 
+def _int_or_percent(key: str) -> Callable[[Obj], Any]:
+    def cell(o: Obj) -> Any:
+        value = o.get("spec", {}).get(key)
+        return "N/A" if value is None else str(value)
+
+    return cell
+
+
+# printers.go printPodDisruptionBudget.
+COLUMNS["PodDisruptionBudget"] = [
+    _NAME,
+    ("Min Available", "string", 0, _int_or_percent("minAvailable")),
+    ("Max Unavailable", "string", 0, _int_or_percent("maxUnavailable")),
+    ("Allowed Disruptions", "integer", 0, _st("disruptionsAllowed")),
+    _AGE,
+]
+
+
 # The default table convertor's columns (apiserver's rest.NewDefaultTableConvertor),
 # which apiextensions-apiserver uses for CRDs: the time is left to the client to print.
 COLUMNS["CustomResourceDefinition"] = [_NAME, ("Created At", "date", 0, _created_at)]
