@@ -889,3 +889,67 @@ def test_create_pdb_and_drain_refused(cluster: Cluster) -> None:
     assert "would violate the pod's disruption budget" in drained, drained
     cluster.kubectl("delete", "pdb", "guarded", "-n", NS)
     cluster.kubectl("delete", "deployment", "guarded", "-n", NS)
+
+
+# --- ResourceQuotas ---------------------------------------------------------------------
+
+
+def test_create_quota_and_a_refused_create(cluster: Cluster) -> None:
+    cluster.kubectl("create", "namespace", "quoted")
+    eventually(lambda: "default" in cluster.kubectl("get", "sa", "-n", "quoted", check=False), 30)
+    out = cluster.kubectl(
+        "create",
+        "quota",
+        "compute",
+        "-n",
+        "quoted",
+        "--hard=pods=1,requests.cpu=500m,limits.memory=256Mi,configmaps=2",
+    )
+    assert "resourcequota/compute created" in out
+    listed = cluster.kubectl("get", "quota", "-n", "quoted")
+    assert re.search(r"^NAME\s+AGE\s+REQUEST\s+LIMIT$", listed, re.M), listed
+    # kube-root-ca.crt is one ConfigMap already.
+    assert "configmaps: 1/2, pods: 0/1, requests.cpu: 0/500m" in listed, listed
+    assert "limits.memory: 0/256Mi" in listed, listed
+    refused = cluster.kubectl(
+        "run", "bare", "-n", "quoted", "--image=busybox", "--", "sleep", "60", check=False
+    )
+    assert (
+        'pods "bare" is forbidden: failed quota: compute: must specify limits.memory for: '
+        "bare; requests.cpu for: bare"
+    ) in refused, refused
+    sized = json.dumps(
+        {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "sized",
+                        "image": "busybox",
+                        "command": ["sleep", "3600"],
+                        "resources": {"requests": {"cpu": "300m"}, "limits": {"memory": "128Mi"}},
+                    }
+                ]
+            }
+        }
+    )
+    cluster.kubectl("run", "sized", "-n", "quoted", "--image=busybox", f"--overrides={sized}")
+    described = cluster.kubectl("describe", "quota", "compute", "-n", "quoted")
+    assert re.search(r"requests\.cpu\s+300m\s+500m", described), described
+    again = cluster.kubectl(
+        "run",
+        "second",
+        "-n",
+        "quoted",
+        "--image=busybox",
+        f"--overrides={sized.replace('sized', 'second')}",
+        check=False,
+    )
+    assert (
+        'pods "second" is forbidden: exceeded quota: compute, requested: '
+        "pods=1,requests.cpu=300m, used: pods=1,requests.cpu=300m, limited: "
+        "pods=1,requests.cpu=500m"
+    ) in again, again
+    cluster.kubectl("create", "configmap", "one", "-n", "quoted")
+    full = cluster.kubectl("create", "configmap", "two", "-n", "quoted", check=False)
+    assert "exceeded quota: compute, requested: configmaps=1, used: configmaps=2" in full, full
+    cluster.kubectl("delete", "namespace", "quoted", "--wait=false")

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from . import authz, crds, disruption
+from . import authz, crds, disruption, quota
 from .errors import ApiError
 from .registry import NS, Registry, rkey
 from .resources import Resource, get, served
@@ -34,9 +34,11 @@ class Controllers:
         self._swept_rv = -1  # the GC sweeps again only after a write
         self._aggregated_rv = -1  # ClusterRoles are aggregated again only after a write
         self._budgeted_rv = -1  # budgets are computed again only after a write
+        self._quotas_rv = -1  # quota usage is counted again only after a write
 
     def start(self) -> None:
-        for target in (self._namespaces_loop, self._gc_loop, self._crd_loop, self._pdb_loop):
+        loops = (self._namespaces_loop, self._gc_loop, self._crd_loop, self._pdb_loop)
+        for target in (*loops, self._quota_loop):
             threading.Thread(target=target, daemon=True, name=target.__name__).start()
 
     # -- service accounts, root CA, namespace finalization -------------------
@@ -193,6 +195,36 @@ class Controllers:
                 return sts["metadata"]["uid"], int(sts.get("spec", {}).get("replicas", 1))
         return None
 
+    # -- resource quota controller -----------------------------------------------
+    def _quota_loop(self) -> None:
+        while not self.stop.wait(0.25):
+            try:
+                self._sync_quotas()
+            except Exception:
+                log.exception("resource quota controller")
+
+    def _sync_quotas(self) -> None:
+        """kube-controller-manager's resource quota controller: status.hard from the
+        spec and status.used counted from the namespace's objects, so that deletions
+        give quota back. Counted and written under the store's lock, so a create the
+        admission plugin charged meanwhile is never counted away."""
+        store = self.registry.store
+        if store.rv == self._quotas_rv:
+            return
+        with store.lock:
+            self._quotas_rv = store.rv
+            for rq in self.registry.list(QUOTAS, None)["items"]:
+                meta = rq["metadata"]
+                hard = sorted((rq.get("spec") or {}).get("hard") or {})
+                used = self.registry.quota_usage(meta["namespace"], hard)
+                new = quota.status_for(rq, used)
+                if new == rq.get("status"):
+                    continue
+                self.registry.update(
+                    QUOTAS, meta["namespace"], meta["name"], dict(rq, status=new), "status"
+                )
+            self._quotas_rv = store.rv
+
     # -- garbage collector -------------------------------------------------
     def _gc_loop(self) -> None:
         while not self.stop.wait(0.25):
@@ -291,6 +323,7 @@ def _controller_ref(obj: Obj) -> Obj | None:
 
 
 PDBS = get("policy", "v1", "poddisruptionbudgets")
+QUOTAS = get("", "v1", "resourcequotas")
 PODS = get("", "v1", "pods")
 REPLICA_SETS = get("apps", "v1", "replicasets")
 DEPLOYMENTS = get("apps", "v1", "deployments")

@@ -66,7 +66,13 @@ def _default_container(c: Obj) -> None:
         c.setdefault("imagePullPolicy", _pull_policy(c["image"]))
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
-    c.setdefault("resources", {})
+    resources = c.setdefault("resources", {})
+    # SetDefaults_Pod (core/v1 defaults.go): a limit without a request is the request.
+    limits = resources.get("limits") if isinstance(resources, dict) else None
+    if isinstance(limits, dict) and limits:
+        requests = resources.setdefault("requests", {})
+        for key, value in limits.items():
+            requests.setdefault(key, value)
     for port in c.get("ports") or []:
         port.setdefault("protocol", "TCP")
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):

@@ -16,7 +16,8 @@ MAGIC = b"k8s\x00"
 
 # message -> field number -> (json name, kind); kinds: str, bytes, bool, int, msg:X,
 # map:str / map:bytes (string keys), list:str, list:msg:X, intstr (an IntOrString:
-# type 1, intVal 2, strVal 3; JSON has the bare int or string)
+# type 1, intVal 2, strVal 3; JSON has the bare int or string), map:quantity (values
+# are resource.Quantity messages, JSON has their string)
 Schema = dict[int, tuple[str, str]]
 SCHEMAS: dict[str, Schema] = {
     "Unknown": {
@@ -113,6 +114,9 @@ SCHEMAS: dict[str, Schema] = {
         2: ("operator", "str"),
         3: ("values", "list:str"),
     },
+    # What `kubectl create quota` sends (core/v1); Quantity is {1: string}.
+    "ResourceQuota": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:ResourceQuotaSpec")},
+    "ResourceQuotaSpec": {1: ("hard", "map:quantity"), 2: ("scopes", "list:str")},
     # What `kubectl create pdb` sends (k8s.io/api policy/v1 generated.proto).
     "PodDisruptionBudget": {
         1: ("metadata", "msg:ObjectMeta"),
@@ -165,6 +169,7 @@ _PARTS = {
     "LabelSelector",
     "LabelSelectorRequirement",
     "PodDisruptionBudgetSpec",
+    "ResourceQuotaSpec",
     "PolicyRule",
     "Subject",
     "RoleRef",
@@ -242,7 +247,12 @@ def decode(message: str, buf: bytes) -> dict[str, Any]:
         elif kind.startswith("map:"):
             entry = dict(_fields(raw)) if isinstance(raw, bytes) else {}
             key = _scalar("str", entry.get(1, b""))
-            out.setdefault(name, {})[key] = _scalar(kind[4:], entry.get(2, b""))
+            value = entry.get(2, b"")
+            if kind == "map:quantity":
+                inner = dict(_fields(value)) if isinstance(value, bytes) else {}
+                out.setdefault(name, {})[key] = _scalar("str", inner.get(1, b""))
+            else:
+                out.setdefault(name, {})[key] = _scalar(kind[4:], value)
         else:
             out[name] = _scalar(kind, raw)
     return out

@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from . import crds, defaults, disruption, errors, ipam, patch, services
+from . import crds, defaults, disruption, errors, ipam, patch, quantity, quota, services
 from .errors import ApiError, Causes
-from .resources import Resource, by_kind, get
+from .resources import Resource, by_kind, get, served
 from .selectors import Predicate, field_selector, label_selector
 from .store import Event, Store
 
@@ -31,6 +31,7 @@ NODES = get("", "v1", "nodes")
 SERVICES = get("", "v1", "services")
 SERVICE_ACCOUNTS = get("", "v1", "serviceaccounts")
 STORAGE_CLASSES = get("storage.k8s.io", "v1", "storageclasses")
+QUOTAS = get("", "v1", "resourcequotas")
 
 _STATUS_KINDS_WITH_SPEC_GENERATION = {
     "Deployment",
@@ -257,10 +258,35 @@ class Registry:
             meta["creationTimestamp"] = now()
             meta["generation"] = 1
             self._admit(res, obj, None)
+            if res.namespaced:
+                shown = (body.get("metadata") or {}).get("name") or meta.get("generateName", "")
+                self._charge_quotas(res, obj, shown, dry_run)
             if dry_run:
                 return self._typed(res, obj)
             stored = self.store.put(rkey(res), obj, "ADDED")
         return self._typed(res, stored)
+
+    def _charge_quotas(self, res: Resource, obj: Obj, shown: str, dry_run: bool) -> None:
+        """ResourceQuota admission: refuse a create the namespace's quotas do not allow,
+        else charge their status.used at once, as the plugin does before the quota
+        controller counts again."""
+        quotas, _ = self.store.list(rkey(QUOTAS), obj["metadata"]["namespace"])
+        if not quotas:
+            return
+        for charged, status in quota.admit(res, obj, quotas, shown):
+            if not dry_run:
+                self.store.put(rkey(QUOTAS), dict(charged, status=status), "MODIFIED")
+
+    def quota_usage(self, ns: str, names: list[str]) -> dict[str, str]:
+        """status.used of a quota on `names` in `ns`, counted from the stored objects."""
+        seen: set[str] = set()
+        objects: list[tuple[Resource, Obj]] = []
+        for res in served():
+            if not res.namespaced or rkey(res) in seen or not quota.counts(res, names):
+                continue
+            seen.add(rkey(res))
+            objects += [(res, o) for o in self.store.list(rkey(res), ns)[0]]
+        return quota.total(objects, names)
 
     def _check_type(self, res: Resource, body: Obj) -> None:
         api_version, kind = body.get("apiVersion"), body.get("kind")
@@ -301,6 +327,9 @@ class Registry:
             disruption.validate(obj, causes)
             if old is None:
                 obj["status"] = disruption.initial_status()
+        if res == QUOTAS:
+            for path, value, detail in quota.validate_hard(obj):
+                causes.invalid(path, value, detail)
         if res == crds.CRDS:
             crds.validate(obj, old, causes)
             causes.raise_if_any(res.kind, res.group, name)
@@ -309,6 +338,8 @@ class Registry:
             svcs, _ = self.store.list(rkey(SERVICES))
             services.prepare(obj, old, svcs, self.service_ips, causes)
         causes.raise_if_any(res.kind, res.group, name)
+        if res == QUOTAS:
+            self._quota_status(obj, old)
         if old is None and res.kind == "Pod":
             # ServiceAccount admission: a pod needs its service account to exist, the
             # root of the well-known "serviceaccount default not found" startup race.
@@ -336,6 +367,18 @@ class Registry:
                 default_sc = self._default_storage_class()
                 if default_sc:
                     spec["storageClassName"] = default_sc
+
+    def _quota_status(self, obj: Obj, old: Obj | None) -> None:
+        """Quantities are written back canonical; a new or changed quota gets its
+        status at once (upstream's controller writes it a moment later, and until then
+        the admission plugin refuses what the quota constrains)."""
+        spec = obj.setdefault("spec", {})
+        hard = spec.get("hard") or {}
+        spec["hard"] = {k: quantity.normalize(v) for k, v in hard.items()}
+        if old is not None and (old.get("spec") or {}).get("hard") == spec["hard"]:
+            return
+        used = self.quota_usage(obj["metadata"]["namespace"], sorted(spec["hard"]))
+        obj["status"] = quota.status_for(obj, used)
 
     def _default_storage_class(self) -> str | None:
         classes, _ = self.store.list(rkey(STORAGE_CLASSES))

@@ -61,6 +61,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
     Resource("", "v1", "Secret", "secrets", True),
     Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), ("token",)),
+    Resource("", "v1", "ResourceQuota", "resourcequotas", True, ("quota",), ("status",)),
     Resource(
         "apps", "v1", "Deployment", "deployments", True, ("deploy",), ("status", "scale"), _ALL
     ),

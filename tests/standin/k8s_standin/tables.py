@@ -366,6 +366,26 @@ COLUMNS["PodDisruptionBudget"] = [
 ]
 
 
+def _quota_usage(limits: bool) -> Callable[[Obj], str]:
+    """printResourceQuota: `name: used/hard` of the requests (or the limits.* names)."""
+
+    def cell(o: Obj) -> str:
+        status = o.get("status") or {}
+        hard, used = status.get("hard") or {}, status.get("used") or {}
+        names = sorted(k for k in hard if k.startswith("limits.") == limits)
+        return ", ".join(f"{k}: {used.get(k, '0')}/{hard[k]}" for k in names)
+
+    return cell
+
+
+COLUMNS["ResourceQuota"] = [
+    _NAME,
+    _AGE,
+    ("Request", "string", 0, _quota_usage(False)),
+    ("Limit", "string", 0, _quota_usage(True)),
+]
+
+
 # The default table convertor's columns (apiserver's rest.NewDefaultTableConvertor),
 # which apiextensions-apiserver uses for CRDs: the time is left to the client to print.
 COLUMNS["CustomResourceDefinition"] = [_NAME, ("Created At", "date", 0, _created_at)]
