@@ -745,15 +745,22 @@ def test_get_crd(cluster: Cluster, crontabs: str) -> None:
 
 
 def test_custom_objects_apply_get_describe_patch_delete(cluster: Cluster, crontabs: str) -> None:
-    assert "crontab.stable.example.com/my-cron created" in cluster.kubectl(
-        "apply", "-f", "-", stdin=CRONTAB
-    )
+    # kubectl validates strictly by default: the server refuses a field the schema lacks.
+    strict = cluster.kubectl("apply", "-f", "-", stdin=CRONTAB, check=False)
+    assert (
+        'CronTab in version "v1" cannot be handled as a CronTab: strict decoding error: '
+        'unknown field "spec.unknownField"'
+    ) in strict, strict
+    # With --validate=warn it is dropped (pruned) and named in a warning.
+    warned = cluster.kubectl("apply", "--validate=warn", "-f", "-", stdin=CRONTAB, check=False)
+    assert "crontab.stable.example.com/my-cron created" in warned, warned
+    assert 'Warning: unknown field "spec.unknownField"' in warned, warned
     # The short name and the printer columns come from the CRD.
     out = cluster.kubectl("get", "ct", "-n", NS)
     assert re.search(r"^NAME\s+SPEC\s+REPLICAS$", out, re.M), out
     assert re.search(r"^my-cron\s+\*/5 \* \* \* \*\s+1$", out, re.M), out
     spec = cluster.json("get", "ct", "my-cron", "-n", NS)["spec"]
-    assert spec == {"cronSpec": "*/5 * * * *", "replicas": 1}  # unknownField pruned
+    assert spec == {"cronSpec": "*/5 * * * *", "replicas": 1}
     described = cluster.kubectl("describe", "crontab", "my-cron", "-n", NS)
     assert "Kind:         CronTab" in described and "Cron Spec:" in described, described
     patched = cluster.kubectl(
@@ -782,7 +789,7 @@ def test_custom_objects_apply_get_describe_patch_delete(cluster: Cluster, cronta
 
 def test_an_invalid_custom_object_is_refused(cluster: Cluster, crontabs: str) -> None:
     bad = CRONTAB.replace("my-cron", "bad-cron").replace("replicas: 1", "replicas: 11")
-    out = cluster.kubectl("apply", "-f", "-", stdin=bad, check=False)
+    out = cluster.kubectl("apply", "--validate=false", "-f", "-", stdin=bad, check=False)
     assert (
         'The CronTab "bad-cron" is invalid: spec.replicas: Invalid value: 11: '
         "spec.replicas in body should be less than or equal to 10"
@@ -797,7 +804,7 @@ def test_deleting_a_crd_deletes_its_objects(cluster: Cluster) -> None:
         "wait", "--for=condition=established", "crd/backups.stable.example.com", "--timeout=30s"
     )
     obj = CRONTAB.replace("CronTab", "Backup").replace("my-cron", "nightly")
-    cluster.kubectl("apply", "-f", "-", stdin=obj)
+    cluster.kubectl("apply", "--validate=false", "-f", "-", stdin=obj)
     assert "nightly" in cluster.kubectl("get", "bk", "-n", NS)
     out = cluster.kubectl("delete", "crd", "backups.stable.example.com", "--timeout=60s")
     assert (

@@ -400,3 +400,40 @@ def test_crds_survive_a_restart(standin: testing.StandIn, crontabs: str) -> None
     standin.wait_for()
     listed = {r["name"] for r in _raw(standin, f"/apis/{GROUP}/v1")["resources"]}
     assert "crontabs" in listed
+
+
+def test_field_validation_directives(standin: testing.StandIn, crontabs: str) -> None:
+    path = f"/apis/{GROUP}/v1/namespaces/default/crontabs"
+    body = {"apiVersion": f"{GROUP}/v1", "kind": "CronTab", "metadata": {"name": "fv"}}
+    body["spec"] = {"image": "a", "extra": 1, "free": {"kept": True}}
+    json_type = {"Content-Type": "application/json"}
+
+    def post(directive: str) -> tuple[int, Any, list[str]]:
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", standin.port, timeout=10, context=standin.admin_context()
+        )
+        try:
+            conn.request("POST", f"{path}?fieldValidation={directive}", json.dumps(body), json_type)
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read()), resp.headers.get_all("Warning") or []
+        finally:
+            conn.close()
+
+    code, status, _ = post("Strict")
+    assert (code, status["reason"]) == (400, "BadRequest")
+    assert status["message"] == (
+        'CronTab in version "v1" cannot be handled as a CronTab: strict decoding error: '
+        'unknown field "spec.extra"'
+    )
+    code, status, _ = post("Sloppy")
+    assert code == 400 and "fieldValidation must be one of" in status["message"]
+    code, made, warnings = post("Warn")
+    assert code == 201 and warnings == ['299 - "unknown field \\"spec.extra\\""']
+    assert made["spec"] == {"image": "a", "free": {"kept": True}}
+    patch_path = f"{path}/fv?fieldValidation=Strict"
+    merge = {"Content-Type": "application/merge-patch+json"}
+    code, status = _request(standin, "PATCH", patch_path, {"spec": {"other": 2}}, merge)
+    assert (code, status["message"]) == (400, 'strict decoding error: unknown field "spec.other"')
+    body["metadata"] = {"name": "fv2"}
+    code, made, warnings = post("Ignore")
+    assert code == 201 and warnings == [] and "extra" not in made["spec"]

@@ -28,6 +28,7 @@ from . import (
     crds,
     discovery,
     disruption,
+    fieldvalidation,
     openapi,
     pki,
     podlogs,
@@ -91,13 +92,25 @@ class ApiApp:
     # -- WSGI --------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
+        writing = request.method in ("POST", "PUT", "PATCH")
+        tokens = None
         try:
+            if writing:
+                tokens = fieldvalidation.begin(
+                    request.args.get("fieldValidation"), request.method == "PATCH"
+                )
             response = self.dispatch(request)
         except ApiError as err:
             response = _error(err)
         except Exception as exc:  # a bug must surface as a 500 Status, not a hang
             log.exception("internal error on %s %s", request.method, request.path)
             response = _error(ApiError("InternalError", f"Internal error occurred: {exc}"))
+        finally:
+            warnings = fieldvalidation.end(tokens) if tokens is not None else []
+        for text in warnings:
+            # RFC 7234 warn-code 299, the text quoted, as apiserver's warning recorder.
+            escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+            response.headers.add("Warning", f'299 - "{escaped}"')
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:

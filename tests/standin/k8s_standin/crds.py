@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import resources, schema
+from . import fieldvalidation, resources, schema
 from .errors import ApiError, Causes
 from .resources import Resource
 
@@ -339,6 +339,7 @@ def admit(res: Resource, obj: Obj, old: Obj | None) -> None:
         )
     if old is None and info.status:
         obj.pop("status", None)
+    fieldvalidation.unknown_fields(res.kind, res.version, schema.unknown(obj, info.schema))
     pruned = schema.prune(obj, info.schema)
     for key in [k for k in obj if k not in pruned]:
         del obj[key]

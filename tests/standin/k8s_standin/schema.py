@@ -55,6 +55,37 @@ def _prune(value: Any, schema: Obj, root: bool = False) -> Any:
     return value
 
 
+def unknown(obj: Any, schema: Obj | None) -> list[str]:
+    """The paths of the fields prune() would drop, as upstream names them in its
+    unknown-field errors and warnings (`spec.items[0].x`)."""
+    if not isinstance(obj, dict) or schema is None:
+        return []
+    found: list[str] = []
+    _unknown(obj, schema, "", found, root=True)
+    return found
+
+
+def _unknown(value: Any, schema: Obj, path: str, found: list[str], root: bool = False) -> None:
+    if isinstance(value, dict):
+        keep_meta = root or schema.get("x-kubernetes-embedded-resource") is True
+        props: Obj = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        extra_ok = schema.get("x-kubernetes-preserve-unknown-fields") is True or extra is True
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            if keep_meta and key in _META_FIELDS:
+                continue
+            if key in props:
+                _unknown(item, props[key], where, found)
+            elif isinstance(extra, dict):
+                _unknown(item, extra, where, found)
+            elif not extra_ok:
+                found.append(where)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            _unknown(item, schema["items"], f"{path}[{i}]", found)
+
+
 def _type_name(value: Any) -> str:
     """The JSON type kube-openapi names in its messages."""
     if value is None:
