@@ -162,13 +162,17 @@ def test_eviction_cases_that_skip_the_budget() -> None:
     unlabelled = pod("n")
     unlabelled["metadata"]["labels"] = {}
     assert disruption.admit_eviction(unlabelled, [refusing]) is None
+    # An empty selector selects every pod for the controller, none for eviction.
+    everything = pdb({"minAvailable": 1}, dict(refusing["status"]))
+    everything["spec"]["selector"] = {}
+    assert disruption.selects(everything, pod("a"))
+    assert disruption.admit_eviction(pod("a"), [everything]) is None
     stale = pdb({"minAvailable": 1}, {"observedGeneration": 1}, generation=2)
     with pytest.raises(ApiError) as err:
         disruption.admit_eviction(pod("a"), [stale])
     assert err.value.details is not None and err.value.details["retryAfterSeconds"] == 10
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(disruption.MultipleBudgets):
         disruption.admit_eviction(pod("a"), [refusing, dict(refusing)])
-    assert err.value.code == 500
 
 
 # -- through the API ----------------------------------------------------------------------

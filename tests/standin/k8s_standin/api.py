@@ -616,9 +616,13 @@ class ApiApp:
         with self.registry.store.lock:
             pod = self.registry.get(res, ns, name)
             budgets = self.registry.list(PDBS, ns)["items"]
-            counted = disruption.admit_eviction(pod, budgets)
+            try:
+                counted = disruption.admit_eviction(pod, budgets)
+            except disruption.MultipleBudgets as err:
+                failure = {"kind": "Status", "apiVersion": "v1", "metadata": {}}
+                return _json(dict(failure, status="Failure", message=str(err), code=500), 500)
             if counted is not None and not dry_run:
-                pdb = next(b for b in budgets if disruption.selects(b, pod))
+                pdb = disruption.budgets_of(pod, budgets)[0]
                 pdb["status"] = counted
                 self.registry.update(PDBS, ns, pdb["metadata"]["name"], pdb, "status")
             self.registry.delete(res, ns, name, options or {}, dry_run)

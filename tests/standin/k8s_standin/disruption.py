@@ -236,10 +236,26 @@ def can_ignore(pod: Obj) -> bool:
 
 
 def budgets_of(pod: Obj, pdbs: list[Obj]) -> list[Obj]:
-    """The budgets an eviction consults: none for a pod without labels."""
-    if not pod["metadata"].get("labels"):
-        return []
-    return [b for b in pdbs if selects(b, pod)]
+    """The budgets an eviction consults. Unlike the controller, eviction.go's
+    getPodDisruptionBudgets lets a nil or empty selector match nothing."""
+    chosen = []
+    for pdb in pdbs:
+        selector = (pdb.get("spec") or {}).get("selector") or {}
+        if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+            continue
+        if selects(pdb, pod):
+            chosen.append(pdb)
+    return chosen
+
+
+class MultipleBudgets(Exception):
+    """More than one budget selects the pod: eviction.go answers with a Status of code
+    500 (a result, not an error, so it carries no reason)."""
+
+    MESSAGE = (
+        "This pod has more than one PodDisruptionBudget, which the eviction subresource "
+        "does not support."
+    )
 
 
 def _refused(cause: str, retry_after: int = 0) -> ApiError:
@@ -276,16 +292,13 @@ def _denied_message(pdb: Obj) -> str:
 
 def admit_eviction(pod: Obj, pdbs: list[Obj]) -> Obj | None:
     """Decide an eviction of `pod`: the budget's new status to write before the pod is
-    deleted, None when no budget is involved, or an ApiError (429, 403, 500)."""
+    deleted, None when no budget is involved, or an ApiError (429, 403); raises
+    MultipleBudgets when several budgets select it."""
     if can_ignore(pod):
         return None
     matching = budgets_of(pod, pdbs)
     if len(matching) > 1:
-        raise ApiError(
-            "InternalError",
-            "This pod has more than one PodDisruptionBudget, which the eviction subresource "
-            "does not support.",
-        )
+        raise MultipleBudgets(MultipleBudgets.MESSAGE)
     if not matching:
         return None
     pdb = matching[0]

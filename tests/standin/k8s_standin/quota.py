@@ -1,9 +1,10 @@
 """ResourceQuotas: what an object uses, the ResourceQuota admission plugin's checks, and
 the usage the resource quota controller writes into a quota's status.
 
-Facts from kubernetes v1.36: pkg/quota/v1/evaluator/core (pods.go: usage of non-terminal
-pods, requests and limits summed over containers with init containers' maximum, and the
-constraint that every container names each constrained compute resource; services.go;
+Facts from kubernetes v1.36: pkg/quota/v1/evaluator/core (pods.go: count/pods for every
+pod, pods and compute usage for pods neither finished nor past their deletion's grace,
+summed over containers with init containers' maximum, and the constraint that every
+container names each constrained cpu and memory resource; services.go;
 persistent_volume_claims.go), pkg/quota/v1/generic (count/<resource>.<group>), and
 staging/src/k8s.io/apiserver/pkg/admission/plugin/resourcequota/controller.go (the
 "failed quota" and "exceeded quota: NAME, requested: ..., used: ..., limited: ..."
@@ -12,6 +13,7 @@ staging/src/k8s.io/apiserver/pkg/admission/plugin/resourcequota/controller.go (t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,11 +25,27 @@ from .resources import Resource
 Obj = dict[str, Any]
 Usage = dict[str, Quantity]
 ONE = quantity.parse("1")
-#: Compute resources a pod's containers must each name once a quota constrains them.
+#: Compute resources counted for pods with their requests.* and limits.* names.
 _COMPUTE = ("cpu", "memory", "ephemeral-storage")
-_POD_COMPUTE_NAMES = frozenset(
-    [*_COMPUTE, *(f"requests.{c}" for c in _COMPUTE), *(f"limits.{c}" for c in _COMPUTE)]
+_POD_RESOURCES = frozenset(
+    [
+        "pods",
+        "count/pods",
+        *_COMPUTE,
+        *(f"requests.{c}" for c in _COMPUTE),
+        *(f"limits.{c}" for c in _COMPUTE),
+    ]
 )
+#: What each container must name once a quota constrains it: only cpu and memory, a
+#: compatibility rule pods.go keeps and extends to nothing else.
+_VALIDATED = frozenset(
+    ["cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
+)
+
+
+def _extended(name: str) -> bool:
+    """helper.IsExtendedResourceName: a domain-qualified name outside kubernetes.io."""
+    return "/" in name and not name.split("/", 1)[0].endswith("kubernetes.io")
 
 
 def count_name(res: Resource) -> str:
@@ -42,20 +60,37 @@ def _add(total: Usage, more: Usage) -> Usage:
     return out
 
 
-def _terminal(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
-
 def _container_usage(container: Obj) -> Usage:
+    """podComputeUsageHelper of one container: cpu, memory and ephemeral-storage
+    requests (bare and requests.*) and limits (limits.*), hugepages requests, and
+    extended resources as requests.* only."""
     resources = container.get("resources") or {}
     usage: Usage = {}
     for key, value in (resources.get("requests") or {}).items():
-        usage[f"requests.{key}"] = quantity.parse(value)
-        if key in _COMPUTE:
+        if key in _COMPUTE or key.startswith("hugepages-"):
             usage[key] = quantity.parse(value)
+            usage[f"requests.{key}"] = quantity.parse(value)
+        elif _extended(key):
+            usage[f"requests.{key}"] = quantity.parse(value)
     for key, value in (resources.get("limits") or {}).items():
-        usage[f"limits.{key}"] = quantity.parse(value)
+        if key in _COMPUTE:
+            usage[f"limits.{key}"] = quantity.parse(value)
     return usage
+
+
+def _charged(pod: Obj, now: dt.datetime) -> bool:
+    """QuotaV1Pod: not finished, and not still held past its deletion's grace period."""
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return False
+    meta = pod["metadata"]
+    stamp, grace = meta.get("deletionTimestamp"), meta.get("deletionGracePeriodSeconds")
+    if stamp and grace is not None:
+        try:
+            deleted = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            return True
+        return now <= deleted + dt.timedelta(seconds=int(grace))
+    return True
 
 
 def _pod_compute(spec: Obj) -> Usage:
@@ -74,8 +109,9 @@ def usage(res: Resource, obj: Obj) -> Usage:
     """What one object counts against a quota."""
     counted: Usage = {count_name(res): ONE}
     if res.group == "" and res.kind == "Pod":
-        if _terminal(obj):
-            return {}
+        # count/pods counts every stored pod; pods and compute only those still charged.
+        if not _charged(obj, dt.datetime.now(dt.UTC)):
+            return counted
         return {"pods": ONE, **counted, **_pod_compute(obj.get("spec") or {})}
     if res.group == "" and res.kind == "Service":
         spec = obj.get("spec") or {}
@@ -140,7 +176,7 @@ def _missing(pod: Obj, constrained: set[str]) -> str:
                 has = name.removeprefix("requests.") in requests
             if not has:
                 lacking.setdefault(name, []).append(container.get("name", ""))
-    return "; ".join(f"{r} for: {', '.join(sorted(lacking[r]))}" for r in sorted(lacking))
+    return "; ".join(f"{r} for: {','.join(sorted(set(lacking[r])))}" for r in sorted(lacking))
 
 
 def admit(res: Resource, obj: Obj, quotas: list[Obj], shown_name: str) -> list[tuple[Obj, Obj]]:
@@ -167,7 +203,7 @@ def admit(res: Resource, obj: Obj, quotas: list[Obj], shown_name: str) -> list[t
         if not tracked:
             continue
         if res.group == "" and res.kind == "Pod":
-            constrained = {k for k in tracked if k in _POD_COMPUTE_NAMES}
+            constrained = {k for k in tracked if k in _VALIDATED}
             lacking = _missing(obj, constrained)
             if lacking:
                 raise forbidden(f"failed quota: {name}: must specify {lacking}")
@@ -201,7 +237,11 @@ def _could_use(res: Resource, name: str) -> bool:
     if name == count_name(res):
         return True
     if res.group == "" and res.kind == "Pod":
-        return name == "pods" or name in _POD_COMPUTE_NAMES
+        return (
+            name in _POD_RESOURCES
+            or name.startswith(("hugepages-", "requests.hugepages-"))
+            or (name.startswith("requests.") and _extended(name[len("requests.") :]))
+        )
     return False
 
 

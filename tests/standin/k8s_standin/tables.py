@@ -405,14 +405,33 @@ def printer_columns(definitions: tuple[Obj, ...]) -> list[Column]:
 
 
 def _cell(path: str, kind: str) -> Callable[[Obj], Any]:
+    """One printer column's cell as the CRD table convertor makes it (kubernetes
+    apiextensions-apiserver pkg/registry/customresource/tableconvertor): the first
+    JSONPath result; `string` columns print any value, other types hold only a value
+    of their own type (else nothing), `date` is an age or `<invalid>`."""
+
     def cell(obj: Obj) -> Any:
         value = jsonpath(obj, path)
+        if value is None:
+            return None
+        if kind == "string":
+            if isinstance(value, (dict, list)):
+                return json.dumps(value, separators=(",", ":"))
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return str(value)
+        if kind == "integer" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return int(value)
+        if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind == "boolean" and isinstance(value, bool):
+            return value
         if kind == "date" and isinstance(value, str):
             try:
                 return _human(int((dt.datetime.now(dt.UTC) - _parse(value)).total_seconds()))
             except ValueError:
-                return value
-        return value
+                return "<invalid>"
+        return None
 
     return cell
 
@@ -463,16 +482,12 @@ def _step(values: list[Any], step: str) -> list[Any]:
 
 
 def jsonpath(obj: Obj, path: str) -> Any:
-    """The subset of kubectl's JSONPath that printer columns use; a missing field is
-    None, several results are joined with spaces as kubectl's template prints them."""
+    """The subset of kubectl's JSONPath that printer columns use: the first result,
+    None for a missing field."""
     values: list[Any] = [obj]
     for step in _steps(path.strip().strip("{}")):
         values = _step(values, step)
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return " ".join(v if isinstance(v, str) else json.dumps(v) for v in values)
+    return values[0] if values else None
 
 
 def to_table(
