@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from k8s_standin import schema, testing
-from k8s_standin.tables import jsonpath
+from k8s_standin.tables import jsonpath, printer_columns
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
@@ -114,6 +114,22 @@ def test_validation_messages_have_kube_openapis_wording() -> None:
     assert high[0]["message"] == (
         "Invalid value: 11: spec.replicas in body should be less than or equal to 10"
     )
+
+
+def test_printer_column_cells_by_type() -> None:
+    columns = printer_columns(
+        (
+            {"name": "N", "type": "integer", "jsonPath": ".spec.n"},
+            {"name": "S", "type": "string", "jsonPath": ".spec.n"},
+            {"name": "B", "type": "boolean", "jsonPath": ".spec.n"},
+            {"name": "D", "type": "date", "jsonPath": ".spec.when"},
+        )
+    )
+    obj = {"metadata": {"name": "x"}, "spec": {"n": 3.0, "when": "yesterday"}}
+    assert [c[0] for c in columns] == ["Name", "N", "S", "B", "D"]
+    # A value of another type than the column's is no cell; string columns print any.
+    assert [cell(obj) for *_, cell in columns] == ["x", 3, "3", None, "<invalid>"]
+    assert [c[0] for c in printer_columns(())] == ["Name", "Age"]
 
 
 def test_printer_column_jsonpath() -> None:

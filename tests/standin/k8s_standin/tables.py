@@ -419,6 +419,8 @@ def _cell(path: str, kind: str) -> Callable[[Obj], Any]:
                 return json.dumps(value, separators=(",", ":"))
             if isinstance(value, bool):
                 return "true" if value else "false"
+            if isinstance(value, float) and value.is_integer():
+                return str(int(value))  # as Go's %v prints a whole float64
             return str(value)
         if kind == "integer" and isinstance(value, (int, float)) and not isinstance(value, bool):
             return int(value)
