@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -290,6 +291,133 @@ def test_kubectl_create_sends_protobuf(
     kind, name, path, expected = check
     got = cluster.kubectl("get", kind, name, "-n", NS, "-o", f"jsonpath={path}")
     assert got == expected
+
+
+def _spec(cluster: Cluster, kind: str, name: str) -> Any:
+    return cluster.json("get", kind, name, "-n", NS)["spec"]
+
+
+def test_create_deployment_sends_protobuf(cluster: Cluster) -> None:
+    """`--replicas=0` is a pointer sent as zero: it must not be defaulted to 1."""
+    out = cluster.kubectl(
+        "create", "deployment", "typed-web", "-n", NS, "--image=busybox", "--port=8080",
+        "--replicas=0", "--", "sleep", "3600",
+    )  # fmt: skip
+    assert "deployment.apps/typed-web created" in out
+    spec = _spec(cluster, "deployment", "typed-web")
+    assert spec["replicas"] == 0
+    assert spec["selector"] == {"matchLabels": {"app": "typed-web"}}
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+    }
+    assert spec["template"]["metadata"]["labels"] == {"app": "typed-web"}
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["name"] == "busybox" and container["image"] == "busybox"
+    assert container["command"] == ["sleep", "3600"]
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert "args" not in container and "workingDir" not in container
+
+
+def test_create_service_clusterip_sends_protobuf(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "service", "clusterip", "typed-svc", "-n", NS, "--tcp=5678:8080"
+    )
+    assert "service/typed-svc created" in out
+    spec = _spec(cluster, "service", "typed-svc")
+    assert spec["type"] == "ClusterIP" and spec["selector"] == {"app": "typed-svc"}
+    assert spec["ports"] == [
+        {"name": "5678-8080", "port": 5678, "protocol": "TCP", "targetPort": 8080}
+    ]
+    assert re.fullmatch(r"10\.43\.\d+\.\d+", spec["clusterIP"])
+    cluster.kubectl(
+        "create", "service", "clusterip", "typed-headless", "-n", NS, "--clusterip=None"
+    )
+    assert _spec(cluster, "service", "typed-headless")["clusterIP"] == "None"
+
+
+def test_create_ingress_sends_protobuf(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "ingress", "typed-ing", "-n", NS, "--class=traefik",
+        "--rule=example.com/=web:80", "--rule=foo.com/bar*=svc:http,tls=my-cert",
+    )  # fmt: skip
+    assert "ingress.networking.k8s.io/typed-ing created" in out
+    spec = _spec(cluster, "ingress", "typed-ing")
+    assert spec["ingressClassName"] == "traefik"
+    assert spec["tls"] == [{"hosts": ["foo.com"], "secretName": "my-cert"}]
+    exact, prefix = (rule["http"]["paths"] for rule in spec["rules"])
+    assert [rule["host"] for rule in spec["rules"]] == ["example.com", "foo.com"]
+    assert exact == [
+        {
+            "path": "/",
+            "pathType": "Exact",
+            "backend": {"service": {"name": "web", "port": {"number": 80}}},
+        }
+    ]
+    assert prefix[0]["pathType"] == "Prefix" and prefix[0]["path"] == "/bar"
+    assert prefix[0]["backend"] == {"service": {"name": "svc", "port": {"name": "http"}}}
+
+
+def test_create_job_sends_protobuf_and_runs(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "job", "typed-job", "-n", NS, "--image=busybox", "--", "echo", "done"
+    )
+    assert "job.batch/typed-job created" in out
+    spec = _spec(cluster, "job", "typed-job")
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert [(c["name"], c["image"], c["command"]) for c in pod["containers"]] == [
+        ("typed-job", "busybox", ["echo", "done"])
+    ]
+    cluster.kubectl("wait", "--for=condition=complete", "job/typed-job", "-n", NS, "--timeout=60s")
+    assert cluster.kubectl("logs", "job/typed-job", "-n", NS).strip() == "done"
+
+
+def test_create_cronjob_and_a_job_from_it_send_protobuf(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "cronjob", "typed-cron", "-n", NS, "--image=busybox",
+        "--schedule=0 0 1 1 *", "--restart=OnFailure", "--", "date",
+    )  # fmt: skip
+    assert "cronjob.batch/typed-cron created" in out
+    cron = _spec(cluster, "cronjob", "typed-cron")
+    assert cron["schedule"] == "0 0 1 1 *"
+    template = cron["jobTemplate"]["spec"]["template"]["spec"]
+    assert template["restartPolicy"] == "OnFailure"
+    assert [(c["name"], c["command"]) for c in template["containers"]] == [("typed-cron", ["date"])]
+    # --from=cronjob sends the CronJob's defaulted template back: every field it holds
+    # must be decoded, or the create is refused.
+    out = cluster.kubectl("create", "job", "typed-from-cron", "-n", NS, "--from=cronjob/typed-cron")
+    assert "job.batch/typed-from-cron created" in out
+    job = cluster.json("get", "job", "typed-from-cron", "-n", NS)
+    meta = job["metadata"]
+    assert meta["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert [(o["kind"], o["name"], o["controller"]) for o in meta["ownerReferences"]] == [
+        ("CronJob", "typed-cron", True)
+    ]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["date"] and container["imagePullPolicy"] == "Always"
+
+
+def test_run_and_expose_a_pod(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "run", "typed-pod", "-n", NS, "--image=busybox", "--restart=Never", "--port=8080",
+        "--env=GREETING=hi", "--labels=app=typed-pod", "--image-pull-policy=IfNotPresent",
+        "--", "sleep", "3600",
+    )  # fmt: skip
+    assert "pod/typed-pod created" in out
+    pod = _spec(cluster, "pod", "typed-pod")
+    (container,) = pod["containers"]
+    assert pod["restartPolicy"] == "Never"
+    assert container["args"] == ["sleep", "3600"] and "command" not in container
+    assert container["env"] == [{"name": "GREETING", "value": "hi"}]
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    out = cluster.kubectl("expose", "pod", "typed-pod", "-n", NS, "--port=80", "--target-port=8080")
+    assert "service/typed-pod exposed" in out
+    spec = _spec(cluster, "service", "typed-pod")
+    assert spec["selector"] == {"app": "typed-pod"}
+    assert spec["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 8080}]
+    cluster.kubectl("delete", "pod", "typed-pod", "-n", NS, "--wait=false")
 
 
 # --- command and args -------------------------------------------------------------------

@@ -136,10 +136,6 @@ def validate_pod_spec(spec: Any, path: str, causes: Causes) -> None:
         causes.unsupported(f"{path}.restartPolicy", policy, ["Always", "OnFailure", "Never"])
 
 
-def _pct(value: str) -> Obj:
-    return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": value, "maxSurge": value}}
-
-
 def default(res: Resource, obj: Obj) -> None:
     """Fill defaults in place (called on create and on update)."""
     spec = obj.setdefault("spec", {}) if res.kind not in _NO_SPEC else None
@@ -153,9 +149,15 @@ def default(res: Resource, obj: Obj) -> None:
         if kind != "DaemonSet":
             spec.setdefault("replicas", 1)
         if kind == "Deployment":
-            spec.setdefault("strategy", _pct("25%"))
-            if spec["strategy"].get("type") == "RollingUpdate":
-                spec["strategy"].setdefault("rollingUpdate", _pct("25%")["rollingUpdate"])
+            # An empty type is RollingUpdate, as SetDefaults_Deployment has it: a protobuf
+            # body (kubectl create deployment) always carries a strategy, `{}` when unset.
+            strategy = spec.setdefault("strategy", {})
+            if not strategy.get("type"):
+                strategy["type"] = "RollingUpdate"
+            if strategy["type"] == "RollingUpdate":
+                rolling = strategy.setdefault("rollingUpdate", {})
+                rolling.setdefault("maxUnavailable", "25%")
+                rolling.setdefault("maxSurge", "25%")
             spec.setdefault("progressDeadlineSeconds", 600)
         if kind == "DaemonSet":
             spec.setdefault(
