@@ -398,6 +398,48 @@ def test_create_cronjob_and_a_job_from_it_send_protobuf(cluster: Cluster) -> Non
     assert container["command"] == ["date"] and container["imagePullPolicy"] == "Always"
 
 
+def test_create_priorityclass_sends_protobuf(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "priorityclass", "typed-high", "--value=1000", "--description=important",
+        "--preemption-policy=Never",
+    )  # fmt: skip
+    assert "priorityclass.scheduling.k8s.io/typed-high created" in out
+    high = cluster.json("get", "priorityclass", "typed-high")
+    assert (high["value"], high["description"], high["preemptionPolicy"]) == (
+        1000,
+        "important",
+        "Never",
+    )
+    assert "globalDefault" not in high
+    # value has no omitempty: a zero value is kept.
+    cluster.kubectl("create", "priorityclass", "typed-zero", "--value=0", "--global-default")
+    zero = cluster.json("get", "priorityclass", "typed-zero")
+    assert (zero["value"], zero["globalDefault"], zero["preemptionPolicy"]) == (
+        0,
+        True,
+        "PreemptLowerPriority",
+    )
+    listed = cluster.kubectl("get", "pc")
+    assert re.search(
+        r"system-node-critical\s+2000001000\s+false\s+\S+\s+PreemptLowerPriority", listed
+    )
+    second = cluster.kubectl(
+        "create", "priorityclass", "typed-other", "--value=1", "--global-default", check=False
+    )
+    assert (
+        "PriorityClass typed-zero is already marked as default. Only one default can exist"
+        in second
+    )
+    reserved = cluster.kubectl("create", "priorityclass", "system-mine", "--value=1", check=False)
+    assert (
+        "metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for "
+        "system use only. error: system-mine is not a known system priority class"
+    ) in reserved
+    kept = cluster.kubectl("delete", "priorityclass", "system-node-critical", check=False)
+    assert "this is a system priority class and cannot be deleted" in kept
+    cluster.kubectl("delete", "priorityclass", "typed-high", "typed-zero")
+
+
 def test_run_and_expose_a_pod(cluster: Cluster) -> None:
     out = cluster.kubectl(
         "run", "typed-pod", "-n", NS, "--image=busybox", "--restart=Never", "--port=8080",

@@ -333,6 +333,7 @@ _NO_SPEC = {
     "Event",
     "StorageClass",
     "EndpointSlice",
+    "PriorityClass",
 }
 _NO_SPEC |= RBAC_KINDS
 

@@ -106,6 +106,11 @@ class Causes:
             }
         )
 
+    def forbidden(self, path: str, detail: str) -> None:
+        self.items.append(
+            {"reason": "FieldValueForbidden", "message": f"Forbidden: {detail}", "field": path}
+        )
+
     def unsupported(self, path: str, value: Any, allowed: list[str]) -> None:
         listed = ", ".join(f'"{a}"' for a in allowed)
         self.items.append(

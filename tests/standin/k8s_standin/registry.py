@@ -17,7 +17,18 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from . import crds, defaults, disruption, errors, ipam, patch, quantity, quota, services
+from . import (
+    crds,
+    defaults,
+    disruption,
+    errors,
+    ipam,
+    patch,
+    priorityclasses,
+    quantity,
+    quota,
+    services,
+)
 from .errors import ApiError, Causes
 from .resources import Resource, by_kind, get, served
 from .selectors import Predicate, field_selector, label_selector
@@ -32,6 +43,7 @@ SERVICES = get("", "v1", "services")
 SERVICE_ACCOUNTS = get("", "v1", "serviceaccounts")
 STORAGE_CLASSES = get("storage.k8s.io", "v1", "storageclasses")
 QUOTAS = get("", "v1", "resourcequotas")
+PRIORITY_CLASSES = get("scheduling.k8s.io", "v1", "priorityclasses")
 
 _STATUS_KINDS_WITH_SPEC_GENERATION = {
     "Deployment",
@@ -327,6 +339,9 @@ class Registry:
             disruption.validate(obj, causes)
             if old is None:
                 obj["status"] = disruption.initial_status()
+        if res == PRIORITY_CLASSES:
+            priorityclasses.default(obj)
+            priorityclasses.validate(obj, old, causes)
         if res == QUOTAS:
             for path, value, detail in quota.validate_hard(obj):
                 causes.invalid(path, value, detail)
@@ -338,6 +353,9 @@ class Registry:
             svcs, _ = self.store.list(rkey(SERVICES))
             services.prepare(obj, old, svcs, self.service_ips, causes)
         causes.raise_if_any(res.kind, res.group, name)
+        if res == PRIORITY_CLASSES:
+            classes, _ = self.store.list(rkey(PRIORITY_CLASSES))
+            priorityclasses.admit(obj, old, classes)
         if res == QUOTAS:
             self._quota_status(obj, old)
         if old is None and res.kind == "Pod":
@@ -551,6 +569,8 @@ class Registry:
                 pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]
             ):
                 raise errors.conflict(res.plural, res.group, name)
+            if res == PRIORITY_CLASSES:
+                priorityclasses.check_delete(name)
             if dry_run:
                 return self._typed(res, obj), False
             if res.kind == "Namespace":

@@ -77,6 +77,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), ("status",)),
     Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
     Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
+    Resource("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",)),
     Resource("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
     Resource(
         "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",), ("status",)

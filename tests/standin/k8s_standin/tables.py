@@ -356,6 +356,16 @@ def _int_or_percent(key: str) -> Callable[[Obj], Any]:
     return cell
 
 
+# printers.go printPriorityClass.
+COLUMNS["PriorityClass"] = [
+    _NAME,
+    ("Value", "integer", 0, lambda pc: pc.get("value", 0)),
+    ("Global-Default", "boolean", 0, lambda pc: pc.get("globalDefault", False)),
+    _AGE,
+    ("PreemptionPolicy", "string", 0, lambda pc: pc.get("preemptionPolicy", "")),
+]
+
+
 # printers.go printPodDisruptionBudget.
 COLUMNS["PodDisruptionBudget"] = [
     _NAME,
