@@ -281,9 +281,32 @@ def test_scale(cluster: Cluster, web: str) -> None:
             "configmap/typed created",
             ("configmap", "typed", "{.data.a}", "b"),
         ),
+        (
+            ("secret", "docker-registry", "typed-pull", "--docker-server=r.example",
+             "--docker-username=u", "--docker-password=p"),
+            "secret/typed-pull created",
+            ("secret", "typed-pull", "{.type}", "kubernetes.io/dockerconfigjson"),
+        ),
+        (
+            ("service", "nodeport", "typed-np", "--tcp=80:8080", "--node-port=30123"),
+            "service/typed-np created",
+            ("service", "typed-np", "{.spec.type} {.spec.ports[0].nodePort}", "NodePort 30123"),
+        ),
+        (
+            ("service", "loadbalancer", "typed-lb", "--tcp=80:8080"),
+            "service/typed-lb created",
+            ("service", "typed-lb", "{.spec.type} {.spec.ports[0].targetPort}",
+             "LoadBalancer 8080"),
+        ),
+        (
+            ("service", "externalname", "typed-ext", "--external-name=example.com"),
+            "service/typed-ext created",
+            ("service", "typed-ext", "{.spec.type} {.spec.externalName}",
+             "ExternalName example.com"),
+        ),
     ],
-    ids=["namespace", "configmap"],
-)
+    ids=["namespace", "configmap", "docker-registry", "nodeport", "loadbalancer", "externalname"],
+)  # fmt: skip
 def test_kubectl_create_sends_protobuf(
     cluster: Cluster, args: tuple[str, ...], printed: str, check: tuple[str, str, str, str]
 ) -> None:

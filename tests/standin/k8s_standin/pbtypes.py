@@ -60,7 +60,7 @@ KINDS: Final[dict[str, str]] = {
 
 MESSAGES: Final[dict[str, dict[int, Field]]] = {
     # The envelope: runtime.Unknown after the `k8s\0` magic, and runtime.TypeMeta (whose
-    # numbering differs from metav1.TypeMeta's).
+    # numbering differs from metav1.TypeMeta's); k8s.io/apimachinery pkg/runtime, v0.36.3.
     "Unknown": {
         1: ("typeMeta", "TypeMeta"),
         2: ("raw", "bytes"),
@@ -71,7 +71,8 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         1: ("apiVersion", "string"),
         2: ("kind", "string"),
     },
-    # Leaves with a JSON form of their own.
+    # Leaves with a JSON form of their own; k8s.io/apimachinery pkg/util/intstr,
+    # pkg/api/resource and pkg/apis/meta/v1 (Time, MicroTime), v0.36.3.
     "IntOrString": {
         1: ("type", "int64"),
         2: ("intVal", "int32"),
@@ -88,7 +89,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         1: ("seconds", "int64"),
         2: ("nanos", "int32"),
     },
-    # meta/v1 (k8s.io/apimachinery pkg/apis/meta/v1)
+    # k8s.io/apimachinery pkg/apis/meta/v1/generated.proto and types.go, v0.36.3.
     "ObjectMeta": {
         1: ("name", "string"),
         2: ("generateName", "string"),
@@ -134,7 +135,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         1: ("uid", "*string"),
         2: ("resourceVersion", "*string"),
     },
-    # core/v1
+    # k8s.io/api core/v1/generated.proto and types.go, v0.36.3.
     "Namespace": {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "NamespaceSpec"),
@@ -348,13 +349,14 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
     "ServiceStatus": {
         1: ("loadBalancer", "LoadBalancerStatus"),
     },
+    # Its ingress list (1) is not decoded: a create never carries one.
     "LoadBalancerStatus": {},
     "TypedLocalObjectReference": {
         1: ("apiGroup", "*string"),
         2: ("kind", "string", ALWAYS),
         3: ("name", "string", ALWAYS),
     },
-    # apps/v1
+    # k8s.io/api apps/v1/generated.proto and types.go, v0.36.3.
     "Deployment": {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "DeploymentSpec"),
@@ -388,7 +390,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         9: ("terminatingReplicas", "*int32"),
         8: ("collisionCount", "*int32"),
     },
-    # batch/v1
+    # k8s.io/api batch/v1/generated.proto and types.go, v0.36.3.
     "Job": {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "JobSpec"),
@@ -445,7 +447,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "JobSpec"),
     },
-    # networking/v1
+    # k8s.io/api networking/v1/generated.proto and types.go, v0.36.3.
     "Ingress": {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "IngressSpec"),
@@ -491,8 +493,9 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
     "IngressStatus": {
         1: ("loadBalancer", "IngressLoadBalancerStatus"),
     },
+    # Its ingress list (1) is not decoded: a create never carries one.
     "IngressLoadBalancerStatus": {},
-    # scheduling/v1
+    # k8s.io/api scheduling/v1/generated.proto and types.go, v0.36.3.
     "PriorityClass": {
         1: ("metadata", "ObjectMeta"),
         2: ("value", "int32", ALWAYS),
@@ -500,7 +503,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         4: ("description", "string"),
         5: ("preemptionPolicy", "*string"),
     },
-    # policy/v1
+    # k8s.io/api policy/v1/generated.proto and types.go, v0.36.3.
     "PodDisruptionBudget": {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "PodDisruptionBudgetSpec"),
@@ -524,7 +527,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         1: ("metadata", "ObjectMeta"),
         2: ("deleteOptions", "DeleteOptions"),
     },
-    # rbac/v1
+    # k8s.io/api rbac/v1/generated.proto and types.go, v0.36.3.
     "Role": {
         1: ("metadata", "ObjectMeta"),
         2: ("rules", "[]PolicyRule"),
@@ -565,7 +568,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         2: ("kind", "string", ALWAYS),
         3: ("name", "string", ALWAYS),
     },
-    # authorization/v1
+    # k8s.io/api authorization/v1/generated.proto and types.go, v0.36.3.
     "SelfSubjectAccessReview": {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "SelfSubjectAccessReviewSpec"),
@@ -611,7 +614,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         1: ("path", "string"),
         2: ("verb", "string"),
     },
-    # authentication/v1
+    # k8s.io/api authentication/v1/generated.proto and types.go, v0.36.3.
     "TokenRequest": {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "TokenRequestSpec"),
