@@ -421,6 +421,66 @@ def test_create_cronjob_and_a_job_from_it_send_protobuf(cluster: Cluster) -> Non
     assert container["command"] == ["date"] and container["imagePullPolicy"] == "Always"
 
 
+RICH_CRON = """
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: typed-rich, namespace: battery}
+spec:
+  schedule: "0 0 1 1 *"
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          volumes:
+          - {name: scratch, emptyDir: {sizeLimit: 1Mi}}
+          - {name: conf, configMap: {name: typed-rich, optional: true}}
+          tolerations:
+          - {key: example.com/slow, operator: Exists, effect: NoSchedule}
+          containers:
+          - name: main
+            image: busybox
+            command: [sh, -c, 'cat /etc/rich/greeting; echo " $POD"']
+            env:
+            - name: POD
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            envFrom:
+            - configMapRef: {name: typed-rich, optional: true}
+            volumeMounts:
+            - {name: scratch, mountPath: /scratch}
+            - {name: conf, mountPath: /etc/rich, readOnly: true}
+            readinessProbe:
+              exec: {command: ["true"]}
+              periodSeconds: 5
+"""
+
+
+def test_create_job_from_a_cronjob_with_volumes_env_sources_and_probes(cluster: Cluster) -> None:
+    """The CronJob's template goes back to the server as protobuf: volumes, env sources,
+    mounts, probes and tolerations must arrive whole, and the job runs with them."""
+    cluster.kubectl("create", "configmap", "typed-rich", "-n", NS, "--from-literal=greeting=hello")
+    cluster.kubectl("apply", "-f", "-", stdin=RICH_CRON)
+    out = cluster.kubectl("create", "job", "typed-rich-now", "-n", NS, "--from=cronjob/typed-rich")
+    assert "job.batch/typed-rich-now created" in out
+    cron = _spec(cluster, "cronjob", "typed-rich")["jobTemplate"]["spec"]["template"]["spec"]
+    job = _spec(cluster, "job", "typed-rich-now")["template"]["spec"]
+    for key in ("volumes", "tolerations", "containers", "restartPolicy"):
+        assert job[key] == cron[key], key
+    assert job["volumes"][0] == {"name": "scratch", "emptyDir": {"sizeLimit": "1Mi"}}
+    assert job["containers"][0]["env"] == [
+        {
+            "name": "POD",
+            "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}},
+        }
+    ]
+    cluster.kubectl(
+        "wait", "--for=condition=complete", "job/typed-rich-now", "-n", NS, "--timeout=60s"
+    )
+    logged = cluster.kubectl("logs", "job/typed-rich-now", "-n", NS).strip()
+    assert re.fullmatch(r"hello typed-rich-now-\w+", logged), logged
+
+
 def test_create_priorityclass_sends_protobuf(cluster: Cluster) -> None:
     out = cluster.kubectl(
         "create", "priorityclass", "typed-high", "--value=1000", "--description=important",

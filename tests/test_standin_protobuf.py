@@ -168,10 +168,12 @@ def test_unknown_field_is_refused_with_message_and_number() -> None:
 
 
 def test_untabled_nested_message_is_refused() -> None:
-    """PodSpec volumes (1) are not in the table: a pod with one is not half-decoded."""
-    pod_spec = _bytes(1, _str(1, "data")) + _bytes(2, _str(1, "c") + _str(2, "busybox"))
+    """A projected volume (VolumeSource 26, inlined in Volume as its field 2) is not in
+    the table: a pod with one is refused, not decoded without it."""
+    volume = _str(1, "data") + _bytes(2, _bytes(26, b""))
+    pod_spec = _bytes(1, volume) + _bytes(2, _str(1, "c") + _str(2, "busybox"))
     raw = _bytes(1, _meta("p")) + _bytes(2, pod_spec)
-    with pytest.raises(protobuf.Unsupported, match="PodSpec field 1 "):
+    with pytest.raises(protobuf.Unsupported, match="VolumeSource field 26 "):
         protobuf.decode_object(_body("v1", "Pod", raw))
 
 
@@ -308,6 +310,47 @@ def test_round_trip_pod_and_priority_class() -> None:
         "kind": "PriorityClass",
         "metadata": {"name": "zero"},
         "value": 0,
+    }
+
+
+def test_round_trip_volumes_env_sources_and_probes_inline() -> None:
+    """Volume's source, a selector's LocalObjectReference and a probe's handler are
+    inlined structs: their fields join the parent's in JSON."""
+    pod = pbclasses.new("Pod")
+    pod.metadata.name = "p"
+    spec = pod.spec
+    spec.volumes.add(name="conf").inline2.configMap.inline1.name = "settings"
+    spec.volumes.add(name="scratch").inline2.emptyDir.sizeLimit.string = "1Gi"
+    spec.tolerations.add(key="k", operator="Exists", effect="NoSchedule")
+    c = spec.containers.add(name="c", image="busybox")
+    c.volumeMounts.add(name="conf", mountPath="/etc/app", readOnly=True)
+    env = c.env.add(name="KEY")
+    env.valueFrom.secretKeyRef.inline1.name = "creds"
+    env.valueFrom.secretKeyRef.key = "key"
+    c.envFrom.add(prefix="APP_").configMapRef.inline1.name = "settings"
+    c.readinessProbe.inline1.httpGet.path = "/healthz"
+    c.readinessProbe.inline1.httpGet.port.type = 1
+    c.readinessProbe.inline1.httpGet.port.strVal = "http"
+    c.readinessProbe.periodSeconds = 5
+    obj = protobuf.decode_object(_envelope("Pod", pod))
+    assert obj["spec"]["volumes"] == [
+        {"name": "conf", "configMap": {"name": "settings"}},
+        {"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+    assert obj["spec"]["tolerations"] == [
+        {"key": "k", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    (container,) = obj["spec"]["containers"]
+    assert container["volumeMounts"] == [
+        {"name": "conf", "readOnly": True, "mountPath": "/etc/app"}
+    ]
+    assert container["env"] == [
+        {"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "key"}}}
+    ]
+    assert container["envFrom"] == [{"prefix": "APP_", "configMapRef": {"name": "settings"}}]
+    assert container["readinessProbe"] == {
+        "httpGet": {"path": "/healthz", "port": "http"},
+        "periodSeconds": 5,
     }
 
 

@@ -75,6 +75,11 @@ def _default_container(c: Obj) -> None:
             requests.setdefault(key, value)
     for port in c.get("ports") or []:
         port.setdefault("protocol", "TCP")
+    for env in c.get("env") or []:
+        # SetDefaults_ObjectFieldSelector: a fieldRef without apiVersion means v1.
+        field_ref = (env.get("valueFrom") or {}).get("fieldRef")
+        if isinstance(field_ref, dict) and not field_ref.get("apiVersion"):
+            field_ref["apiVersion"] = "v1"
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         if isinstance(c.get(probe), dict):
             p = c[probe]

@@ -18,9 +18,10 @@ A field is `number: (json name, type)` or `number: (json name, type, ALWAYS)`:
 - `IntOrString`, `Quantity`, `Time`, `MicroTime` are messages with a JSON form of their
   own (`protobuf.py` writes it).
 
-Fields of messages not listed here (volumes, probes, affinity, tolerations, conditions,
-...) are left out on purpose, so a body that carries them is refused rather than decoded
-without them.
+Fields of messages not listed here (volume sources beyond emptyDir, configMap, secret,
+hostPath and persistentVolumeClaim; lifecycle hooks, affinity, topology spread, status
+conditions, ...) are left out on purpose, so a body that carries them is refused rather
+than decoded without them.
 """
 
 from __future__ import annotations
@@ -206,6 +207,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         3: ("status", "PodStatus"),
     },
     "PodSpec": {
+        1: ("volumes", "[]Volume"),
         20: ("initContainers", "[]Container"),
         2: ("containers", "[]Container"),
         3: ("restartPolicy", "string"),
@@ -226,6 +228,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         16: ("hostname", "string"),
         17: ("subdomain", "string"),
         19: ("schedulerName", "string"),
+        22: ("tolerations", "[]Toleration"),
         24: ("priorityClassName", "string"),
         25: ("priority", "*int32"),
         29: ("runtimeClassName", "*string"),
@@ -262,9 +265,14 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         4: ("args", "[]string"),
         5: ("workingDir", "string"),
         6: ("ports", "[]ContainerPort"),
+        19: ("envFrom", "[]EnvFromSource"),
         7: ("env", "[]EnvVar"),
         8: ("resources", "ResourceRequirements"),
         24: ("restartPolicy", "*string"),
+        9: ("volumeMounts", "[]VolumeMount"),
+        10: ("livenessProbe", "Probe"),
+        11: ("readinessProbe", "Probe"),
+        22: ("startupProbe", "Probe"),
         13: ("terminationMessagePath", "string"),
         20: ("terminationMessagePolicy", "string"),
         14: ("imagePullPolicy", "string"),
@@ -283,6 +291,7 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
     "EnvVar": {
         1: ("name", "string", ALWAYS),
         2: ("value", "string"),
+        3: ("valueFrom", "EnvVarSource"),
     },
     "ResourceRequirements": {
         1: ("limits", "map[string]Quantity"),
@@ -355,6 +364,137 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         1: ("apiGroup", "*string"),
         2: ("kind", "string", ALWAYS),
         3: ("name", "string", ALWAYS),
+    },
+    "EnvVarSource": {
+        1: ("fieldRef", "ObjectFieldSelector"),
+        2: ("resourceFieldRef", "ResourceFieldSelector"),
+        3: ("configMapKeyRef", "ConfigMapKeySelector"),
+        4: ("secretKeyRef", "SecretKeySelector"),
+    },
+    "ObjectFieldSelector": {
+        1: ("apiVersion", "string"),
+        2: ("fieldPath", "string", ALWAYS),
+    },
+    "ResourceFieldSelector": {
+        1: ("containerName", "string"),
+        2: ("resource", "string", ALWAYS),
+        3: ("divisor", "Quantity"),
+    },
+    "ConfigMapKeySelector": {
+        1: ("", "LocalObjectReference"),
+        2: ("key", "string", ALWAYS),
+        3: ("optional", "*bool"),
+    },
+    "SecretKeySelector": {
+        1: ("", "LocalObjectReference"),
+        2: ("key", "string", ALWAYS),
+        3: ("optional", "*bool"),
+    },
+    "EnvFromSource": {
+        1: ("prefix", "string"),
+        2: ("configMapRef", "ConfigMapEnvSource"),
+        3: ("secretRef", "SecretEnvSource"),
+    },
+    "ConfigMapEnvSource": {
+        1: ("", "LocalObjectReference"),
+        2: ("optional", "*bool"),
+    },
+    "SecretEnvSource": {
+        1: ("", "LocalObjectReference"),
+        2: ("optional", "*bool"),
+    },
+    "VolumeMount": {
+        1: ("name", "string", ALWAYS),
+        2: ("readOnly", "bool"),
+        7: ("recursiveReadOnly", "*string"),
+        3: ("mountPath", "string", ALWAYS),
+        4: ("subPath", "string"),
+        5: ("mountPropagation", "*string"),
+        6: ("subPathExpr", "string"),
+    },
+    "Volume": {
+        1: ("name", "string", ALWAYS),
+        2: ("", "VolumeSource"),
+    },
+    "VolumeSource": {
+        1: ("hostPath", "HostPathVolumeSource"),
+        2: ("emptyDir", "EmptyDirVolumeSource"),
+        6: ("secret", "SecretVolumeSource"),
+        10: ("persistentVolumeClaim", "PersistentVolumeClaimVolumeSource"),
+        19: ("configMap", "ConfigMapVolumeSource"),
+    },
+    "EmptyDirVolumeSource": {
+        1: ("medium", "string"),
+        2: ("sizeLimit", "Quantity"),
+    },
+    "ConfigMapVolumeSource": {
+        1: ("", "LocalObjectReference"),
+        2: ("items", "[]KeyToPath"),
+        3: ("defaultMode", "*int32"),
+        4: ("optional", "*bool"),
+    },
+    "SecretVolumeSource": {
+        1: ("secretName", "string"),
+        2: ("items", "[]KeyToPath"),
+        3: ("defaultMode", "*int32"),
+        4: ("optional", "*bool"),
+    },
+    "HostPathVolumeSource": {
+        1: ("path", "string", ALWAYS),
+        2: ("type", "*string"),
+    },
+    "PersistentVolumeClaimVolumeSource": {
+        1: ("claimName", "string", ALWAYS),
+        2: ("readOnly", "bool"),
+    },
+    "KeyToPath": {
+        1: ("key", "string", ALWAYS),
+        2: ("path", "string", ALWAYS),
+        3: ("mode", "*int32"),
+    },
+    "Probe": {
+        1: ("", "ProbeHandler"),
+        2: ("initialDelaySeconds", "int32"),
+        3: ("timeoutSeconds", "int32"),
+        4: ("periodSeconds", "int32"),
+        5: ("successThreshold", "int32"),
+        6: ("failureThreshold", "int32"),
+        7: ("terminationGracePeriodSeconds", "*int64"),
+    },
+    "ProbeHandler": {
+        1: ("exec", "ExecAction"),
+        2: ("httpGet", "HTTPGetAction"),
+        3: ("tcpSocket", "TCPSocketAction"),
+        4: ("grpc", "GRPCAction"),
+    },
+    "ExecAction": {
+        1: ("command", "[]string"),
+    },
+    "HTTPGetAction": {
+        1: ("path", "string"),
+        2: ("port", "IntOrString"),
+        3: ("host", "string"),
+        4: ("scheme", "string"),
+        5: ("httpHeaders", "[]HTTPHeader"),
+    },
+    "HTTPHeader": {
+        1: ("name", "string", ALWAYS),
+        2: ("value", "string", ALWAYS),
+    },
+    "TCPSocketAction": {
+        1: ("port", "IntOrString"),
+        2: ("host", "string"),
+    },
+    "GRPCAction": {
+        1: ("port", "int32", ALWAYS),
+        2: ("service", "*string"),
+    },
+    "Toleration": {
+        1: ("key", "string"),
+        2: ("operator", "string"),
+        3: ("value", "string"),
+        4: ("effect", "string"),
+        5: ("tolerationSeconds", "*int64"),
     },
     # k8s.io/api apps/v1/generated.proto and types.go, v0.36.3.
     "Deployment": {
