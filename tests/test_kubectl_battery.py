@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -296,9 +297,32 @@ def test_scale(cluster: Cluster, web: str) -> None:
             "configmap/typed created",
             ("configmap", "typed", "{.data.a}", "b"),
         ),
+        (
+            ("secret", "docker-registry", "typed-pull", "--docker-server=r.example",
+             "--docker-username=u", "--docker-password=p"),
+            "secret/typed-pull created",
+            ("secret", "typed-pull", "{.type}", "kubernetes.io/dockerconfigjson"),
+        ),
+        (
+            ("service", "nodeport", "typed-np", "--tcp=80:8080", "--node-port=30123"),
+            "service/typed-np created",
+            ("service", "typed-np", "{.spec.type} {.spec.ports[0].nodePort}", "NodePort 30123"),
+        ),
+        (
+            ("service", "loadbalancer", "typed-lb", "--tcp=80:8080"),
+            "service/typed-lb created",
+            ("service", "typed-lb", "{.spec.type} {.spec.ports[0].targetPort}",
+             "LoadBalancer 8080"),
+        ),
+        (
+            ("service", "externalname", "typed-ext", "--external-name=example.com"),
+            "service/typed-ext created",
+            ("service", "typed-ext", "{.spec.type} {.spec.externalName}",
+             "ExternalName example.com"),
+        ),
     ],
-    ids=["namespace", "configmap"],
-)
+    ids=["namespace", "configmap", "docker-registry", "nodeport", "loadbalancer", "externalname"],
+)  # fmt: skip
 def test_kubectl_create_sends_protobuf(
     cluster: Cluster, args: tuple[str, ...], printed: str, check: tuple[str, str, str, str]
 ) -> None:
@@ -306,6 +330,235 @@ def test_kubectl_create_sends_protobuf(
     kind, name, path, expected = check
     got = cluster.kubectl("get", kind, name, "-n", NS, "-o", f"jsonpath={path}")
     assert got == expected
+
+
+def _spec(cluster: Cluster, kind: str, name: str) -> Any:
+    return cluster.json("get", kind, name, "-n", NS)["spec"]
+
+
+def test_create_deployment_sends_protobuf(cluster: Cluster) -> None:
+    """`--replicas=0` is a pointer sent as zero: it must not be defaulted to 1."""
+    out = cluster.kubectl(
+        "create", "deployment", "typed-web", "-n", NS, "--image=busybox", "--port=8080",
+        "--replicas=0", "--", "sleep", "3600",
+    )  # fmt: skip
+    assert "deployment.apps/typed-web created" in out
+    spec = _spec(cluster, "deployment", "typed-web")
+    assert spec["replicas"] == 0
+    assert spec["selector"] == {"matchLabels": {"app": "typed-web"}}
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+    }
+    assert spec["template"]["metadata"]["labels"] == {"app": "typed-web"}
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["name"] == "busybox" and container["image"] == "busybox"
+    assert container["command"] == ["sleep", "3600"]
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert "args" not in container and "workingDir" not in container
+
+
+def test_create_service_clusterip_sends_protobuf(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "service", "clusterip", "typed-svc", "-n", NS, "--tcp=5678:8080"
+    )
+    assert "service/typed-svc created" in out
+    spec = _spec(cluster, "service", "typed-svc")
+    assert spec["type"] == "ClusterIP" and spec["selector"] == {"app": "typed-svc"}
+    assert spec["ports"] == [
+        {"name": "5678-8080", "port": 5678, "protocol": "TCP", "targetPort": 8080}
+    ]
+    assert re.fullmatch(r"10\.43\.\d+\.\d+", spec["clusterIP"])
+    cluster.kubectl(
+        "create", "service", "clusterip", "typed-headless", "-n", NS, "--clusterip=None"
+    )
+    assert _spec(cluster, "service", "typed-headless")["clusterIP"] == "None"
+
+
+def test_create_ingress_sends_protobuf(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "ingress", "typed-ing", "-n", NS, "--class=traefik",
+        "--rule=example.com/=web:80", "--rule=foo.com/bar*=svc:http,tls=my-cert",
+    )  # fmt: skip
+    assert "ingress.networking.k8s.io/typed-ing created" in out
+    spec = _spec(cluster, "ingress", "typed-ing")
+    assert spec["ingressClassName"] == "traefik"
+    assert spec["tls"] == [{"hosts": ["foo.com"], "secretName": "my-cert"}]
+    exact, prefix = (rule["http"]["paths"] for rule in spec["rules"])
+    assert [rule["host"] for rule in spec["rules"]] == ["example.com", "foo.com"]
+    assert exact == [
+        {
+            "path": "/",
+            "pathType": "Exact",
+            "backend": {"service": {"name": "web", "port": {"number": 80}}},
+        }
+    ]
+    assert prefix[0]["pathType"] == "Prefix" and prefix[0]["path"] == "/bar"
+    assert prefix[0]["backend"] == {"service": {"name": "svc", "port": {"name": "http"}}}
+
+
+def test_create_job_sends_protobuf_and_runs(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "job", "typed-job", "-n", NS, "--image=busybox", "--", "echo", "done"
+    )
+    assert "job.batch/typed-job created" in out
+    spec = _spec(cluster, "job", "typed-job")
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert [(c["name"], c["image"], c["command"]) for c in pod["containers"]] == [
+        ("typed-job", "busybox", ["echo", "done"])
+    ]
+    cluster.kubectl("wait", "--for=condition=complete", "job/typed-job", "-n", NS, "--timeout=60s")
+    assert cluster.kubectl("logs", "job/typed-job", "-n", NS).strip() == "done"
+
+
+def test_create_cronjob_and_a_job_from_it_send_protobuf(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "cronjob", "typed-cron", "-n", NS, "--image=busybox",
+        "--schedule=0 0 1 1 *", "--restart=OnFailure", "--", "date",
+    )  # fmt: skip
+    assert "cronjob.batch/typed-cron created" in out
+    cron = _spec(cluster, "cronjob", "typed-cron")
+    assert cron["schedule"] == "0 0 1 1 *"
+    template = cron["jobTemplate"]["spec"]["template"]["spec"]
+    assert template["restartPolicy"] == "OnFailure"
+    assert [(c["name"], c["command"]) for c in template["containers"]] == [("typed-cron", ["date"])]
+    # --from=cronjob sends the CronJob's defaulted template back: every field it holds
+    # must be decoded, or the create is refused.
+    out = cluster.kubectl("create", "job", "typed-from-cron", "-n", NS, "--from=cronjob/typed-cron")
+    assert "job.batch/typed-from-cron created" in out
+    job = cluster.json("get", "job", "typed-from-cron", "-n", NS)
+    meta = job["metadata"]
+    assert meta["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert [(o["kind"], o["name"], o["controller"]) for o in meta["ownerReferences"]] == [
+        ("CronJob", "typed-cron", True)
+    ]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["date"] and container["imagePullPolicy"] == "Always"
+
+
+RICH_CRON = """
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: typed-rich, namespace: battery}
+spec:
+  schedule: "0 0 1 1 *"
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          volumes:
+          - {name: scratch, emptyDir: {sizeLimit: 1Mi}}
+          - {name: conf, configMap: {name: typed-rich, optional: true}}
+          tolerations:
+          - {key: example.com/slow, operator: Exists, effect: NoSchedule}
+          containers:
+          - name: main
+            image: busybox
+            command: [sh, -c, 'cat /etc/rich/greeting; echo " $POD"']
+            env:
+            - name: POD
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            envFrom:
+            - configMapRef: {name: typed-rich, optional: true}
+            volumeMounts:
+            - {name: scratch, mountPath: /scratch}
+            - {name: conf, mountPath: /etc/rich, readOnly: true}
+            readinessProbe:
+              exec: {command: ["true"]}
+              periodSeconds: 5
+"""
+
+
+def test_create_job_from_a_cronjob_with_volumes_env_sources_and_probes(cluster: Cluster) -> None:
+    """The CronJob's template goes back to the server as protobuf: volumes, env sources,
+    mounts, probes and tolerations must arrive whole, and the job runs with them."""
+    cluster.kubectl("create", "configmap", "typed-rich", "-n", NS, "--from-literal=greeting=hello")
+    cluster.kubectl("apply", "-f", "-", stdin=RICH_CRON)
+    out = cluster.kubectl("create", "job", "typed-rich-now", "-n", NS, "--from=cronjob/typed-rich")
+    assert "job.batch/typed-rich-now created" in out
+    cron = _spec(cluster, "cronjob", "typed-rich")["jobTemplate"]["spec"]["template"]["spec"]
+    job = _spec(cluster, "job", "typed-rich-now")["template"]["spec"]
+    for key in ("volumes", "tolerations", "containers", "restartPolicy"):
+        assert job[key] == cron[key], key
+    assert job["volumes"][0] == {"name": "scratch", "emptyDir": {"sizeLimit": "1Mi"}}
+    assert job["containers"][0]["env"] == [
+        {
+            "name": "POD",
+            "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}},
+        }
+    ]
+    cluster.kubectl(
+        "wait", "--for=condition=complete", "job/typed-rich-now", "-n", NS, "--timeout=60s"
+    )
+    logged = cluster.kubectl("logs", "job/typed-rich-now", "-n", NS).strip()
+    assert re.fullmatch(r"hello typed-rich-now-\w+", logged), logged
+
+
+def test_create_priorityclass_sends_protobuf(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "create", "priorityclass", "typed-high", "--value=1000", "--description=important",
+        "--preemption-policy=Never",
+    )  # fmt: skip
+    assert "priorityclass.scheduling.k8s.io/typed-high created" in out
+    high = cluster.json("get", "priorityclass", "typed-high")
+    assert (high["value"], high["description"], high["preemptionPolicy"]) == (
+        1000,
+        "important",
+        "Never",
+    )
+    assert "globalDefault" not in high
+    # value has no omitempty: a zero value is kept.
+    cluster.kubectl("create", "priorityclass", "typed-zero", "--value=0", "--global-default")
+    zero = cluster.json("get", "priorityclass", "typed-zero")
+    assert (zero["value"], zero["globalDefault"], zero["preemptionPolicy"]) == (
+        0,
+        True,
+        "PreemptLowerPriority",
+    )
+    listed = cluster.kubectl("get", "pc")
+    assert re.search(
+        r"system-node-critical\s+2000001000\s+false\s+\S+\s+PreemptLowerPriority", listed
+    )
+    second = cluster.kubectl(
+        "create", "priorityclass", "typed-other", "--value=1", "--global-default", check=False
+    )
+    assert (
+        "PriorityClass typed-zero is already marked as default. Only one default can exist"
+        in second
+    )
+    reserved = cluster.kubectl("create", "priorityclass", "system-mine", "--value=1", check=False)
+    assert (
+        "metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for "
+        "system use only. error: system-mine is not a known system priority class"
+    ) in reserved
+    kept = cluster.kubectl("delete", "priorityclass", "system-node-critical", check=False)
+    assert "this is a system priority class and cannot be deleted" in kept
+    cluster.kubectl("delete", "priorityclass", "typed-high", "typed-zero")
+
+
+def test_run_and_expose_a_pod(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "run", "typed-pod", "-n", NS, "--image=busybox", "--restart=Never", "--port=8080",
+        "--env=GREETING=hi", "--labels=app=typed-pod", "--image-pull-policy=IfNotPresent",
+        "--", "sleep", "3600",
+    )  # fmt: skip
+    assert "pod/typed-pod created" in out
+    pod = _spec(cluster, "pod", "typed-pod")
+    (container,) = pod["containers"]
+    assert pod["restartPolicy"] == "Never"
+    assert container["args"] == ["sleep", "3600"] and "command" not in container
+    assert container["env"] == [{"name": "GREETING", "value": "hi"}]
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    out = cluster.kubectl("expose", "pod", "typed-pod", "-n", NS, "--port=80", "--target-port=8080")
+    assert "service/typed-pod exposed" in out
+    spec = _spec(cluster, "service", "typed-pod")
+    assert spec["selector"] == {"app": "typed-pod"}
+    assert spec["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 8080}]
+    cluster.kubectl("delete", "pod", "typed-pod", "-n", NS, "--wait=false")
 
 
 # --- command and args -------------------------------------------------------------------
@@ -805,3 +1058,282 @@ def test_apply_conflicts_with_kubectl_edit(cluster: Cluster) -> None:
     ) in refused.stderr, refused.stderr
     # Applying the value the editor left is shared ownership, not a conflict.
     cluster.kubectl("apply", "--server-side", "-f", "-", stdin=config.replace("3600", "3601"))
+
+
+# --- CustomResourceDefinitions ------------------------------------------------------------
+
+CRONTAB_CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: crontabs.stable.example.com}
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: crontabs, singular: crontab, kind: CronTab, shortNames: [ct]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Spec, type: string, jsonPath: .spec.cronSpec}
+    - {name: Replicas, type: integer, jsonPath: .spec.replicas}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [cronSpec]
+            properties:
+              cronSpec: {type: string}
+              replicas: {type: integer, minimum: 1, maximum: 10}
+          status:
+            type: object
+            properties: {phase: {type: string}}
+"""
+CRONTAB = """
+apiVersion: stable.example.com/v1
+kind: CronTab
+metadata: {name: my-cron, namespace: battery}
+spec: {cronSpec: "*/5 * * * *", replicas: 1, unknownField: dropped}
+"""
+
+
+@pytest.fixture(scope="module")
+def crontabs(cluster: Cluster) -> str:
+    out = cluster.kubectl("apply", "-f", "-", stdin=CRONTAB_CRD)
+    assert (
+        "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created" in out
+    )
+    waited = cluster.kubectl(
+        "wait", "--for=condition=established", "crd/crontabs.stable.example.com", "--timeout=30s"
+    )
+    assert "condition met" in waited
+    return "crontabs.stable.example.com"
+
+
+def test_get_crd(cluster: Cluster, crontabs: str) -> None:
+    out = cluster.kubectl("get", "crd")
+    assert re.search(r"^NAME\s+CREATED AT$", out, re.M), out
+    assert re.search(rf"^{re.escape(crontabs)}\s+\d{{4}}-\d\d-\d\dT", out, re.M), out
+    described = cluster.kubectl("describe", "crd", crontabs)
+    assert "Established" in described and "InitialNamesAccepted" in described, described
+
+
+def test_custom_objects_apply_get_describe_patch_delete(cluster: Cluster, crontabs: str) -> None:
+    # kubectl validates strictly by default: the server refuses a field the schema lacks.
+    strict = cluster.kubectl("apply", "-f", "-", stdin=CRONTAB, check=False)
+    assert (
+        'CronTab in version "v1" cannot be handled as a CronTab: strict decoding error: '
+        'unknown field "spec.unknownField"'
+    ) in strict, strict
+    # With --validate=warn it is dropped (pruned) and named in a warning.
+    warned = cluster.kubectl("apply", "--validate=warn", "-f", "-", stdin=CRONTAB, check=False)
+    assert "crontab.stable.example.com/my-cron created" in warned, warned
+    assert 'Warning: unknown field "spec.unknownField"' in warned, warned
+    # The short name and the printer columns come from the CRD.
+    out = cluster.kubectl("get", "ct", "-n", NS)
+    assert re.search(r"^NAME\s+SPEC\s+REPLICAS$", out, re.M), out
+    assert re.search(r"^my-cron\s+\*/5 \* \* \* \*\s+1$", out, re.M), out
+    spec = cluster.json("get", "ct", "my-cron", "-n", NS)["spec"]
+    assert spec == {"cronSpec": "*/5 * * * *", "replicas": 1}
+    described = cluster.kubectl("describe", "crontab", "my-cron", "-n", NS)
+    assert "Kind:         CronTab" in described and "Cron Spec:" in described, described
+    patched = cluster.kubectl(
+        "patch", "ct", "my-cron", "-n", NS, "--type=merge", "-p", '{"spec":{"replicas":3}}'
+    )
+    assert "crontab.stable.example.com/my-cron patched" in patched
+    # Custom objects have no strategic merge patch, kubectl patch's default.
+    refused = cluster.kubectl("patch", "ct", "my-cron", "-n", NS, "-p", "{}", check=False)
+    assert "application/strategic-merge-patch+json is not supported" in refused, refused
+    cluster.kubectl(
+        "patch",
+        "ct",
+        "my-cron",
+        "-n",
+        NS,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"phase":"Running"}}',
+    )
+    got = cluster.json("get", "ct", "my-cron", "-n", NS)
+    assert got["status"] == {"phase": "Running"} and got["spec"]["replicas"] == 3, got
+    out = cluster.kubectl("delete", "ct", "my-cron", "-n", NS)
+    assert 'crontab.stable.example.com "my-cron" deleted' in out
+
+
+def test_an_invalid_custom_object_is_refused(cluster: Cluster, crontabs: str) -> None:
+    bad = CRONTAB.replace("my-cron", "bad-cron").replace("replicas: 1", "replicas: 11")
+    out = cluster.kubectl("apply", "--validate=false", "-f", "-", stdin=bad, check=False)
+    assert (
+        'The CronTab "bad-cron" is invalid: spec.replicas: Invalid value: 11: '
+        "spec.replicas in body should be less than or equal to 10"
+    ) in out, out
+
+
+def test_deleting_a_crd_deletes_its_objects(cluster: Cluster) -> None:
+    crd = CRONTAB_CRD.replace("crontabs", "backups").replace("crontab", "backup")
+    crd = crd.replace("CronTab", "Backup").replace("[ct]", "[bk]")
+    cluster.kubectl("apply", "-f", "-", stdin=crd)
+    cluster.kubectl(
+        "wait", "--for=condition=established", "crd/backups.stable.example.com", "--timeout=30s"
+    )
+    obj = CRONTAB.replace("CronTab", "Backup").replace("my-cron", "nightly")
+    cluster.kubectl("apply", "--validate=false", "-f", "-", stdin=obj)
+    assert "nightly" in cluster.kubectl("get", "bk", "-n", NS)
+    out = cluster.kubectl("delete", "crd", "backups.stable.example.com", "--timeout=60s")
+    assert (
+        'customresourcedefinition.apiextensions.k8s.io "backups.stable.example.com" deleted' in out
+    )
+    assert "backups.stable.example.com" not in cluster.kubectl("get", "crd")
+    refused = cluster.kubectl("get", "backups.stable.example.com", "-n", NS, check=False)
+    assert "the server doesn't have a resource type" in refused, refused
+
+
+# --- PodDisruptionBudgets ---------------------------------------------------------------
+
+GUARDED = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: guarded, namespace: battery}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: guarded}}
+  template:
+    metadata: {labels: {app: guarded}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: main, image: busybox, command: [sleep, "3600"]}
+"""
+
+
+def test_create_pdb_and_drain_refused(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=GUARDED)
+    cluster.kubectl("rollout", "status", "deployment/guarded", "-n", NS, "--timeout=90s")
+    out = cluster.kubectl(
+        "create", "pdb", "guarded", "-n", NS, "--selector=app=guarded", "--min-available=2"
+    )
+    assert "poddisruptionbudget.policy/guarded created" in out
+
+    def counted() -> bool:
+        got = cluster.json("get", "pdb", "guarded", "-n", NS)["status"]
+        return got.get("currentHealthy") == 2  # type: ignore[union-attr]
+
+    eventually(counted, 30, "the disruption controller")
+    listed = cluster.kubectl("get", "pdb", "-n", NS)
+    assert re.search(r"^NAME\s+MIN AVAILABLE\s+MAX UNAVAILABLE\s+ALLOWED DISRUPTIONS\s+AGE", listed)
+    assert re.search(r"^guarded\s+2\s+N/A\s+0\s", listed, re.M), listed
+    described = cluster.kubectl("describe", "pdb", "guarded", "-n", NS)
+    assert re.search(r"Allowed disruptions:\s+0", described), described
+    node = cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}").strip()
+    try:
+        drained = cluster.kubectl(
+            "drain",
+            node,
+            "--pod-selector=app=guarded",
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout=12s",
+            check=False,
+        )
+    finally:
+        cluster.kubectl("uncordon", node)
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in drained, drained
+    # With room for one disruption, drain evicts one pod and is refused the other.
+    cluster.kubectl(
+        "patch", "pdb", "guarded", "-n", NS, "--type=merge", "-p", '{"spec":{"minAvailable":1}}'
+    )
+    eventually(
+        lambda: (
+            cluster.kubectl(
+                "get", "pdb", "guarded", "-n", NS, "-o", "jsonpath={.status.disruptionsAllowed}"
+            )
+            == "1"
+        ),
+        30,
+        "one allowed disruption",
+    )
+    try:
+        drained = cluster.kubectl(
+            "drain",
+            node,
+            "--pod-selector=app=guarded",
+            "--ignore-daemonsets",
+            "--timeout=8s",
+            check=False,
+        )
+    finally:
+        cluster.kubectl("uncordon", node)
+    # The first eviction spends the budget; the second waits for a replacement that a
+    # cordoned node cannot run.
+    assert re.search(r"pod/guarded-\S+ evicted", drained), drained
+    assert "would violate the pod's disruption budget" in drained, drained
+    cluster.kubectl("delete", "pdb", "guarded", "-n", NS)
+    cluster.kubectl("delete", "deployment", "guarded", "-n", NS)
+
+
+# --- ResourceQuotas ---------------------------------------------------------------------
+
+
+def test_create_quota_and_a_refused_create(cluster: Cluster) -> None:
+    cluster.kubectl("create", "namespace", "quoted")
+    eventually(lambda: "default" in cluster.kubectl("get", "sa", "-n", "quoted", check=False), 30)
+    out = cluster.kubectl(
+        "create",
+        "quota",
+        "compute",
+        "-n",
+        "quoted",
+        "--hard=pods=1,requests.cpu=500m,limits.memory=256Mi,configmaps=2",
+    )
+    assert "resourcequota/compute created" in out
+    listed = cluster.kubectl("get", "quota", "-n", "quoted")
+    assert re.search(r"^NAME\s+AGE\s+REQUEST\s+LIMIT$", listed, re.M), listed
+    # kube-root-ca.crt is one ConfigMap already.
+    assert "configmaps: 1/2, pods: 0/1, requests.cpu: 0/500m" in listed, listed
+    assert "limits.memory: 0/256Mi" in listed, listed
+    refused = cluster.kubectl(
+        "run", "bare", "-n", "quoted", "--image=busybox", "--", "sleep", "60", check=False
+    )
+    assert (
+        'pods "bare" is forbidden: failed quota: compute: must specify limits.memory for: '
+        "bare; requests.cpu for: bare"
+    ) in refused, refused
+    sized = json.dumps(
+        {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "sized",
+                        "image": "busybox",
+                        "command": ["sleep", "3600"],
+                        "resources": {"requests": {"cpu": "300m"}, "limits": {"memory": "128Mi"}},
+                    }
+                ]
+            }
+        }
+    )
+    cluster.kubectl("run", "sized", "-n", "quoted", "--image=busybox", f"--overrides={sized}")
+    described = cluster.kubectl("describe", "quota", "compute", "-n", "quoted")
+    assert re.search(r"requests\.cpu\s+300m\s+500m", described), described
+    again = cluster.kubectl(
+        "run",
+        "second",
+        "-n",
+        "quoted",
+        "--image=busybox",
+        f"--overrides={sized.replace('sized', 'second')}",
+        check=False,
+    )
+    assert (
+        'pods "second" is forbidden: exceeded quota: compute, requested: '
+        "pods=1,requests.cpu=300m, used: pods=1,requests.cpu=300m, limited: "
+        "pods=1,requests.cpu=500m"
+    ) in again, again
+    cluster.kubectl("create", "configmap", "one", "-n", "quoted")
+    full = cluster.kubectl("create", "configmap", "two", "-n", "quoted", check=False)
+    assert "exceeded quota: compute, requested: configmaps=1, used: configmaps=2" in full, full
+    cluster.kubectl("delete", "namespace", "quoted", "--wait=false")

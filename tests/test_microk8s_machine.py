@@ -192,8 +192,11 @@ def test_the_suites_pass_against_microk8s_over_ssh(
     result = pytester.runpytest_subprocess(
         "--distro=microk8s",
         f"--distro-provisioner={microk8s_machine.url(SUDO_USER)}",
-        f"--distro-addons=dns,hostpath-storage,ingress,metrics-server,{METALLB}",
+        # rbac here, and not on the host run below: the access-control suite checks
+        # both the refusal with the addon and its absence without.
+        f"--distro-addons=dns,hostpath-storage,ingress,metrics-server,rbac,{METALLB}",
         "--distro-ready-timeout=180",
+        f"--distro-report={pytester.path / 'report'}",
         "--ignore=test_footprint.py",
         "--ignore=test_upgrade.py",
         "-rs",
@@ -210,6 +213,11 @@ def test_the_suites_pass_against_microk8s_over_ssh(
     assert len(skipped) == outcomes.get("skipped", 0)
     # MetalLB's address is reached through a forward over SSH, not skipped.
     assert not [line for line in skipped if "test_load_balancer" in line], skipped
+    # With the rbac addon, RBAC is on: the refusal of a fresh account was checked.
+    assert not [line for line in skipped if "test_access_control" in line], skipped
+    report = json.loads((pytester.path / "report.json").read_text())
+    (entry,) = report["distros"].values()
+    assert entry["suites"]["access_control"]["passed"] >= 1, entry["suites"]
     assert leftovers(microk8s_machine) == []
 
 

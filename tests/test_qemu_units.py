@@ -319,3 +319,21 @@ def test_more_nodes_than_a_qemu_cluster_takes_are_refused_naming_the_limit() -> 
                        r"--distro-nodes=6 cannot apply"):  # fmt: skip
         _check_shape(Settings(provisioner="qemu", nodes=6))
     _check_shape(Settings(provisioner="qemu", nodes=5))
+
+
+def test_vms_given_more_memory_than_the_host_has_are_refused(tmp_path: Path) -> None:
+    from pytest_k8sdistro.provisioners.machine.qemu import provisioner
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:        8048576 kB\nMemFree:  100 kB\n")
+    host = provisioner._host_memory(meminfo)
+    assert host == 8048576 * 1024
+    provisioner._check_memory(1, 4 * 2**30, host)
+    with pytest.raises(
+        ConfigError,
+        match=r"3 VMs of 4096 MiB \(--distro-node-memory\) need 12288 MiB, more than this "
+        r"host's 7859 MiB; give --distro-node-memory less or --distro-nodes fewer",
+    ):
+        provisioner._check_memory(3, 4 * 2**30, host)
+    assert provisioner._host_memory(tmp_path / "absent") is None
+    provisioner._check_memory(3, 4 * 2**30, None)

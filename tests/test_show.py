@@ -78,3 +78,16 @@ def test_the_installed_command_prints_text() -> None:
     )
     assert "k3s v1.36.5+k3s1" in done.stdout
     assert "ingress_classes" in done.stdout and "k3s-io/k3s:package/Dockerfile" in done.stdout
+
+
+def test_a_provisioner_that_joins_agents_shows_the_join_with_the_token_hidden(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    k3s = show(capsys, "k3s", "--provisioner=qemu")
+    assert k3s["join_token_command"] == "cat /var/lib/rancher/k3s/server/token"
+    (agent,) = [command for command in k3s["join"] if "install.sh agent" in command]
+    assert "K3S_URL=https://SERVER:6443" in agent and "K3S_TOKEN=***" in agent
+    # One machine, one node: nothing to join over ssh.
+    assert "join" not in show(capsys, "k3s", "--provisioner=ssh")
+    assert cli.main(["show", "k3s", "--provisioner=qemu"]) == 0
+    assert "agents (--distro-nodes): the token from" in capsys.readouterr().out

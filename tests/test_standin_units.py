@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
-from k8s_standin import errors, ipam, join, kubeconfig, patch, podlogs, protobuf, selectors
+from k8s_standin import errors, ipam, join, kubeconfig, patch, podlogs, selectors
 from k8s_standin.cidrs import node_ip_mismatch
 from k8s_standin.config import NodeConfig
 from k8s_standin.faults import Faults
@@ -140,35 +139,6 @@ def test_service_ip_allocation_skips_used() -> None:
     assert ips.families == ["IPv4", "IPv6"] and ips.first_ip("IPv6") == "fd01::1"
     assert ips.allocate("IPv4", {"10.43.0.11"}) == "10.43.0.12"
     assert ipam.allocate_node_port({30000, 30001}) == 30002
-
-
-def _varint(n: int) -> bytes:
-    out = b""
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out += bytes([byte | (0x80 if n else 0)])
-        if not n:
-            return out
-
-
-def _field(num: int, payload: bytes) -> bytes:
-    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
-
-
-def test_protobuf_configmap() -> None:
-    meta = _field(1, b"cm") + _field(11, _field(1, b"app") + _field(2, b"x"))
-    raw = _field(1, meta) + _field(2, _field(1, b"k") + _field(2, b"v"))
-    unknown = _field(1, _field(1, b"v1") + _field(2, b"ConfigMap")) + _field(2, raw)
-    obj = protobuf.decode_object(protobuf.MAGIC + unknown)
-    assert obj == {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "data": {"k": "v"},
-        "metadata": {"name": "cm", "labels": {"app": "x"}},
-    }
-    with pytest.raises(protobuf.Unsupported):
-        protobuf.decode_object(b"not protobuf")
-    assert base64.b64decode(protobuf._scalar("bytes", b"\x00")) == b"\x00"
 
 
 def _cri(path: Path, records: list[tuple[str, str, str]]) -> None:

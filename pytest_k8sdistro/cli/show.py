@@ -138,6 +138,10 @@ def render(data: dict[str, Any]) -> str:
         lines.append(f"  kubeconfig from:  {data['kubeconfig_command']}")
         lines.append("  removed with:")
         lines += [f"    {command}" for command in data["uninstall"]]
+    if "join" in data:
+        token = data["join_token_command"]
+        lines.append(f"  agents (--distro-nodes): the token from '{token}', then:")
+        lines += [f"    {command}" for command in data["join"]]
     return "\n".join(lines)
 
 

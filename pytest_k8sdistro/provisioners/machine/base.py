@@ -182,13 +182,27 @@ class MachineProvisioner(Provisioner):
                 ready_timeout_s=config.ready_timeout_for(spec.profile),
             )
         )
-        return {
+        described: dict[str, Any] = {
             "install": [step.shell(sudo=False) for step in plan.install],
             "kubeconfig_command": plan.kubeconfig.shell(sudo=False),
             "uninstall": [step.shell(sudo=False) for step in plan.uninstall],
             "api_port": plan.api_port,
             "downloads": plan.downloads,
         }
+        joins = cls.CAPABILITIES.max_nodes > 1
+        if joins and machine.join is not None and machine.join_token is not None:
+            agent = machine.join(
+                installers.PlanInput(
+                    distro=spec.name,
+                    version=spec.version,
+                    staging="/tmp/k8sdistro-XXXXXX",
+                    artifacts=config.install_artifacts,
+                    join=installers.Join("SERVER", plan.api_port, "TOKEN"),
+                )
+            )
+            described["join_token_command"] = machine.join_token.shell(sudo=False)
+            described["join"] = [step.shell(sudo=False) for step in agent.install]
+        return described
 
     def _plan_input(
         self,

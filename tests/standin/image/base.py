@@ -33,8 +33,8 @@ from image.specs import (
 SUITE = "bookworm"
 VARIANT = "minbase"
 # What the stand-ins need at run time: the control plane's Python dependencies (werkzeug,
-# yaml, dnslib, cryptography), openssl for certificates, and the tools a node container has
-# (ip, iptables, ps, a busybox shell toolbox, tini for the k0s entrypoint).
+# yaml, dnslib, cryptography, protobuf), openssl for certificates, and the tools a node
+# container has (ip, iptables, ps, a busybox shell toolbox, tini for the k0s entrypoint).
 PACKAGES: tuple[str, ...] = (
     "python3",
     "python3-werkzeug",
@@ -47,6 +47,9 @@ PACKAGES: tuple[str, ...] = (
     "python3-cffi-backend",
     # exec and port-forward: the WebSocket framing of the stand-in's streaming server.
     "python3-wsproto",
+    # protobuf request bodies (kubectl's typed create, run and expose), parsed by the
+    # protobuf library with classes built from k8s_standin/pbtypes.py.
+    "python3-protobuf",
     # kine's SQL backends: k3s with --datastore-endpoint=postgres://... or mysql://...
     "python3-psycopg2",
     "python3-pymysql",

@@ -25,8 +25,11 @@ from werkzeug.wrappers import Request, Response
 
 from . import (
     authz,
+    crds,
     discovery,
+    disruption,
     fieldmanager,
+    fieldvalidation,
     openapi,
     pki,
     podlogs,
@@ -44,6 +47,7 @@ from .resources import REVIEW_KINDS, Resource, find
 from .store import Expired
 
 log = logging.getLogger("k8s_standin.api")
+PDBS = resources.get("policy", "v1", "poddisruptionbudgets")
 Obj = dict[str, Any]
 _MAX_WATCH_SECONDS = 1800  # upstream's default --min-request-timeout
 
@@ -70,7 +74,12 @@ def _json(obj: Any, code: int = 200, mimetype: str = "application/json") -> Resp
 
 
 def _error(err: ApiError) -> Response:
-    return _json(err.status(), err.code)
+    response = _json(err.status(), err.code)
+    retry = (err.details or {}).get("retryAfterSeconds")
+    if retry:
+        # responsewriters send the Status's retryAfterSeconds as Retry-After too.
+        response.headers["Retry-After"] = str(retry)
+    return response
 
 
 class ApiApp:
@@ -84,13 +93,25 @@ class ApiApp:
     # -- WSGI --------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
+        writing = request.method in ("POST", "PUT", "PATCH")
+        tokens = None
         try:
+            if writing:
+                tokens = fieldvalidation.begin(
+                    request.args.get("fieldValidation"), request.method == "PATCH"
+                )
             response = self.dispatch(request)
         except ApiError as err:
             response = _error(err)
         except Exception as exc:  # a bug must surface as a 500 Status, not a hang
             log.exception("internal error on %s %s", request.method, request.path)
             response = _error(ApiError("InternalError", f"Internal error occurred: {exc}"))
+        finally:
+            warnings = fieldvalidation.end(tokens) if tokens is not None else []
+        for text in warnings:
+            # RFC 7234 warn-code 299, the text quoted, as apiserver's warning recorder.
+            escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+            response.headers.add("Warning", f'299 - "{escaped}"')
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -307,6 +328,7 @@ class ApiApp:
                     [obj],
                     {"resourceVersion": obj["metadata"]["resourceVersion"]},
                     request.args.get("includeObject", "Metadata"),
+                    _columns(res),
                 )
                 return _json(table)
             if tables.wants_metadata(request.headers.get("Accept", "")):
@@ -349,6 +371,7 @@ class ApiApp:
                     result["items"],
                     result["metadata"],
                     request.args.get("includeObject", "Metadata"),
+                    _columns(res),
                 )
             )
         if tables.wants_metadata(accept):
@@ -404,6 +427,7 @@ class ApiApp:
                         [obj],
                         {"resourceVersion": obj["metadata"]["resourceVersion"]},
                         include,
+                        _columns(res),
                     )
                 elif as_metadata:
                     obj = tables.partial(obj)
@@ -590,8 +614,10 @@ class ApiApp:
         return _created()
 
     def _evict(self, request: Request, res: Resource, ns: str, name: str) -> Response:
-        """Eviction without PodDisruptionBudgets (none are modelled): a graceful
-        delete. kubectl drain sends protobuf here, so an undecodable body is fine."""
+        """pods/eviction: a graceful delete that the pod's PodDisruptionBudget must allow
+        (disruption.py); an allowed eviction is counted in the budget's status before the
+        pod is deleted, as eviction.go does. kubectl drain sends protobuf here, so an
+        undecodable body is fine."""
         if request.method != "POST":
             raise ApiError("MethodNotAllowed", "only POST is allowed on pods/eviction", {}, 405)
         try:
@@ -599,7 +625,20 @@ class ApiApp:
         except ApiError:
             body = {}
         options = body.get("deleteOptions") if isinstance(body, dict) else None
-        self.registry.delete(res, ns, name, options or {})
+        dry_run = _dry_run(request)
+        with self.registry.store.lock:
+            pod = self.registry.get(res, ns, name)
+            budgets = self.registry.list(PDBS, ns)["items"]
+            try:
+                counted = disruption.admit_eviction(pod, budgets)
+            except disruption.MultipleBudgets as err:
+                failure = {"kind": "Status", "apiVersion": "v1", "metadata": {}}
+                return _json(dict(failure, status="Failure", message=str(err), code=500), 500)
+            if counted is not None and not dry_run:
+                pdb = disruption.budgets_of(pod, budgets)[0]
+                pdb["status"] = counted
+                self.registry.update(PDBS, ns, pdb["metadata"]["name"], pdb, "status")
+            self.registry.delete(res, ns, name, options or {}, dry_run)
         return _created()
 
     def _scale(self, request: Request, res: Resource, ns: str, name: str) -> Response:
@@ -656,9 +695,15 @@ def _token_matches(presented: str, token: str) -> bool:
 
 
 def _all() -> tuple[Resource, ...]:
-    from .resources import RESOURCES
+    return resources.served()
 
-    return RESOURCES
+
+def _columns(res: Resource) -> list[tables.Column] | None:
+    """A custom resource's printer columns; None for built-in kinds."""
+    if not res.custom:
+        return None
+    info = crds.served(res)
+    return tables.printer_columns(info.columns if info else ())
 
 
 def _bookmark(res: Resource, rv: int) -> bytes:

@@ -66,9 +66,20 @@ def _default_container(c: Obj) -> None:
         c.setdefault("imagePullPolicy", _pull_policy(c["image"]))
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
-    c.setdefault("resources", {})
+    resources = c.setdefault("resources", {})
+    # SetDefaults_Pod (core/v1 defaults.go): a limit without a request is the request.
+    limits = resources.get("limits") if isinstance(resources, dict) else None
+    if isinstance(limits, dict) and limits:
+        requests = resources.setdefault("requests", {})
+        for key, value in limits.items():
+            requests.setdefault(key, value)
     for port in c.get("ports") or []:
         port.setdefault("protocol", "TCP")
+    for env in c.get("env") or []:
+        # SetDefaults_ObjectFieldSelector: a fieldRef without apiVersion means v1.
+        field_ref = (env.get("valueFrom") or {}).get("fieldRef")
+        if isinstance(field_ref, dict) and not field_ref.get("apiVersion"):
+            field_ref["apiVersion"] = "v1"
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         if isinstance(c.get(probe), dict):
             p = c[probe]
@@ -130,10 +141,6 @@ def validate_pod_spec(spec: Any, path: str, causes: Causes) -> None:
         causes.unsupported(f"{path}.restartPolicy", policy, ["Always", "OnFailure", "Never"])
 
 
-def _pct(value: str) -> Obj:
-    return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": value, "maxSurge": value}}
-
-
 def default(res: Resource, obj: Obj) -> None:
     """Fill defaults in place (called on create and on update)."""
     spec = obj.setdefault("spec", {}) if res.kind not in _NO_SPEC else None
@@ -147,9 +154,15 @@ def default(res: Resource, obj: Obj) -> None:
         if kind != "DaemonSet":
             spec.setdefault("replicas", 1)
         if kind == "Deployment":
-            spec.setdefault("strategy", _pct("25%"))
-            if spec["strategy"].get("type") == "RollingUpdate":
-                spec["strategy"].setdefault("rollingUpdate", _pct("25%")["rollingUpdate"])
+            # An empty type is RollingUpdate, as SetDefaults_Deployment has it: a protobuf
+            # body (kubectl create deployment) always carries a strategy, `{}` when unset.
+            strategy = spec.setdefault("strategy", {})
+            if not strategy.get("type"):
+                strategy["type"] = "RollingUpdate"
+            if strategy["type"] == "RollingUpdate":
+                rolling = strategy.setdefault("rollingUpdate", {})
+                rolling.setdefault("maxUnavailable", "25%")
+                rolling.setdefault("maxSurge", "25%")
             spec.setdefault("progressDeadlineSeconds", 600)
         if kind == "DaemonSet":
             spec.setdefault(
@@ -325,6 +338,7 @@ _NO_SPEC = {
     "Event",
     "StorageClass",
     "EndpointSlice",
+    "PriorityClass",
 }
 _NO_SPEC |= RBAC_KINDS
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .resources import GROUPS, RESOURCES, Resource, group_versions
+from .resources import Resource, group_versions, groups, served
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 Obj = dict[str, Any]
@@ -54,7 +54,7 @@ def _verbs(res: Resource) -> list[str]:
 
 def resource_list(group: str, version: str) -> Obj:
     resources: list[Obj] = []
-    for res in RESOURCES:
+    for res in served():
         if res.group != group or res.version != version:
             continue
         entry: Obj = {
@@ -112,22 +112,22 @@ def api_group(group: str) -> Obj:
 
 
 def api_group_list() -> Obj:
-    groups = [api_group(g) for g in GROUPS if g]
-    for g in groups:
+    listed = [api_group(g) for g in groups() if g]
+    for g in listed:
         g.pop("kind")
         g.pop("apiVersion")
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": listed}
 
 
 def aggregated(core: bool) -> Obj:
     items: list[Obj] = []
-    for group in GROUPS:
+    for group in groups():
         if (group == "") != core:
             continue
         versions: list[Obj] = []
         for version in group_versions(group):
             resources: list[Obj] = []
-            for res in RESOURCES:
+            for res in served():
                 if res.group != group or res.version != version:
                     continue
                 entry: Obj = {

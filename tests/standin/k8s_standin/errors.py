@@ -17,6 +17,7 @@ REASON_CODES = {
     "Expired": 410,
     "UnsupportedMediaType": 415,
     "Invalid": 422,
+    "TooManyRequests": 429,
     "ServiceUnavailable": 503,
     "InternalError": 500,
     "Timeout": 504,
@@ -103,6 +104,11 @@ class Causes:
                 "message": f"Invalid value: {shown}: {detail}",
                 "field": path,
             }
+        )
+
+    def forbidden(self, path: str, detail: str) -> None:
+        self.items.append(
+            {"reason": "FieldValueForbidden", "message": f"Forbidden: {detail}", "field": path}
         )
 
     def unsupported(self, path: str, value: Any, allowed: list[str]) -> None:

@@ -32,6 +32,10 @@ PREFIXES = {
     "/endpoints": "/registry/services/endpoints",
     "networking.k8s.io/ingresses": "/registry/ingress",
     "/nodes": "/registry/minions",
+    # apiextensions-apiserver keeps its group in the key, unlike the built-in groups.
+    "apiextensions.k8s.io/customresourcedefinitions": (
+        "/registry/apiextensions.k8s.io/customresourcedefinitions"
+    ),
 }
 #: Groups whose resources live at "/registry/<plural>"; any other group (custom
 #: resources) is keyed "/registry/<group>/<plural>".

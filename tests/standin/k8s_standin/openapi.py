@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from .resources import GROUPS, RESOURCES, group_versions
+from .resources import group_versions, groups, served
 
 Obj = dict[str, Any]
 _PARAMS = ("dryRun", "fieldManager", "fieldValidation", "force")
@@ -25,7 +25,7 @@ def _gv_path(group: str, version: str) -> str:
 
 def gv_document(group: str, version: str) -> Obj | None:
     paths: Obj = {}
-    for res in RESOURCES:
+    for res in served():
         if res.group != group or res.version != version:
             continue
         base = "/" + _gv_path(group, version)
@@ -53,7 +53,7 @@ def gv_document(group: str, version: str) -> Obj | None:
 
 def root() -> Obj:
     paths: Obj = {}
-    for group in GROUPS:
+    for group in groups():
         for version in group_versions(group):
             doc = gv_document(group, version)
             digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]

@@ -1,238 +1,156 @@
-"""Decoding of the few protobuf request bodies kubectl sends for simple kinds.
+"""Protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded into the JSON
+shape the rest of the stand-in works on.
 
-kubectl's typed commands (`kubectl create namespace|configmap|secret|serviceaccount`)
-send `application/vnd.kubernetes.protobuf` and do not fall back to JSON. Decoding
-needs each kind's field numbers, so only these small kinds are covered; everything
-else keeps getting 415. Field numbers are those of the published k8s.io/api types.
+kubectl's typed commands (`kubectl create deployment|service|job|...`, `run`, `expose`)
+send protobuf and do not fall back to JSON. The body is `k8s\\0` and a runtime.Unknown
+whose `raw` is the object; the protobuf library parses both with the classes of
+`pbclasses.py`, and this module writes the JSON that upstream's types would marshal to.
+
+Decoding is strict: a field the table does not know (or knows with another wire type)
+refuses the request, naming message and field number, because an object decoded without
+some of its fields would be stored wrong without anyone noticing.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import datetime
 from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from k8s_standin.pbclasses import element, new
+from k8s_standin.pbtypes import ALWAYS, KINDS, MESSAGES
 
 MAGIC = b"k8s\x00"
 
-# message -> field number -> (json name, kind); kinds: str, bytes, bool, int, msg:X,
-# map:str / map:bytes (string keys), list:str, list:msg:X
-Schema = dict[int, tuple[str, str]]
-SCHEMAS: dict[str, Schema] = {
-    "Unknown": {
-        1: ("typeMeta", "msg:TypeMeta"),
-        2: ("raw", "bytes"),
-        3: ("contentEncoding", "str"),
-        4: ("contentType", "str"),
-    },
-    "TypeMeta": {1: ("apiVersion", "str"), 2: ("kind", "str")},
-    "ObjectMeta": {
-        1: ("name", "str"),
-        2: ("generateName", "str"),
-        3: ("namespace", "str"),
-        11: ("labels", "map:str"),
-        12: ("annotations", "map:str"),
-        13: ("ownerReferences", "list:msg:OwnerReference"),
-        14: ("finalizers", "list:str"),
-    },
-    "OwnerReference": {
-        1: ("kind", "str"),
-        3: ("name", "str"),
-        4: ("uid", "str"),
-        5: ("apiVersion", "str"),
-        6: ("controller", "bool"),
-        7: ("blockOwnerDeletion", "bool"),
-    },
-    "Namespace": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:NamespaceSpec")},
-    "NamespaceSpec": {1: ("finalizers", "list:str")},
-    "ConfigMap": {
-        1: ("metadata", "msg:ObjectMeta"),
-        2: ("data", "map:str"),
-        3: ("binaryData", "map:bytes"),
-        4: ("immutable", "bool"),
-    },
-    "Secret": {
-        1: ("metadata", "msg:ObjectMeta"),
-        2: ("data", "map:bytes"),
-        3: ("type", "str"),
-        4: ("stringData", "map:str"),
-        5: ("immutable", "bool"),
-    },
-    "ServiceAccount": {
-        1: ("metadata", "msg:ObjectMeta"),
-        4: ("automountServiceAccountToken", "bool"),
-    },
-    # What `kubectl auth can-i|whoami`, `create token|role|rolebinding|clusterrole...`
-    # send (k8s.io/api authorization/v1, authentication/v1, rbac/v1 generated.proto).
-    "SelfSubjectAccessReview": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:SARSpec")},
-    "SubjectAccessReview": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:SARSpec")},
-    "LocalSubjectAccessReview": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:SARSpec")},
-    "SARSpec": {
-        1: ("resourceAttributes", "msg:ResourceAttributes"),
-        2: ("nonResourceAttributes", "msg:NonResourceAttributes"),
-        3: ("user", "str"),
-        4: ("groups", "list:str"),
-        6: ("uid", "str"),
-    },
-    "ResourceAttributes": {
-        1: ("namespace", "str"),
-        2: ("verb", "str"),
-        3: ("group", "str"),
-        4: ("version", "str"),
-        5: ("resource", "str"),
-        6: ("subresource", "str"),
-        7: ("name", "str"),
-    },
-    "NonResourceAttributes": {1: ("path", "str"), 2: ("verb", "str")},
-    "SelfSubjectReview": {1: ("metadata", "msg:ObjectMeta")},
-    "TokenRequest": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:TokenRequestSpec")},
-    "TokenRequestSpec": {
-        1: ("audiences", "list:str"),
-        3: ("boundObjectRef", "msg:BoundObjectReference"),
-        4: ("expirationSeconds", "int"),
-    },
-    "BoundObjectReference": {
-        1: ("kind", "str"),
-        2: ("apiVersion", "str"),
-        3: ("name", "str"),
-        4: ("uid", "str"),
-    },
-    "Role": {1: ("metadata", "msg:ObjectMeta"), 2: ("rules", "list:msg:PolicyRule")},
-    "ClusterRole": {
-        1: ("metadata", "msg:ObjectMeta"),
-        2: ("rules", "list:msg:PolicyRule"),
-        3: ("aggregationRule", "msg:AggregationRule"),
-    },
-    "AggregationRule": {1: ("clusterRoleSelectors", "list:msg:LabelSelector")},
-    "LabelSelector": {1: ("matchLabels", "map:str")},
-    "PolicyRule": {
-        1: ("verbs", "list:str"),
-        2: ("apiGroups", "list:str"),
-        3: ("resources", "list:str"),
-        4: ("resourceNames", "list:str"),
-        5: ("nonResourceURLs", "list:str"),
-    },
-    "RoleBinding": {
-        1: ("metadata", "msg:ObjectMeta"),
-        2: ("subjects", "list:msg:Subject"),
-        3: ("roleRef", "msg:RoleRef"),
-    },
-    "ClusterRoleBinding": {
-        1: ("metadata", "msg:ObjectMeta"),
-        2: ("subjects", "list:msg:Subject"),
-        3: ("roleRef", "msg:RoleRef"),
-    },
-    "Subject": {
-        1: ("kind", "str"),
-        2: ("apiGroup", "str"),
-        3: ("name", "str"),
-        4: ("namespace", "str"),
-    },
-    "RoleRef": {1: ("apiGroup", "str"), 2: ("kind", "str"), 3: ("name", "str")},
-}
-#: Message names that are parts of objects, never a body's kind.
-_PARTS = {
-    "Unknown",
-    "TypeMeta",
-    "ObjectMeta",
-    "OwnerReference",
-    "NamespaceSpec",
-    "SARSpec",
-    "ResourceAttributes",
-    "NonResourceAttributes",
-    "TokenRequestSpec",
-    "BoundObjectReference",
-    "AggregationRule",
-    "LabelSelector",
-    "PolicyRule",
-    "Subject",
-    "RoleRef",
-}
+_ZERO: dict[str, Any] = {"string": "", "bytes": b"", "bool": False, "int32": 0, "int64": 0}
+
+
+#: A message of a class built at run time: its fields are unknown to type checkers.
+Msg = Any
 
 
 class Unsupported(ValueError):
     pass
 
 
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        if i >= len(buf):
-            raise Unsupported("truncated varint")
-        byte = buf[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, i
-        shift += 7
+def _unknown_numbers(msg: Msg) -> list[int]:
+    try:
+        # protobuf 4.22 and later; Message.UnknownFields() is deprecated there.
+        from google.protobuf.unknown_fields import UnknownFieldSet
+    except ImportError:  # Debian bookworm's 3.21
+        return [field.field_number for field in msg.UnknownFields()]
+    return [field.field_number for field in UnknownFieldSet(msg)]
 
 
-def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
-    i = 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        num, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(buf, i)
-            yield num, value
-        elif wire == 2:
-            length, i = _varint(buf, i)
-            yield num, buf[i : i + length]
-            i += length
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        else:
-            raise Unsupported(f"wire type {wire}")
-
-
-def _scalar(kind: str, raw: int | bytes) -> Any:
-    if kind == "str":
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
-    if kind == "bytes":
-        return base64.b64encode(raw).decode() if isinstance(raw, bytes) else raw
-    if kind == "bool":
-        return bool(raw)
-    return raw
-
-
-def decode(message: str, buf: bytes) -> dict[str, Any]:
-    schema = SCHEMAS[message]
-    out: dict[str, Any] = {}
-    for num, raw in _fields(buf):
-        if num not in schema:
+def check_known(name: str, msg: Msg) -> None:
+    """Refuse a message, or any message inside it, that carried fields the table lacks."""
+    unknown = _unknown_numbers(msg)
+    if unknown:
+        raise Unsupported(f"{name} field {unknown[0]} is not decoded by the stand-in")
+    for number, spec in MESSAGES[name].items():
+        json_name, type_name = spec[0], spec[1]
+        inner = element(type_name)
+        if inner not in MESSAGES:
             continue
-        name, kind = schema[num]
-        if kind.startswith("msg:"):
-            out[name] = decode(kind[4:], raw) if isinstance(raw, bytes) else {}
-        elif kind.startswith("list:"):
-            inner = kind[5:]
-            item = (
-                decode(inner[4:], raw)
-                if inner.startswith("msg:") and isinstance(raw, bytes)
-                else _scalar(inner, raw)
-            )
-            out.setdefault(name, []).append(item)
-        elif kind.startswith("map:"):
-            entry = dict(_fields(raw)) if isinstance(raw, bytes) else {}
-            key = _scalar("str", entry.get(1, b""))
-            out.setdefault(name, {})[key] = _scalar(kind[4:], entry.get(2, b""))
+        value = getattr(msg, json_name or f"inline{number}")
+        if type_name.startswith("map[string]"):
+            values = list(value.values())
+        elif type_name.startswith("[]"):
+            values = list(value)
         else:
-            out[name] = _scalar(kind, raw)
+            values = [value] if msg.HasField(json_name or f"inline{number}") else []
+        for item in values:
+            check_known(inner, item)
+
+
+def _time(msg: Msg, micro: bool) -> str | None:
+    seconds, nanos = msg.seconds, msg.nanos
+    if not seconds and not nanos:
+        return None  # the zero Time, which JSON leaves out (null)
+    when = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    # metav1.Time is RFC 3339 to the second, MicroTime to the microsecond, both in UTC.
+    return f"{text}.{nanos // 1000:06d}Z" if micro else f"{text}Z"
+
+
+def _leaf(type_name: str, msg: Msg) -> Any:
+    """The JSON of a message with a form of its own; None when it is the zero value."""
+    if type_name == "IntOrString":
+        # type 1 is a string; JSON has the bare int or string.
+        if msg.type == 1:
+            return msg.strVal
+        return msg.intVal
+    if type_name == "Quantity":
+        return msg.string
+    return _time(msg, micro=type_name == "MicroTime")
+
+
+def _value(type_name: str, value: Any) -> Any:
+    if type_name == "bytes":
+        return base64.b64encode(value).decode()
+    if type_name in _ZERO:
+        return value
+    if type_name in ("IntOrString", "Quantity", "Time", "MicroTime"):
+        return _leaf(type_name, value)
+    return to_json(type_name, value)
+
+
+def to_json(name: str, msg: Msg) -> dict[str, Any]:
+    """One tabled message as the JSON its Go type marshals to (see pbtypes.py)."""
+    out: dict[str, Any] = {}
+    for number, spec in MESSAGES[name].items():
+        json_name, type_name = spec[0], spec[1]
+        always = len(spec) > 2 and spec[2] == ALWAYS
+        attr = json_name or f"inline{number}"
+        inner = element(type_name)
+        value = getattr(msg, attr)
+        if type_name.startswith("map[string]"):
+            if value:
+                out[json_name] = {k: _value(inner, v) for k, v in sorted(value.items())}
+        elif type_name.startswith("[]"):
+            if value:
+                out[json_name] = [_value(inner, v) for v in value]
+        elif type_name.startswith("*"):
+            if msg.HasField(attr):
+                out[json_name] = _value(inner, value)
+        elif inner in _ZERO:
+            if always or value != _ZERO[inner]:
+                out[json_name] = _value(inner, value)
+        elif msg.HasField(attr):
+            converted = _value(inner, value)
+            if not json_name:
+                out.update(converted)
+            elif inner == "IntOrString" and converted in (0, ""):
+                # A plain IntOrString that is zero (gogo always writes it): upstream's
+                # defaulting treats it as unset, and so does the stand-in's, by absence.
+                continue
+            elif converted is not None:
+                out[json_name] = converted
     return out
 
 
+def parse(name: str, data: bytes) -> Msg:
+    msg = new(name)
+    try:
+        msg.ParseFromString(data)
+    except DecodeError as exc:
+        raise Unsupported(f"{name} is not valid protobuf: {exc}") from None
+    check_known(name, msg)
+    return msg
+
+
 def decode_object(body: bytes) -> dict[str, Any]:
-    """Decode a `k8s\\0`-framed runtime.Unknown carrying one of the SCHEMAS kinds."""
+    """Decode a `k8s\\0`-framed runtime.Unknown carrying one of the tabled kinds."""
     if not body.startswith(MAGIC):
         raise Unsupported("missing protobuf magic")
-    unknown = decode("Unknown", body[len(MAGIC) :])
-    type_meta = unknown.get("typeMeta") or {}
-    kind = type_meta.get("kind", "")
-    if kind not in SCHEMAS or kind in _PARTS:
-        raise Unsupported(f"protobuf bodies are not supported for kind {kind!r}")
-    raw = base64.b64decode(unknown.get("raw", ""))
-    obj = decode(kind, raw)
-    obj["apiVersion"] = type_meta.get("apiVersion", "v1")
-    obj["kind"] = kind
-    return obj
+    unknown = parse("Unknown", body[len(MAGIC) :])
+    type_meta = unknown.typeMeta
+    kind, api_version = type_meta.kind, type_meta.apiVersion
+    if unknown.contentEncoding:
+        raise Unsupported("protobuf bodies with a content encoding are not supported")
+    if KINDS.get(kind) != api_version:
+        raise Unsupported(f"protobuf bodies are not supported for {api_version} {kind!r}")
+    obj = to_json(kind, parse(kind, unknown.raw))
+    return {"apiVersion": api_version, "kind": kind, **obj}

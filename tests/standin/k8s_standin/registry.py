@@ -17,11 +17,24 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from . import defaults, errors, fieldmanager, fieldpaths, ipam, patch, services
+from . import (
+    crds,
+    defaults,
+    disruption,
+    errors,
+    fieldmanager,
+    fieldpaths,
+    ipam,
+    patch,
+    priorityclasses,
+    quantity,
+    quota,
+    services,
+)
 from .errors import ApiError, Causes
 from .fieldmanager import Writer
 from .fieldpaths import Path as FieldPath
-from .resources import Resource, by_kind, get
+from .resources import Resource, by_kind, get, served
 from .selectors import Predicate, field_selector, label_selector
 from .store import Event, Store
 
@@ -33,6 +46,8 @@ NODES = get("", "v1", "nodes")
 SERVICES = get("", "v1", "services")
 SERVICE_ACCOUNTS = get("", "v1", "serviceaccounts")
 STORAGE_CLASSES = get("storage.k8s.io", "v1", "storageclasses")
+QUOTAS = get("", "v1", "resourcequotas")
+PRIORITY_CLASSES = get("scheduling.k8s.io", "v1", "priorityclasses")
 
 _STATUS_KINDS_WITH_SPEC_GENERATION = {
     "Deployment",
@@ -47,6 +62,7 @@ _STATUS_KINDS_WITH_SPEC_GENERATION = {
     "PersistentVolumeClaim",
     "Service",
     "Pod",
+    "PodDisruptionBudget",
 }
 
 
@@ -116,6 +132,14 @@ class Registry:
     def __init__(self, store: Store, service_ips: ipam.ServiceIPs) -> None:
         self.store = store
         self.service_ips = service_ips
+        # The resources of stored CRDs are served from the start and follow every
+        # write of a CRD.
+        store.listen(self._crd_written)
+        self._crd_written(crds.RKEY)
+
+    def _crd_written(self, key: str) -> None:
+        if key == crds.RKEY:
+            crds.sync(self.store.list(crds.RKEY)[0])
 
     # -- reads -------------------------------------------------------------
     def get(self, res: Resource, ns: str, name: str) -> Obj:
@@ -274,6 +298,9 @@ class Registry:
             meta["creationTimestamp"] = now()
             meta["generation"] = 1
             self._admit(res, obj, None, writer)
+            if res.namespaced:
+                shown = (body.get("metadata") or {}).get("name") or meta.get("generateName", "")
+                self._charge_quotas(res, obj, shown, dry_run)
             if dry_run:
                 return self._typed(res, obj)
             # Stored without its type, as _replace stores it, so that a later no-op
@@ -282,6 +309,28 @@ class Registry:
             obj.pop("kind", None)
             stored = self.store.put(rkey(res), obj, "ADDED")
         return self._typed(res, stored)
+
+    def _charge_quotas(self, res: Resource, obj: Obj, shown: str, dry_run: bool) -> None:
+        """ResourceQuota admission: refuse a create the namespace's quotas do not allow,
+        else charge their status.used at once, as the plugin does before the quota
+        controller counts again."""
+        quotas, _ = self.store.list(rkey(QUOTAS), obj["metadata"]["namespace"])
+        if not quotas:
+            return
+        for charged, status in quota.admit(res, obj, quotas, shown):
+            if not dry_run:
+                self.store.put(rkey(QUOTAS), dict(charged, status=status), "MODIFIED")
+
+    def quota_usage(self, ns: str, names: list[str]) -> dict[str, str]:
+        """status.used of a quota on `names` in `ns`, counted from the stored objects."""
+        seen: set[str] = set()
+        objects: list[tuple[Resource, Obj]] = []
+        for res in served():
+            if not res.namespaced or rkey(res) in seen or not quota.counts(res, names):
+                continue
+            seen.add(rkey(res))
+            objects += [(res, o) for o in self.store.list(rkey(res), ns)[0]]
+        return quota.total(objects, names)
 
     def _check_type(self, res: Resource, body: Obj) -> None:
         api_version, kind = body.get("apiVersion"), body.get("kind")
@@ -316,6 +365,10 @@ class Registry:
     ) -> None:
         """Defaulting, validation and the admission plugins the stand-in models."""
         defaults.default(res, obj)
+        if res.custom:
+            crds.admit(res, obj, old)  # pruned as upstream's decoder prunes custom objects
+        if res == crds.CRDS:
+            crds.default(obj)
         if writer is not None:
             # Upstream the field manager sees the decoded, defaulted request object,
             # before admission and the strategy change it (handlers/create.go, update.go).
@@ -325,10 +378,29 @@ class Registry:
         causes = Causes()
         defaults.validate(res, obj, causes)
         name = obj["metadata"].get("name", "")
+        if res.kind == "PodDisruptionBudget" and res.group == "policy":
+            disruption.validate(obj, causes)
+            if old is None:
+                obj["status"] = disruption.initial_status()
+        if res == PRIORITY_CLASSES:
+            priorityclasses.default(obj)
+            priorityclasses.validate(obj, old, causes)
+        if res == QUOTAS:
+            for path, value, detail in quota.validate_hard(obj):
+                causes.invalid(path, value, detail)
+        if res == crds.CRDS:
+            crds.validate(obj, old, causes)
+            causes.raise_if_any(res.kind, res.group, name)
+            crds.set_status(obj, old, self.store.list(crds.RKEY)[0])
         if res.kind == "Service":
             svcs, _ = self.store.list(rkey(SERVICES))
             services.prepare(obj, old, svcs, self.service_ips, causes)
         causes.raise_if_any(res.kind, res.group, name)
+        if res == PRIORITY_CLASSES:
+            classes, _ = self.store.list(rkey(PRIORITY_CLASSES))
+            priorityclasses.admit(obj, old, classes)
+        if res == QUOTAS:
+            self._quota_status(obj, old)
         if old is None and res.kind == "Pod":
             # ServiceAccount admission: a pod needs its service account to exist, the
             # root of the well-known "serviceaccount default not found" startup race.
@@ -368,6 +440,18 @@ class Registry:
             obj["metadata"]["managedFields"] = entries
         else:
             obj["metadata"].pop("managedFields", None)
+
+    def _quota_status(self, obj: Obj, old: Obj | None) -> None:
+        """Quantities are written back canonical; a new or changed quota gets its
+        status at once (upstream's controller writes it a moment later, and until then
+        the admission plugin refuses what the quota constrains)."""
+        spec = obj.setdefault("spec", {})
+        hard = spec.get("hard") or {}
+        spec["hard"] = {k: quantity.normalize(v) for k, v in hard.items()}
+        if old is not None and (old.get("spec") or {}).get("hard") == spec["hard"]:
+            return
+        used = self.quota_usage(obj["metadata"]["namespace"], sorted(spec["hard"]))
+        obj["status"] = quota.status_for(obj, used)
 
     def _default_storage_class(self) -> str | None:
         classes, _ = self.store.list(rkey(STORAGE_CLASSES))
@@ -431,6 +515,15 @@ class Registry:
             elif content_type.startswith("application/merge-patch+json"):
                 new = patch.merge_patch(base, body)
             elif content_type.startswith("application/strategic-merge-patch+json"):
+                if res.custom:
+                    # Custom objects have no Go types to take merge keys from
+                    # (customresource_handler.go serves no strategic merge patch).
+                    raise ApiError(
+                        "UnsupportedMediaType",
+                        "the body of the request was in an unknown format - accepted media "
+                        "types include: application/json-patch+json, "
+                        "application/merge-patch+json, application/apply-patch+yaml",
+                    )
                 new = patch.strategic_merge(base, body)
             else:
                 raise ApiError(
@@ -548,6 +641,9 @@ class Registry:
         if res.kind in _STATUS_KINDS_WITH_SPEC_GENERATION and spec_changed:
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         self._admit(res, new, old, writer, subresource)
+        # After admission, which prunes what a custom object's schema does not know.
+        if (res.custom or res == crds.CRDS) and crds.generation_changed(res, new, old):
+            meta["generation"] = int(old_meta.get("generation", 1)) + 1
         new.pop("apiVersion", None)
         new.pop("kind", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
@@ -585,6 +681,8 @@ class Registry:
                 pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]
             ):
                 raise errors.conflict(res.plural, res.group, name)
+            if res == PRIORITY_CLASSES:
+                priorityclasses.check_delete(name)
             if dry_run:
                 return self._typed(res, obj), False
             if res.kind == "Namespace":
@@ -600,6 +698,8 @@ class Registry:
                     obj.setdefault("status", {})["phase"] = "Terminating"
                     obj = self.store.put(rkey(res), obj, "MODIFIED")
                 return self._typed(res, obj), False
+            if res == crds.CRDS:
+                crds.mark_terminating(obj)
             policy = options.get("propagationPolicy")
             if policy is None and options.get("orphanDependents") is True:
                 policy = "Orphan"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -20,6 +21,8 @@ class Resource:
     # Types upstream lets a PUT create (AllowCreateOnUpdate).
     create_on_update: bool = False
     verbs: tuple[str, ...] = VERBS
+    #: Served for a CustomResourceDefinition (crds.py), not built in.
+    custom: bool = False
 
     @property
     def api_version(self) -> str:
@@ -58,6 +61,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
     Resource("", "v1", "Secret", "secrets", True),
     Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), ("token",)),
+    Resource("", "v1", "ResourceQuota", "resourcequotas", True, ("quota",), ("status",)),
     Resource(
         "apps", "v1", "Deployment", "deployments", True, ("deploy",), ("status", "scale"), _ALL
     ),
@@ -73,7 +77,21 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), ("status",)),
     Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
     Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
+    Resource("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",)),
     Resource("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
+    Resource(
+        "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",), ("status",)
+    ),
+    Resource(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        ("crd", "crds"),
+        ("status",),
+        ("api-extensions",),
+    ),
     Resource(
         "discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, create_on_update=True
     ),
@@ -129,9 +147,30 @@ RBAC_KINDS = {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 # Groups in the order discovery lists them (core first, like upstream's priority).
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES))
 
+# The resources of established CustomResourceDefinitions, replaced whole by
+# set_custom() whenever a CRD changes; readers take the tuple without a lock.
+_custom: tuple[Resource, ...] = ()
+_custom_lock = threading.Lock()
+
+
+def set_custom(custom: tuple[Resource, ...]) -> None:
+    global _custom
+    with _custom_lock:
+        _custom = custom
+
+
+def served() -> tuple[Resource, ...]:
+    """Every resource served now: the built-in ones, then the custom ones."""
+    return RESOURCES + _custom
+
+
+def groups() -> tuple[str, ...]:
+    """Groups served now, built-in ones first, as upstream orders discovery."""
+    return tuple(dict.fromkeys(r.group for r in served()))
+
 
 def find(group: str, version: str, plural: str) -> Resource | None:
-    for res in RESOURCES:
+    for res in served():
         if res.group == group and res.version == version and res.plural == plural:
             return res
     return None
@@ -146,11 +185,11 @@ def get(group: str, version: str, plural: str) -> Resource:
 
 
 def by_kind(api_version: str, kind: str) -> Resource | None:
-    for res in RESOURCES:
+    for res in served():
         if res.api_version == api_version and res.kind == kind:
             return res
     return None
 
 
 def group_versions(group: str) -> list[str]:
-    return list(dict.fromkeys(r.version for r in RESOURCES if r.group == group))
+    return list(dict.fromkeys(r.version for r in served() if r.group == group))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import os
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bootstrappolicy, kine, kubeconfig, pki
+from . import bootstrappolicy, kine, kubeconfig, pki, priorityclasses
 from .access import AccessControl, AccessOptions
 from .api import ApiApp, ApiInfo
 from .config import NodeConfig, log_root, pod_log_dir
@@ -21,7 +22,7 @@ from .errors import ApiError
 from .faults import Faults
 from .httpserver import HttpsServer
 from .ipam import ServiceIPs
-from .registry import NS, SERVICES, Registry
+from .registry import NS, PRIORITY_CLASSES, SERVICES, Registry
 from .resources import get
 from .store import Store
 
@@ -222,6 +223,10 @@ class ControlPlane:
         for name in BUILTIN_NAMESPACES:
             if registry.find(NS, "", name) is None:
                 registry.create(NS, "", {"metadata": {"name": name}})
+        # The scheduling/bootstrap-system-priority-classes post-start hook.
+        for known in priorityclasses.SYSTEM_CLASSES:
+            if registry.find(PRIORITY_CLASSES, "", known["metadata"]["name"]) is None:
+                registry.create(PRIORITY_CLASSES, "", copy.deepcopy(known))
         if registry.find(SERVICES, "default", "kubernetes") is None:
             fam = ips.families[0]
             registry.create(

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,6 +68,13 @@ class Store:
         # Watches may start from any version at or after this one.
         self.oldest_rv = self.rv
         self.closed = False
+        # Called with the "<group>/<plural>" of every write, under the lock: for state
+        # derived from stored objects (the resources CRDs serve).
+        self._listeners: builtins.list[Callable[[str], None]] = []
+
+    def listen(self, listener: Callable[[str], None]) -> None:
+        with self._cond:
+            self._listeners.append(listener)
 
     # -- persistence -------------------------------------------------------
     def _open(self, db_path: Path) -> None:
@@ -161,6 +168,7 @@ class Store:
             bucket[(ns, meta["name"])] = stored
             self._persist(rkey, ns, meta["name"], stored)
             self._append(Event(self.rv, rkey, etype, stored, prev))
+            self._notify(rkey)
             return copy.deepcopy(stored)
 
     def remove(self, rkey: str, obj: Obj) -> Obj:
@@ -173,7 +181,12 @@ class Store:
             final["metadata"]["resourceVersion"] = str(self.rv)
             self._persist(rkey, ns, meta["name"], None)
             self._append(Event(self.rv, rkey, "DELETED", final))
+            self._notify(rkey)
             return copy.deepcopy(final)
+
+    def _notify(self, rkey: str) -> None:
+        for listener in self._listeners:
+            listener(rkey)
 
     def _append(self, event: Event) -> None:
         self._events.append(event)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -342,8 +344,172 @@ COLUMNS: dict[str, list[Column]] = {
 }
 
 
-def to_table(kind: str, objs: list[Obj], list_meta: Obj, include_object: str) -> Obj:
-    columns = COLUMNS.get(kind, [_NAME, _AGE])
+def _created_at(o: Obj) -> Any:
+    return o.get("metadata", {}).get("creationTimestamp")
+
+
+def _int_or_percent(key: str) -> Callable[[Obj], Any]:
+    def cell(o: Obj) -> Any:
+        value = o.get("spec", {}).get(key)
+        return "N/A" if value is None else str(value)
+
+    return cell
+
+
+# printers.go printPriorityClass.
+COLUMNS["PriorityClass"] = [
+    _NAME,
+    ("Value", "integer", 0, lambda pc: pc.get("value", 0)),
+    ("Global-Default", "boolean", 0, lambda pc: pc.get("globalDefault", False)),
+    _AGE,
+    ("PreemptionPolicy", "string", 0, lambda pc: pc.get("preemptionPolicy", "")),
+]
+
+
+# printers.go printPodDisruptionBudget.
+COLUMNS["PodDisruptionBudget"] = [
+    _NAME,
+    ("Min Available", "string", 0, _int_or_percent("minAvailable")),
+    ("Max Unavailable", "string", 0, _int_or_percent("maxUnavailable")),
+    ("Allowed Disruptions", "integer", 0, _st("disruptionsAllowed")),
+    _AGE,
+]
+
+
+def _quota_usage(limits: bool) -> Callable[[Obj], str]:
+    """printResourceQuota: `name: used/hard` of the requests (or the limits.* names)."""
+
+    def cell(o: Obj) -> str:
+        status = o.get("status") or {}
+        hard, used = status.get("hard") or {}, status.get("used") or {}
+        names = sorted(k for k in hard if k.startswith("limits.") == limits)
+        return ", ".join(f"{k}: {used.get(k, '0')}/{hard[k]}" for k in names)
+
+    return cell
+
+
+COLUMNS["ResourceQuota"] = [
+    _NAME,
+    _AGE,
+    ("Request", "string", 0, _quota_usage(False)),
+    ("Limit", "string", 0, _quota_usage(True)),
+]
+
+
+# The default table convertor's columns (apiserver's rest.NewDefaultTableConvertor),
+# which apiextensions-apiserver uses for CRDs: the time is left to the client to print.
+COLUMNS["CustomResourceDefinition"] = [_NAME, ("Created At", "date", 0, _created_at)]
+
+
+def printer_columns(definitions: tuple[Obj, ...]) -> list[Column]:
+    """A CRD version's additionalPrinterColumns after Name; without any, one Age
+    column of `.metadata.creationTimestamp` (customresource_handler.go). `date` cells
+    are ages, as kubectl shows them; others hold the JSONPath's value as found."""
+    if not definitions:
+        definitions = ({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},)
+    columns: list[Column] = [_NAME]
+    for d in definitions:
+        path, kind = str(d.get("jsonPath", "")), str(d.get("type", "string"))
+        columns.append((str(d.get("name", "")), kind, int(d.get("priority", 0)), _cell(path, kind)))
+    return columns
+
+
+def _cell(path: str, kind: str) -> Callable[[Obj], Any]:
+    """One printer column's cell as the CRD table convertor makes it (kubernetes
+    apiextensions-apiserver pkg/registry/customresource/tableconvertor): the first
+    JSONPath result; `string` columns print any value, other types hold only a value
+    of their own type (else nothing), `date` is an age or `<invalid>`."""
+
+    def cell(obj: Obj) -> Any:
+        value = jsonpath(obj, path)
+        if value is None:
+            return None
+        if kind == "string":
+            if isinstance(value, (dict, list)):
+                return json.dumps(value, separators=(",", ":"))
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            if isinstance(value, float) and value.is_integer():
+                return str(int(value))  # as Go's %v prints a whole float64
+            return str(value)
+        if kind == "integer" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return int(value)
+        if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind == "boolean" and isinstance(value, bool):
+            return value
+        if kind == "date" and isinstance(value, str):
+            try:
+                return _human(int((dt.datetime.now(dt.UTC) - _parse(value)).total_seconds()))
+            except ValueError:
+                return "<invalid>"
+        return None
+
+    return cell
+
+
+def _steps(path: str) -> list[str]:
+    """`.a.b[0][*][?(@.type=="Ready")]` as ["a", "b", "[0]", "[*]", "[?...]"]."""
+    steps: list[str] = []
+    i = 0
+    while i < len(path):
+        if path[i] == ".":
+            i += 1
+            continue
+        if path[i] == "[":
+            end = path.index("]", i)
+            steps.append(path[i : end + 1])
+            i = end + 1
+            continue
+        end = i
+        while end < len(path) and path[end] not in ".[":
+            end += 1
+        steps.append(path[i:end])
+        i = end
+    return steps
+
+
+def _step(values: list[Any], step: str) -> list[Any]:
+    found: list[Any] = []
+    for value in values:
+        if step.startswith("[?(@.") and step.endswith(")]"):
+            key, _, wanted = step[5:-2].partition("==")
+            wanted = wanted.strip().strip("'\"")
+            if isinstance(value, list):
+                found += [
+                    v for v in value if isinstance(v, dict) and str(v.get(key.strip())) == wanted
+                ]
+        elif step == "[*]":
+            if isinstance(value, list):
+                found += value
+            elif isinstance(value, dict):
+                found += list(value.values())
+        elif step.startswith("["):
+            if isinstance(value, list):
+                with contextlib.suppress(ValueError, IndexError):
+                    found.append(value[int(step[1:-1])])
+        elif isinstance(value, dict) and step in value:
+            found.append(value[step])
+    return found
+
+
+def jsonpath(obj: Obj, path: str) -> Any:
+    """The subset of kubectl's JSONPath that printer columns use: the first result,
+    None for a missing field."""
+    values: list[Any] = [obj]
+    for step in _steps(path.strip().strip("{}")):
+        values = _step(values, step)
+    return values[0] if values else None
+
+
+def to_table(
+    kind: str,
+    objs: list[Obj],
+    list_meta: Obj,
+    include_object: str,
+    custom: list[Column] | None = None,
+) -> Obj:
+    columns = custom or COLUMNS.get(kind, [_NAME, _AGE])
     rows = []
     for obj in objs:
         if include_object == "Object":

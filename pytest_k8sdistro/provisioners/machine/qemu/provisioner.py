@@ -98,6 +98,7 @@ class QemuProvisioner(ReachesOverSsh):
         command.choose_accel(config.vm_accel)
         if config.nodes > 1:
             _check_joins(config.nodes, specs)
+        _check_memory(config.nodes, config.node_memory or DEFAULT_MEMORY, _host_memory())
         if config.node_cpus is not None and config.node_cpus != int(config.node_cpus):
             raise ConfigError(
                 f"--distro-node-cpus={config.node_cpus:g}: a VM has a whole number of CPUs; "
@@ -445,6 +446,29 @@ def _booted(booting: list[Future[vm.Vm]]) -> list[vm.Vm]:
         with contextlib.suppress(BaseException):
             booted.append(boot.result())
     return booted
+
+
+def _host_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """This host's MemTotal in bytes, or None where there is no /proc/meminfo."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def _check_memory(nodes: int, per_vm: int, host: int | None) -> None:
+    """Refuse VMs that together are given more memory than the host has: they would
+    boot, then swap or be killed mid-run, which would look like the distribution."""
+    wanted = nodes * per_vm
+    if host is None or wanted <= host:
+        return
+    vms = f"{nodes} VMs of {per_vm // 2**20} MiB" if nodes > 1 else f"a VM of {per_vm // 2**20} MiB"
+    raise ConfigError(
+        f"--distro-provisioner=qemu: {vms} (--distro-node-memory) need {wanted // 2**20} MiB, "
+        f"more than this host's {host // 2**20} MiB; give --distro-node-memory less"
+        + (" or --distro-nodes fewer" if nodes > 1 else "")
+    )
 
 
 def _check_joins(nodes: int, specs: tuple[DistroSpec, ...]) -> None:

@@ -1,0 +1,466 @@
+"""CustomResourceDefinitions in the stand-in's API, against the official Python client.
+
+The stand-in runs as a subprocess on loopback, API only (STANDIN_NO_NODE=1), as in
+tests/test_standin_api.py. The pruning and validation rules are unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from k8s_standin import schema, testing
+from k8s_standin.tables import jsonpath, printer_columns
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+GROUP = "stable.example.com"
+SPEC_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "required": ["image"],
+            "properties": {
+                "image": {"type": "string"},
+                "replicas": {"type": "integer", "minimum": 1, "maximum": 10},
+                "mode": {"type": "string", "enum": ["fast", "slow"]},
+                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            },
+        },
+        "status": {
+            "type": "object",
+            "properties": {"phase": {"type": "string"}},
+        },
+    },
+}
+
+
+def crd(
+    plural: str = "crontabs",
+    kind: str = "CronTab",
+    scope: str = "Namespaced",
+    versions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": scope,
+            "names": {
+                "plural": plural,
+                "kind": kind,
+                "shortNames": [plural[:2] + "x"],
+                "categories": ["all"],
+            },
+            "versions": versions
+            or [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": SPEC_SCHEMA},
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": "Image", "type": "string", "jsonPath": ".spec.image"}
+                    ],
+                }
+            ],
+        },
+    }
+
+
+# -- schema rules, without a server ------------------------------------------------------
+
+
+def test_pruning_keeps_only_specified_fields_and_preserved_subtrees() -> None:
+    obj = {
+        "apiVersion": "x/v1",
+        "kind": "K",
+        "metadata": {"name": "a", "whatever": 1},
+        "spec": {"image": "i", "unknown": 1, "free": {"any": {"thing": True}}},
+        "extra": "gone",
+    }
+    pruned = schema.prune(obj, SPEC_SCHEMA)
+    assert pruned == {
+        "apiVersion": "x/v1",
+        "kind": "K",
+        "metadata": {"name": "a", "whatever": 1},
+        "spec": {"image": "i", "free": {"any": {"thing": True}}},
+    }
+
+
+def test_validation_messages_have_kube_openapis_wording() -> None:
+    obj = {"spec": {"replicas": "three", "mode": "medium"}}
+    causes = schema.validate(obj, SPEC_SCHEMA)
+    assert {c["field"]: c["message"] for c in causes} == {
+        "spec.image": "Required value",
+        "spec.replicas": 'Invalid value: "string": spec.replicas in body must be of type '
+        'integer: "string"',
+        "spec.mode": 'Unsupported value: "medium": supported values: "fast", "slow"',
+    }
+    low = schema.validate({"spec": {"image": "i", "replicas": 0}}, SPEC_SCHEMA)
+    assert low[0]["message"] == (
+        "Invalid value: 0: spec.replicas in body should be greater than or equal to 1"
+    )
+    high = schema.validate({"spec": {"image": "i", "replicas": 11}}, SPEC_SCHEMA)
+    assert high[0]["message"] == (
+        "Invalid value: 11: spec.replicas in body should be less than or equal to 10"
+    )
+
+
+def test_printer_column_cells_by_type() -> None:
+    columns = printer_columns(
+        (
+            {"name": "N", "type": "integer", "jsonPath": ".spec.n"},
+            {"name": "S", "type": "string", "jsonPath": ".spec.n"},
+            {"name": "B", "type": "boolean", "jsonPath": ".spec.n"},
+            {"name": "D", "type": "date", "jsonPath": ".spec.when"},
+        )
+    )
+    obj = {"metadata": {"name": "x"}, "spec": {"n": 3.0, "when": "yesterday"}}
+    assert [c[0] for c in columns] == ["Name", "N", "S", "B", "D"]
+    # A value of another type than the column's is no cell; string columns print any.
+    assert [cell(obj) for *_, cell in columns] == ["x", 3, "3", None, "<invalid>"]
+    assert [c[0] for c in printer_columns(())] == ["Name", "Age"]
+
+
+def test_printer_column_jsonpath() -> None:
+    obj = {"status": {"conditions": [{"type": "A", "status": "x"}, {"type": "B", "status": "y"}]}}
+    assert jsonpath(obj, '.status.conditions[?(@.type=="B")].status') == "y"
+    assert jsonpath(obj, ".status.conditions[0].type") == "A"
+    assert jsonpath(obj, ".spec.missing") is None
+
+
+# -- against a running stand-in -----------------------------------------------------------
+
+
+def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    __tracebackhide__ = True
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.05)
+    pytest.fail(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+@pytest.fixture(scope="module", params=["k3s", "k0s"])
+def standin(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[testing.StandIn]:
+    """A k3s stand-in, then a k0s one: the API is the same code under either."""
+    make = testing.k3s if request.param == "k3s" else testing.k0s
+    with testing.running(make(tmp_path_factory.mktemp(request.param))) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def api(standin: testing.StandIn) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(standin.kubeconfig))
+
+
+@pytest.fixture(scope="module")
+def ext(api: client.ApiClient) -> client.ApiextensionsV1Api:
+    return client.ApiextensionsV1Api(api)
+
+
+@pytest.fixture(scope="module")
+def custom(api: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api)
+
+
+def _request(
+    standin: testing.StandIn,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", standin.port, timeout=10, context=standin.admin_context()
+    )
+    try:
+        data = json.dumps(body) if body is not None else None
+        conn.request(method, path, body=data, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def _raw(standin: testing.StandIn, path: str, accept: str = "application/json") -> Any:
+    code, doc = _request(standin, "GET", path, headers={"Accept": accept})
+    assert code == 200, doc
+    return doc
+
+
+def _status(exc: ApiException) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(exc.body)
+    return body
+
+
+def _established(ext: client.ApiextensionsV1Api, name: str) -> bool:
+    got = ext.read_custom_resource_definition(name)
+    return any(c.type == "Established" and c.status == "True" for c in got.status.conditions or [])
+
+
+@pytest.fixture(scope="module")
+def crontabs(ext: client.ApiextensionsV1Api) -> str:
+    created = ext.create_custom_resource_definition(crd())
+    assert created.spec.names.singular == "crontab"
+    assert created.spec.names.list_kind == "CronTabList"
+    assert created.spec.conversion.strategy == "None"
+    conditions = {c.type: (c.status, c.reason, c.message) for c in created.status.conditions}
+    assert conditions["NamesAccepted"] == ("True", "NoConflicts", "no conflicts found")
+    assert conditions["Established"] == (
+        "True",
+        "InitialNamesAccepted",
+        "the initial names have been accepted",
+    )
+    assert created.status.accepted_names.plural == "crontabs"
+    assert created.status.stored_versions == ["v1"]
+    return "crontabs"
+
+
+def test_discovery_lists_the_new_resource(standin: testing.StandIn, crontabs: str) -> None:
+    groups = _raw(standin, "/apis")["groups"]
+    assert any(g["name"] == GROUP for g in groups)
+    group = _raw(standin, f"/apis/{GROUP}")
+    assert group["preferredVersion"]["version"] == "v1"
+    listed = {r["name"]: r for r in _raw(standin, f"/apis/{GROUP}/v1")["resources"]}
+    assert listed["crontabs"]["kind"] == "CronTab"
+    assert listed["crontabs"]["shortNames"] == ["crx"]
+    assert listed["crontabs"]["categories"] == ["all"]
+    assert listed["crontabs/status"]["verbs"] == ["get", "patch", "update"]
+    aggregated = _raw(
+        standin,
+        "/apis",
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+    )
+    mine = next(i for i in aggregated["items"] if i["metadata"].get("name") == GROUP)
+    entry = mine["versions"][0]["resources"][0]
+    assert (entry["resource"], entry["scope"]) == ("crontabs", "Namespaced")
+    assert entry["subresources"][0]["subresource"] == "status"
+
+
+def test_custom_objects_crud_prune_and_status(
+    custom: client.CustomObjectsApi, crontabs: str
+) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "CronTab",
+        "metadata": {"name": "one"},
+        "spec": {"image": "busybox", "replicas": 2, "junk": True},
+        "status": {"phase": "ignored on create"},
+    }
+    made = custom.create_namespaced_custom_object(GROUP, "v1", "default", crontabs, body)
+    assert made["spec"] == {"image": "busybox", "replicas": 2}
+    assert "status" not in made
+    assert made["metadata"]["generation"] == 1
+    # Main-resource writes ignore status; /status writes ignore everything else.
+    patched = custom.patch_namespaced_custom_object(
+        GROUP, "v1", "default", crontabs, "one", {"spec": {"replicas": 3}, "status": {"phase": "x"}}
+    )
+    assert patched["spec"]["replicas"] == 3 and "status" not in patched
+    assert patched["metadata"]["generation"] == 2
+    status = custom.patch_namespaced_custom_object_status(
+        GROUP,
+        "v1",
+        "default",
+        crontabs,
+        "one",
+        {"spec": {"replicas": 9}, "status": {"phase": "Up"}},
+    )
+    assert status["status"] == {"phase": "Up"} and status["spec"]["replicas"] == 3
+    assert status["metadata"]["generation"] == 2
+    listed = custom.list_namespaced_custom_object(GROUP, "v1", "default", crontabs)
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["one"]
+    assert listed["kind"] == "CronTabList"
+    custom.delete_namespaced_custom_object(GROUP, "v1", "default", crontabs, "one")
+    with pytest.raises(ApiException) as err:
+        custom.get_namespaced_custom_object(GROUP, "v1", "default", crontabs, "one")
+    assert _status(err.value)["message"] == f'crontabs.{GROUP} "one" not found'
+
+
+def test_invalid_custom_object_is_422(custom: client.CustomObjectsApi, crontabs: str) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "CronTab",
+        "metadata": {"name": "bad"},
+        "spec": {"image": "busybox", "replicas": "three"},
+    }
+    with pytest.raises(ApiException) as err:
+        custom.create_namespaced_custom_object(GROUP, "v1", "default", crontabs, body)
+    status = _status(err.value)
+    assert (err.value.status, status["reason"]) == (422, "Invalid")
+    assert status["message"] == (
+        f'CronTab.{GROUP} "bad" is invalid: spec.replicas: Invalid value: "string": '
+        'spec.replicas in body must be of type integer: "string"'
+    )
+    assert status["details"]["kind"] == "CronTab"
+
+
+def test_strategic_merge_patch_is_refused(
+    standin: testing.StandIn, custom: client.CustomObjectsApi, crontabs: str
+) -> None:
+    body = {"apiVersion": f"{GROUP}/v1", "kind": "CronTab", "metadata": {"name": "smp"}}
+    body["spec"] = {"image": "a"}
+    custom.create_namespaced_custom_object(GROUP, "v1", "default", crontabs, body)
+    path = f"/apis/{GROUP}/v1/namespaces/default/crontabs/smp"
+    smp = {"Content-Type": "application/strategic-merge-patch+json"}
+    code, status = _request(standin, "PATCH", path, {"spec": {"image": "b"}}, smp)
+    assert (code, status["reason"]) == (415, "UnsupportedMediaType")
+    ops = [{"op": "replace", "path": "/spec/image", "value": "c"}]
+    code, done = _request(
+        standin, "PATCH", path, ops, {"Content-Type": "application/json-patch+json"}
+    )
+    assert (code, done["spec"]["image"]) == (200, "c")
+    apply = {"apiVersion": f"{GROUP}/v1", "kind": "CronTab", "metadata": {"name": "smp"}}
+    apply["spec"] = {"image": "d", "mode": "fast"}
+    code, done = _request(
+        standin,
+        "PATCH",
+        path + "?fieldManager=t",
+        apply,
+        {"Content-Type": "application/apply-patch+yaml"},
+    )
+    # The JSON patch's writer owns spec.image now: changing it is a conflict ...
+    assert (code, done["reason"]) == (409, "Conflict"), done
+    assert done["message"].endswith(f" using {GROUP}/v1: .spec.image"), done
+    # ... which force takes over.
+    code, done = _request(
+        standin,
+        "PATCH",
+        path + "?fieldManager=t&force=true",
+        apply,
+        {"Content-Type": "application/apply-patch+yaml"},
+    )
+    assert (code, done["spec"]) == (200, {"image": "d", "mode": "fast"})
+
+
+def test_watch_sees_custom_objects(custom: client.CustomObjectsApi, crontabs: str) -> None:
+    seen: list[tuple[str, str]] = []
+    w = watch.Watch()
+
+    def follow() -> None:
+        for event in w.stream(
+            custom.list_namespaced_custom_object,
+            GROUP,
+            "v1",
+            "default",
+            crontabs,
+            timeout_seconds=5,
+        ):
+            seen.append((event["type"], event["object"]["metadata"]["name"]))
+            if event["type"] == "DELETED":
+                w.stop()
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    time.sleep(0.5)
+    body = {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "CronTab",
+        "metadata": {"name": "w"},
+        "spec": {"image": "a"},
+    }
+    custom.create_namespaced_custom_object(GROUP, "v1", "default", crontabs, body)
+    custom.delete_namespaced_custom_object(GROUP, "v1", "default", crontabs, "w")
+    thread.join(10)
+    assert ("ADDED", "w") in seen and ("DELETED", "w") in seen
+
+
+def test_cluster_scope_and_versions_share_storage(
+    ext: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
+) -> None:
+    loose = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    versions = [
+        {"name": "v1beta1", "served": True, "storage": False, "schema": loose},
+        {"name": "v1", "served": True, "storage": True, "schema": loose},
+        {"name": "v1alpha1", "served": False, "storage": False, "schema": loose},
+    ]
+    ext.create_custom_resource_definition(crd("widgets", "Widget", "Cluster", versions))
+    body = {"apiVersion": f"{GROUP}/v1beta1", "kind": "Widget", "metadata": {"name": "w1"}, "x": 1}
+    custom.create_cluster_custom_object(GROUP, "v1beta1", "widgets", body)
+    as_v1 = custom.get_cluster_custom_object(GROUP, "v1", "widgets", "w1")
+    assert (as_v1["apiVersion"], as_v1["x"]) == (f"{GROUP}/v1", 1)
+    with pytest.raises(ApiException) as err:
+        custom.get_cluster_custom_object(GROUP, "v1alpha1", "widgets", "w1")
+    assert err.value.status == 404
+    # Deleting the CRD deletes its objects, then the CRD itself.
+    ext.delete_custom_resource_definition(f"widgets.{GROUP}")
+
+    def gone() -> bool:
+        try:
+            ext.read_custom_resource_definition(f"widgets.{GROUP}")
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+
+    eventually(gone)
+    with pytest.raises(ApiException) as err:
+        custom.get_cluster_custom_object(GROUP, "v1", "widgets", "w1")
+    assert err.value.status == 404
+
+
+def test_crd_name_must_match_its_names(ext: client.ApiextensionsV1Api) -> None:
+    bad = crd("gadgets", "Gadget")
+    bad["metadata"]["name"] = "wrong.example.com"
+    with pytest.raises(ApiException) as err:
+        ext.create_custom_resource_definition(bad)
+    assert err.value.status == 422
+    assert 'metadata.name: Invalid value: "wrong.example.com"' in _status(err.value)["message"]
+
+
+def test_crds_survive_a_restart(standin: testing.StandIn, crontabs: str) -> None:
+    standin.restart()
+    standin.wait_for()
+    listed = {r["name"] for r in _raw(standin, f"/apis/{GROUP}/v1")["resources"]}
+    assert "crontabs" in listed
+
+
+def test_field_validation_directives(standin: testing.StandIn, crontabs: str) -> None:
+    path = f"/apis/{GROUP}/v1/namespaces/default/crontabs"
+    body = {"apiVersion": f"{GROUP}/v1", "kind": "CronTab", "metadata": {"name": "fv"}}
+    body["spec"] = {"image": "a", "extra": 1, "free": {"kept": True}}
+    json_type = {"Content-Type": "application/json"}
+
+    def post(directive: str) -> tuple[int, Any, list[str]]:
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", standin.port, timeout=10, context=standin.admin_context()
+        )
+        try:
+            conn.request("POST", f"{path}?fieldValidation={directive}", json.dumps(body), json_type)
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read()), resp.headers.get_all("Warning") or []
+        finally:
+            conn.close()
+
+    code, status, _ = post("Strict")
+    assert (code, status["reason"]) == (400, "BadRequest")
+    assert status["message"] == (
+        'CronTab in version "v1" cannot be handled as a CronTab: strict decoding error: '
+        'unknown field "spec.extra"'
+    )
+    code, status, _ = post("Sloppy")
+    assert code == 400 and "fieldValidation must be one of" in status["message"]
+    code, made, warnings = post("Warn")
+    assert code == 201 and warnings == ['299 - "unknown field \\"spec.extra\\""']
+    assert made["spec"] == {"image": "a", "free": {"kept": True}}
+    patch_path = f"{path}/fv?fieldValidation=Strict"
+    merge = {"Content-Type": "application/merge-patch+json"}
+    code, status = _request(standin, "PATCH", patch_path, {"spec": {"other": 2}}, merge)
+    assert (code, status["message"]) == (400, 'strict decoding error: unknown field "spec.other"')
+    body["metadata"] = {"name": "fv2"}
+    code, made, warnings = post("Ignore")
+    assert code == 201 and warnings == [] and "extra" not in made["spec"]
