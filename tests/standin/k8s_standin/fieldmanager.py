@@ -97,9 +97,9 @@ class ManagerKey:
 
     def printed(self) -> str:
         """conflict.go printManager (identifiers never carry a time)."""
-        text = json.dumps(self.manager)
+        text = json.dumps(self.manager, ensure_ascii=False)  # %q keeps printable runes
         if self.subresource:
-            text += f" with subresource {json.dumps(self.subresource)}"
+            text += f" with subresource {json.dumps(self.subresource, ensure_ascii=False)}"
         if self.operation == UPDATE:
             text += f" using {self.api_version}"
         return text
