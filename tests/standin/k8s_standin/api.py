@@ -771,8 +771,10 @@ def _body(request: Request) -> Any:
 
 def _writer(request: Request, sub: str, options: str, ctype: str = "") -> fieldmanager.Writer:
     """The manager of a write: `fieldManager`, else the User-Agent's product name
-    (handlers/create.go managerOrUserAgent), checked as ValidatePatchOptions and
-    ValidateFieldManager check them (apis/meta/v1/validation, v0.36.3)."""
+    (managerOrUserAgent, k8s.io/apiserver pkg/endpoints/handlers/create.go at v0.36.3),
+    checked as ValidatePatchOptions and ValidateFieldManager check them
+    (k8s.io/apimachinery pkg/apis/meta/v1/validation at v0.36.3) and answered as
+    Invalid CreateOptions, UpdateOptions or PatchOptions, as the handlers answer."""
     manager = request.args.get("fieldManager", "")
     causes: list[dict[str, str]] = []
     if options == "PatchOptions":

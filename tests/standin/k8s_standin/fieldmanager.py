@@ -192,8 +192,9 @@ def is_reset(entries: Any) -> bool:
 
 
 def manager_from_user_agent(user_agent: str) -> str:
-    """handlers/create.go prefixFromUserAgent: up to the first "/", printable
-    characters only, at most FieldManagerMaxLength bytes."""
+    """prefixFromUserAgent (k8s.io/apiserver pkg/endpoints/handlers/create.go at
+    v0.36.3): up to the first "/", printable characters only, at most
+    FieldManagerMaxLength bytes."""
     out = ""
     for char in user_agent.split("/")[0]:
         if not char.isprintable():

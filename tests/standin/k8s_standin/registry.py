@@ -371,7 +371,8 @@ class Registry:
             crds.default(obj)
         if writer is not None:
             # Upstream the field manager sees the decoded, defaulted request object,
-            # before admission and the strategy change it (handlers/create.go, update.go).
+            # before admission and the strategy change it (k8s.io/apiserver
+            # pkg/endpoints/handlers/create.go and update.go at v0.36.3).
             self._track(res, obj, old, writer, subresource)
         if old is None and res.kind == "Job":
             defaults.generate_job_selector(obj)
