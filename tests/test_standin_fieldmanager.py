@@ -452,3 +452,21 @@ def test_pruned_defaults_come_back_without_a_new_generation(registry: Registry) 
     assert out["spec"]["progressDeadlineSeconds"] == 600
     (entry,) = out["metadata"]["managedFields"]
     assert "f:progressDeadlineSeconds" not in entry["fieldsV1"]["f:spec"]
+
+
+def test_finalizers_are_a_set_each_applier_owns_its_own(registry: Registry) -> None:
+    def config(*finalizers: str) -> Obj:
+        meta: Obj = {"name": "c", "finalizers": list(finalizers)}
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+
+    def apply_cm(body: Obj, manager: str) -> Obj:
+        return registry.patch(CONFIGMAPS, "default", "c", APPLY, body, writer=Writer(manager))
+
+    apply_cm(config("a.io/one"), "a")
+    both = apply_cm(config("b.io/two"), "b")
+    assert both["metadata"]["finalizers"] == ["a.io/one", "b.io/two"]
+    assert entries(both)["b/Apply"]["fieldsV1"] == {
+        "f:metadata": {"f:finalizers": {'v:"b.io/two"': {}}}
+    }
+    left = apply_cm(config(), "a")
+    assert left["metadata"]["finalizers"] == ["b.io/two"]
