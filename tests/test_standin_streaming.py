@@ -1,7 +1,8 @@
-"""The stand-in's exec and port-forward (k8s_standin/streaming.py, node/streams.py), with the
-kubernetes Python client as the suites use it: the channel protocols, exit codes,
-stdin and its v5 close, a terminal and its size, port-forward's port prefixes, RBAC's
-`create` on the WebSocket GET, and the STANDIN_NO_STREAMING fault."""
+"""The stand-in's exec, attach and port-forward (k8s_standin/streaming.py, node/streams.py),
+with the kubernetes Python client as the suites use it: the channel protocols, exit codes,
+stdin and its v5 close, a terminal and its size, attach's stdinOnce and output from the
+moment of attaching, port-forward's port prefixes, RBAC's `create` on the WebSocket GET,
+and the STANDIN_NO_STREAMING fault."""
 
 from __future__ import annotations
 
@@ -163,6 +164,100 @@ def test_exec_into_a_missing_container_is_refused(
     assert "container nope is not valid" in str(info.value)
 
 
+def interactive(core: client.CoreV1Api, script: str, **stdio: bool) -> str:
+    """A running busybox pod whose container has the given stdin/stdinOnce/tty."""
+    name = f"in-{uuid.uuid4().hex[:6]}"
+    container = {"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", script]}
+    container.update(stdio)
+    core.create_namespaced_pod(
+        "default",
+        {"metadata": {"name": name}, "spec": {"restartPolicy": "Never", "containers": [container]}},
+    )
+    wait_for(
+        lambda: core.read_namespaced_pod(name, "default").status.phase == "Running" or None,
+        30,
+        f"{name} running",
+    )
+    return name
+
+
+def attach(core: client.CoreV1Api, pod: str, **kwargs: Any) -> Any:
+    return stream(
+        core.connect_get_namespaced_pod_attach,
+        pod,
+        "default",
+        stdin=kwargs.pop("stdin", False),
+        stdout=True,
+        stderr=kwargs.pop("stderr", True),
+        tty=kwargs.pop("tty", False),
+        _preload_content=False,
+        **kwargs,
+    )
+
+
+def test_attach_with_stdin_once_ends_with_the_container(core: client.CoreV1Api) -> None:
+    pod = interactive(core, "read l; echo got $l; echo err >&2", stdin=True, stdinOnce=True)
+    session = attach(core, pod, stdin=True)
+    session.write_stdin("hello\n")
+    session.close_channel(0)
+    session.run_forever(timeout=10)
+    assert session.subprotocol == "v5.channel.k8s.io"
+    assert session.read_stdout() == "got hello\n"
+    assert session.read_stderr() == "err\n"
+    assert session.returncode == 0  # channel 3: Success
+    wait_for(
+        lambda: core.read_namespaced_pod(pod, "default").status.phase == "Succeeded" or None,
+        30,
+        "the pod done",
+    )
+    assert core.read_namespaced_pod_log(pod, "default") == "got hello\nerr\n"
+
+
+def test_attach_follows_output_from_the_moment_it_attached(core: client.CoreV1Api) -> None:
+    pod = interactive(core, "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
+    wait_for(
+        lambda: "tick 1" in core.read_namespaced_pod_log(pod, "default") or None,
+        10,
+        "the first ticks logged",
+    )
+    session = attach(core, pod)
+    session.update(timeout=1.5)
+    session.update(timeout=1.5)
+    seen = session.read_stdout()
+    session.close()
+    ticks = [int(line.split()[1]) for line in seen.splitlines()]
+    assert ticks and ticks[0] > 1 and ticks == list(range(ticks[0], ticks[0] + len(ticks))), seen
+    core.delete_namespaced_pod(pod, "default", grace_period_seconds=0)
+
+
+def test_attach_to_a_terminal(core: client.CoreV1Api) -> None:
+    pod = interactive(core, "read l; echo got $l >&2", stdin=True, stdinOnce=True, tty=True)
+    # Asked without a terminal: the container's own setting decides, stderr goes there.
+    session = attach(core, pod, stdin=True)
+    session.write_stdin("hi\n")
+    session.run_forever(timeout=10)
+    assert session.read_stdout() == "hi\r\ngot hi\r\n"
+    assert session.read_stderr() == ""
+    assert session.returncode == 0
+
+
+def test_attach_to_a_completed_pod_is_refused(core: client.CoreV1Api) -> None:
+    name = f"done-{uuid.uuid4().hex[:6]}"
+    container = {"name": "main", "image": "busybox:1.36", "command": ["true"]}
+    core.create_namespaced_pod(
+        "default",
+        {"metadata": {"name": name}, "spec": {"restartPolicy": "Never", "containers": [container]}},
+    )
+    wait_for(
+        lambda: core.read_namespaced_pod(name, "default").status.phase == "Succeeded" or None,
+        30,
+        "the pod done",
+    )
+    with pytest.raises(ApiException) as info:
+        attach(core, name)
+    assert "400" in str(info.value) and "completed pod" in str(info.value)
+
+
 def test_port_forward_carries_http(core: client.CoreV1Api, web: tuple[str, int]) -> None:
     pod, port = web
     forward = portforward(
@@ -322,6 +417,40 @@ def test_streams_of_an_agents_pod_go_through_its_kubelet(tmp_path: Any) -> None:
         while chunk := sock.recv(65536):
             answer += chunk
         assert answer.endswith(b"page:far\n"), answer
+        reader = {
+            "name": "main",
+            "image": "busybox:1.36",
+            "command": ["sh", "-c", "read l; echo far got $l"],
+            "stdin": True,
+            "stdinOnce": True,
+        }
+        core.create_namespaced_pod(
+            "default",
+            {
+                "metadata": {"name": "far-in"},
+                "spec": {"nodeName": "agent-1", "containers": [reader]},
+            },
+        )
+        wait_for(
+            lambda: core.read_namespaced_pod("far-in", "default").status.phase == "Running" or None,
+            60,
+            "the agent's second pod running",
+        )
+        session = stream(
+            core.connect_get_namespaced_pod_attach,
+            "far-in",
+            "default",
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            _preload_content=False,
+        )
+        session.write_stdin("x\n")
+        session.close_channel(0)
+        session.run_forever(timeout=10)
+        assert session.read_stdout() == "far got x\n"
+        assert session.returncode == 0
     finally:
         agent.stop()
         server.stop()

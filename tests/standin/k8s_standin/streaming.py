@@ -1,4 +1,4 @@
-"""Reaching into pods: exec and port-forward over WebSocket.
+"""Reaching into pods: exec, attach and port-forward over WebSocket.
 
 What a kubelet's streaming server speaks (k8s.io/kubelet pkg/kubelet/cri/streaming,
 k8s.io/apimachinery pkg/util/httpstream/wsstream and pkg/util/remotecommand):
@@ -10,6 +10,12 @@ k8s.io/apimachinery pkg/util/httpstream/wsstream and pkg/util/remotecommand):
   and the exit code in ``details.causes``, type ExitCode), 4 resize (``{"Width": w,
   "Height": h}``). v5 adds channel 255: ``[255, n]`` from the client closes stream n,
   how `kubectl exec -i` and `kubectl cp` end stdin.
+- attach: the same channel protocols and channels as exec, joined to the container's own
+  stdio (held by its shim on the node) instead of a new process. The terminal is the
+  container's ``tty`` setting; once the attachment ends (the container stopped, or the
+  client's stdin ended where that detaches it) channel 3 carries a Success Status, as
+  the kubelet's ServeAttach writes (pkg/kubelet/cri/streaming/remotecommand/attach.go
+  at v1.36.0).
 - port-forward: ``v4.channel.k8s.io`` (or no protocol) with the ports in the query; port i
   has data channel 2i and error channel 2i+1, and the first message on each carries the
   port as two little-endian bytes (portforward/websocket.go). One TCP connection to the
@@ -76,10 +82,32 @@ class ExecSpec:
     cwd: str | None = None
 
 
+class Attachment(Protocol):
+    """A running container's stdio, as the node's runtime lends it to one client."""
+
+    tty: bool
+
+    def fileno(self) -> int: ...
+
+    def read(self) -> list[tuple[int, bytes]] | None:
+        """(channel, data) of the container's output; None once it ended."""
+
+    def write_stdin(self, data: bytes) -> None: ...
+
+    def close_stdin(self) -> None: ...
+
+    def resize(self, width: int, height: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Runtime(Protocol):
-    """The node side: how to run a command in a container and where its network is."""
+    """The node side: how to run a command in a container, how to attach to it and
+    where its network is."""
 
     def exec_spec(self, pod: Obj, container: str, command: list[str]) -> ExecSpec: ...
+
+    def attach(self, pod: Obj, container: str, stdin: bool) -> Attachment: ...
 
     def netns(self, pod: Obj) -> str | None: ...
 
@@ -254,9 +282,22 @@ def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Respon
             sock.sendall(head.encode())
             _port_forward(WebSocket(sock), opts.ports, netns)
 
+    elif opts.kind == "attach":
+        attachment = runtime.attach(pod, opts.container, opts.stdin)
+        # The container's setting decides; with a terminal there is no stderr stream
+        # (remotecommand NewOptions bypasses it).
+        opts.tty = attachment.tty
+        opts.stderr = opts.stderr and not opts.tty
+
+        def session(sock: socket.socket) -> None:
+            try:
+                sock.sendall(head.encode())
+            except OSError:
+                attachment.close()
+                return
+            _attach(WebSocket(sock), attachment, opts, protocol or "")
+
     else:
-        if opts.kind == "attach":
-            return _text(400, "attach is not modelled by the stand-in")
         spec = runtime.exec_spec(pod, opts.container, opts.command)
 
         def session(sock: socket.socket) -> None:
@@ -543,6 +584,56 @@ def _exec_input(
     return stdin_fd
 
 
+def _attach(ws: WebSocket, attachment: Attachment, opts: Options, protocol: str) -> None:
+    wanted = {STDOUT: opts.stdout, STDERR: opts.stderr}
+    ended = False
+    try:
+        while not ws.closed and not ended:
+            if _readable([ws.sock], 0):
+                ready = [ws.sock.fileno()]
+            else:
+                ready = select.select([ws.sock.fileno(), attachment.fileno()], [], [])[0]
+            if ws.sock.fileno() in ready:
+                for message in ws.receive():
+                    _attach_input(message, attachment, opts, protocol)
+            if attachment.fileno() in ready:
+                frames = attachment.read()
+                if frames is None:
+                    ended = True
+                    continue
+                for channel, data in frames:
+                    if wanted.get(channel):
+                        ws.send(channel, data)
+        if ended:
+            ws.send(ERROR, json.dumps({"metadata": {}, "status": "Success"}).encode())
+    except OSError as err:
+        log.info("attach stream ended: %s", err)
+    finally:
+        # Closing our end is the client's stdin ending, wherever it was: the runtime
+        # then applies stdinOnce.
+        attachment.close()
+        ws.close()
+
+
+def _attach_input(message: bytes, attachment: Attachment, opts: Options, protocol: str) -> None:
+    channel, data = message[0], message[1:]
+    if channel == STDIN and opts.stdin and data:
+        attachment.write_stdin(data)
+    elif channel == RESIZE and opts.tty:
+        try:
+            size = json.loads(data)
+            attachment.resize(int(size["Width"]), int(size["Height"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+    elif (
+        channel == CLOSE
+        and protocol.startswith("v5.")
+        and data[:1] == bytes([STDIN])
+        and opts.stdin
+    ):
+        attachment.close_stdin()
+
+
 def connect_in(netns: str | None, port: int) -> socket.socket:
     """A TCP connection to localhost:port in the network namespace at ``netns`` (None:
     this one), as containerd's portforward dials inside the sandbox's namespace."""
@@ -628,6 +719,7 @@ def _port_forward(ws: WebSocket, ports: list[int], netns: str | None) -> None:
 
 
 __all__ = [
+    "Attachment",
     "ExecSpec",
     "Options",
     "Runtime",

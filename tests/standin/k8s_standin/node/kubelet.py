@@ -21,6 +21,7 @@ from typing import Any
 
 from ..config import NodeConfig
 from . import env
+from .attachio import Stdio
 from .client import ApiError, Client
 from .commands import NoCommand, container_argv, default_path
 from .events import emit
@@ -350,7 +351,12 @@ class Kubelet:
             )
         emit(self.client, pod, "Created", f"Created container {name}", host=self.config.node_name)
         cid = cdir.start(
-            wrapper + argv, environment, None if wrapper else workdir, log_file, restarts
+            wrapper + argv,
+            environment,
+            None if wrapper else workdir,
+            log_file,
+            restarts,
+            Stdio.from_spec(container),
         )
         meta = cdir.meta
         meta["lastState"] = last

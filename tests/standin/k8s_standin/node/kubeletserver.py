@@ -1,9 +1,9 @@
 """The kubelet's HTTPS endpoint (port 10250), which the API server asks for the logs of
 pods that run on this node: ``GET /containerLogs/<namespace>/<pod>/<container>`` with
 ``tailLines``, ``sinceSeconds``, ``sinceTime``, ``timestamps``, ``limitBytes``, ``previous``
-and ``follow``; and ``/exec/<namespace>/<pod>/<container>`` and
-``/portForward/<namespace>/<pod>`` (streaming.py), which the API server proxies
-exec and port-forward requests to.
+and ``follow``; and ``/exec/<namespace>/<pod>/<container>``,
+``/attach/<namespace>/<pod>/<container>`` and ``/portForward/<namespace>/<pod>``
+(streaming.py), which the API server proxies exec, attach and port-forward requests to.
 
 Real kubelets serve it with a certificate the cluster's CA signed; this one makes a
 self-signed certificate, and the stand-in API server does not verify it.

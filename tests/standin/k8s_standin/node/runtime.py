@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import containerd
+from .attachio import Stdio
 from .util import now
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -109,9 +110,10 @@ class ContainerDir:
         cwd: str | None,
         log_file: Path,
         restart_count: int,
+        stdio: Stdio | None = None,
     ) -> str:
         """Launch a new instance through the shim; returns the new container id."""
-        for name in ("exit", "pid", "shim.pid"):
+        for name in ("exit", "pid", "shim.pid", "attach.sock", "attach.error"):
             (self.path / name).unlink(missing_ok=True)
         container_id = os.urandom(32).hex()
         self.save_meta(
@@ -140,6 +142,7 @@ class ContainerDir:
                 *shim,
                 str(self.path),
                 str(log_file),
+                *(stdio or Stdio()).flags(),
                 "--",
                 *argv,
             ],

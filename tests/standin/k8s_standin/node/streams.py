@@ -1,4 +1,4 @@
-"""The kubelet's half of exec and port-forward: finding a running container's process,
+"""The kubelet's half of exec, attach and port-forward: finding a running container's process,
 namespaces and environment, as containerd's CRI exec and portforward find the task.
 
 An exec'd command gets the container process's environment (its env block in /proc,
@@ -8,6 +8,8 @@ the namespaces in which the process differs from the node (network, and mount wh
 volumes or `ip netns exec` gave it one of its own), entered with nsenter; it runs as the
 same user (the node's: pods here do not switch users). `/bin/<applet>` and bare applet
 names mean busybox's applet in busybox images, as for containers' own commands.
+
+Attach connects to the container's shim, which holds its stdio (attachwire.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..streaming import ExecSpec, StreamError
-from . import images
+from . import attachwire, images
 from .commands import resolve
 from .runtime import ContainerDir, ContainerState
 from .util import Obj
@@ -92,6 +94,24 @@ class NodeRuntime:
             nsenter = shutil.which("nsenter") or "nsenter"
             return ExecSpec([nsenter, "-t", str(pid), *flags, f"--wd={cwd}", "--", *argv], env)
         return ExecSpec(argv, env, cwd if os.path.isdir(cwd) else None)
+
+    def attach(self, pod: Obj, container: str, stdin: bool) -> attachwire.ShimAttachment:
+        """The running container's stdio, held by its shim. Whether there is a terminal
+        is the container's own setting, whatever the request said (kubelet GetAttach,
+        pkg/kubelet/kubelet_pods.go at v1.36.0)."""
+        self._state(pod, container)
+        spec: Obj = next(
+            (c for c in pod.get("spec", {}).get("containers") or [] if c["name"] == container),
+            {},
+        )
+        uid = pod["metadata"]["uid"]
+        directory = self.kubelet.pods_dir / uid / "containers" / container
+        try:
+            sock = attachwire.connect(directory)
+        except OSError:
+            # A container whose shim serves no attach socket (its start failed).
+            raise StreamError(f'container not found ("{container}")') from None
+        return attachwire.ShimAttachment(sock, bool(spec.get("tty")), stdin)
 
     def netns(self, pod: Obj) -> str | None:
         """The pod's network namespace: its first running container's (they share it)."""
