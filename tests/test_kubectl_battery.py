@@ -12,7 +12,9 @@ import contextlib
 import io
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 import tarfile
@@ -825,7 +827,9 @@ def test_cp_both_ways(cluster: Cluster, web: str, tmp_path: Path) -> None:
     assert back.read_text() == "copied in\n"
 
 
-def test_exec_needs_create_on_pods_exec(cluster: Cluster, web: str, tmp_path: Path) -> None:
+def test_exec_and_attach_need_create_on_their_subresources(
+    cluster: Cluster, web: str, tmp_path: Path
+) -> None:
     cluster.kubectl("create", "serviceaccount", "onlooker", "-n", NS)
     cluster.kubectl(
         "create",
@@ -840,10 +844,122 @@ def test_exec_needs_create_on_pods_exec(cluster: Cluster, web: str, tmp_path: Pa
     onlooker = as_token(cluster, token, tmp_path / "onlooker.kubeconfig")
     refused = onlooker.kubectl("exec", _web_pod(cluster, web), "-n", NS, "--", "true", check=False)
     assert "forbidden" in refused and '"pods/exec"' in refused, refused
+    # Attach is authorized the same way, as `create` on pods/attach.
+    refused = onlooker.kubectl("attach", _web_pod(cluster, web), "-n", NS, check=False)
+    assert "forbidden" in refused and '"pods/attach"' in refused, refused
 
 
-# kubectl attach is not modelled: the stand-in's containers have no attachable stdin or
-# output fan-out. kubectl port-forward 1.32 tunnels SPDY over WebSocket
+def test_run_interactively_with_stdin_piped_in(cluster: Cluster) -> None:
+    # -i: the pod gets stdin and stdinOnce; kubectl attaches, and the end of its stdin
+    # (v5's close) closes the container's, so `read` returns and the container ends.
+    done = _kubectl_run(
+        cluster,
+        "run",
+        "-i",
+        "--rm",
+        "--restart=Never",
+        "-n",
+        NS,
+        "--image=busybox",
+        "reader",
+        "--",
+        "sh",
+        "-c",
+        "read l; echo got $l",
+        stdin="hello\n",
+    )
+    assert done.returncode == 0, done
+    assert "got hello\n" in done.stdout and 'pod "reader" deleted' in done.stdout, done
+    # --restart=Never passes the container's exit code on.
+    done = _kubectl_run(
+        cluster,
+        "run",
+        "-i",
+        "--rm",
+        "--restart=Never",
+        "-n",
+        NS,
+        "--image=busybox",
+        "failer",
+        "--",
+        "sh",
+        "-c",
+        "read l; echo got $l; exit 3",
+        stdin="x\n",
+    )
+    assert done.returncode == 3, done
+    assert "got x\n" in done.stdout, done
+
+
+def test_attach_follows_the_output_from_now_on(cluster: Cluster) -> None:
+    script = "echo early; sleep 4; echo late; sleep 1; echo last"
+    cluster.kubectl(
+        "run", "talker", "-n", NS, "--image=busybox", "--restart=Never", "--", "sh", "-c", script
+    )
+    eventually(
+        lambda: "early" in cluster.kubectl("logs", "talker", "-n", NS, check=False), 30, "early"
+    )
+    # Until the container stops; what it printed before attaching is not sent again.
+    done = _kubectl_run(cluster, "attach", "talker", "-n", NS)
+    assert done.returncode == 0, done
+    assert done.stdout == "late\nlast\n", done
+    assert cluster.kubectl("logs", "talker", "-n", NS) == "early\nlate\nlast\n"
+    cluster.kubectl("delete", "pod", "talker", "-n", NS, "--wait=false")
+
+
+def _kubectl_in_terminal(cluster: Cluster, args: list[str], typed: bytes) -> tuple[int, bytes]:
+    """kubectl on a pty of its own (-t needs a terminal); ``typed`` is sent once kubectl
+    has asked for it. Returns the exit status and everything the terminal showed."""
+    assert KUBECTL is not None
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    shown, sent = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not sent and b"try pressing enter" in shown:
+                time.sleep(1.0)  # the attachment is being made after the hint
+                os.write(master, typed)
+                sent = True
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: kubectl has gone, and the terminal with it
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=30), shown
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+
+
+def test_run_with_a_terminal(cluster: Cluster) -> None:
+    code, shown = _kubectl_in_terminal(
+        cluster,
+        [
+            *("run", "-it", "--rm", "--restart=Never", "-n", NS, "--image=busybox", "term"),
+            *("--", "sh", "-c", "read l; echo got $l; tty"),
+        ],
+        b"hello\r",
+    )
+    # The container's terminal echoes what was typed and carries the output.
+    assert code == 0, shown
+    assert b"got hello\r\n/dev/pts/" in shown and b'pod "term" deleted' in shown, shown
+
+
+# kubectl port-forward 1.32 tunnels SPDY over WebSocket
 # (SPDY/3.1+portforward.k8s.io) and falls back to plain SPDY; the stand-in speaks
 # neither (no maintained Python SPDY library), so it fails to upgrade. Port-forward is
 # covered through the kubernetes client's WebSocket port-forward (tests/test_standin_streaming.py).

@@ -258,6 +258,28 @@ def test_attach_to_a_completed_pod_is_refused(core: client.CoreV1Api) -> None:
     assert "400" in str(info.value) and "completed pod" in str(info.value)
 
 
+def test_attach_to_a_container_that_is_not_running_is_refused(core: client.CoreV1Api) -> None:
+    name = f"half-{uuid.uuid4().hex[:6]}"
+    containers = [
+        {"name": "done", "image": "busybox:1.36", "command": ["true"]},
+        {"name": "main", "image": "busybox:1.36", "command": ["sleep", "60"]},
+    ]
+    core.create_namespaced_pod(
+        "default",
+        {"metadata": {"name": name}, "spec": {"restartPolicy": "Never", "containers": containers}},
+    )
+
+    def done_exited() -> bool | None:
+        statuses = core.read_namespaced_pod(name, "default").status.container_statuses or []
+        return any(s.name == "done" and s.state.terminated for s in statuses) or None
+
+    wait_for(done_exited, 30, "the first container done")
+    with pytest.raises(ApiException) as info:
+        attach(core, name, container="done")
+    assert f"container done not found in pod {name}_default" in str(info.value)
+    core.delete_namespaced_pod(name, "default", grace_period_seconds=0)
+
+
 def test_port_forward_carries_http(core: client.CoreV1Api, web: tuple[str, int]) -> None:
     pod, port = web
     forward = portforward(

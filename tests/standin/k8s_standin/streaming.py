@@ -15,7 +15,7 @@ k8s.io/apimachinery pkg/util/httpstream/wsstream and pkg/util/remotecommand):
   container's ``tty`` setting; once the attachment ends (the container stopped, or the
   client's stdin ended where that detaches it) channel 3 carries a Success Status, as
   the kubelet's ServeAttach writes (pkg/kubelet/cri/streaming/remotecommand/attach.go
-  at v1.36.0).
+  at kubernetes commit 05c351a9037b).
 - port-forward: ``v4.channel.k8s.io`` (or no protocol) with the ports in the query; port i
   has data channel 2i and error channel 2i+1, and the first message on each carries the
   port as two little-endian bytes (portforward/websocket.go). One TCP connection to the

@@ -97,9 +97,17 @@ class NodeRuntime:
 
     def attach(self, pod: Obj, container: str, stdin: bool) -> attachwire.ShimAttachment:
         """The running container's stdio, held by its shim. Whether there is a terminal
-        is the container's own setting, whatever the request said (kubelet GetAttach,
-        pkg/kubelet/kubelet_pods.go at v1.36.0)."""
-        self._state(pod, container)
+        is the container's own setting, whatever the request said; a container that is
+        not running is "not found in pod NAME_NAMESPACE" (kubelet GetAttach,
+        pkg/kubelet/kubelet_pods.go at kubernetes commit 001a80e975bb)."""
+        meta = pod["metadata"]
+        missing = (
+            f"container {container} not found in pod {meta['name']}_{meta.get('namespace', '')}"
+        )
+        try:
+            self._state(pod, container)
+        except StreamError:
+            raise StreamError(missing) from None
         spec: Obj = next(
             (c for c in pod.get("spec", {}).get("containers") or [] if c["name"] == container),
             {},
@@ -110,7 +118,7 @@ class NodeRuntime:
             sock = attachwire.connect(directory)
         except OSError:
             # A container whose shim serves no attach socket (its start failed).
-            raise StreamError(f'container not found ("{container}")') from None
+            raise StreamError(missing) from None
         return attachwire.ShimAttachment(sock, bool(spec.get("tty")), stdin)
 
     def netns(self, pod: Obj) -> str | None:
