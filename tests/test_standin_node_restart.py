@@ -466,3 +466,58 @@ def test_servicelb_serves_through_a_control_plane_restart(make: Any) -> None:
         f"{back:.1f}): {failures[:5]}\n{server.log_tail(2000)}"
     )
     assert sent > 40
+
+
+def test_a_containers_stdin_outlives_a_restart(make: Any) -> None:
+    """The shim holds the container's stdin and its attach socket (node/attachio.py), so
+    a restarted kubelet attaches to the same open stdin."""
+    from kubernetes.stream import stream
+
+    server = make()
+    core = client.CoreV1Api(server.api_client())
+    _ready_service_account(core)
+    pod = _pod("listener", "while read l; do echo got $l; done")
+    pod["spec"]["containers"][0]["stdin"] = True
+    core.create_namespaced_pod("default", pod)
+    wait_for(lambda: _running(core, "listener"), 60, "the pod to run")
+
+    def say(api: client.CoreV1Api, line: str) -> str:
+        session = stream(
+            api.connect_get_namespaced_pod_attach,
+            "listener",
+            "default",
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            _preload_content=False,
+        )
+        session.write_stdin(line + "\n")
+        seen = ""
+        for _ in range(50):
+            session.update(timeout=0.2)
+            seen += session.read_stdout() or ""
+            if seen.endswith("\n"):
+                break
+        # Without stdinOnce, the end of this client's stdin detaches it (and output
+        # after that would not reach it): only once the answer came.
+        session.close_channel(0)
+        session.run_forever(timeout=10)
+        assert session.returncode == 0
+        return seen
+
+    assert say(core, "one") == "got one\n"
+    server.restart()
+    core = client.CoreV1Api(server.api_client())
+    wait_for(
+        lambda: all(
+            c.status == "True"
+            for n in core.list_node().items
+            for c in n.status.conditions
+            if c.type == "Ready"
+        ),
+        60,
+        "node Ready",
+    )
+    assert say(core, "two") == "got two\n"
+    assert core.read_namespaced_pod_log("listener", "default") == "got one\ngot two\n"
