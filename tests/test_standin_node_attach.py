@@ -135,3 +135,18 @@ def test_a_terminal_merges_the_streams_and_takes_resizes(tmp_path: Path) -> None
     assert seen == b"hi\r\ngot hi\r\n40 100\r\nerr\r\n", seen
     assert exit_code(cdir) == 0
     assert {stream for stream, _ in log_lines(tmp_path)} == {"stdout"}
+
+
+def test_frames_arrive_whole_however_the_bytes_are_split() -> None:
+    stream = attachwire.frame(attachwire.STDOUT, b"abc") + attachwire.frame(attachwire.CLOSE_STDIN)
+    reader = attachwire.Reader()
+    got = [frame for i in range(len(stream)) for frame in reader.feed(stream[i : i + 1])]
+    assert got == [(attachwire.STDOUT, b"abc"), (attachwire.CLOSE_STDIN, b"")]
+
+
+def test_the_pod_specs_stdio_reaches_the_shim_as_flags() -> None:
+    spec = {"name": "c", "stdin": True, "stdinOnce": True, "tty": True}
+    stdio = Stdio.from_spec(spec)
+    assert stdio.flags() == ["--stdin", "--stdin-once", "--tty"]
+    assert Stdio.from_flags(stdio.flags()) == stdio
+    assert Stdio.from_spec({"name": "c"}).flags() == []
