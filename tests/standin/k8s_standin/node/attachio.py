@@ -68,7 +68,10 @@ class Attachments:
         self._stdin_fd = stdin_fd  # None once closed (stdinOnce), or without stdin
         self._terminal = terminal  # the pty's master, for resizes
         self._clients: list[socket.socket] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the clients
+        # Apart from the clients' lock: a write to a full stdin pipe must never hold up
+        # the output (the process may be blocked writing it, waiting for us).
+        self._stdin_lock = threading.Lock()
         self._server: socket.socket | None = None
 
     def serve(self, server: socket.socket) -> None:
@@ -83,6 +86,15 @@ class Attachments:
                 sock, _ = self._server.accept()
             except OSError:
                 return
+            try:
+                # The acknowledgement goes first, so the client knows that every output
+                # from now on reaches it.
+                sock.sendall(attachwire.frame(HELLO))
+            except OSError:
+                sock.close()
+                continue
+            with self._lock:
+                self._clients.append(sock)
             threading.Thread(target=self._client, args=(sock,), daemon=True).start()
 
     def broadcast(self, kind: int, data: bytes) -> None:
@@ -111,8 +123,6 @@ class Attachments:
     def _client(self, sock: socket.socket) -> None:
         reader = attachwire.Reader()
         wants_stdin = False
-        with self._lock:
-            self._clients.append(sock)
         while True:
             frames = attachwire.read_frame(sock, reader)
             if frames is None:
@@ -143,7 +153,7 @@ class Attachments:
         return False
 
     def _write_stdin(self, data: bytes) -> None:
-        with self._lock:
+        with self._stdin_lock:
             fd = self._stdin_fd
             if fd is None or not data:
                 return
@@ -151,7 +161,7 @@ class Attachments:
                 os.write(fd, data)
 
     def _close_stdin(self) -> None:
-        with self._lock:
+        with self._stdin_lock:
             fd, self._stdin_fd = self._stdin_fd, None
         # A terminal's master is also its output: the pump closes that one.
         if fd is not None and fd != self._terminal:

@@ -7,7 +7,8 @@ attach clients on a Unix socket in the container's state directory, ``attach.soc
 
 On that socket every message is a frame: one byte naming the stream (the channel numbers
 of the WebSocket protocols: 0 stdin, 1 stdout, 2 stderr, 4 resize, 255 end of stdin; 9
-the client's opening options as JSON), four bytes of length (big-endian), the payload.
+the client's opening options as JSON, and the shim's empty answer once the client is
+attached), four bytes of length (big-endian), the payload.
 This framing is private to the stand-in: nothing outside the node speaks it.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 STDIN, STDOUT, STDERR, RESIZE, HELLO, CLOSE_STDIN = 0, 1, 2, 4, 9, 255
 SOCKET_NAME = "attach.sock"
+ACK_TIMEOUT_S = 10.0
 _HEADER = struct.Struct(">BI")
 
 
@@ -102,6 +104,14 @@ class ShimAttachment:
         self.tty = tty
         self._reader = Reader()
         sock.sendall(frame(HELLO, json.dumps({"stdin": stdin}).encode()))
+        # Attached once the shim says so: output from then on is this client's.
+        sock.settimeout(ACK_TIMEOUT_S)
+        try:
+            ack = sock.recv(_HEADER.size, socket.MSG_WAITALL)
+        finally:
+            sock.settimeout(None)
+        if ack != frame(HELLO):
+            raise OSError("the shim did not acknowledge the attachment")
 
     def fileno(self) -> int:
         return self.sock.fileno()

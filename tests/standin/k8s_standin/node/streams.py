@@ -119,7 +119,11 @@ class NodeRuntime:
         except OSError:
             # A container whose shim serves no attach socket (its start failed).
             raise StreamError(missing) from None
-        return attachwire.ShimAttachment(sock, bool(spec.get("tty")), stdin)
+        try:
+            return attachwire.ShimAttachment(sock, bool(spec.get("tty")), stdin)
+        except OSError:
+            sock.close()  # the shim went away meanwhile: the container stopped
+            raise StreamError(missing) from None
 
     def netns(self, pod: Obj) -> str | None:
         """The pod's network namespace: its first running container's (they share it)."""
