@@ -768,7 +768,7 @@ def test_get_and_describe_a_cronjob(cluster: Cluster, workloads: str) -> None:
     assert re.search(r"Successful Job History Limit:\s+3", described)
 
 
-# --- reaching in: exec, cp, port-forward ------------------------------------------------
+# --- reaching in: exec, cp, attach, port-forward ----------------------------------------
 
 
 def _web_pod(cluster: Cluster, web: str) -> str:

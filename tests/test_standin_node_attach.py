@@ -187,3 +187,11 @@ def test_a_large_input_through_cat_does_not_stall(tmp_path: Path) -> None:
     reader.join(timeout=30)
     assert received and len(received[0]) == 1024 * len(data)
     assert exit_code(cdir) == 0
+
+
+def test_the_api_server_asks_the_kubelets_attach_path() -> None:
+    from k8s_standin.streaming import Options
+
+    opts = Options("attach", container="main", stdin=True, stdout=True, stderr=True)
+    # The kubelet's own path and parameters (no command for attach).
+    assert opts.kubelet_path("ns", "p") == "/attach/ns/p/main?input=1&output=1&error=1"
