@@ -30,6 +30,7 @@ from . import (
     disruption,
     fieldmanager,
     fieldvalidation,
+    metrics,
     openapi,
     pki,
     podlogs,
@@ -67,6 +68,8 @@ class ApiInfo:
     access: AccessControl | None = None
     #: The cluster CA, to sign joining nodes' client certificates.
     tls: pki.Paths | None = None
+    #: metrics.k8s.io behind its APIService (metrics.py); None: never served.
+    metrics: metrics.MetricsServer | None = None
 
 
 def _json(obj: Any, code: int = 200, mimetype: str = "application/json") -> Response:
@@ -135,10 +138,16 @@ class ApiApp:
                 return _json(discovery.aggregated(core=True), mimetype=discovery.AGGREGATED_V2)
             return _json(discovery.api_versions(self.info.server_address))
         if path == "/apis":
+            hidden = self._unregistered_groups()
             if discovery.wants_aggregated(request.headers.get("Accept", "")):
-                return _json(discovery.aggregated(core=False), mimetype=discovery.AGGREGATED_V2)
-            return _json(discovery.api_group_list())
+                return _json(
+                    discovery.aggregated(core=False, hidden=hidden),
+                    mimetype=discovery.AGGREGATED_V2,
+                )
+            return _json(discovery.api_group_list(hidden))
         parts = path.strip("/").split("/")
+        if parts[0] == "apis" and len(parts) >= 2 and parts[1] in resources.AGGREGATED:
+            return self._aggregated(request, parts[1], parts[2:])
         if parts[:2] == ["openapi", "v3"]:
             return self._openapi(parts[2:])
         if parts[0] == "api" and len(parts) >= 2:
@@ -148,6 +157,30 @@ class ApiApp:
         if parts[0] == "apis" and len(parts) >= 3:
             return self._resource(request, parts[1], parts[2], parts[3:])
         raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
+
+    # -- extension API servers (the aggregation layer) ------------------------
+    def _unregistered_groups(self) -> frozenset[str]:
+        """Groups of resources.AGGREGATED without their APIService: not discovered."""
+        served = self.info.metrics is not None and self.info.metrics.served()
+        return frozenset(g for g in resources.AGGREGATED if g != metrics.GROUP or not served)
+
+    def _aggregated(self, request: Request, group: str, rest: list[str]) -> Response:
+        server = self.info.metrics
+        if server is None or group in self._unregistered_groups():
+            raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
+        if not rest:
+            # The group's document comes from the APIService list, not the extension server.
+            return _json(discovery.api_group(group))
+        if not server.available:
+            # What the aggregator's proxy answers for an APIService that is not Available.
+            raise ApiError(
+                "ServiceUnavailable", "the server is currently unable to handle the request"
+            )
+        if rest[0] != metrics.VERSION:
+            raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
+        if len(rest) == 1:
+            return _json(discovery.resource_list(group, metrics.VERSION))
+        return _json(server.handle(request.method, rest[1:], request.args))
 
     def _openapi(self, rest: list[str]) -> Response:
         if not rest:

@@ -111,18 +111,19 @@ def api_group(group: str) -> Obj:
     }
 
 
-def api_group_list() -> Obj:
-    listed = [api_group(g) for g in groups() if g]
+def api_group_list(hidden: frozenset[str] = frozenset()) -> Obj:
+    """``hidden``: groups of extension API servers not registered (resources.AGGREGATED)."""
+    listed = [api_group(g) for g in groups() if g and g not in hidden]
     for g in listed:
         g.pop("kind")
         g.pop("apiVersion")
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": listed}
 
 
-def aggregated(core: bool) -> Obj:
+def aggregated(core: bool, hidden: frozenset[str] = frozenset()) -> Obj:
     items: list[Obj] = []
     for group in groups():
-        if (group == "") != core:
+        if (group == "") != core or group in hidden:
             continue
         versions: list[Obj] = []
         for version in group_versions(group):

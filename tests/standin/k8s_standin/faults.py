@@ -35,6 +35,7 @@ class Faults:
     api_down_for: float = 0.0  # STANDIN_API_DOWN_FOR: seconds of refused connections
     hold_memory_mib: int = 0  # STANDIN_HOLD_MEMORY_MIB: resident memory kept by the server
     authz_always_allow: bool = False  # STANDIN_AUTHZ_ALWAYS_ALLOW: no RBAC, admit everyone
+    metrics_stale: bool = False  # STANDIN_METRICS_STALE: metrics APIService never Available
     # Node side.
     pvc_pending: bool = False  # STANDIN_PVC_PENDING: provisioner never binds PVCs
     no_ipv6: bool = False  # STANDIN_NO_IPV6: pods/nodes get no IPv6 even if dual-stack
@@ -58,6 +59,7 @@ class Faults:
             api_down_for=_number(env, "STANDIN_API_DOWN_FOR"),
             hold_memory_mib=int(_number(env, "STANDIN_HOLD_MEMORY_MIB")),
             authz_always_allow=_flag(env, "STANDIN_AUTHZ_ALWAYS_ALLOW"),
+            metrics_stale=_flag(env, "STANDIN_METRICS_STALE"),
             pvc_pending=_flag(env, "STANDIN_PVC_PENDING"),
             no_ipv6=_flag(env, "STANDIN_NO_IPV6"),
             kill_pods_on_restart=_flag(env, "STANDIN_KILL_PODS_ON_RESTART"),

@@ -135,6 +135,25 @@ RESOURCES: tuple[Resource, ...] = (
         verbs=("create",),
     ),
 )
+#: The aggregation layer and metrics-server's group (metrics.py): NodeMetrics and
+#: PodMetrics are answered, never stored, and served only while the APIService
+#: v1beta1.metrics.k8s.io exists (AGGREGATED).
+RESOURCES += (
+    Resource(
+        "apiregistration.k8s.io",
+        "v1",
+        "APIService",
+        "apiservices",
+        False,
+        (),
+        ("status",),
+        ("api-extensions",),
+    ),
+    Resource("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", False, verbs=("get", "list")),
+    Resource("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", True, verbs=("get", "list")),
+)
+#: Groups an extension API server serves, by the APIService that registers them.
+AGGREGATED: dict[str, str] = {"metrics.k8s.io": "v1beta1.metrics.k8s.io"}
 REVIEW_KINDS = {
     "SelfSubjectAccessReview",
     "SubjectAccessReview",

@@ -22,6 +22,7 @@ from .errors import ApiError
 from .faults import Faults
 from .httpserver import HttpsServer
 from .ipam import ServiceIPs
+from .metrics import MetricsServer
 from .registry import NS, PRIORITY_CLASSES, SERVICES, Registry
 from .resources import get
 from .store import Store
@@ -122,6 +123,7 @@ class ControlPlane:
             log.warning(
                 "Fault: every authenticated request is admitted (STANDIN_AUTHZ_ALWAYS_ALLOW)"
             )
+        metrics_server = MetricsServer(registry, stale=opts.faults.metrics_stale)
         info = ApiInfo(
             version=opts.version,
             server_address=f"{opts.node_ip}:{opts.port}",
@@ -133,7 +135,12 @@ class ControlPlane:
             node_name=opts.node_name,
             access=access,
             tls=opts.tls,
+            metrics=metrics_server,
         )
+        if opts.faults.metrics_stale:
+            log.warning(
+                "Fault: the metrics APIService fails its discovery check (STANDIN_METRICS_STALE)"
+            )
         app = ApiApp(registry, info)
         server = HttpsServer(
             opts.bind_address,
@@ -159,6 +166,7 @@ class ControlPlane:
             ",".join(opts.service_cidrs),
         )
         Controllers(registry, ca_pem, self.stop).start()
+        metrics_server.start()
         app.ready.set()
         if opts.status_path is not None:
             opts.status_path.parent.mkdir(parents=True, exist_ok=True)

@@ -165,19 +165,30 @@ def start(config: NodeConfig) -> Node:
         loop("node-status", registration.heartbeat, 1.0)
         loop("kubelet", kubelet.step)
         from .. import streaming
+        from . import resourcemetrics
         from .streams import NodeRuntime
 
         runtime = NodeRuntime(kubelet)
+        resource_metrics = resourcemetrics.source(
+            _client(config, "kubelet-metrics"), config.node_name, kubelet.pods_dir
+        )
         if config.is_server:
-            # exec and port-forward for the API server's own node, served in-process.
+            # exec and port-forward for the API server's own node, served in-process;
+            # metrics-server (metrics.py, in this process) reads this node directly.
+            from .. import metrics
+
             streaming.register(config.node_name, runtime)
-        if not config.is_server:
+            metrics.set_local(config.node_name, resource_metrics)
+        else:
             # The API server reads its own node's pod logs from disk; other nodes'
             # it asks of their kubelet, as real API servers ask every kubelet.
             from . import kubeletserver
 
             node.kubelet_server = kubeletserver.serve(
-                _client(config, "kubelet-server"), config, runtime
+                _client(config, "kubelet-server"),
+                config,
+                runtime=runtime,
+                resource_metrics=resource_metrics,
             )
         loop(
             "kube-proxy",

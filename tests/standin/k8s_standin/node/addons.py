@@ -252,13 +252,52 @@ def traefik(config: NodeConfig) -> list[tuple[str, Obj]]:
 
 
 def metrics_server(config: NodeConfig) -> list[tuple[str, Obj]]:
+    """metrics-server's Deployment, its Service (443 -> the container's "https" port) and
+    the APIService v1beta1.metrics.k8s.io that registers it with the aggregator, as
+    k3s's manifests/metrics-server/, k0s's metricserver.go and microk8s's addon have them
+    (the stand-in's API server answers for it: metrics.py)."""
     labels = {"k8s-app": "metrics-server"}
+    port = 4443 if config.flavor == "microk8s" else 10250
     container = {
         "name": "metrics-server",
         "image": IMAGES["metrics-server"],
         "command": _placeholder("metrics-server"),
+        "args": [
+            "--cert-dir=/tmp",
+            f"--secure-port={port}",
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+            "--kubelet-use-node-status-port",
+            "--metric-resolution=15s",
+        ],
+        "ports": [{"name": "https", "containerPort": port, "protocol": "TCP"}],
     }
-    return [("deployments", _deployment("metrics-server", labels, container))]
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "metrics-server", "namespace": KS, "labels": dict(labels)},
+        "spec": {
+            "selector": labels,
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"}],
+        },
+    }
+    apiservice = {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": "v1beta1.metrics.k8s.io", "labels": dict(labels)},
+        "spec": {
+            "group": "metrics.k8s.io",
+            "version": "v1beta1",
+            "groupPriorityMinimum": 100,
+            "versionPriority": 100,
+            "insecureSkipTLSVerify": True,
+            "service": {"name": "metrics-server", "namespace": KS},
+        },
+    }
+    return [
+        ("deployments", _deployment("metrics-server", labels, container)),
+        ("services", service),
+        ("apiservices", apiservice),
+    ]
 
 
 def k0s_network(config: NodeConfig) -> list[tuple[str, Obj]]:

@@ -58,6 +58,8 @@ _GROUPS: dict[str, str] = {
     "networkpolicies": "networking.k8s.io/v1",
     "endpointslices": "discovery.k8s.io/v1",
 }
+# The aggregation layer: add-ons register metrics-server's APIService.
+_GROUPS["apiservices"] = "apiregistration.k8s.io/v1"
 # Access control (microk8s's rbac addon status, the kubelet's TokenRequests).
 _GROUPS.update(
     {

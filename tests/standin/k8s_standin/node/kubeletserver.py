@@ -1,9 +1,10 @@
 """The kubelet's HTTPS endpoint (port 10250), which the API server asks for the logs of
 pods that run on this node: ``GET /containerLogs/<namespace>/<pod>/<container>`` with
 ``tailLines``, ``sinceSeconds``, ``sinceTime``, ``timestamps``, ``limitBytes``, ``previous``
-and ``follow``; and ``/exec/<namespace>/<pod>/<container>``,
+and ``follow``; ``/exec/<namespace>/<pod>/<container>``,
 ``/attach/<namespace>/<pod>/<container>`` and ``/portForward/<namespace>/<pod>``
-(streaming.py), which the API server proxies exec, attach and port-forward requests to.
+(streaming.py), which the API server proxies exec, attach and port-forward requests to;
+and ``GET /metrics/resource`` (resourcemetrics.py), which metrics-server scrapes.
 
 Real kubelets serve it with a certificate the cluster's CA signed; this one makes a
 self-signed certificate, and the stand-in API server does not verify it.
@@ -12,6 +13,7 @@ self-signed certificate, and the stand-in API server does not verify it.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -28,11 +30,16 @@ PORT = 10250
 
 class KubeletApp:
     def __init__(
-        self, client: Client, config: NodeConfig, runtime: streaming.Runtime | None = None
+        self,
+        client: Client,
+        config: NodeConfig,
+        runtime: streaming.Runtime | None = None,
+        resource_metrics: Callable[[], str] | None = None,
     ) -> None:
         self.client = client
         self.config = config
         self.runtime = runtime
+        self.resource_metrics = resource_metrics
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -40,6 +47,8 @@ class KubeletApp:
 
     def respond(self, request: Request) -> Response:
         parts = request.path.strip("/").split("/")
+        if request.method == "GET" and parts == ["metrics", "resource"] and self.resource_metrics:
+            return Response(self.resource_metrics(), 200, mimetype="text/plain; version=0.0.4")
         if parts[0] in ("exec", "attach", "portForward") and request.method in ("GET", "POST"):
             return self._stream(request, parts)
         if request.method != "GET" or len(parts) != 4 or parts[0] != "containerLogs":
@@ -89,7 +98,10 @@ class KubeletApp:
 
 
 def serve(
-    client: Client, config: NodeConfig, runtime: streaming.Runtime | None = None
+    client: Client,
+    config: NodeConfig,
+    runtime: streaming.Runtime | None = None,
+    resource_metrics: Callable[[], str] | None = None,
 ) -> HttpsServer | None:
     """Start the endpoint; a node that cannot (port taken, no openssl) runs without it."""
     directory = config.data_dir / "agent"
@@ -99,7 +111,11 @@ def serve(
             subject = f"/CN={config.node_name}"
             pki.self_signed_server(cert, key, subject, [config.node_name, *config.node_ips])
         server = HttpsServer(
-            "0.0.0.0", PORT, KubeletApp(client, config, runtime), str(cert), str(key)
+            "0.0.0.0",
+            PORT,
+            KubeletApp(client, config, runtime, resource_metrics),
+            str(cert),
+            str(key),
         )
         server.start()
     except (OSError, subprocess.CalledProcessError) as err:
