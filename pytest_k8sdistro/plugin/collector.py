@@ -41,6 +41,7 @@ def claims(expectations: Expectations) -> dict[str, str]:
         # A core kubelet feature: every distribution claims it.
         "reaching_in": "exec, port-forward",
         "access_control": "RBAC" if e.rbac else "no RBAC (every request admitted)",
+        "metrics": "metrics-server" if e.metrics_server else "none",
         "upgrade": "hitless" if e.hitless_upgrade else "with downtime",
     }
 

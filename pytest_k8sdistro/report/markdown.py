@@ -29,6 +29,7 @@ SUITE_ROWS: tuple[tuple[str, str], ...] = (
     ("workloads", "Workloads (Job, CronJob, StatefulSet)"),
     ("reaching_in", "Reaching in (exec, port-forward)"),
     ("access_control", "Access control"),
+    ("metrics", "Metrics (kubectl top)"),
 )
 #: Shown where nothing was measured; the ranges' dash.
 NONE = "\u2013"
