@@ -270,8 +270,10 @@ PROFILE = DistroProfile(
         "datastore": "k0sproject/k0s@v1.36.3+k0s.2:pkg/apis/k0s/v1beta1/storage.go "
         "(DefaultStorageSpec: etcd; kine with --single, pkg/config/cfgvars.go)",
         "ipv6": "k0sproject/k0s@v1.36.3+k0s.2:docs/dual-stack.md (kube-router dual-stack)",
-        "metrics_server": "k0sproject/k0s@v1.36.3+k0s.2:cmd/controller/controller.go "
-        "(metrics-server unless disabled)",
+        "metrics_server": "k0sproject/k0s@v1.36.3+k0s.2 (a949c71b):cmd/controller/controller.go "
+        "(NewMetricServer unless --disable-components=metrics-server; the same at "
+        "v1.35.7+k0s.0) and pkg/component/controller/metricserver.go (APIService "
+        "v1beta1.metrics.k8s.io, --metric-resolution=15s)",
         "hitless_upgrade": "unconfirmed: docs/upgrade.md advises draining; "
         "pkg/supervisor stops only k0s's own children, so the shims survive",
         "multi_node": "k0sproject/k0s@v1.36.3+k0s.2:docs/k0s-multi-node.md",

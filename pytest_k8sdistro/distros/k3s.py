@@ -287,7 +287,10 @@ PROFILE = DistroProfile(
         "datastore": "k3s-io/k3s@005499a9:pkg/cli/cmds/server.go (SQLite unless "
         "--cluster-init or --datastore-endpoint); docs.k3s.io/datastore",
         "ipv6": "docs.k3s.io/networking/basic-network-options (dual-stack since v1.21)",
-        "metrics_server": "k3s-io/k3s:manifests/metrics-server/ (in every release's notes)",
+        "metrics_server": "k3s-io/k3s@4de6d2db:manifests/metrics-server/metrics-apiservice.yaml "
+        "(APIService v1beta1.metrics.k8s.io -> kube-system/metrics-server), deployed by "
+        "default; @005499a9:pkg/cli/cmds/server.go (--disable lists metrics-server); "
+        "not read at v1.36.5+k3s1",
         "hitless_upgrade": "docs.k3s.io/upgrades/killall (stopping k3s leaves its "
         "containers running, for upgrades)",
         "multi_node": "docs.k3s.io/quick-start (agents join with K3S_URL and K3S_TOKEN)",

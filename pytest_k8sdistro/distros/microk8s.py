@@ -252,8 +252,11 @@ PROFILE = DistroProfile(
         "datastore": "canonical/microk8s@1.35:microk8s-resources/default-args/k8s-dqlite",
         "ipv6": "canonical/microk8s@1.35:microk8s-resources/default-args/cni-env "
         "(IPv6_SUPPORT, off until configured before the first start)",
-        "metrics_server": "canonical/microk8s-core-addons@1.35:addons.yaml (an addon, off "
-        "after install)",
+        "metrics_server": "canonical/microk8s@1.35 (8c5f9b02) and @v1.36 (e254fda9):"
+        "microk8s-resources/microk8s.default.yaml (only dns after install); "
+        "canonical/microk8s-core-addons@1.35 (ec06cfb) and @main (f689811):addons.yaml and "
+        "addons/metrics-server/metrics-server.yaml (the addon: APIService "
+        "v1beta1.metrics.k8s.io, --metric-resolution=15s)",
         "hitless_upgrade": "unconfirmed: the 2021 comparison's 1.20 -> 1.21 measurement",
         "multi_node": "canonical/microk8s@1.35:scripts/wrappers/add_token.py (microk8s add-node)",
         "rbac": "canonical/microk8s@1.35 (8c5f9b02) and @v1.36 (e254fda9):microk8s-resources/"
