@@ -19,6 +19,8 @@ IPv6 suite runs too.
   the access-control tests fail, saying that k3s claims RBAC.
 - STANDIN_NO_STREAMING: exec and port-forward upgrades fail as without a streaming
   server, so exactly the reaching-in tests fail, with the handshake's 400 in the message.
+- STANDIN_METRICS_STALE: the APIService v1beta1.metrics.k8s.io fails its discovery
+  check, so exactly the metrics tests fail, naming the APIService and the reason.
 
 Not applicable yet: STANDIN_API_DOWN_AFTER/STANDIN_API_DOWN_FOR (an API outage belongs
 to the availability-during-upgrade suite; these suites retry only waits).
@@ -238,4 +240,23 @@ def test_no_streaming_fails_exactly_the_reaching_in_suite(pytester: pytest.Pytes
     for name, words in causes.items():
         message = outcomes[name][1]
         for word in words:
+            assert word in message, f"{name}: {word!r} not in:\n{message[:3000]}"
+
+
+def test_metrics_stale_fails_exactly_the_metrics_suite(pytester: pytest.Pytester) -> None:
+    result, outcomes = run_suites(pytester, {"STANDIN_METRICS_STALE": "1"})
+    words = (
+        "APIService v1beta1.metrics.k8s.io to become Available: timed out",
+        "expected: APIService v1beta1.metrics.k8s.io with condition Available=True",
+        "reason=FailedDiscoveryCheck",
+    )
+    causes = {
+        "test_the_metrics_api_is_registered_as_the_profile_says": words,
+        "test_every_node_reports_cpu_and_memory": words,
+        "test_a_running_pod_appears_in_pod_metrics": words,
+    }
+    assert failing(outcomes) == set(causes), result.stdout.str()[-6000:]
+    for name, expected in causes.items():
+        message = outcomes[name][1]
+        for word in expected:
             assert word in message, f"{name}: {word!r} not in:\n{message[:3000]}"

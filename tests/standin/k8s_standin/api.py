@@ -140,6 +140,10 @@ class ApiApp:
         if path == "/apis":
             hidden = self._unregistered_groups()
             if discovery.wants_aggregated(request.headers.get("Accept", "")):
+                # The aggregator's discovery manager leaves out a group version it never
+                # fetched; /apis lists every registered group.
+                if self.info.metrics is not None and not self.info.metrics.available:
+                    hidden |= {metrics.GROUP}
                 return _json(
                     discovery.aggregated(core=False, hidden=hidden),
                     mimetype=discovery.AGGREGATED_V2,
