@@ -1453,3 +1453,64 @@ def test_create_quota_and_a_refused_create(cluster: Cluster) -> None:
     full = cluster.kubectl("create", "configmap", "two", "-n", "quoted", check=False)
     assert "exceeded quota: compute, requested: configmaps=1, used: configmaps=2" in full, full
     cluster.kubectl("delete", "namespace", "quoted", "--wait=false")
+
+
+# --- metrics (kubectl top) ---------------------------------------------------------------
+# kubectl top reads metrics.k8s.io as JSON (its metrics client sets no protobuf content
+# type), after discovery shows the group.
+
+
+@pytest.fixture(scope="module")
+def topped(cluster: Cluster) -> str:
+    """A sleeping pod that metrics-server has sampled twice (two 15 s scrapes)."""
+    cluster.kubectl("run", "topped", "-n", NS, "--image=busybox", "--", "sleep", "3600")
+    cluster.kubectl("wait", "pod/topped", "-n", NS, "--for=condition=Ready", "--timeout=60s")
+    # Until then kubectl says "metrics not available yet" or the PodMetrics is NotFound.
+    eventually(
+        lambda: re.search(
+            r"^topped\s+\d+m", cluster.kubectl("top", "pod", "topped", "-n", NS, check=False), re.M
+        ),
+        90,
+        "metrics of pod topped",
+    )
+    return "topped"
+
+
+def test_get_apiservice_shows_metrics_server_available(cluster: Cluster) -> None:
+    def available() -> str:
+        out = cluster.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io", check=False)
+        return out if re.search(r"kube-system/metrics-server\s+True\s", out) else ""
+
+    eventually(available, 90, "APIService v1beta1.metrics.k8s.io Available")
+    out = cluster.kubectl("api-resources", "--api-group=metrics.k8s.io")
+    assert re.search(r"^nodes\s+metrics.k8s.io/v1beta1\s+false\s+NodeMetrics", out, re.M), out
+    assert re.search(r"^pods\s+metrics.k8s.io/v1beta1\s+true\s+PodMetrics", out, re.M), out
+
+
+def test_top_nodes(cluster: Cluster, topped: str) -> None:
+    out = cluster.kubectl("top", "nodes")
+    assert re.match(r"NAME\s+CPU\(cores\)\s+CPU\(%\)\s+MEMORY\(bytes\)\s+MEMORY\(%\)", out), out
+    node = cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}")
+    assert re.search(rf"^{re.escape(node)}\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%", out, re.M), out
+
+
+def test_top_pods_in_a_namespace_and_everywhere(cluster: Cluster, topped: str) -> None:
+    out = cluster.kubectl("top", "pods", "-n", NS)
+    assert re.search(rf"^{topped}\s+\d+m\s+\d+Mi", out, re.M), out
+    everywhere = cluster.kubectl("top", "pods", "-A")
+    assert re.search(rf"^{NS}\s+{topped}\s+\d+m\s+\d+Mi", everywhere, re.M), everywhere
+    assert re.search(r"^kube-system\s+coredns-", everywhere, re.M), everywhere
+
+
+def test_top_pod_containers_and_raw_metrics(cluster: Cluster, topped: str) -> None:
+    out = cluster.kubectl("top", "pod", topped, "-n", NS, "--containers")
+    assert re.search(rf"^{topped}\s+{topped}\s+\d+m\s+\d+Mi", out, re.M), out
+    raw = json.loads(
+        cluster.kubectl(
+            "get", "--raw", f"/apis/metrics.k8s.io/v1beta1/namespaces/{NS}/pods/{topped}"
+        )
+    )
+    assert raw["kind"] == "PodMetrics" and raw["window"].endswith("s"), raw
+    usage = raw["containers"][0]["usage"]
+    assert re.fullmatch(r"\d+n|0", usage["cpu"]) or usage["cpu"].endswith(("u", "m")), usage
+    assert re.fullmatch(r"\d+(Ki|Mi)", usage["memory"]), usage

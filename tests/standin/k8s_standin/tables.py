@@ -344,6 +344,28 @@ COLUMNS: dict[str, list[Column]] = {
 }
 
 
+def _apiservice_service(a: Obj) -> str:
+    ref = a.get("spec", {}).get("service") or {}
+    return f"{ref['namespace']}/{ref['name']}" if ref.get("name") else "Local"
+
+
+def _apiservice_available(a: Obj) -> str:
+    for c in a.get("status", {}).get("conditions") or []:
+        if c.get("type") == "Available":
+            status = str(c.get("status", "Unknown"))
+            return status if status == "True" else f"{status} ({c.get('reason', '')})"
+    return "Unknown"
+
+
+# kube-aggregator's printer (pkg/registry/apiservice/etcd): the Service, or Local.
+COLUMNS["APIService"] = [
+    _NAME,
+    ("Service", "string", 0, _apiservice_service),
+    ("Available", "string", 0, _apiservice_available),
+    _AGE,
+]
+
+
 def _created_at(o: Obj) -> Any:
     return o.get("metadata", {}).get("creationTimestamp")
 
