@@ -181,11 +181,21 @@ def test_node_and_pod_metrics_appear_after_two_scrapes(k3s: Standin) -> None:
 
 
 @POSIX
-def test_disabled_metrics_server_serves_no_group(tmp_path: Path) -> None:
-    server = _standin(tmp_path, "--disable=metrics-server")
+@pytest.mark.parametrize(
+    ("flavor", "flag"),
+    [("k3s", "--disable=metrics-server"), ("k0s", "--disable-components=metrics-server")],
+)
+def test_disabled_metrics_server_serves_no_group(tmp_path: Path, flavor: str, flag: str) -> None:
+    server = Standin(tmp_path, flavor, args=(flag,)).start()
     try:
         api = server.api_client()
-        time.sleep(2)
+        # The add-ons are applied in one pass, long before CoreDNS is available.
+        apps = client.AppsV1Api(api)
+        wait_for(
+            lambda: apps.read_namespaced_deployment("coredns", "kube-system").status.ready_replicas,
+            60,
+            "CoreDNS available",
+        )
         groups = [g["name"] for g in _raw(api, "/apis")[1]["groups"]]
         assert "metrics.k8s.io" not in groups
         assert _raw(api, "/apis/metrics.k8s.io/v1beta1/nodes")[0] == 404

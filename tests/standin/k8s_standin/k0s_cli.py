@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     ctl.add_argument("--enable-worker", action="store_true")
     ctl.add_argument("--single", action="store_true")
     ctl.add_argument("--no-taints", action="store_true")
+    # cmd/controller: components not started (pkg/config/cli.go; coredns and
+    # metrics-server are the ones the stand-in deploys).
+    ctl.add_argument("--disable-components", action="append", default=[])
     ctl.add_argument("--config", "-c", default="")
     ctl.add_argument("join_token", nargs="?")
     worker = with_data_dir("worker")
@@ -194,6 +197,9 @@ def controller_options(args: argparse.Namespace, data: Path) -> ServerOptions:
         tls_sans=[str(s) for s in api.get("sans") or []],
         enable_worker=enable_worker,
         no_taints=bool(args.no_taints),
+        disabled=frozenset(
+            c.strip() for item in args.disable_components for c in item.split(",") if c.strip()
+        ),
         ca_name="kubernetes-ca",
         faults=Faults.from_env(),
         # Controllers run on every controller; the kubelet only with enable_worker.
