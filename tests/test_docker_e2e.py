@@ -188,3 +188,34 @@ def test_the_reaching_in_suite_passes_against_the_node_image(
         # Never forced: another test may still run the image.
         with contextlib.suppress(docker.errors.APIError):
             engine.images.remove(source, force=False)
+
+
+@pytest.mark.parametrize("distro", ["k3s", "k0s"])
+def test_the_metrics_suite_passes_against_the_node_image(
+    pytester: pytest.Pytester, engine: docker.DockerClient, alias: dict[str, str], distro: str
+) -> None:
+    """kubectl top's API on the node images: both deploy metrics-server, so the APIService
+    becomes Available and node and pod metrics come from the node container's cgroup and
+    the pods' processes."""
+    source = own_image(engine, distro, "metrics", TEST_LABELS)
+    ref = alias[distro] = own_tag(engine, source, f"e2e-metrics-{distro}")
+    try:
+        result = pytester.runpytest_subprocess(
+            str(ROOT / "suites" / "test_metrics.py"),
+            f"--rootdir={ROOT}",
+            f"--distro={distro}",
+            f"--distro-image={ref}",
+            "--distro-ready-timeout=180",
+            # Two metrics-server scrapes, 15 s apart, after the pod runs.
+            "--distro-suite-timeout=90",
+            "--distro-suite-hold=4",
+            "-p",
+            "no:cacheprovider",
+            "-rA",
+            timeout=600,
+        )
+        result.assert_outcomes(passed=3)
+    finally:
+        # Never forced: another test may still run the image.
+        with contextlib.suppress(docker.errors.APIError):
+            engine.images.remove(source, force=False)
