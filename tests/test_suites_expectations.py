@@ -142,3 +142,30 @@ def test_bad_suite_timeouts_are_usage_errors(
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+@pytest.mark.usefixtures("env")
+def test_an_override_without_metrics_server_fails_where_the_api_is_registered(
+    pytester: pytest.Pytester,
+) -> None:
+    # The stand-in k3s deploys metrics-server as k3s does: a vendor saying it does not
+    # is told the APIService is there, and the usage checks are skipped.
+    pytester.makefile(".yaml", expect="k3s:\n  metrics_server: false\n")
+    result = run(
+        pytester,
+        "--distro-expect=expect.yaml",
+        "--distro-suite-hold=4",
+        "-rs",
+        str(ROOT / "suites" / "test_metrics.py"),
+    )
+    result.assert_outcomes(failed=1, skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*k3s claims no metrics-server, yet the metrics API is registered*",
+            "*expected: no metrics.k8s.io in discovery and no APIService v1beta1.metrics.k8s.io*",
+            "*evidence:*",
+            "*APIService v1beta1.metrics.k8s.io: Available=*pod kube-system/metrics-server-*",
+        ],
+        consecutive=False,
+    )
+    result.stdout.fnmatch_lines(["*does not claim feature(s): metrics-server*"])
