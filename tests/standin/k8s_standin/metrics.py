@@ -219,7 +219,11 @@ class MetricsServer:
                 'name "https"',
             }
         if self.stale:
-            url = f"https://{addresses[0]}:10250/apis/{GROUP}/{VERSION}"
+            ports = [
+                p for subset in endpoints.get("subsets") or [] for p in subset.get("ports") or []
+            ]
+            port = next((p.get("port") for p in ports if p.get("name") == "https"), 443)
+            url = f"https://{addresses[0]}:{port}/apis/{GROUP}/{VERSION}"
             return {
                 "status": "False",
                 "reason": "FailedDiscoveryCheck",
