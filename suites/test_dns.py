@@ -9,6 +9,7 @@ from pytest_k8sdistro.suite import (
     Distro,
     Kube,
     Workloads,
+    answers_address,
     expect,
     namespace_evidence,
     retry_script,
@@ -64,7 +65,9 @@ def test_pod_resolves_the_api_service(kube: Kube, work: Workloads) -> None:
     ip = kube.core.read_namespaced_service("kubernetes", "default").spec.cluster_ip
     phase, logs = work.probe(
         "resolve-api",
-        retry_script(f"busybox nslookup {name} | tee /dev/stderr | grep -q '{ip}'", work.attempts),
+        retry_script(
+            f"busybox nslookup {name} | tee /dev/stderr | {answers_address(ip)}", work.attempts
+        ),
     )
     expect(
         phase == "Succeeded",
@@ -81,7 +84,7 @@ def test_pod_resolves_a_service_by_short_and_full_name(work: Workloads) -> None:
     ip = service.spec.cluster_ip
     full = f"named.{work.namespace}.svc.{CLUSTER_DOMAIN}"
     for label, name in (("short", "named"), ("full", full)):
-        command = f"busybox nslookup {name} | tee /dev/stderr | grep -q '{ip}'"
+        command = f"busybox nslookup {name} | tee /dev/stderr | {answers_address(ip)}"
         phase, logs = work.probe(f"resolve-{label}", retry_script(command, work.attempts))
         expect(
             phase == "Succeeded",

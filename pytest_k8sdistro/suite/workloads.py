@@ -61,6 +61,19 @@ CLUSTER_DOMAIN = "cluster.local"
 WGET = "timeout 3 busybox wget -qO-"
 
 
+def answers_address(ip: str) -> str:
+    """A shell filter that exits 0 when busybox nslookup's output (on stdin) answers with
+    exactly ``ip``.
+
+    Only an answer's ``Address:`` line counts (``Address 1:`` in older busybox), with the
+    whole address: the resolver's own lines name the DNS Service (``Address: 10.43.0.10:53``),
+    whose address often begins with the one looked for (10.43.0.1), so a plain grep
+    passes whenever the resolver answers at all, even "can't find".
+    """
+    exact = ip.replace(".", "\\.")
+    return f"grep -Eq '^Address( [0-9]+)?:[[:space:]]*{exact}([[:space:]]|$)'"
+
+
 def retry_script(command: str, attempts: int) -> str:
     """Shell that runs ``command`` until it succeeds, at most ``attempts`` times."""
     return (
