@@ -117,8 +117,10 @@ def test_leftovers_of_a_sigkilled_run_go_with_the_next_run(
             "--distro=k3s", f"--distro-image={ref}", "--distro-ready-timeout=180", "test_waits.py"
         )
         result.assert_outcomes(passed=1)
-        result.stderr.fnmatch_lines(["*removed leftovers of runs that are gone*"])
-        assert of_cluster(engine, key) == []
+        # Gone after the next run. Usually that run's own sweep says it removed them;
+        # but every run on this host sweeps at its start, and one beside it (another
+        # test worker's) may get there first, which shows the same: nothing is left.
+        assert of_cluster(engine, key) == [], result.stderr.str()[-3000:]
         unlabelled.reload()
         assert unlabelled.status == "running"
     finally:

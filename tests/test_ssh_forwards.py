@@ -8,6 +8,7 @@ dropped connection would, without a machine.
 from __future__ import annotations
 
 import itertools
+import os
 import signal
 import socket
 import sys
@@ -109,3 +110,58 @@ def test_the_lease_is_tried_again_when_ssh_itself_fails(monkeypatch: pytest.Monk
         lease.Lease.take(
             lambda argv: lease.local_process(["sh", "-c", "exit 1"]), sudo=False, where="vm"
         )
+
+
+FLAKY_SSH = """#!/bin/sh
+# Stand-in ssh: refuses the handshake as many times as the file counts, then runs the
+# command (the last argument) locally.
+count=$(cat "$0.count" 2>/dev/null || echo 0)
+if [ "$count" -lt "$(cat "$0.fail")" ]; then
+    echo $((count + 1)) > "$0.count"
+    echo "kex_exchange_identification: read: Connection reset by peer" >&2
+    exit 255
+fi
+for last; do :; done
+exec sh -c "$last"
+"""
+
+
+def flaky_target(tmp_path: Path, failures: int, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from pytest_k8sdistro.provisioners.machine import ssh
+
+    fake = tmp_path / "ssh"
+    fake.write_text(FLAKY_SSH)
+    fake.chmod(0o755)
+    (tmp_path / "ssh.fail").write_text(str(failures))
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(ssh, "CONNECT_PAUSE_S", 0.0)
+    return ssh.SshTarget(ssh.SshAddress(host="machine", user="ci"))
+
+
+def test_a_command_whose_connection_failed_before_the_login_is_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = flaky_target(tmp_path, 2, monkeypatch)
+    result = target.execute(["echo", "ran"], timeout=30)
+    assert (result.rc, result.stdout) == (0, "ran\n")
+    source = tmp_path / "payload"
+    source.write_bytes(b"all of it\n")
+    (tmp_path / "ssh.count").write_text("0")
+    target.upload(source, str(tmp_path / "copied"))  # stdin rewound for the try that runs
+    assert (tmp_path / "copied").read_bytes() == b"all of it\n"
+
+
+def test_three_failed_handshakes_are_an_error_and_the_remote_failures_are_not_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = flaky_target(tmp_path, 3, monkeypatch)
+    with pytest.raises(ProvisionError, match="kex_exchange_identification"):
+        target.execute(["true"], timeout=30)
+    assert (tmp_path / "ssh.count").read_text().strip() == "3"
+    (tmp_path / "ssh.fail").write_text("0")
+    (tmp_path / "ssh.count").write_text("0")
+    runs = tmp_path / "runs"
+    # A command that ran and exited 255 is not run again: only a refused handshake is.
+    with pytest.raises(ProvisionError):
+        target.execute(["sh", "-c", f"echo x >> {runs}; exit 255"], timeout=30)
+    assert runs.read_text() == "x\n"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -148,6 +149,21 @@ def node_spec(address: SshAddress, *, sudo: bool) -> str:
     return f"ssh://{netloc}{suffix}"
 
 
+#: Tries of a command whose connection failed before the login, and the pause between.
+CONNECT_ATTEMPTS = 3
+CONNECT_PAUSE_S = 2.0
+#: What OpenSSH says when a connection ends before authentication.
+_BEFORE_LOGIN = (
+    "kex_exchange_identification",  # the server closed or reset it before the handshake
+    "Connection refused",
+    "Connection timed out during banner exchange",
+)
+
+
+def _before_login(message: str) -> bool:
+    return any(sign in message for sign in _BEFORE_LOGIN)
+
+
 class SshTarget(Target):
     def __init__(self, address: SshAddress) -> None:
         self.address = address
@@ -157,6 +173,23 @@ class SshTarget(Target):
         return self._ssh(shlex.join(list(argv)), timeout=timeout, stdin=stdin)
 
     def _ssh(self, remote: str, *, timeout: float, stdin: bytes | BinaryIO | None = None) -> Result:
+        """``remote`` over ssh, tried again when the connection failed before the login
+        (the command never ran, so running it again is safe): a machine under load, or
+        a VM's forwarded port, can drop or refuse one connection among many."""
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                return self._ssh_once(remote, timeout=timeout, stdin=stdin)
+            except ProvisionError as exc:
+                if attempt == CONNECT_ATTEMPTS - 1 or not _before_login(str(exc)):
+                    raise
+            if not isinstance(stdin, bytes) and stdin is not None:
+                stdin.seek(0)
+            time.sleep(CONNECT_PAUSE_S)
+        raise AssertionError("unreachable")
+
+    def _ssh_once(
+        self, remote: str, *, timeout: float, stdin: bytes | BinaryIO | None = None
+    ) -> Result:
         command = ssh_command(self.address, remote)
         try:
             done = subprocess.run(
