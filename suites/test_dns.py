@@ -8,11 +8,14 @@ from pytest_k8sdistro.suite import (
     CLUSTER_DOMAIN,
     Distro,
     Kube,
+    NotYet,
+    Timeouts,
     Workloads,
     answers_address,
     expect,
     namespace_evidence,
     retry_script,
+    wait_for,
 )
 
 #: Labels the DNS Deployments of k3s, k0s and microk8s carry (upstream's kube-dns label).
@@ -27,7 +30,7 @@ def _dns_pods(kube: Kube) -> list[str]:
     ]
 
 
-def test_dns_provider_matches_profile(distro: Distro, kube: Kube) -> None:
+def test_dns_provider_matches_profile(distro: Distro, kube: Kube, suite_timeouts: Timeouts) -> None:
     expected = distro.expectations.dns
     pods = _dns_pods(kube)
     evidence = lambda: namespace_evidence(kube, "kube-system", logs=False)  # noqa: E731
@@ -40,14 +43,24 @@ def test_dns_provider_matches_profile(distro: Distro, kube: Kube) -> None:
             evidence=evidence,
         )
         return
-    images = " ".join(pods).lower()
-    ready = kube.apps.list_namespaced_deployment("kube-system", label_selector=DNS_LABEL).items
-    available = [d.metadata.name for d in ready if (d.status.available_replicas or 0) > 0]
-    expect(
-        bool(pods) and expected in images and bool(available),
-        f"cluster DNS is not {expected}, or not available",
-        expected=f"an available kube-system Deployment labelled {DNS_LABEL} running {expected}",
-        found=f"pods: {', '.join(pods) or 'none'}; available deployments: {available or 'none'}",
+    wanted = f"an available kube-system Deployment labelled {DNS_LABEL} running {expected}"
+
+    def provider() -> None:
+        # Availability is waited for: a DNS pod whose readiness probe misses once on a
+        # loaded node is unavailable for seconds, which says nothing of the provider.
+        pods = _dns_pods(kube)
+        images = " ".join(pods).lower()
+        found = kube.apps.list_namespaced_deployment("kube-system", label_selector=DNS_LABEL)
+        available = [d.metadata.name for d in found.items if (d.status.available_replicas or 0)]
+        if not (pods and expected in images and available):
+            raise NotYet(f"pods: {', '.join(pods) or 'none'}; available deployments: "
+                         f"{available or 'none'}")  # fmt: skip
+
+    wait_for(
+        f"cluster DNS to be {expected} and available",
+        provider,
+        expected=wanted,
+        timeout=suite_timeouts.wait,
         evidence=evidence,
     )
     service = kube.core.read_namespaced_service("kube-dns", "kube-system")
