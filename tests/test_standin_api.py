@@ -19,22 +19,10 @@ import pytest
 from k8s_standin import testing
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+from polling import eventually
 
 KUBECTL = shutil.which("kubectl")
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
-
-
-def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.05) -> Any:
-    """Poll until `check` returns a truthy value; fail with the last value seen."""
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout}s; last value: {last!r}")
 
 
 def api_client(kubeconfig: Path) -> client.ApiClient:

@@ -10,7 +10,7 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from k8s_standin import schema, testing
 from k8s_standin.tables import jsonpath, printer_columns
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+from polling import eventually
 
 GROUP = "stable.example.com"
 SPEC_SCHEMA: dict[str, Any] = {
@@ -140,18 +141,6 @@ def test_printer_column_jsonpath() -> None:
 
 
 # -- against a running stand-in -----------------------------------------------------------
-
-
-def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    pytest.fail(f"condition not met within {timeout}s; last value: {last!r}")
 
 
 @pytest.fixture(scope="module", params=["k3s", "k0s"])

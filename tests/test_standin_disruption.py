@@ -4,11 +4,13 @@ so the tests mark pods Running and Ready themselves)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import polling
 import pytest
 from k8s_standin import disruption, testing
 from k8s_standin.errors import ApiError
@@ -184,16 +186,8 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testing.StandI
         yield started
 
 
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    pytest.fail(f"condition not met within {timeout}s; last value: {last!r}")
+# The disruption controller runs on its own period: give it longer.
+eventually = functools.partial(polling.eventually, timeout=10.0, interval=0.1)
 
 
 def test_budget_status_and_eviction_through_the_api(standin: testing.StandIn) -> None:
