@@ -30,6 +30,7 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 from image.builder import own_image
+from kubectl_forward import PLAIN_SPDY, fetch, port_forward
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = [
@@ -959,13 +960,21 @@ def test_run_with_a_terminal(cluster: Cluster) -> None:
     assert b"got hello\r\n/dev/pts/" in shown and b'pod "term" deleted' in shown, shown
 
 
-# kubectl port-forward 1.32 tunnels SPDY over WebSocket
-# (SPDY/3.1+portforward.k8s.io) and falls back to plain SPDY; the stand-in speaks
-# neither (no maintained Python SPDY library), so it fails to upgrade. Port-forward is
-# covered through the kubernetes client's WebSocket port-forward (tests/test_standin_streaming.py).
-def test_port_forward_is_refused_as_an_upgrade_failure(cluster: Cluster, web: str) -> None:
-    done = _kubectl_run(cluster, "port-forward", "-n", NS, _web_pod(cluster, web), ":8080")
-    assert done.returncode != 0 and "error upgrading connection" in done.stderr, done
+# kubectl port-forward 1.32 tunnels SPDY/3.1 through WebSocket (SPDY/3.1+portforward.k8s.io)
+# and, should that upgrade be refused, upgrades to plain SPDY/3.1; the stand-in serves both
+# (k8s_standin/spdy.py). The web pod's httpd serves /tmp/www on 8080.
+def test_port_forward_gets_the_page(cluster: Cluster, web: str) -> None:
+    target = f"pod/{_web_pod(cluster, web)}"
+    with port_forward(cluster.kubeconfig, target, 8080, namespace=NS) as local:
+        assert fetch(local) == b"hello-web\n"
+        # A second connection: a new pair of streams on the same SPDY session.
+        assert fetch(local) == b"hello-web\n"
+
+
+def test_port_forward_over_plain_spdy_gets_the_page(cluster: Cluster, web: str) -> None:
+    target = f"pod/{_web_pod(cluster, web)}"
+    with port_forward(cluster.kubeconfig, target, 8080, namespace=NS, env=PLAIN_SPDY) as local:
+        assert fetch(local) == b"hello-web\n"
 
 
 # --- delete (last: it removes what the tests above share) ---------------------------------

@@ -2,7 +2,8 @@
 with the kubernetes Python client as the suites use it: the channel protocols, exit codes,
 stdin and its v5 close, a terminal and its size, attach's stdinOnce and output from the
 moment of attaching, port-forward's port prefixes, RBAC's `create` on the WebSocket GET,
-and the STANDIN_NO_STREAMING fault."""
+and the STANDIN_NO_STREAMING fault; and `kubectl port-forward` (SPDY, tunnelled through
+WebSocket or not; k8s_standin/spdy.py) where kubectl is installed."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from k8s_standin.node.testing import Standin, wait_for
+from kubectl_forward import KUBECTL, PLAIN_SPDY, fetch, port_forward
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import portforward, stream
@@ -314,6 +317,60 @@ def test_port_forward_to_a_closed_port_reports_on_the_error_channel(
     assert f"error forwarding port {closed}" in (forward.error(closed) or "")
 
 
+needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+KUBECTL_PATHS = pytest.mark.parametrize(
+    "env", [{}, PLAIN_SPDY], ids=["spdy-over-websocket", "plain-spdy"]
+)
+
+
+@needs_kubectl
+@KUBECTL_PATHS
+def test_kubectl_port_forward_gets_the_page(
+    standin: Standin, core: client.CoreV1Api, web: tuple[str, int], env: dict[str, str]
+) -> None:
+    pod, port = web
+    # More than SPDY's 64 KiB window: kubectl's SPDY library does no flow control.
+    session = run(
+        core, pod, ["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x > www-$HOSTNAME/big"]
+    )
+    session.run_forever(timeout=10)
+    assert session.returncode == 0
+    with port_forward(standin.kubeconfig, f"pod/{pod}", port, env=env) as local:
+        assert fetch(local) == f"page:{pod}\n".encode()
+        # Each connection is a new pair of streams on the same session.
+        assert fetch(local) == f"page:{pod}\n".encode()
+        big = fetch(local, "/big")
+    assert big == b"x" * 300000
+
+
+@pytest.mark.parametrize(
+    ("versions", "code", "message"),
+    [
+        ("v9.example", 403, "unable to negotiate protocol"),
+        ("", 400, "X-Stream-Protocol-Version is required"),
+    ],
+    ids=["unknown-version", "no-version"],
+)
+def test_a_spdy_upgrade_negotiates_the_stream_protocol(
+    core: client.CoreV1Api, web: tuple[str, int], versions: str, code: int, message: str
+) -> None:
+    # httpstream.Handshake: the one version is portforward.k8s.io.
+    pod, _ = web
+    api = core.api_client
+    headers = {"Connection": "Upgrade", "Upgrade": "SPDY/3.1"}
+    if versions:
+        headers["X-Stream-Protocol-Version"] = versions
+    answer = api.rest_client.pool_manager.request(
+        "POST",
+        f"{api.configuration.host}/api/v1/namespaces/default/pods/{pod}/portforward",
+        headers=headers,
+        preload_content=True,
+    )
+    assert answer.status == code and message in answer.data.decode(), answer.data
+    if code == 403:
+        assert answer.headers["X-Accepted-Stream-Protocol-Versions"] == "portforward.k8s.io"
+
+
 def _account_client(standin: Standin, core: client.CoreV1Api, name: str) -> client.CoreV1Api:
     core.create_namespaced_service_account("default", {"metadata": {"name": name}})
     answer = core.create_namespaced_service_account_token(
@@ -391,6 +448,11 @@ def test_no_streaming_fault_fails_the_upgrade(tmp_path: Any) -> None:
         with pytest.raises(ApiException) as info:
             run(api, "idle", ["true"])
         assert "400" in str(info.value) and "streaming server not available" in str(info.value)
+        if KUBECTL is not None:
+            for env in ({}, PLAIN_SPDY):
+                done = _kubectl(server.kubeconfig, "port-forward", "idle", ":80", env=env)
+                assert done.returncode != 0, done
+                assert "error upgrading connection" in done.stderr, done.stderr
     finally:
         server.stop()
 
@@ -441,6 +503,11 @@ def test_streams_of_an_agents_pod_go_through_its_kubelet(tmp_path: Any) -> None:
         while chunk := sock.recv(65536):
             answer += chunk
         assert answer.endswith(b"page:far\n"), answer
+        if KUBECTL is not None:
+            # The upgrade-aware proxy passes the SPDY and tunnelled upgrades on as well.
+            for env in ({}, PLAIN_SPDY):
+                with port_forward(server.kubeconfig, "pod/far", port, env=env) as local:
+                    assert fetch(local) == b"page:far\n"
         reader = {
             "name": "main",
             "image": "busybox:1.36",
@@ -478,3 +545,17 @@ def test_streams_of_an_agents_pod_go_through_its_kubelet(tmp_path: Any) -> None:
     finally:
         agent.stop()
         server.stop()
+
+
+def _kubectl(kubeconfig: Path, *args: str, env: dict[str, str]) -> Any:
+    import subprocess
+
+    assert KUBECTL is not None
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )

@@ -1,4 +1,5 @@
-"""Reaching into pods: exec, attach and port-forward over WebSocket.
+"""Reaching into pods: exec, attach and port-forward over WebSocket, and port-forward over
+SPDY/3.1 as kubectl speaks it.
 
 What a kubelet's streaming server speaks (k8s.io/kubelet pkg/kubelet/cri/streaming,
 k8s.io/apimachinery pkg/util/httpstream/wsstream and pkg/util/remotecommand):
@@ -20,10 +21,15 @@ k8s.io/apimachinery pkg/util/httpstream/wsstream and pkg/util/remotecommand):
   has data channel 2i and error channel 2i+1, and the first message on each carries the
   port as two little-endian bytes (portforward/websocket.go). One TCP connection to the
   pod per port and WebSocket, made on localhost inside the pod's network namespace.
+- port-forward over SPDY/3.1 (spdy.py), the way kubectl 1.31+ asks for it: a WebSocket
+  with the protocol ``SPDY/3.1+portforward.k8s.io`` whose binary messages carry the SPDY
+  byte stream (KEP-4006; apiserver pkg/util/proxy/streamtunnel.go), or, when that is
+  refused, ``Upgrade: SPDY/3.1`` with ``X-Stream-Protocol-Version: portforward.k8s.io``
+  (apimachinery httpstream.Handshake and spdy.NewResponseUpgrader). The ports are named
+  per stream, not in the query.
 
-SPDY (`Upgrade: SPDY/3.1`, and kubectl's port-forward tunnelling SPDY over WebSocket with
-the protocol ``SPDY/3.1+portforward.k8s.io``) is not spoken: those requests get 400, which
-client-go treats as an upgrade failure.
+exec and attach over SPDY are not served: those requests get 400, which client-go treats
+as an upgrade failure.
 
 The WebSocket framing is wsproto's (sans-IO, so the server keeps its own sockets); the
 handshake answer is computed here because werkzeug has already parsed the request.
@@ -56,6 +62,7 @@ from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 from wsproto.utilities import generate_accept_token
 
+from . import spdy
 from .errors import ApiError
 from .faults import Faults
 
@@ -64,6 +71,11 @@ Obj = dict[str, Any]
 
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 PORT_FORWARD_PROTOCOLS = ("v4.channel.k8s.io", "")
+#: The one SPDY port-forward protocol (portforward.ProtocolV1Name), and its name when
+#: tunnelled through WebSocket (k8s.io/apimachinery pkg/util/portforward's
+#: WebsocketsSPDYTunnelingPrefix "SPDY/3.1+").
+SPDY_PORT_FORWARD = "portforward.k8s.io"
+SPDY_TUNNEL_PROTOCOL = "SPDY/3.1+" + SPDY_PORT_FORWARD
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 CLONE_NEWNET = 0x40000000
 #: environ key: a callable that takes over the connection once the app returned
@@ -245,18 +257,25 @@ def _text(code: int, message: str) -> Response:
 
 
 def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Response:
-    """Answer a streaming request for ``pod`` on this node: the WebSocket handshake,
-    then the session on the taken-over connection."""
+    """Answer a streaming request for ``pod`` on this node: the WebSocket (or, for
+    port-forward, SPDY) handshake, then the session on the taken-over connection."""
     if Faults.from_env().no_streaming:
         # A kubelet whose runtime has no streaming server: the upgrade fails.
         return _text(400, "unable to upgrade connection: streaming server not available")
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        if "spdy" in request.headers.get("Upgrade", "").lower():
-            return _text(400, "unable to upgrade connection: SPDY is not served, use WebSocket")
+    upgrade = request.headers.get("Upgrade", "").lower()
+    if "spdy/3.1" in upgrade and opts.kind == "portforward":
+        return _serve_spdy(request, pod, runtime)
+    if upgrade != "websocket":
+        if "spdy" in upgrade:
+            return _text(400, "unable to upgrade connection: SPDY is served for port-forward only")
         return _text(400, "Upgrade request required")
     offered = [
         p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
     ] or [""]
+    if opts.kind == "portforward" and SPDY_TUNNEL_PROTOCOL in offered:
+        # kubectl's SPDY-over-WebSocket (KEP-4006): taken before the channel protocols,
+        # as the API server's tunnelling handler is.
+        return _serve_tunnel(request, pod, runtime)
     allowed = PORT_FORWARD_PROTOCOLS if opts.kind == "portforward" else CHANNEL_PROTOCOLS
     # wsstream handshake: the first of the client's protocols the server supports.
     protocol = next((p for p in offered if p in allowed), None)
@@ -265,13 +284,7 @@ def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Respon
             400,
             f"requested protocol(s) are not supported: {offered}; supports {list(allowed)}",
         )
-    key = request.headers.get("Sec-WebSocket-Key", "")
-    head = (
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Accept: {generate_accept_token(key.encode()).decode()}\r\n"
-        + (f"Sec-WebSocket-Protocol: {protocol}\r\n" if protocol else "")
-        + "\r\n"
-    )
+    head = _websocket_head(request, protocol)
     if opts.kind == "portforward":
         if not opts.ports:
             # portforward.NewV4Options: the WebSocket protocol names them in the query.
@@ -308,6 +321,106 @@ def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Respon
     return Response(b"", 101)
 
 
+def _websocket_head(request: Request, protocol: str) -> str:
+    key = request.headers.get("Sec-WebSocket-Key", "")
+    return (
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Accept: {generate_accept_token(key.encode()).decode()}\r\n"
+        + (f"Sec-WebSocket-Protocol: {protocol}\r\n" if protocol else "")
+        + "\r\n"
+    )
+
+
+def _port_forward_session(
+    transport: spdy.Transport, pod: Obj, runtime: Runtime
+) -> spdy.PortForwardSession:
+    netns = runtime.netns(pod)
+    meta = pod["metadata"]
+
+    def describe(port: int, err: Exception) -> str:
+        # httpStreamHandler.portForward's message.
+        uid = meta.get("uid", "")
+        return f"error forwarding port {port} to pod {meta['name']}, uid {uid}: {err}"
+
+    return spdy.PortForwardSession(transport, lambda port: connect_in(netns, port), describe)
+
+
+def _serve_spdy(request: Request, pod: Obj, runtime: Runtime) -> Response:
+    """``Upgrade: SPDY/3.1``: httpstream.Handshake on X-Stream-Protocol-Version, then
+    spdy.NewResponseUpgrader's 101 (apimachinery pkg/util/httpstream/httpstream.go at
+    commit 04791b490660, httpstream/spdy/upgrade.go at 4a0608cb77f6)."""
+    if "upgrade" not in request.headers.get("Connection", "").lower():
+        return _text(400, "unable to upgrade: missing upgrade headers in request")
+    offered = [
+        p.strip()
+        for p in request.headers.get("X-Stream-Protocol-Version", "").split(",")
+        if p.strip()
+    ]
+    if not offered:
+        return _text(400, "unable to upgrade: X-Stream-Protocol-Version is required")
+    if SPDY_PORT_FORWARD not in offered:
+        response = _text(
+            403,
+            f"unable to upgrade: unable to negotiate protocol: client supports "
+            f"[{' '.join(offered)}], server accepts [{SPDY_PORT_FORWARD}]",
+        )
+        response.headers["X-Accepted-Stream-Protocol-Versions"] = SPDY_PORT_FORWARD
+        return response
+    head = (
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+        f"X-Stream-Protocol-Version: {SPDY_PORT_FORWARD}\r\n\r\n"
+    )
+
+    def session(sock: socket.socket) -> None:
+        sock.sendall(head.encode())
+        _port_forward_session(spdy.SocketTransport(sock), pod, runtime).run()
+
+    request.environ[TAKEOVER] = session
+    return Response(b"", 101)
+
+
+def _serve_tunnel(request: Request, pod: Obj, runtime: Runtime) -> Response:
+    """SPDY tunnelled through WebSocket: the SPDY bytes travel as the payload of binary
+    messages, with no channel byte (client-go tools/portforward/tunneling_connection.go
+    at commit 2bb08438fd2b); the handshake answers the tunnelling protocol
+    (apiserver pkg/util/proxy/streamtunnel.go at commit 2443b3fa6944)."""
+    head = _websocket_head(request, SPDY_TUNNEL_PROTOCOL)
+
+    def session(sock: socket.socket) -> None:
+        sock.sendall(head.encode())
+        _port_forward_session(_Tunnel(WebSocket(sock)), pod, runtime).run()
+
+    request.environ[TAKEOVER] = session
+    return Response(b"", 101)
+
+
+class _Tunnel:
+    """spdy.Transport over a WebSocket: one binary message per write; messages read are
+    joined into the byte stream (a frame may span messages, or a message hold several)."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    def fileno(self) -> int:
+        return self.ws.sock.fileno()
+
+    def pending(self) -> bool:
+        sock = self.ws.sock
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+    def read(self) -> bytes | None:
+        if self.ws.closed:
+            return None
+        data = b"".join(self.ws.receive())
+        return None if not data and self.ws.closed else data
+
+    def write(self, data: bytes) -> None:
+        self.ws.send_binary(data)
+
+    def close(self) -> None:
+        self.ws.close()
+
+
 def proxy(request: Request, host: str, port: int, path: str) -> Response:
     """The API server's upgrade-aware proxy to a kubelet (proxy/upgradeaware.go): the
     client's upgrade request goes to the kubelet, and after a 101 the bytes are copied
@@ -323,13 +436,15 @@ def proxy(request: Request, host: str, port: int, path: str) -> Response:
         raise ApiError(
             "InternalError", f"error dialing backend: dial tcp {host}:{port}: {err}"
         ) from None
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
+    # The method as the client sent it: SPDY upgrades are POSTs, WebSocket ones GETs.
+    lines = [f"{request.method} {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Length: 0"]
     for name in (
         "Upgrade",
         "Connection",
         "Sec-WebSocket-Key",
         "Sec-WebSocket-Version",
         "Sec-WebSocket-Protocol",
+        "X-Stream-Protocol-Version",
     ):
         if name in request.headers:
             lines.append(f"{name}: {request.headers[name]}")
@@ -399,8 +514,11 @@ class WebSocket:
         self._parts: list[bytes] = []
 
     def send(self, channel: int, data: bytes = b"") -> None:
+        self.send_binary(bytes([channel]) + data)
+
+    def send_binary(self, data: bytes) -> None:
         if self.conn.state is ConnectionState.OPEN:
-            self.sock.sendall(self.conn.send(BytesMessage(bytes([channel]) + data)))
+            self.sock.sendall(self.conn.send(BytesMessage(data)))
 
     def close(self) -> None:
         if self.conn.state is ConnectionState.OPEN:
