@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
+import time
 import uuid
+import warnings
 from collections.abc import Iterator
 
 import docker
@@ -27,8 +28,32 @@ def alias(engine: docker.DockerClient) -> Iterator[dict[str, str]]:
     made: dict[str, str] = {}
     yield made
     for ref in made.values():
-        with contextlib.suppress(docker.errors.ImageNotFound):
+        untag(engine, ref)
+
+
+# Images with the same content share one ID, so a container of another test (running on
+# the other worker) may use the image our tag names; the engine then refuses to drop the
+# last tag. Such a container goes with its own test, so wait a little for it.
+UNTAG_WAIT_S = 30.0
+UNTAG_PAUSE_S = 2.0
+
+
+def untag(engine: docker.DockerClient, ref: str) -> None:
+    """Remove the tag ``ref`` (never forced); one still in use after a while is left."""
+    deadline = time.monotonic() + UNTAG_WAIT_S
+    while True:
+        try:
             engine.images.remove(ref)
+            return
+        except docker.errors.ImageNotFound:
+            return
+        except docker.errors.APIError as err:
+            if err.status_code != 409:
+                raise
+            if time.monotonic() > deadline:
+                warnings.warn(f"left image tag {ref}: {err.explanation}", stacklevel=1)
+                return
+            time.sleep(UNTAG_PAUSE_S)
 
 
 def own_tag(engine: docker.DockerClient, source: str, name: str) -> str:
