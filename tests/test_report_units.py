@@ -247,3 +247,19 @@ def test_the_memory_table_says_which_method_each_figure_used() -> None:
     method_row = next(line for line in text.splitlines() if line.startswith("| Method"))
     cells = [cell.strip() for cell in method_row.strip("|").split("|")]
     assert cells == ["Method", "MemTotal - MemAvailable", "cgroup working set", markdown.NONE]
+
+
+def _report(nodeid: str, path: str) -> pytest.TestReport:
+    return pytest.TestReport(nodeid, (path, 1, "test_x"), {}, "passed", None, "call")
+
+
+def test_a_module_named_with_pyargs_outside_the_rootdir_keeps_its_suite() -> None:
+    from pytest_k8sdistro.plugin.collector import node_id_of
+
+    # `pytest --pyargs pytest_k8sdistro.suites.test_dns` run from elsewhere: the node id
+    # has no file, the location has the path from the rootdir.
+    outside = _report("::test_x[k3s-v1.36]", "../venv/site-packages/suites/test_dns.py")
+    assert node_id_of(outside) == "../venv/site-packages/suites/test_dns.py::test_x[k3s-v1.36]"
+    assert model.suite_of(node_id_of(outside)) == "dns"
+    inside = _report("suites/test_dns.py::test_x[k3s-v1.36]", "suites/test_dns.py")
+    assert node_id_of(inside) == "suites/test_dns.py::test_x[k3s-v1.36]"

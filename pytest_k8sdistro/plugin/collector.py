@@ -10,6 +10,7 @@ import json
 import os
 import socket
 from collections.abc import Generator
+from pathlib import PurePath
 from typing import Any
 
 import pytest
@@ -21,6 +22,16 @@ from pytest_k8sdistro.plugin.manager import cluster_key
 from pytest_k8sdistro.plugin.session import K8sDistroSession, spec_of
 from pytest_k8sdistro.report import model, timeline
 from pytest_k8sdistro.report.write import append_step_summary, write
+
+
+def node_id_of(report: pytest.TestReport) -> str:
+    """The report's node id, always with the test's file: a module named with ``--pyargs``
+    (``pytest_k8sdistro.suites.test_dns``) outside the rootdir gets a node id without it
+    (``::test_x[k3s-v1.36]``), and its suite is named by that file."""
+    module, sep, rest = report.nodeid.partition("::")
+    if module or not sep:
+        return report.nodeid
+    return f"{PurePath(report.location[0]).as_posix()}::{rest}"
 
 
 def claims(expectations: Expectations) -> dict[str, str]:
@@ -109,7 +120,7 @@ class ReportCollector:
         if unavailable is not None:
             # Not a verdict: the report says "not measured" with the cause, never ✗.
             entry["not_tested"] = unavailable[1]
-            model.add_test(entry, report.nodeid, model.NOT_TESTED, unavailable[1], {})
+            model.add_test(entry, node_id_of(report), model.NOT_TESTED, unavailable[1], {})
             return
         rest = {}
         for name, value in properties.items():
@@ -119,7 +130,7 @@ class ReportCollector:
         # directory): embed its timeline, bounded, so merged reports can draw it.
         path = rest.get(model.UPGRADE_FILE_PROPERTY)
         found = timeline.load(path) if isinstance(path, str) else None
-        model.add_test(entry, report.nodeid, report.outcome, _message(report), rest, found)
+        model.add_test(entry, node_id_of(report), report.outcome, _message(report), rest, found)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
