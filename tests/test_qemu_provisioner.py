@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,13 +66,16 @@ def vm_settings(artifacts: dict[str, Path]) -> Settings:
 
 
 @pytest.fixture(autouse=True)
-def own_vm_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def own_vm_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A plugin cache of the test's own, and so a directory of VMs (``<cache>/vms``) that
     no other test's runs share: runs reap dead runs' VMs there, and the tests look in it
-    for their run's VM while other VM tests run beside them. Its runs inherit it."""
-    cache = tmp_path / "k8sdistro-cache"
+    for their run's VM while other VM tests run beside them. Its runs inherit it. Short,
+    under /tmp: a VM's QMP socket is in its directory, and a Unix socket's path has at
+    most 107 bytes (tmp_path is far too deep)."""
+    cache = Path(tempfile.mkdtemp(prefix="k8sd-vms-", dir="/tmp"))
     monkeypatch.setenv(CACHE_ENV, str(cache))
-    return cache / "vms"
+    yield cache / "vms"
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def qemu_pids() -> list[int]:

@@ -249,7 +249,7 @@ def test_the_memory_table_says_which_method_each_figure_used() -> None:
     assert cells == ["Method", "MemTotal - MemAvailable", "cgroup working set", markdown.NONE]
 
 
-def _report(nodeid: str, path: str) -> pytest.TestReport:
+def _logreport(nodeid: str, path: str) -> pytest.TestReport:
     return pytest.TestReport(nodeid, (path, 1, "test_x"), {}, "passed", None, "call")
 
 
@@ -258,8 +258,8 @@ def test_a_module_named_with_pyargs_outside_the_rootdir_keeps_its_suite() -> Non
 
     # `pytest --pyargs pytest_k8sdistro.suites.test_dns` run from elsewhere: the node id
     # has no file, the location has the path from the rootdir.
-    outside = _report("::test_x[k3s-v1.36]", "../venv/site-packages/suites/test_dns.py")
+    outside = _logreport("::test_x[k3s-v1.36]", "../venv/site-packages/suites/test_dns.py")
     assert node_id_of(outside) == "../venv/site-packages/suites/test_dns.py::test_x[k3s-v1.36]"
     assert model.suite_of(node_id_of(outside)) == "dns"
-    inside = _report("suites/test_dns.py::test_x[k3s-v1.36]", "suites/test_dns.py")
+    inside = _logreport("suites/test_dns.py::test_x[k3s-v1.36]", "suites/test_dns.py")
     assert node_id_of(inside) == "suites/test_dns.py::test_x[k3s-v1.36]"

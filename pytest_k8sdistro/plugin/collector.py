@@ -27,7 +27,7 @@ from pytest_k8sdistro.report.write import append_step_summary, write
 def node_id_of(report: pytest.TestReport) -> str:
     """The report's node id, always with the test's file: a module named with ``--pyargs``
     (``pytest_k8sdistro.suites.test_dns``) outside the rootdir gets a node id without it
-    (``::test_x[k3s-v1.36]``), and its suite is named by that file."""
+    (``::test_x[NAME]``), and its suite is named by that file."""
     module, sep, rest = report.nodeid.partition("::")
     if module or not sep:
         return report.nodeid
