@@ -15,7 +15,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import subprocess
 import tarfile
 import time
@@ -30,9 +29,8 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 from image.builder import own_image
-from kubectl_forward import PLAIN_SPDY, fetch, port_forward
+from kubectl_forward import KUBECTL, PLAIN_SPDY, fetch, port_forward
 
-KUBECTL = shutil.which("kubectl")
 pytestmark = [
     pytest.mark.docker,
     # One cluster for the module: under `--dist loadgroup` xdist keeps these on one worker.

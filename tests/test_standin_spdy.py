@@ -333,28 +333,31 @@ def test_pings_are_answered() -> None:
         client.wait(lambda: 5 in client.pings)
 
 
+def echo_all(client: Client, port: int, payload: bytes) -> None:
+    """Forward to the echo server on ``port``, send ``payload`` and half-close; all of it
+    comes back, and then the server's FIN."""
+    _, data = client.forward(port)
+    client.send(data, payload, fin=True)
+    client.wait(lambda: client.streams[data].fin)
+    assert bytes(client.streams[data].data) == payload
+
+
 @pytest.mark.parametrize("size", [200 * 1024])
 def test_more_than_a_window_both_ways_with_window_updates(size: int) -> None:
     payload = bytes(range(256)) * (size // 256)
     with echo_server() as port, session() as client:
-        _, data = client.forward(port)
         # The server must give window back as it consumes, or this stops at 64 KiB.
-        client.send(data, payload, fin=True)
-        client.wait(lambda: client.streams[data].fin)
-        assert bytes(client.streams[data].data) == payload
+        echo_all(client, port, payload)
         assert client.window_updates >= 2 * (size // spdy.INITIAL_WINDOW)
 
 
 def test_the_server_keeps_to_the_clients_window() -> None:
     payload = b"w" * (3 * spdy.INITIAL_WINDOW + 1000)
     with echo_server() as port, session(keeper=True) as client:
-        _, data = client.forward(port)
-        client.send(data, payload, fin=True)
         # WindowKeeper fails if more than its window arrives between its updates; the
         # last 1000 bytes come once it has given the third window back. The server may
         # probe it once (it had not opened a window yet when the first one ran out).
-        client.wait(lambda: client.streams[data].fin)
-        assert bytes(client.streams[data].data) == payload
+        echo_all(client, port, payload)
         # Its WINDOW_UPDATE comes before its answer to any probe: the windows stay kept.
         assert client.window_updates > 0
 
@@ -364,10 +367,7 @@ def test_a_client_without_flow_control_still_gets_everything() -> None:
     # probes with a PING and, answered without any window, stops counting.
     payload = b"z" * (2 * spdy.INITIAL_WINDOW + 12345)
     with echo_server() as port, session(flow_control=False) as client:
-        _, data = client.forward(port)
-        client.send(data, payload, fin=True)
-        client.wait(lambda: client.streams[data].fin)
-        assert bytes(client.streams[data].data) == payload
+        echo_all(client, port, payload)
         assert [p for p in client.pings if p % 2 == 0] == [2]
 
 

@@ -278,6 +278,11 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+def tls_pending(sock: socket.socket) -> bool:
+    """TLS records already decrypted sit in the SSL object, invisible to select()."""
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+
 class SocketTransport:
     """A plain upgraded connection (``Upgrade: SPDY/3.1``), TLS or not."""
 
@@ -288,8 +293,7 @@ class SocketTransport:
         return self.sock.fileno()
 
     def pending(self) -> bool:
-        # TLS records already decrypted sit in the SSL object, invisible to select().
-        return isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+        return tls_pending(self.sock)
 
     def read(self) -> bytes | None:
         try:

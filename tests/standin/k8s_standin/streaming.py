@@ -269,9 +269,7 @@ def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Respon
         if "spdy" in upgrade:
             return _text(400, "unable to upgrade connection: SPDY is served for port-forward only")
         return _text(400, "Upgrade request required")
-    offered = [
-        p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
-    ] or [""]
+    offered = _header_values(request, "Sec-WebSocket-Protocol") or [""]
     if opts.kind == "portforward" and SPDY_TUNNEL_PROTOCOL in offered:
         # kubectl's SPDY-over-WebSocket (KEP-4006): taken before the channel protocols,
         # as the API server's tunnelling handler is.
@@ -321,6 +319,11 @@ def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Respon
     return Response(b"", 101)
 
 
+def _header_values(request: Request, name: str) -> list[str]:
+    """The comma-separated values of a header, in the client's order of preference."""
+    return [v.strip() for v in request.headers.get(name, "").split(",") if v.strip()]
+
+
 def _websocket_head(request: Request, protocol: str) -> str:
     key = request.headers.get("Sec-WebSocket-Key", "")
     return (
@@ -351,11 +354,7 @@ def _serve_spdy(request: Request, pod: Obj, runtime: Runtime) -> Response:
     commit 04791b490660, httpstream/spdy/upgrade.go at 4a0608cb77f6)."""
     if "upgrade" not in request.headers.get("Connection", "").lower():
         return _text(400, "unable to upgrade: missing upgrade headers in request")
-    offered = [
-        p.strip()
-        for p in request.headers.get("X-Stream-Protocol-Version", "").split(",")
-        if p.strip()
-    ]
+    offered = _header_values(request, "X-Stream-Protocol-Version")
     if not offered:
         return _text(400, "unable to upgrade: X-Stream-Protocol-Version is required")
     if SPDY_PORT_FORWARD not in offered:
@@ -405,8 +404,7 @@ class _Tunnel:
         return self.ws.sock.fileno()
 
     def pending(self) -> bool:
-        sock = self.ws.sock
-        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        return spdy.tls_pending(self.ws.sock)
 
     def read(self) -> bytes | None:
         if self.ws.closed:
@@ -477,8 +475,7 @@ def proxy(request: Request, host: str, port: int, path: str) -> Response:
 
 
 def _readable(socks: list[socket.socket], timeout: float | None) -> list[socket.socket]:
-    # TLS records already decrypted sit in the SSL object, invisible to select().
-    ready: list[socket.socket] = [s for s in socks if isinstance(s, ssl.SSLSocket) and s.pending()]
+    ready = [s for s in socks if spdy.tls_pending(s)]
     if ready:
         return ready
     readable, _, _ = select.select(socks, [], [], timeout)
