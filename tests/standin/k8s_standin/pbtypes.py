@@ -5,6 +5,8 @@ from k8s.io/api `<group>/<version>/generated.proto` and `types.go` at tag v0.36.
 k8s.io/apimachinery at v0.36.3 for meta/v1, resource.Quantity, intstr.IntOrString and
 runtime.Unknown). kubectl 1.32 (k8s.io/api v0.32) sends a subset of these fields. No
 `.proto` file is read at run time: `pbclasses.py` builds the descriptors from this table.
+The project's tests hold the table to the descriptors compiled into kubectl itself
+(tests/test_standin_protobuf_upstream.py).
 
 A field is `number: (json name, type)` or `number: (json name, type, ALWAYS)`:
 - `string`, `bytes`, `bool`, `int32`, `int64`: a plain Go value. gogo-protobuf writes it
@@ -15,8 +17,8 @@ A field is `number: (json name, type)` or `number: (json name, type, ALWAYS)`:
 - `[]T` repeated, `map[string]T` a map (string keys); an empty one is left out of JSON.
 - any other name: a message of this table, in JSON when it is on the wire. A json name of
   "" is an inlined struct (`json:",inline"`): its fields join the parent's.
-- `IntOrString`, `Quantity`, `Time`, `MicroTime` are messages with a JSON form of their
-  own (`protobuf.py` writes it).
+- `IntOrString`, `Quantity`, `Time`, `MicroTime`, `RawExtension` are messages with a
+  JSON form of their own (`protobuf.py` writes it).
 
 Fields of messages not listed here (volume sources beyond emptyDir, configMap, secret,
 hostPath and persistentVolumeClaim; lifecycle hooks, affinity, topology spread, status
@@ -32,32 +34,54 @@ ALWAYS: Final = "always"
 
 Field = tuple[str, str] | tuple[str, str, str]
 
-#: Kinds a request body may carry, with the only apiVersion whose numbering is tabled.
-KINDS: Final[dict[str, str]] = {
-    "Namespace": "v1",
-    "ConfigMap": "v1",
-    "Secret": "v1",
-    "ServiceAccount": "v1",
-    "ResourceQuota": "v1",
-    "Pod": "v1",
-    "Service": "v1",
-    "Deployment": "apps/v1",
-    "Job": "batch/v1",
-    "CronJob": "batch/v1",
-    "Ingress": "networking.k8s.io/v1",
-    "PriorityClass": "scheduling.k8s.io/v1",
-    "PodDisruptionBudget": "policy/v1",
-    "Eviction": "policy/v1",
-    "Role": "rbac.authorization.k8s.io/v1",
-    "ClusterRole": "rbac.authorization.k8s.io/v1",
-    "RoleBinding": "rbac.authorization.k8s.io/v1",
-    "ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
-    "SelfSubjectAccessReview": "authorization.k8s.io/v1",
-    "SubjectAccessReview": "authorization.k8s.io/v1",
-    "LocalSubjectAccessReview": "authorization.k8s.io/v1",
-    "TokenRequest": "authentication.k8s.io/v1",
-    "SelfSubjectReview": "authentication.k8s.io/v1",
+#: The kinds a request body may carry, by (apiVersion, kind), each with its message here;
+#: only those versions' numbering is tabled.
+KINDS: Final[dict[tuple[str, str], str]] = {
+    ("v1", "Namespace"): "Namespace",
+    ("v1", "ConfigMap"): "ConfigMap",
+    ("v1", "Secret"): "Secret",
+    ("v1", "ServiceAccount"): "ServiceAccount",
+    ("v1", "ResourceQuota"): "ResourceQuota",
+    ("v1", "Pod"): "Pod",
+    ("v1", "Service"): "Service",
+    ("apps/v1", "Deployment"): "Deployment",
+    ("batch/v1", "Job"): "Job",
+    ("batch/v1", "CronJob"): "CronJob",
+    ("networking.k8s.io/v1", "Ingress"): "Ingress",
+    ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
+    ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
+    ("policy/v1", "Eviction"): "Eviction",
+    ("rbac.authorization.k8s.io/v1", "Role"): "Role",
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "ClusterRole",
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "RoleBinding",
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "ClusterRoleBinding",
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+    ("authorization.k8s.io/v1", "SubjectAccessReview"): "SubjectAccessReview",
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): "LocalSubjectAccessReview",
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
+    ("v1", "Node"): "Node",
+    ("v1", "PersistentVolume"): "PersistentVolume",
+    ("v1", "PersistentVolumeClaim"): "PersistentVolumeClaim",
+    ("v1", "Endpoints"): "Endpoints",
+    ("v1", "Event"): "Event",
+    ("v1", "Binding"): "Binding",
+    ("apps/v1", "StatefulSet"): "StatefulSet",
+    ("apps/v1", "DaemonSet"): "DaemonSet",
+    ("apps/v1", "ReplicaSet"): "ReplicaSet",
+    ("apps/v1", "ControllerRevision"): "ControllerRevision",
+    ("autoscaling/v1", "Scale"): "Scale",
+    ("storage.k8s.io/v1", "StorageClass"): "StorageClass",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "NetworkPolicy",
+    ("networking.k8s.io/v1", "IngressClass"): "IngressClass",
+    ("discovery.k8s.io/v1", "EndpointSlice"): "EndpointSlice",
+    ("coordination.k8s.io/v1", "Lease"): "Lease",
+    ("events.k8s.io/v1", "Event"): "EventsEvent",
 }
+
+#: Kinds registered in every group version (metav1.AddToGroupVersion): a DELETE's body
+#: carries DeleteOptions under the apiVersion of the resource it deletes.
+EVERY_VERSION: Final[frozenset[str]] = frozenset({"DeleteOptions"})
 
 MESSAGES: Final[dict[str, dict[int, Field]]] = {
     # The envelope: runtime.Unknown after the `k8s\0` magic, and runtime.TypeMeta (whose
@@ -89,6 +113,11 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
     "MicroTime": {
         1: ("seconds", "int64"),
         2: ("nanos", "int32"),
+    },
+    # k8s.io/apimachinery pkg/runtime, v0.36.3: an embedded object as its serialized bytes
+    # (JSON in a ControllerRevision's data), which JSON carries as the object itself.
+    "RawExtension": {
+        1: ("raw", "bytes"),
     },
     # k8s.io/apimachinery pkg/apis/meta/v1/generated.proto and types.go, v0.36.3.
     "ObjectMeta": {
@@ -786,5 +815,547 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
         1: ("username", "string"),
         2: ("uid", "string"),
         3: ("groups", "[]string"),
+    },
+    # k8s.io/api core/v1/generated.proto and types.go, v0.36.3.
+    # Persistent volumes keep hostPath, nfs, local and csi; the in-tree cloud and network
+    # volume sources are left out on purpose (a body with one is refused), as is the
+    # deprecated dynamic kubelet config (NodeSpec.configSource, NodeStatus.config).
+    "Node": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "NodeSpec"),
+        3: ("status", "NodeStatus"),
+    },
+    "PersistentVolume": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "PersistentVolumeSpec"),
+        3: ("status", "PersistentVolumeStatus"),
+    },
+    "PersistentVolumeClaim": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "PersistentVolumeClaimSpec"),
+        3: ("status", "PersistentVolumeClaimStatus"),
+    },
+    "Endpoints": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("subsets", "[]EndpointSubset"),
+    },
+    "Event": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("involvedObject", "ObjectReference"),
+        3: ("reason", "string"),
+        4: ("message", "string"),
+        5: ("source", "EventSource"),
+        6: ("firstTimestamp", "Time"),
+        7: ("lastTimestamp", "Time"),
+        8: ("count", "int32"),
+        9: ("type", "string"),
+        10: ("eventTime", "MicroTime"),
+        11: ("series", "EventSeries"),
+        12: ("action", "string"),
+        13: ("related", "ObjectReference"),
+        14: ("reportingComponent", "string", ALWAYS),
+        15: ("reportingInstance", "string", ALWAYS),
+    },
+    "Binding": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("target", "ObjectReference"),
+    },
+    "NodeSpec": {
+        1: ("podCIDR", "string"),
+        7: ("podCIDRs", "[]string"),
+        3: ("providerID", "string"),
+        4: ("unschedulable", "bool"),
+        5: ("taints", "[]Taint"),
+        2: ("externalID", "string"),
+    },
+    "NodeStatus": {
+        1: ("capacity", "map[string]Quantity"),
+        2: ("allocatable", "map[string]Quantity"),
+        3: ("phase", "string"),
+        4: ("conditions", "[]NodeCondition"),
+        5: ("addresses", "[]NodeAddress"),
+        6: ("daemonEndpoints", "NodeDaemonEndpoints"),
+        7: ("nodeInfo", "NodeSystemInfo"),
+        8: ("images", "[]ContainerImage"),
+        9: ("volumesInUse", "[]string"),
+        10: ("volumesAttached", "[]AttachedVolume"),
+        12: ("runtimeHandlers", "[]NodeRuntimeHandler"),
+        13: ("features", "NodeFeatures"),
+        14: ("declaredFeatures", "[]string"),
+    },
+    "PersistentVolumeSpec": {
+        1: ("capacity", "map[string]Quantity"),
+        2: ("", "PersistentVolumeSource"),
+        3: ("accessModes", "[]string"),
+        4: ("claimRef", "ObjectReference"),
+        5: ("persistentVolumeReclaimPolicy", "string"),
+        6: ("storageClassName", "string"),
+        7: ("mountOptions", "[]string"),
+        8: ("volumeMode", "*string"),
+        9: ("nodeAffinity", "VolumeNodeAffinity"),
+        10: ("volumeAttributesClassName", "*string"),
+    },
+    "PersistentVolumeStatus": {
+        1: ("phase", "string"),
+        2: ("message", "string"),
+        3: ("reason", "string"),
+        4: ("lastPhaseTransitionTime", "Time"),
+    },
+    "PersistentVolumeClaimSpec": {
+        1: ("accessModes", "[]string"),
+        4: ("selector", "LabelSelector"),
+        2: ("resources", "VolumeResourceRequirements"),
+        3: ("volumeName", "string"),
+        5: ("storageClassName", "*string"),
+        6: ("volumeMode", "*string"),
+        7: ("dataSource", "TypedLocalObjectReference"),
+        8: ("dataSourceRef", "TypedObjectReference"),
+        9: ("volumeAttributesClassName", "*string"),
+    },
+    "PersistentVolumeClaimStatus": {
+        1: ("phase", "string"),
+        2: ("accessModes", "[]string"),
+        3: ("capacity", "map[string]Quantity"),
+        4: ("conditions", "[]PersistentVolumeClaimCondition"),
+        5: ("allocatedResources", "map[string]Quantity"),
+        7: ("allocatedResourceStatuses", "map[string]string"),
+        8: ("currentVolumeAttributesClassName", "*string"),
+        9: ("modifyVolumeStatus", "ModifyVolumeStatus"),
+    },
+    "EndpointSubset": {
+        1: ("addresses", "[]EndpointAddress"),
+        2: ("notReadyAddresses", "[]EndpointAddress"),
+        3: ("ports", "[]EndpointPort"),
+    },
+    "EventSource": {
+        1: ("component", "string"),
+        2: ("host", "string"),
+    },
+    "EventSeries": {
+        1: ("count", "int32"),
+        2: ("lastObservedTime", "MicroTime"),
+    },
+    "TopologySelectorTerm": {
+        1: ("matchLabelExpressions", "[]TopologySelectorLabelRequirement"),
+    },
+    "Taint": {
+        1: ("key", "string", ALWAYS),
+        2: ("value", "string"),
+        3: ("effect", "string", ALWAYS),
+        4: ("timeAdded", "Time"),
+    },
+    "NodeCondition": {
+        1: ("type", "string", ALWAYS),
+        2: ("status", "string", ALWAYS),
+        3: ("lastHeartbeatTime", "Time"),
+        4: ("lastTransitionTime", "Time"),
+        5: ("reason", "string"),
+        6: ("message", "string"),
+    },
+    "NodeAddress": {
+        1: ("type", "string", ALWAYS),
+        2: ("address", "string", ALWAYS),
+    },
+    "NodeDaemonEndpoints": {
+        1: ("kubeletEndpoint", "DaemonEndpoint"),
+    },
+    "NodeSystemInfo": {
+        1: ("machineID", "string", ALWAYS),
+        2: ("systemUUID", "string", ALWAYS),
+        3: ("bootID", "string", ALWAYS),
+        4: ("kernelVersion", "string", ALWAYS),
+        5: ("osImage", "string", ALWAYS),
+        6: ("containerRuntimeVersion", "string", ALWAYS),
+        7: ("kubeletVersion", "string", ALWAYS),
+        8: ("kubeProxyVersion", "string", ALWAYS),
+        9: ("operatingSystem", "string", ALWAYS),
+        10: ("architecture", "string", ALWAYS),
+        11: ("swap", "NodeSwapStatus"),
+    },
+    "ContainerImage": {
+        1: ("names", "[]string"),
+        2: ("sizeBytes", "int64"),
+    },
+    "AttachedVolume": {
+        1: ("name", "string", ALWAYS),
+        2: ("devicePath", "string", ALWAYS),
+    },
+    "NodeRuntimeHandler": {
+        1: ("name", "string", ALWAYS),
+        2: ("features", "NodeRuntimeHandlerFeatures"),
+    },
+    "NodeFeatures": {
+        1: ("supplementalGroupsPolicy", "*bool"),
+    },
+    "PersistentVolumeSource": {
+        3: ("hostPath", "HostPathVolumeSource"),
+        5: ("nfs", "NFSVolumeSource"),
+        20: ("local", "LocalVolumeSource"),
+        22: ("csi", "CSIPersistentVolumeSource"),
+    },
+    "VolumeNodeAffinity": {
+        1: ("required", "NodeSelector"),
+    },
+    "VolumeResourceRequirements": {
+        1: ("limits", "map[string]Quantity"),
+        2: ("requests", "map[string]Quantity"),
+    },
+    "TypedObjectReference": {
+        1: ("apiGroup", "*string"),
+        2: ("kind", "string", ALWAYS),
+        3: ("name", "string", ALWAYS),
+        4: ("namespace", "*string"),
+    },
+    "PersistentVolumeClaimCondition": {
+        1: ("type", "string", ALWAYS),
+        2: ("status", "string", ALWAYS),
+        3: ("lastProbeTime", "Time"),
+        4: ("lastTransitionTime", "Time"),
+        5: ("reason", "string"),
+        6: ("message", "string"),
+    },
+    "ModifyVolumeStatus": {
+        1: ("targetVolumeAttributesClassName", "string"),
+        2: ("status", "string", ALWAYS),
+    },
+    "EndpointAddress": {
+        1: ("ip", "string", ALWAYS),
+        3: ("hostname", "string"),
+        4: ("nodeName", "*string"),
+        2: ("targetRef", "ObjectReference"),
+    },
+    "EndpointPort": {
+        1: ("name", "string"),
+        2: ("port", "int32", ALWAYS),
+        3: ("protocol", "string"),
+        4: ("appProtocol", "*string"),
+    },
+    "TopologySelectorLabelRequirement": {
+        1: ("key", "string", ALWAYS),
+        2: ("values", "[]string"),
+    },
+    "DaemonEndpoint": {
+        1: ("Port", "int32", ALWAYS),
+    },
+    "NodeSwapStatus": {
+        1: ("capacity", "*int64"),
+    },
+    "NodeRuntimeHandlerFeatures": {
+        1: ("recursiveReadOnlyMounts", "*bool"),
+        2: ("userNamespaces", "*bool"),
+    },
+    "NFSVolumeSource": {
+        1: ("server", "string", ALWAYS),
+        2: ("path", "string", ALWAYS),
+        3: ("readOnly", "bool"),
+    },
+    "LocalVolumeSource": {
+        1: ("path", "string", ALWAYS),
+        2: ("fsType", "*string"),
+    },
+    "CSIPersistentVolumeSource": {
+        1: ("driver", "string", ALWAYS),
+        2: ("volumeHandle", "string", ALWAYS),
+        3: ("readOnly", "bool"),
+        4: ("fsType", "string"),
+        5: ("volumeAttributes", "map[string]string"),
+        6: ("controllerPublishSecretRef", "SecretReference"),
+        7: ("nodeStageSecretRef", "SecretReference"),
+        8: ("nodePublishSecretRef", "SecretReference"),
+        9: ("controllerExpandSecretRef", "SecretReference"),
+        10: ("nodeExpandSecretRef", "SecretReference"),
+    },
+    "NodeSelector": {
+        1: ("nodeSelectorTerms", "[]NodeSelectorTerm"),
+    },
+    "SecretReference": {
+        1: ("name", "string"),
+        2: ("namespace", "string"),
+    },
+    "NodeSelectorTerm": {
+        1: ("matchExpressions", "[]NodeSelectorRequirement"),
+        2: ("matchFields", "[]NodeSelectorRequirement"),
+    },
+    "NodeSelectorRequirement": {
+        1: ("key", "string", ALWAYS),
+        2: ("operator", "string", ALWAYS),
+        3: ("values", "[]string"),
+    },
+    # k8s.io/api apps/v1/generated.proto and types.go, v0.36.3.
+    "StatefulSet": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "StatefulSetSpec"),
+        3: ("status", "StatefulSetStatus"),
+    },
+    "DaemonSet": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "DaemonSetSpec"),
+        3: ("status", "DaemonSetStatus"),
+    },
+    "ReplicaSet": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "ReplicaSetSpec"),
+        3: ("status", "ReplicaSetStatus"),
+    },
+    "ControllerRevision": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("data", "RawExtension"),
+        3: ("revision", "int64", ALWAYS),
+    },
+    "StatefulSetSpec": {
+        1: ("replicas", "*int32"),
+        2: ("selector", "LabelSelector"),
+        3: ("template", "PodTemplateSpec"),
+        4: ("volumeClaimTemplates", "[]PersistentVolumeClaim"),
+        5: ("serviceName", "string", ALWAYS),
+        6: ("podManagementPolicy", "string"),
+        7: ("updateStrategy", "StatefulSetUpdateStrategy"),
+        8: ("revisionHistoryLimit", "*int32"),
+        9: ("minReadySeconds", "int32"),
+        10: (
+            "persistentVolumeClaimRetentionPolicy",
+            "StatefulSetPersistentVolumeClaimRetentionPolicy",
+        ),
+        11: ("ordinals", "StatefulSetOrdinals"),
+    },
+    "StatefulSetStatus": {
+        1: ("observedGeneration", "int64"),
+        2: ("replicas", "int32", ALWAYS),
+        3: ("readyReplicas", "int32"),
+        4: ("currentReplicas", "int32"),
+        5: ("updatedReplicas", "int32"),
+        6: ("currentRevision", "string"),
+        7: ("updateRevision", "string"),
+        9: ("collisionCount", "*int32"),
+        10: ("conditions", "[]StatefulSetCondition"),
+        11: ("availableReplicas", "int32", ALWAYS),
+    },
+    "DaemonSetSpec": {
+        1: ("selector", "LabelSelector"),
+        2: ("template", "PodTemplateSpec"),
+        3: ("updateStrategy", "DaemonSetUpdateStrategy"),
+        4: ("minReadySeconds", "int32"),
+        6: ("revisionHistoryLimit", "*int32"),
+    },
+    "DaemonSetStatus": {
+        1: ("currentNumberScheduled", "int32", ALWAYS),
+        2: ("numberMisscheduled", "int32", ALWAYS),
+        3: ("desiredNumberScheduled", "int32", ALWAYS),
+        4: ("numberReady", "int32", ALWAYS),
+        5: ("observedGeneration", "int64"),
+        6: ("updatedNumberScheduled", "int32"),
+        7: ("numberAvailable", "int32"),
+        8: ("numberUnavailable", "int32"),
+        9: ("collisionCount", "*int32"),
+        10: ("conditions", "[]DaemonSetCondition"),
+    },
+    "ReplicaSetSpec": {
+        1: ("replicas", "*int32"),
+        4: ("minReadySeconds", "int32"),
+        2: ("selector", "LabelSelector"),
+        3: ("template", "PodTemplateSpec"),
+    },
+    "ReplicaSetStatus": {
+        1: ("replicas", "int32", ALWAYS),
+        2: ("fullyLabeledReplicas", "int32"),
+        4: ("readyReplicas", "int32"),
+        5: ("availableReplicas", "int32"),
+        7: ("terminatingReplicas", "*int32"),
+        3: ("observedGeneration", "int64"),
+        6: ("conditions", "[]ReplicaSetCondition"),
+    },
+    "StatefulSetUpdateStrategy": {
+        1: ("type", "string"),
+        2: ("rollingUpdate", "RollingUpdateStatefulSetStrategy"),
+    },
+    "StatefulSetPersistentVolumeClaimRetentionPolicy": {
+        1: ("whenDeleted", "string"),
+        2: ("whenScaled", "string"),
+    },
+    "StatefulSetOrdinals": {
+        1: ("start", "int32", ALWAYS),
+    },
+    "StatefulSetCondition": {
+        1: ("type", "string", ALWAYS),
+        2: ("status", "string", ALWAYS),
+        3: ("lastTransitionTime", "Time"),
+        4: ("reason", "string"),
+        5: ("message", "string"),
+    },
+    "DaemonSetUpdateStrategy": {
+        1: ("type", "string"),
+        2: ("rollingUpdate", "RollingUpdateDaemonSet"),
+    },
+    "DaemonSetCondition": {
+        1: ("type", "string", ALWAYS),
+        2: ("status", "string", ALWAYS),
+        3: ("lastTransitionTime", "Time"),
+        4: ("reason", "string"),
+        5: ("message", "string"),
+    },
+    "ReplicaSetCondition": {
+        1: ("type", "string", ALWAYS),
+        2: ("status", "string", ALWAYS),
+        3: ("lastTransitionTime", "Time"),
+        4: ("reason", "string"),
+        5: ("message", "string"),
+    },
+    "RollingUpdateStatefulSetStrategy": {
+        1: ("partition", "*int32"),
+        2: ("maxUnavailable", "*IntOrString"),
+    },
+    "RollingUpdateDaemonSet": {
+        1: ("maxUnavailable", "*IntOrString"),
+        2: ("maxSurge", "*IntOrString"),
+    },
+    # k8s.io/api storage/v1/generated.proto and types.go, v0.36.3.
+    "StorageClass": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("provisioner", "string", ALWAYS),
+        3: ("parameters", "map[string]string"),
+        4: ("reclaimPolicy", "*string"),
+        5: ("mountOptions", "[]string"),
+        6: ("allowVolumeExpansion", "*bool"),
+        7: ("volumeBindingMode", "*string"),
+        8: ("allowedTopologies", "[]TopologySelectorTerm"),
+    },
+    # k8s.io/api networking/v1/generated.proto and types.go, v0.36.3.
+    "NetworkPolicy": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "NetworkPolicySpec"),
+    },
+    "IngressClass": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "IngressClassSpec"),
+    },
+    "NetworkPolicySpec": {
+        1: ("podSelector", "LabelSelector"),
+        2: ("ingress", "[]NetworkPolicyIngressRule"),
+        3: ("egress", "[]NetworkPolicyEgressRule"),
+        4: ("policyTypes", "[]string"),
+    },
+    "IngressClassSpec": {
+        1: ("controller", "string"),
+        2: ("parameters", "IngressClassParametersReference"),
+    },
+    "NetworkPolicyIngressRule": {
+        1: ("ports", "[]NetworkPolicyPort"),
+        2: ("from", "[]NetworkPolicyPeer"),
+    },
+    "NetworkPolicyEgressRule": {
+        1: ("ports", "[]NetworkPolicyPort"),
+        2: ("to", "[]NetworkPolicyPeer"),
+    },
+    "IngressClassParametersReference": {
+        1: ("apiGroup", "*string"),
+        2: ("kind", "string", ALWAYS),
+        3: ("name", "string", ALWAYS),
+        4: ("scope", "*string"),
+        5: ("namespace", "*string"),
+    },
+    "NetworkPolicyPort": {
+        1: ("protocol", "*string"),
+        2: ("port", "*IntOrString"),
+        3: ("endPort", "*int32"),
+    },
+    "NetworkPolicyPeer": {
+        1: ("podSelector", "LabelSelector"),
+        2: ("namespaceSelector", "LabelSelector"),
+        3: ("ipBlock", "IPBlock"),
+    },
+    "IPBlock": {
+        1: ("cidr", "string", ALWAYS),
+        2: ("except", "[]string"),
+    },
+    # k8s.io/api discovery/v1/generated.proto and types.go, v0.36.3.
+    # discovery/v1 EndpointPort numbers its fields unlike core/v1 EndpointPort, hence
+    # its own name here.
+    "EndpointSlice": {
+        1: ("metadata", "ObjectMeta"),
+        4: ("addressType", "string", ALWAYS),
+        2: ("endpoints", "[]Endpoint"),
+        3: ("ports", "[]DiscoveryEndpointPort"),
+    },
+    "Endpoint": {
+        1: ("addresses", "[]string"),
+        2: ("conditions", "EndpointConditions"),
+        3: ("hostname", "*string"),
+        4: ("targetRef", "ObjectReference"),
+        5: ("deprecatedTopology", "map[string]string"),
+        6: ("nodeName", "*string"),
+        7: ("zone", "*string"),
+        8: ("hints", "EndpointHints"),
+    },
+    "DiscoveryEndpointPort": {
+        1: ("name", "*string"),
+        2: ("protocol", "*string"),
+        3: ("port", "*int32"),
+        4: ("appProtocol", "*string"),
+    },
+    "EndpointConditions": {
+        1: ("ready", "*bool"),
+        2: ("serving", "*bool"),
+        3: ("terminating", "*bool"),
+    },
+    "EndpointHints": {
+        1: ("forZones", "[]ForZone"),
+        2: ("forNodes", "[]ForNode"),
+    },
+    "ForZone": {
+        1: ("name", "string", ALWAYS),
+    },
+    "ForNode": {
+        1: ("name", "string", ALWAYS),
+    },
+    # k8s.io/api coordination/v1/generated.proto and types.go, v0.36.3.
+    "Lease": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "LeaseSpec"),
+    },
+    "LeaseSpec": {
+        1: ("holderIdentity", "*string"),
+        2: ("leaseDurationSeconds", "*int32"),
+        3: ("acquireTime", "MicroTime"),
+        4: ("renewTime", "MicroTime"),
+        5: ("leaseTransitions", "*int32"),
+        6: ("strategy", "*string"),
+        7: ("preferredHolder", "*string"),
+    },
+    # k8s.io/api events/v1/generated.proto and types.go, v0.36.3.
+    # events.k8s.io/v1 Event and EventSeries share their names with core/v1 types that
+    # are numbered otherwise, hence names of their own here.
+    "EventsEvent": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("eventTime", "MicroTime"),
+        3: ("series", "EventsEventSeries"),
+        4: ("reportingController", "string"),
+        5: ("reportingInstance", "string"),
+        6: ("action", "string"),
+        7: ("reason", "string"),
+        8: ("regarding", "ObjectReference"),
+        9: ("related", "ObjectReference"),
+        10: ("note", "string"),
+        11: ("type", "string"),
+        12: ("deprecatedSource", "EventSource"),
+        13: ("deprecatedFirstTimestamp", "Time"),
+        14: ("deprecatedLastTimestamp", "Time"),
+        15: ("deprecatedCount", "int32"),
+    },
+    "EventsEventSeries": {
+        1: ("count", "int32", ALWAYS),
+        2: ("lastObservedTime", "MicroTime"),
+    },
+    # k8s.io/api autoscaling/v1/generated.proto and types.go, v0.36.3.
+    "Scale": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "ScaleSpec"),
+        3: ("status", "ScaleStatus"),
+    },
+    "ScaleSpec": {
+        1: ("replicas", "int32"),
+    },
+    "ScaleStatus": {
+        1: ("replicas", "int32", ALWAYS),
+        2: ("selector", "string"),
     },
 }

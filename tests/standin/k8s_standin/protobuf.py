@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 from typing import Any
 
 from google.protobuf.message import DecodeError
 
 from k8s_standin.pbclasses import element, new
-from k8s_standin.pbtypes import ALWAYS, KINDS, MESSAGES
+from k8s_standin.pbtypes import ALWAYS, EVERY_VERSION, KINDS, MESSAGES
 
 MAGIC = b"k8s\x00"
 
 _ZERO: dict[str, Any] = {"string": "", "bytes": b"", "bool": False, "int32": 0, "int64": 0}
+#: Messages whose JSON is a value of their own rather than an object of their fields.
+_LEAVES = frozenset({"IntOrString", "Quantity", "Time", "MicroTime", "RawExtension"})
 
 
 #: A message of a class built at run time: its fields are unknown to type checkers.
@@ -84,6 +87,10 @@ def _leaf(type_name: str, msg: Msg) -> Any:
         return msg.intVal
     if type_name == "Quantity":
         return msg.string
+    if type_name == "RawExtension":
+        # The bytes are the embedded object's own serialization: JSON for the objects
+        # the stand-in serves (a ControllerRevision's data).
+        return json.loads(msg.raw) if msg.raw else None
     return _time(msg, micro=type_name == "MicroTime")
 
 
@@ -92,7 +99,7 @@ def _value(type_name: str, value: Any) -> Any:
         return base64.b64encode(value).decode()
     if type_name in _ZERO:
         return value
-    if type_name in ("IntOrString", "Quantity", "Time", "MicroTime"):
+    if type_name in _LEAVES:
         return _leaf(type_name, value)
     return to_json(type_name, value)
 
@@ -150,7 +157,8 @@ def decode_object(body: bytes) -> dict[str, Any]:
     kind, api_version = type_meta.kind, type_meta.apiVersion
     if unknown.contentEncoding:
         raise Unsupported("protobuf bodies with a content encoding are not supported")
-    if KINDS.get(kind) != api_version:
+    message = kind if kind in EVERY_VERSION else KINDS.get((api_version, kind))
+    if message is None:
         raise Unsupported(f"protobuf bodies are not supported for {api_version} {kind!r}")
-    obj = to_json(kind, parse(kind, unknown.raw))
+    obj = to_json(message, parse(message, unknown.raw))
     return {"apiVersion": api_version, "kind": kind, **obj}
