@@ -79,6 +79,7 @@ class Audit:
         self.upstream_of: dict[str, str] = {}
         self.problems: list[str] = []
         self.missing: set[tuple[str, int]] = set()
+        self._walked: set[str] = set()
 
     def walk(self, name: str, upstream: Descriptor) -> None:
         seen = self.upstream_of.setdefault(name, upstream.full_name)
@@ -95,10 +96,7 @@ class Audit:
                 continue
             self._field(name, number, spec[0], spec[1], field)
 
-    _walked: set[str]
-
     def run(self, roots: dict[str, Descriptor]) -> None:
-        self._walked = set()
         for name, upstream in roots.items():
             self.walk(name, upstream)
 

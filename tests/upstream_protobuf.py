@@ -94,11 +94,18 @@ class Schema:
 def nullable(field: FieldDescriptor) -> bool:
     """Whether the Go field is a pointer (or a slice of pointers): gogo's default, unless
     the field carries `(gogoproto.nullable) = false`."""
-    data = field.GetOptions().SerializeToString()
-    # The option is a varint field 65001: tag (65001 << 3 | 0) then 0 for false.
-    tag = _varint(_NULLABLE << 3)
-    at = data.find(tag)
-    return at < 0 or data[at + len(tag)] != 0
+    options = descriptor_pb2.FieldOptions.FromString(field.GetOptions().SerializeToString())
+    # gogo.proto's extensions are not in this pool, so the option is an unknown field.
+    return all(value != 0 for number, value in _unknown_fields(options) if number == _NULLABLE)
+
+
+def _unknown_fields(message: Message) -> list[tuple[int, Any]]:
+    try:
+        # protobuf 4.22 and later; Message.UnknownFields() is deprecated there.
+        from google.protobuf.unknown_fields import UnknownFieldSet
+    except ImportError:  # protobuf 4.21
+        return [(f.field_number, f.data) for f in message.UnknownFields()]  # type: ignore[attr-defined]
+    return [(f.field_number, f.data) for f in UnknownFieldSet(message)]
 
 
 def repeated(field: FieldDescriptor) -> bool:
@@ -106,15 +113,6 @@ def repeated(field: FieldDescriptor) -> bool:
     if hasattr(field, "is_repeated"):
         return bool(field.is_repeated)
     return bool(field.label == FieldDescriptor.LABEL_REPEATED)
-
-
-def _varint(n: int) -> bytes:
-    out = b""
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        if not n:
-            return out + bytes([byte])
-        out += bytes([byte | 0x80])
 
 
 @functools.cache
