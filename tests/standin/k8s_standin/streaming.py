@@ -52,6 +52,7 @@ import struct
 import subprocess
 import termios
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -508,6 +509,7 @@ class WebSocket:
         self.sock = sock
         self.conn = Connection(ConnectionType.SERVER)
         self.closed = False
+        self.eof = False  # the client closed the TCP connection
         self._parts: list[bytes] = []
 
     def send(self, channel: int, data: bytes = b"") -> None:
@@ -517,10 +519,21 @@ class WebSocket:
         if self.conn.state is ConnectionState.OPEN:
             self.sock.sendall(self.conn.send(BytesMessage(data)))
 
-    def close(self) -> None:
+    def close(self, linger: float = 2.0) -> None:
+        """Send the close frame, then wait a little for the client's own: the server
+        closes the TCP connection only once both have passed (RFC 6455 section 7.1.1).
+        Closing at once can fail the client's reply, and some clients (the Python
+        kubernetes client) then raise although the command ended well."""
         if self.conn.state is ConnectionState.OPEN:
             with contextlib.suppress(OSError):
                 self.sock.sendall(self.conn.send(CloseConnection(1000)))
+        deadline = time.monotonic() + linger
+        while self.conn.state is ConnectionState.LOCAL_CLOSING and not self.eof:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not _readable([self.sock], remaining):
+                break
+            for _ in self.receive():
+                pass  # what the client sent after our close frame is dropped
         self.closed = True
 
     def receive(self) -> Iterator[bytes]:
@@ -530,9 +543,9 @@ class WebSocket:
             data = self.sock.recv(65536)
         except OSError:
             data = b""
-        self.conn.receive_data(data or None)
         if not data:
-            self.closed = True
+            self.closed = self.eof = True
+        self.conn.receive_data(data or None)
         for event in self.conn.events():
             if isinstance(event, Ping):
                 with contextlib.suppress(OSError):
