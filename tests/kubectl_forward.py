@@ -19,6 +19,9 @@ KUBECTL = shutil.which("kubectl")
 #: kubectl 1.31+ tunnels SPDY through WebSocket unless this is false; then it upgrades to
 #: plain SPDY/3.1 (client-go's PortForwardWebsockets client gate).
 PLAIN_SPDY = {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
+#: kubectl 1.32 speaks SPDY/3.1 to pods/exec and pods/attach (so `cp` and `run -i` too)
+#: when its WebSocket upgrade fails, or when this is false (the RemoteCommandWebsockets gate).
+SPDY_REMOTE_COMMAND = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 from image.builder import own_image
-from kubectl_forward import KUBECTL, PLAIN_SPDY, fetch, port_forward
+from kubectl_forward import KUBECTL, PLAIN_SPDY, SPDY_REMOTE_COMMAND, fetch, port_forward
 
 pytestmark = [
     pytest.mark.docker,
@@ -906,7 +906,9 @@ def test_attach_follows_the_output_from_now_on(cluster: Cluster) -> None:
     cluster.kubectl("delete", "pod", "talker", "-n", NS, "--wait=false")
 
 
-def _kubectl_in_terminal(cluster: Cluster, args: list[str], typed: bytes) -> tuple[int, bytes]:
+def _kubectl_in_terminal(
+    cluster: Cluster, args: list[str], typed: bytes, env: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """kubectl on a pty of its own (-t needs a terminal); ``typed`` is sent once kubectl
     has asked for it. Returns the exit status and everything the terminal showed."""
     assert KUBECTL is not None
@@ -917,6 +919,7 @@ def _kubectl_in_terminal(cluster: Cluster, args: list[str], typed: bytes) -> tup
         stdout=slave,
         stderr=slave,
         start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     os.close(slave)
     shown, sent = b"", False
@@ -944,18 +947,50 @@ def _kubectl_in_terminal(cluster: Cluster, args: list[str], typed: bytes) -> tup
         os.close(master)
 
 
-def test_run_with_a_terminal(cluster: Cluster) -> None:
+@pytest.mark.parametrize("env", [{}, SPDY_REMOTE_COMMAND], ids=["websocket", "spdy"])
+def test_run_with_a_terminal(cluster: Cluster, env: dict[str, str]) -> None:
+    name = "term" if not env else "term-spdy"
     code, shown = _kubectl_in_terminal(
         cluster,
         [
-            *("run", "-it", "--rm", "--restart=Never", "-n", NS, "--image=busybox", "term"),
+            *("run", "-it", "--rm", "--restart=Never", "-n", NS, "--image=busybox", name),
             *("--", "sh", "-c", "read l; echo got $l; tty"),
         ],
         b"hello\r",
+        env,
     )
     # The container's terminal echoes what was typed and carries the output.
     assert code == 0, shown
-    assert b"got hello\r\n/dev/pts/" in shown and b'pod "term" deleted' in shown, shown
+    assert b"got hello\r\n/dev/pts/" in shown and f'pod "{name}" deleted'.encode() in shown, shown
+
+
+def test_exec_cp_and_run_interactively_over_spdy(
+    cluster: Cluster, web: str, tmp_path: Path
+) -> None:
+    pod = _web_pod(cluster, web)
+    spdy = SPDY_REMOTE_COMMAND
+    done = cluster.run(
+        "exec", pod, "-n", NS, "--", "sh", "-c", "echo in:$HOSTNAME; exit 7", env=spdy
+    )
+    assert done.returncode == 7 and done.stdout == f"in:{pod}\n", done
+    assert "command terminated with exit code 7" in done.stderr, done.stderr
+    done = cluster.run(
+        "exec", "-i", pod, "-n", NS, "--", "sh", "-c", "cat; echo end", stdin="in\n", env=spdy
+    )
+    assert (done.returncode, done.stdout) == (0, "in\nend\n"), done
+    source = tmp_path / "up.txt"
+    source.write_text("copied over spdy\n")
+    assert cluster.run("cp", str(source), f"{NS}/{pod}:/tmp/spdy.txt", env=spdy).returncode == 0
+    back = tmp_path / "back.txt"
+    assert cluster.run("cp", f"{NS}/{pod}:/tmp/spdy.txt", str(back), env=spdy).returncode == 0
+    assert back.read_text() == "copied over spdy\n"
+    done = cluster.run(
+        *("run", "-i", "--rm", "--restart=Never", "-n", NS, "--image=busybox", "spdy-reader"),
+        *("--", "sh", "-c", "read l; echo got $l; exit 3"),
+        stdin="hello\n",
+        env=spdy,
+    )
+    assert done.returncode == 3 and "got hello\n" in done.stdout, done
 
 
 # kubectl port-forward 1.32 tunnels SPDY/3.1 through WebSocket (SPDY/3.1+portforward.k8s.io)

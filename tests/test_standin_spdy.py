@@ -116,6 +116,7 @@ class Client:
         self.session_window = spdy.INITIAL_WINDOW
         self.window_updates = 0
         self.pings: list[int] = []
+        self.goaway = False
         self.next_id = 1
 
     def open(self, kind: str, port: int, request_id: str | None = "0") -> int:
@@ -195,6 +196,8 @@ class Client:
                 self.session_window += delta
             else:
                 self.send_windows[stream_id] += delta
+        elif frame.kind == spdy.GOAWAY:
+            self.goaway = True
         elif frame.kind == spdy.PING:
             (ping_id,) = struct.unpack("!I", frame.payload)
             self.pings.append(ping_id)
@@ -384,3 +387,122 @@ def test_the_session_ends_after_goaway_once_forwarding_ended() -> None:
             while chunk := client.sock.recv(65536):
                 rest += chunk
         assert rest == b"", "the session closes the connection once nothing is forwarded"
+
+
+# -- exec and attach: streams by type, offered as channels ----------------------------------
+CHANNELS = {"stdin": 0, "stdout": 1, "stderr": 2, "error": 3, "resize": 4}
+CLOSE = 255
+
+
+@contextlib.contextmanager
+def remote_command() -> Iterator[tuple[Client, spdy.RemoteCommandSession]]:
+    """A RemoteCommandSession on one end of a socketpair, driven from this thread."""
+    ours, theirs = socket.socketpair()
+    server = spdy.RemoteCommandSession(spdy.SocketTransport(theirs), CHANNELS, CLOSE)
+    try:
+        yield Client(ours), server
+    finally:
+        ours.close()
+        theirs.close()
+
+
+@contextlib.contextmanager
+def closing(server: spdy.RemoteCommandSession, client: Client) -> Iterator[None]:
+    """The server closes in a thread of its own while the block reads, as kubectl would;
+    then the client closes, which the server must be waiting for, not its linger."""
+    closer = threading.Thread(target=server.close)
+    closer.start()
+    yield
+    client.wait(lambda: client.goaway)
+    client.sock.shutdown(socket.SHUT_WR)
+    closer.join(2.0)
+    assert not closer.is_alive(), "the server did not end with the client's close"
+
+
+def open_typed(client: Client, kind: str) -> int:
+    """A stream as client-go's v4 streamer opens one: named by its type alone."""
+    stream_id, client.next_id = client.next_id, client.next_id + 2
+    block = client.deflate.compress([("streamType", kind)])
+    client.sock.sendall(spdy.syn_stream(stream_id, block))
+    client.streams[stream_id] = Received()
+    client.send_windows[stream_id] = spdy.INITIAL_WINDOW
+    return stream_id
+
+
+def received(server: spdy.RemoteCommandSession, count: int) -> list[bytes]:
+    messages: list[bytes] = []
+    while len(messages) < count:
+        assert select.select([server.fileno()], [], [], TIMEOUT_S)[0], messages
+        messages += server.receive()
+    return messages
+
+
+def test_a_remote_command_waits_for_its_streams_and_offers_them_as_channels() -> None:
+    with remote_command() as (client, server):
+        ids = {kind: open_typed(client, kind) for kind in ("error", "stdin", "stdout", "resize")}
+        assert server.wait_for_streams({"error", "stdin", "stdout", "resize"}, TIMEOUT_S)
+        client.wait(lambda: all(client.streams[i].replied for i in ids.values()))
+        client.send(ids["stdin"], b"typed")
+        # TerminalSize objects one after another, one cut across two frames.
+        client.send(ids["resize"], b'{"Width":80,"Height":24}{"Width":1')
+        client.send(ids["resize"], b'00,"Height":30}')
+        client.send(ids["stdin"], b"", fin=True)
+        assert received(server, 4) == [
+            b"\x00typed",
+            b'\x04{"Width": 80, "Height": 24}',
+            b'\x04{"Width": 100, "Height": 30}',
+            bytes([CLOSE, 0]),
+        ]
+        server.send(1, b"output")
+        server.send(2, b"no stderr stream was opened: dropped")
+        server.send(3, b'{"metadata":{},"status":"Success"}')
+        with closing(server, client):
+            out, error = client.streams[ids["stdout"]], client.streams[ids["error"]]
+            client.wait(lambda: out.fin and error.fin)
+            # Typed after the end: read and dropped, so closing resets nothing.
+            client.send(ids["stdin"], b"late")
+        assert out.data == b"output"
+        assert error.data == b'{"metadata":{},"status":"Success"}'
+        assert server.closed
+
+
+def test_a_remote_command_without_all_its_streams_gives_up() -> None:
+    with remote_command() as (client, server):
+        open_typed(client, "error")
+        open_typed(client, "stdout")
+        assert not server.wait_for_streams({"error", "stdout", "stdin"}, 0.3)
+
+
+def test_a_stream_of_an_unknown_type_is_taken_and_ignored() -> None:
+    # waitForStreams: the upgrader has replied to it already; it is logged and not used.
+    with remote_command() as (client, server):
+        odd = open_typed(client, "video")
+        error = open_typed(client, "error")
+        assert server.wait_for_streams({"error"}, TIMEOUT_S)
+        client.wait(lambda: client.streams[odd].replied and client.streams[error].replied)
+        client.send(odd, b"ignored")
+        server.send(3, b"status")
+        with closing(server, client):
+            client.wait(lambda: client.streams[error].fin)
+        assert client.streams[error].data == b"status"
+        assert client.streams[odd].data == b""
+
+
+def test_a_closing_remote_command_flushes_past_a_window_to_a_client_without_flow_control() -> None:
+    # client-go's spdystream never gives window back: the probe finds that out while the
+    # session is closing, and everything still goes out before the connection does.
+    ours, theirs = socket.socketpair()
+    server = spdy.RemoteCommandSession(spdy.SocketTransport(theirs), CHANNELS, CLOSE)
+    client = Client(ours, flow_control=False)
+    out = open_typed(client, "stdout")
+    error = open_typed(client, "error")
+    assert server.wait_for_streams({"stdout", "error"}, TIMEOUT_S)
+    payload = bytes(range(256)) * 1024  # 256 KiB, four windows
+    server.send(1, payload)
+    try:
+        with closing(server, client):
+            client.wait(lambda: client.streams[out].fin and client.streams[error].fin)
+        assert bytes(client.streams[out].data) == payload
+    finally:
+        ours.close()
+        theirs.close()

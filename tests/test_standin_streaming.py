@@ -3,13 +3,20 @@ with the kubernetes Python client as the suites use it: the channel protocols, e
 stdin and its v5 close, a terminal and its size, attach's stdinOnce and output from the
 moment of attaching, port-forward's port prefixes, RBAC's `create` on the WebSocket GET,
 and the STANDIN_NO_STREAMING fault; and `kubectl port-forward` (SPDY, tunnelled through
-WebSocket or not; k8s_standin/spdy.py) where kubectl is installed."""
+WebSocket or not; k8s_standin/spdy.py), and `kubectl exec`, `cp`, `run -i` and a terminal over
+SPDY, where kubectl is installed."""
 
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import os
+import pty
+import select
+import struct
+import subprocess
+import termios
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +26,7 @@ from urllib.parse import urlencode
 
 import pytest
 from k8s_standin.node.testing import Standin, wait_for
-from kubectl_forward import KUBECTL, PLAIN_SPDY, fetch, port_forward
+from kubectl_forward import KUBECTL, PLAIN_SPDY, SPDY_REMOTE_COMMAND, fetch, port_forward
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import portforward, stream
@@ -547,15 +554,109 @@ def test_streams_of_an_agents_pod_go_through_its_kubelet(tmp_path: Any) -> None:
         server.stop()
 
 
-def _kubectl(kubeconfig: Path, *args: str, env: dict[str, str]) -> Any:
-    import subprocess
-
+def _kubectl(kubeconfig: Path, *args: str, env: dict[str, str], stdin: str | None = None) -> Any:
     assert KUBECTL is not None
     return subprocess.run(
         [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
         env={**os.environ, **env},
     )
+
+
+def _over_spdy(standin: Standin, *args: str, stdin: str | None = None) -> Any:
+    """kubectl with its exec and attach over SPDY/3.1."""
+    return _kubectl(standin.kubeconfig, *args, env=SPDY_REMOTE_COMMAND, stdin=stdin)
+
+
+@needs_kubectl
+def test_kubectl_exec_over_spdy(standin: Standin, web: tuple[str, int]) -> None:
+    pod, _ = web
+    script = 'echo "$GREETING:$HOSTNAME"; echo oops >&2; exit 7'
+    done = _over_spdy(standin, "exec", pod, "--", "sh", "-c", script)
+    assert done.returncode == 7, done
+    assert done.stdout == f"hi:{pod}\n", done
+    assert "oops\n" in done.stderr and "command terminated with exit code 7" in done.stderr
+    # stdin ends with the stdin stream's FIN.
+    done = _over_spdy(standin, "exec", "-i", pod, "--", "sh", "-c", "cat; echo end", stdin="in\n")
+    assert (done.returncode, done.stdout) == (0, "in\nend\n"), done
+    # More than SPDY's 64 KiB window, to a client that does no flow control.
+    done = _over_spdy(standin, "exec", pod, "--", "sh", "-c", "head -c 300000 /dev/zero")
+    assert done.returncode == 0 and done.stdout == "\0" * 300000, done.stderr
+
+
+@needs_kubectl
+def test_kubectl_cp_over_spdy(standin: Standin, web: tuple[str, int], tmp_path: Path) -> None:
+    pod, _ = web
+    source = tmp_path / "up.txt"
+    source.write_text("over spdy\n")
+    done = _over_spdy(standin, "cp", str(source), f"default/{pod}:/tmp/spdy-up.txt")
+    assert done.returncode == 0, done
+    back = tmp_path / "back.txt"
+    done = _over_spdy(standin, "cp", f"default/{pod}:/tmp/spdy-up.txt", str(back))
+    assert done.returncode == 0, done
+    assert back.read_text() == "over spdy\n"
+
+
+@needs_kubectl
+def test_kubectl_run_and_attach_over_spdy(standin: Standin, core: client.CoreV1Api) -> None:
+    # run -i attaches to the new pod's container; the end of stdin (its stream's FIN)
+    # closes the container's, so `read` returns and the container ends with its code.
+    name = f"reader-{uuid.uuid4().hex[:6]}"
+    done = _over_spdy(
+        standin,
+        *("run", "-i", "--rm", "--restart=Never", "--image=busybox:1.36", name),
+        *("--", "sh", "-c", "read l; echo got $l; exit 3"),
+        stdin="hello\n",
+    )
+    assert done.returncode == 3, done
+    assert "got hello\n" in done.stdout, done
+
+
+@needs_kubectl
+def test_kubectl_exec_with_a_terminal_over_spdy(standin: Standin, web: tuple[str, int]) -> None:
+    # -t: no stderr stream, a resize stream carrying kubectl's own terminal size. That
+    # size comes after the command started (as with a real runtime), so it is waited for.
+    pod, _ = web
+    assert KUBECTL is not None
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    script = (
+        "for i in $(seq 100); do s=$(stty size 2>/dev/null); "
+        "[ \"$s\" = '33 101' ] && break; sleep 0.1; done; "
+        "echo size $s; tty; exit 4"
+    )
+    command = ["exec", "-it", pod, "--", "sh", "-c", script]
+    proc = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(standin.kubeconfig), *command],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        env={**os.environ, **SPDY_REMOTE_COMMAND},
+    )
+    os.close(slave)
+    shown = b""
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: kubectl has gone, and the terminal with it
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif proc.poll() is not None:
+                break
+        code = proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert code == 4, shown
+    assert b"size 33 101\r\n/dev/pts/" in shown, shown

@@ -1,4 +1,5 @@
-"""The server end of a SPDY/3.1 session, as far as `kubectl port-forward` needs it.
+"""The server end of a SPDY/3.1 session, as far as kubectl's port-forward, exec and attach
+need it.
 
 kubectl (client-go tools/portforward) multiplexes forwarded connections as SPDY/3.1
 streams, over a plain ``Upgrade: SPDY/3.1`` connection or tunnelled in WebSocket binary
@@ -36,13 +37,15 @@ having opened the window does no flow control, and is sent to without limit from
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import select
 import socket
 import ssl
 import struct
+import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -346,25 +349,21 @@ def forward_error(port: int, err: Exception) -> str:
     return f"error forwarding port {port} to pod: {err}"
 
 
-class PortForwardSession:
-    """kubelet's port-forward over one SPDY/3.1 connection; ``run`` returns when the
-    client has gone (or said GOAWAY and every forwarding ended)."""
+class Session:
+    """One SPDY/3.1 connection's server end: frames, header compression, streams the
+    client opens, and flow control both ways. What the streams mean is a subclass's:
+    `_accept` vets a new stream, `_opened` takes it once replied to, `_consume` takes
+    its data, `_on_remote_fin` and `_on_reset` its end."""
 
-    def __init__(
-        self,
-        transport: Transport,
-        dial: Dial,
-        describe_error: Callable[[int, Exception], str] = forward_error,
-    ) -> None:
+    #: Named in log lines.
+    purpose = "SPDY"
+
+    def __init__(self, transport: Transport) -> None:
         self.transport = transport
-        self.dial = dial
-        self.describe_error = describe_error
         self.reader = FrameReader()
         self.inflate = HeaderDecompressor()
         self.deflate = HeaderCompressor()
         self.streams: dict[int, Stream] = {}
-        self.pairs: dict[str, Pair] = {}
-        self.by_conn: dict[socket.socket, Pair] = {}
         self.peer_initial_window = INITIAL_WINDOW
         self.session_send_window = INITIAL_WINDOW
         self.session_unacked = 0
@@ -375,6 +374,216 @@ class PortForwardSession:
         self.last_stream_id = 0
         self.gone_away = False
         self.ended = False
+
+    # -- what a subclass makes of the streams ----------------------------------------------
+    def _accept(self, stream: Stream) -> str:
+        """Why a new stream is refused; "" takes it."""
+        return ""
+
+    def _opened(self, stream: Stream) -> None:
+        """A stream taken and replied to."""
+
+    def _consume(self, stream: Stream, data: bytes) -> None:
+        """Data the client sent on a stream; by default read and dropped."""
+        self._acknowledge(stream, len(data))
+
+    def _on_remote_fin(self, stream: Stream) -> None:
+        """The client will send no more on ``stream``."""
+
+    def _on_reset(self, stream: Stream) -> None:
+        """The client reset ``stream``."""
+
+    def _on_transport(self) -> None:
+        data = self.transport.read()
+        if data is None:
+            self.ended = True
+            return
+        for frame in self.reader.feed(data):
+            self._on_frame(frame)
+
+    # -- frames from the client ---------------------------------------------------------
+    def _on_frame(self, frame: Frame) -> None:
+        if len(frame.payload) < _MIN_PAYLOAD.get(frame.kind, 0):
+            raise ProtocolError(f"control frame of type {frame.kind} too short")
+        handler = {
+            DATA: self._on_data,
+            SYN_STREAM: self._on_syn_stream,
+            RST_STREAM: self._on_rst_stream,
+            SETTINGS: self._on_settings,
+            PING: self._on_ping,
+            GOAWAY: self._on_goaway,
+            HEADERS: self._on_headers,
+            WINDOW_UPDATE: self._on_window_update,
+        }.get(frame.kind)
+        # Unknown control frames (and SYN_REPLY: this side opens no streams) are ignored,
+        # as section 2.2.1 asks.
+        if handler is not None:
+            handler(frame)
+
+    def _on_syn_stream(self, frame: Frame) -> None:
+        stream_id = struct.unpack_from("!I", frame.payload)[0] & _MASK31
+        headers = self.inflate.decompress(frame.payload[10:])
+        if stream_id in self.streams or stream_id % 2 == 0 or stream_id <= self.last_stream_id:
+            self._write(rst_stream(stream_id, PROTOCOL_ERROR))
+            return
+        self.last_stream_id = stream_id
+        stream = Stream(stream_id, headers, self.peer_initial_window)
+        stream.remote_closed = frame.fin
+        problem = self._accept(stream)
+        if problem or self.gone_away:
+            # httpStreamReceived refuses it; the SPDY connection then resets the stream.
+            log.info("refused %s stream %d: %s", self.purpose, stream_id, problem or "GOAWAY")
+            self._write(rst_stream(stream_id, REFUSED_STREAM if self.gone_away else CANCEL))
+            return
+        self.streams[stream_id] = stream
+        self._write(syn_reply(stream_id, self.deflate.compress([])))
+        self._opened(stream)
+
+    def _on_data(self, frame: Frame) -> None:
+        stream = self.streams.get(frame.stream_id)
+        if stream is None:
+            if frame.stream_id > self.last_stream_id:
+                self._write(rst_stream(frame.stream_id, INVALID_STREAM))
+            return
+        if stream.remote_closed or stream.reset:
+            return  # late data for a stream that ended: dropped
+        if frame.payload:
+            self._consume(stream, frame.payload)
+        if frame.fin:
+            stream.remote_closed = True
+            self._on_remote_fin(stream)
+
+    def _on_rst_stream(self, frame: Frame) -> None:
+        stream_id = struct.unpack_from("!I", frame.payload)[0] & _MASK31
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            return
+        stream.reset = stream.remote_closed = stream.local_closed = True
+        stream.outgoing.clear()
+        self._on_reset(stream)
+
+    def _on_settings(self, frame: Frame) -> None:
+        window = parse_settings(frame.payload).get(SETTINGS_INITIAL_WINDOW_SIZE)
+        if window is None:
+            return
+        # A new initial window moves every open stream's window by the difference
+        # (section 2.6.8).
+        delta = window - self.peer_initial_window
+        self.peer_initial_window = window
+        self.peer_flow_control = True
+        for stream in self.streams.values():
+            stream.send_window += delta
+        self._flush_all()
+
+    def _on_ping(self, frame: Frame) -> None:
+        (ping_id,) = struct.unpack_from("!I", frame.payload)
+        if ping_id % 2:
+            self._write(ping(ping_id))  # the client's: echoed back
+            return
+        if ping_id == self.probe_id:
+            self.probe_id = None
+            if not self.peer_flow_control:
+                log.info("the SPDY client does no flow control: its windows are not kept to")
+                self.unlimited = True
+                self._flush_all()
+
+    def _on_goaway(self, frame: Frame) -> None:
+        self.gone_away = True
+
+    def _on_headers(self, frame: Frame) -> None:
+        stream_id = struct.unpack_from("!I", frame.payload)[0] & _MASK31
+        self.inflate.decompress(frame.payload[4:])  # kept in step; nothing in it is used
+        stream = self.streams.get(stream_id)
+        if stream is not None and frame.fin and not stream.remote_closed:
+            stream.remote_closed = True
+            self._on_remote_fin(stream)
+
+    def _on_window_update(self, frame: Frame) -> None:
+        stream_id, delta = struct.unpack_from("!II", frame.payload)
+        stream_id, delta = stream_id & _MASK31, delta & _MASK31
+        self.peer_flow_control = True
+        if stream_id == 0:
+            self.session_send_window += delta
+            self._flush_all()
+            return
+        stream = self.streams.get(stream_id)
+        if stream is not None:
+            stream.send_window += delta
+            self._flush(stream)
+
+    # -- sending --------------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def _send(self, stream: Stream, data: bytes, fin: bool = False) -> None:
+        if stream.local_closed or stream.reset:
+            return
+        stream.outgoing += data
+        stream.fin_queued = stream.fin_queued or fin
+        self._flush(stream)
+
+    def _flush_all(self) -> None:
+        for stream in list(self.streams.values()):
+            self._flush(stream)
+
+    def _flush(self, stream: Stream) -> None:
+        while stream.outgoing and not stream.reset:
+            room = min(stream.send_window, self.session_send_window)
+            if self.unlimited:
+                room = MAX_FRAME_DATA
+            if room <= 0:
+                self._probe()
+                return
+            chunk = bytes(stream.outgoing[: min(room, MAX_FRAME_DATA)])
+            del stream.outgoing[: len(chunk)]
+            last = stream.fin_queued and not stream.outgoing
+            self._write(data_frame(stream.id, chunk, fin=last))
+            stream.send_window -= len(chunk)
+            self.session_send_window -= len(chunk)
+            stream.local_closed = last
+        if stream.fin_queued and not stream.local_closed and not stream.reset:
+            self._write(data_frame(stream.id, b"", fin=True))
+            stream.local_closed = True
+
+    def _probe(self) -> None:
+        """The window ran out: a peer that never opened one is asked whether it keeps
+        any (see the module docstring)."""
+        if self.peer_flow_control or self.unlimited or self.probe_id is not None:
+            return
+        self.probe_id = self.next_ping_id
+        self.next_ping_id += 2
+        self._write(ping(self.probe_id))
+
+    def _acknowledge(self, stream: Stream, size: int) -> None:
+        """Give back window once half of it has been consumed: the client can always
+        send, with fewer WINDOW_UPDATEs than one per frame."""
+        stream.unacked += size
+        self.session_unacked += size
+        if stream.unacked >= INITIAL_WINDOW // 2 and not stream.remote_closed:
+            self._write(window_update(stream.id, stream.unacked))
+            stream.unacked = 0
+        if self.session_unacked >= INITIAL_WINDOW // 2:
+            self._write(window_update(0, self.session_unacked))
+            self.session_unacked = 0
+
+
+class PortForwardSession(Session):
+    """kubelet's port-forward over one SPDY/3.1 connection; ``run`` returns when the
+    client has gone (or said GOAWAY and every forwarding ended)."""
+
+    purpose = "port-forward"
+
+    def __init__(
+        self,
+        transport: Transport,
+        dial: Dial,
+        describe_error: Callable[[int, Exception], str] = forward_error,
+    ) -> None:
+        super().__init__(transport)
+        self.dial = dial
+        self.describe_error = describe_error
+        self.pairs: dict[str, Pair] = {}
+        self.by_conn: dict[socket.socket, Pair] = {}
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> None:
@@ -426,14 +635,6 @@ class PortForwardSession:
         readable, _, _ = select.select([client, *pods], [], [])
         return client in readable, [pods[fd] for fd in readable if fd != client]
 
-    def _on_transport(self) -> None:
-        data = self.transport.read()
-        if data is None:
-            self.ended = True
-            return
-        for frame in self.reader.feed(data):
-            self._on_frame(frame)
-
     def _on_pod(self, pair: Pair) -> None:
         assert pair.conn is not None and pair.data is not None
         try:
@@ -447,120 +648,19 @@ class PortForwardSession:
         # returns once the runtime's copy ended), and both streams are closed.
         self._finish(pair)
 
-    # -- frames from the client ---------------------------------------------------------
-    def _on_frame(self, frame: Frame) -> None:
-        if len(frame.payload) < _MIN_PAYLOAD.get(frame.kind, 0):
-            raise ProtocolError(f"control frame of type {frame.kind} too short")
-        handler = {
-            DATA: self._on_data,
-            SYN_STREAM: self._on_syn_stream,
-            RST_STREAM: self._on_rst_stream,
-            SETTINGS: self._on_settings,
-            PING: self._on_ping,
-            GOAWAY: self._on_goaway,
-            HEADERS: self._on_headers,
-            WINDOW_UPDATE: self._on_window_update,
-        }.get(frame.kind)
-        # Unknown control frames (and SYN_REPLY: this side opens no streams) are ignored,
-        # as section 2.2.1 asks.
-        if handler is not None:
-            handler(frame)
+    # -- forwarding -----------------------------------------------------------------------
+    def _accept(self, stream: Stream) -> str:
+        return _check_stream_headers(stream)
 
-    def _on_syn_stream(self, frame: Frame) -> None:
-        stream_id = struct.unpack_from("!I", frame.payload)[0] & _MASK31
-        headers = self.inflate.decompress(frame.payload[10:])
-        if stream_id in self.streams or stream_id % 2 == 0 or stream_id <= self.last_stream_id:
-            self._write(rst_stream(stream_id, PROTOCOL_ERROR))
-            return
-        self.last_stream_id = stream_id
-        stream = Stream(stream_id, headers, self.peer_initial_window)
-        stream.remote_closed = frame.fin
-        problem = _check_stream_headers(stream)
-        if problem or self.gone_away:
-            # httpStreamReceived refuses it; the SPDY connection then resets the stream.
-            log.info("refused port-forward stream %d: %s", stream_id, problem or "GOAWAY")
-            self._write(rst_stream(stream_id, REFUSED_STREAM if self.gone_away else CANCEL))
-            return
-        self.streams[stream_id] = stream
-        self._write(syn_reply(stream_id, self.deflate.compress([])))
-        self._pair(stream)
-
-    def _on_data(self, frame: Frame) -> None:
-        stream = self.streams.get(frame.stream_id)
-        if stream is None:
-            if frame.stream_id > self.last_stream_id:
-                self._write(rst_stream(frame.stream_id, INVALID_STREAM))
-            return
-        if stream.remote_closed or stream.reset:
-            return  # late data for a stream that ended: dropped
-        if frame.payload:
-            self._consume(stream, frame.payload)
-        if frame.fin:
-            stream.remote_closed = True
-            self._on_remote_fin(stream)
-
-    def _on_rst_stream(self, frame: Frame) -> None:
-        stream_id = struct.unpack_from("!I", frame.payload)[0] & _MASK31
-        stream = self.streams.get(stream_id)
-        if stream is None:
-            return
-        stream.reset = stream.remote_closed = stream.local_closed = True
-        stream.outgoing.clear()
+    def _on_reset(self, stream: Stream) -> None:
         pair = self.pairs.get(stream.header("requestid"))
         if pair is not None and pair.data is stream:
             # kubectl resets the data stream once the pod's side finished, or to drop it.
             self._finish(pair)
 
-    def _on_settings(self, frame: Frame) -> None:
-        window = parse_settings(frame.payload).get(SETTINGS_INITIAL_WINDOW_SIZE)
-        if window is None:
-            return
-        # A new initial window moves every open stream's window by the difference
-        # (section 2.6.8).
-        delta = window - self.peer_initial_window
-        self.peer_initial_window = window
-        self.peer_flow_control = True
-        for stream in self.streams.values():
-            stream.send_window += delta
-        self._flush_all()
+    def _opened(self, stream: Stream) -> None:
+        self._pair(stream)
 
-    def _on_ping(self, frame: Frame) -> None:
-        (ping_id,) = struct.unpack_from("!I", frame.payload)
-        if ping_id % 2:
-            self._write(ping(ping_id))  # the client's: echoed back
-            return
-        if ping_id == self.probe_id:
-            self.probe_id = None
-            if not self.peer_flow_control:
-                log.info("the SPDY client does no flow control: its windows are not kept to")
-                self.unlimited = True
-                self._flush_all()
-
-    def _on_goaway(self, frame: Frame) -> None:
-        self.gone_away = True
-
-    def _on_headers(self, frame: Frame) -> None:
-        stream_id = struct.unpack_from("!I", frame.payload)[0] & _MASK31
-        self.inflate.decompress(frame.payload[4:])  # kept in step; nothing in it is used
-        stream = self.streams.get(stream_id)
-        if stream is not None and frame.fin and not stream.remote_closed:
-            stream.remote_closed = True
-            self._on_remote_fin(stream)
-
-    def _on_window_update(self, frame: Frame) -> None:
-        stream_id, delta = struct.unpack_from("!II", frame.payload)
-        stream_id, delta = stream_id & _MASK31, delta & _MASK31
-        self.peer_flow_control = True
-        if stream_id == 0:
-            self.session_send_window += delta
-            self._flush_all()
-            return
-        stream = self.streams.get(stream_id)
-        if stream is not None:
-            stream.send_window += delta
-            self._flush(stream)
-
-    # -- forwarding -----------------------------------------------------------------------
     def _pair(self, stream: Stream) -> None:
         request_id = _request_id(stream)
         pair = self.pairs.setdefault(request_id, Pair(request_id))
@@ -613,18 +713,6 @@ class PortForwardSession:
             return
         self._acknowledge(pair.data, len(data))
 
-    def _acknowledge(self, stream: Stream, size: int) -> None:
-        """Give back window once half of it has been consumed: the client can always
-        send, with fewer WINDOW_UPDATEs than one per frame."""
-        stream.unacked += size
-        self.session_unacked += size
-        if stream.unacked >= INITIAL_WINDOW // 2 and not stream.remote_closed:
-            self._write(window_update(stream.id, stream.unacked))
-            stream.unacked = 0
-        if self.session_unacked >= INITIAL_WINDOW // 2:
-            self._write(window_update(0, self.session_unacked))
-            self.session_unacked = 0
-
     def _on_remote_fin(self, stream: Stream) -> None:
         """The client will send no more on ``stream``: for data, the pod's side of the
         connection is half-closed, so a server reading until EOF sees it."""
@@ -652,48 +740,146 @@ class PortForwardSession:
                 pair.conn.close()
             pair.conn = None
 
-    # -- sending --------------------------------------------------------------------------
-    def _write(self, data: bytes) -> None:
-        self.transport.write(data)
 
-    def _send(self, stream: Stream, data: bytes, fin: bool = False) -> None:
-        if stream.local_closed or stream.reset:
+class RemoteCommandSession(Session):
+    """kubelet's exec and attach over one SPDY/3.1 connection, stream protocol
+    v4.channel.k8s.io (kubernetes pkg/kubelet/cri/streaming/remotecommand/httpstream.go at
+    commit 0d1821e39bfb): the client opens a stream per stdio it asked for, named by its
+    ``streamtype`` header (``error``, ``stdin``, ``stdout``, ``stderr``, ``resize``), and
+    the command starts once all of them are there.
+
+    The streams are then offered as the numbered channels of the WebSocket protocol, so
+    that one loop serves both: ``receive`` yields stdin's data as channel messages, its
+    FIN as a close message, and each JSON TerminalSize on the resize stream as a message
+    of its own; ``send`` writes on the stream of a channel; ``close`` ends every stream
+    and the connection, after what is queued for the client has gone out."""
+
+    purpose = "remote command"
+
+    def __init__(self, transport: Transport, channels: dict[str, int], close: int) -> None:
+        super().__init__(transport)
+        self.channels = channels  # stream type -> channel
+        self.close_channel = close
+        self.by_channel: dict[int, Stream] = {}
+        self.inbox: list[bytes] = []
+        self.resizes = bytearray()
+        self.closed = False
+
+    def wait_for_streams(self, wanted: set[str], timeout: float) -> bool:
+        """Whether the client opened a stream of each wanted type within ``timeout``
+        (the kubelet's stream creation timeout; it gives up without a word)."""
+        deadline = time.monotonic() + timeout
+        while not self.ended:
+            opened = {t for t, ch in self.channels.items() if ch in self.by_channel}
+            if wanted <= opened:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self.transport.pending() or _readable(self.transport.fileno(), remaining):
+                self._on_transport()
+        return False
+
+    # -- the channel side -------------------------------------------------------------
+    def fileno(self) -> int:
+        return self.transport.fileno()
+
+    def pending(self) -> bool:
+        return bool(self.inbox) or self.transport.pending()
+
+    def receive(self) -> Iterator[bytes]:
+        """The channel messages the client's frames carried: read what has arrived
+        without waiting for more."""
+        if self.transport.pending() or _readable(self.transport.fileno(), 0):
+            try:
+                self._on_transport()
+            except ProtocolError as err:
+                log.info("SPDY session ended: %s", err)
+                self.ended = True
+        if self.ended:
+            self.closed = True
+        messages, self.inbox = self.inbox, []
+        yield from messages
+
+    def send(self, channel: int, data: bytes = b"") -> None:
+        stream = self.by_channel.get(channel)
+        if stream is not None and data:
+            self._send(stream, data)
+
+    def close(self, linger: float = 10.0) -> None:
+        """FIN on every stream, GOAWAY once what is queued has gone (a client without
+        flow control is found out by the window probe meanwhile), then the connection
+        once the client has closed it or ``linger`` seconds passed. The client closes
+        when it has read everything; closing first, with its terminal input or resizes
+        still unread here, would reset the connection, and a reset can lose what the
+        client had not read yet, the exit status among it."""
+        for stream in self.streams.values():
+            self._send(stream, b"", fin=True)
+        deadline = time.monotonic() + linger
+        said_goaway = False
+        while not self.ended:
+            if not said_goaway and not any(s.outgoing for s in self.streams.values()):
+                with contextlib.suppress(OSError):
+                    self._write(goaway(self.last_stream_id))
+                said_goaway = True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if self.transport.pending() or _readable(self.transport.fileno(), remaining):
+                try:
+                    self._on_transport()
+                except (ProtocolError, OSError):
+                    break
+        self.transport.close()
+        self.closed = True
+
+    # -- the streams ------------------------------------------------------------------
+    def _opened(self, stream: Stream) -> None:
+        kind = stream.header("streamtype")
+        channel = self.channels.get(kind)
+        if channel is None:
+            # Taken and replied to, then ignored, as waitForStreams does.
+            log.info("unexpected stream type: %r", kind)
             return
-        stream.outgoing += data
-        stream.fin_queued = stream.fin_queued or fin
-        self._flush(stream)
+        self.by_channel[channel] = stream
 
-    def _flush_all(self) -> None:
-        for stream in list(self.streams.values()):
-            self._flush(stream)
+    def _consume(self, stream: Stream, data: bytes) -> None:
+        self._acknowledge(stream, len(data))
+        if stream is self.by_channel.get(self.channels["stdin"]):
+            self.inbox.append(bytes([self.channels["stdin"]]) + data)
+        elif stream is self.by_channel.get(self.channels["resize"]):
+            self.resizes += data
+            self._take_resizes()
+        # Anything the client writes on its output or error streams is dropped.
 
-    def _flush(self, stream: Stream) -> None:
-        while stream.outgoing and not stream.reset:
-            room = min(stream.send_window, self.session_send_window)
-            if self.unlimited:
-                room = MAX_FRAME_DATA
-            if room <= 0:
-                self._probe()
-                return
-            chunk = bytes(stream.outgoing[: min(room, MAX_FRAME_DATA)])
-            del stream.outgoing[: len(chunk)]
-            last = stream.fin_queued and not stream.outgoing
-            self._write(data_frame(stream.id, chunk, fin=last))
-            stream.send_window -= len(chunk)
-            self.session_send_window -= len(chunk)
-            stream.local_closed = last
-        if stream.fin_queued and not stream.local_closed and not stream.reset:
-            self._write(data_frame(stream.id, b"", fin=True))
-            stream.local_closed = True
+    def _take_resizes(self) -> None:
+        """Each whole JSON object on the resize stream (handleResizeEvents decodes them
+        one after another from the stream)."""
+        decoder = json.JSONDecoder()
+        text = self.resizes.decode("utf-8", "replace")
+        at = 0
+        while True:
+            while at < len(text) and text[at].isspace():
+                at += 1
+            try:
+                size, end = decoder.raw_decode(text, at)
+            except ValueError:
+                break
+            self.inbox.append(bytes([self.channels["resize"]]) + json.dumps(size).encode())
+            at = end
+        self.resizes = bytearray(text[at:].encode())
 
-    def _probe(self) -> None:
-        """The window ran out: a peer that never opened one is asked whether it keeps
-        any (see the module docstring)."""
-        if self.peer_flow_control or self.unlimited or self.probe_id is not None:
-            return
-        self.probe_id = self.next_ping_id
-        self.next_ping_id += 2
-        self._write(ping(self.probe_id))
+    def _on_remote_fin(self, stream: Stream) -> None:
+        stdin = self.channels["stdin"]
+        if stream is self.by_channel.get(stdin):
+            self.inbox.append(bytes([self.close_channel, stdin]))
+
+    def _on_reset(self, stream: Stream) -> None:
+        self._on_remote_fin(stream)
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    return bool(select.select([fd], [], [], timeout)[0])
 
 
 # The fixed fields each control frame starts with (draft 3.1 section 2.6).
@@ -744,6 +930,8 @@ __all__ = [
     "HeaderDecompressor",
     "PortForwardSession",
     "ProtocolError",
+    "RemoteCommandSession",
+    "Session",
     "SocketTransport",
     "Transport",
     "pack_headers",

@@ -28,8 +28,11 @@ k8s.io/apimachinery pkg/util/httpstream/wsstream and pkg/util/remotecommand):
   (apimachinery httpstream.Handshake and spdy.NewResponseUpgrader). The ports are named
   per stream, not in the query.
 
-exec and attach over SPDY are not served: those requests get 400, which client-go treats
-as an upgrade failure.
+- exec and attach over SPDY/3.1 (spdy.RemoteCommandSession), kubectl's way when its
+  WebSocket upgrade fails: ``Upgrade: SPDY/3.1`` with ``X-Stream-Protocol-Version:
+  v4.channel.k8s.io``; one stream per stdio named by its ``streamtype`` header, the
+  error stream carrying the same Status as channel 3, the resize stream a run of JSON
+  TerminalSize objects, and stdin ended by its FIN.
 
 The WebSocket framing is wsproto's (sans-IO, so the server keeps its own sockets); the
 handshake answer is computed here because werkzeug has already parsed the request.
@@ -78,6 +81,19 @@ PORT_FORWARD_PROTOCOLS = ("v4.channel.k8s.io", "")
 SPDY_PORT_FORWARD = "portforward.k8s.io"
 SPDY_TUNNEL_PROTOCOL = "SPDY/3.1+" + SPDY_PORT_FORWARD
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+#: exec and attach over SPDY: the stream protocol, and its streams by the channel each
+#: stands for here (k8s.io/api/core/v1 StreamType* constants).
+SPDY_CHANNEL_PROTOCOL = "v4.channel.k8s.io"
+SPDY_CHANNELS = {
+    "stdin": STDIN,
+    "stdout": STDOUT,
+    "stderr": STDERR,
+    "error": ERROR,
+    "resize": RESIZE,
+}
+#: How long the kubelet waits for a SPDY client's streams (remotecommand
+#: DefaultStreamCreationTimeout).
+STREAM_CREATION_TIMEOUT_S = 30.0
 CLONE_NEWNET = 0x40000000
 #: environ key: a callable that takes over the connection once the app returned
 #: (httpserver.py calls it with the socket instead of writing a response).
@@ -110,6 +126,26 @@ class Attachment(Protocol):
     def close_stdin(self) -> None: ...
 
     def resize(self, width: int, height: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Channels(Protocol):
+    """Numbered channels to one client: a WebSocket's, or a SPDY session's streams
+    (spdy.RemoteCommandSession) under the same numbers."""
+
+    closed: bool
+
+    def fileno(self) -> int: ...
+
+    def pending(self) -> bool:
+        """Whether something is there to receive before the socket says so."""
+
+    def receive(self) -> Iterator[bytes]:
+        """Whole messages, each its channel byte first; closed is set once the client
+        has gone."""
+
+    def send(self, channel: int, data: bytes = b"") -> None: ...
 
     def close(self) -> None: ...
 
@@ -264,11 +300,11 @@ def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Respon
         # A kubelet whose runtime has no streaming server: the upgrade fails.
         return _text(400, "unable to upgrade connection: streaming server not available")
     upgrade = request.headers.get("Upgrade", "").lower()
-    if "spdy/3.1" in upgrade and opts.kind == "portforward":
-        return _serve_spdy(request, pod, runtime)
+    if "spdy/3.1" in upgrade:
+        if opts.kind == "portforward":
+            return _serve_spdy(request, pod, runtime)
+        return _serve_spdy_remote(request, pod, opts, runtime)
     if upgrade != "websocket":
-        if "spdy" in upgrade:
-            return _text(400, "unable to upgrade connection: SPDY is served for port-forward only")
         return _text(400, "Upgrade request required")
     offered = _header_values(request, "Sec-WebSocket-Protocol") or [""]
     if opts.kind == "portforward" and SPDY_TUNNEL_PROTOCOL in offered:
@@ -307,14 +343,14 @@ def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Respon
             except OSError:
                 attachment.close()
                 return
-            _attach(WebSocket(sock), attachment, opts, protocol or "")
+            _attach(WebSocket(sock), attachment, opts, half_close=protocol.startswith("v5."))
 
     else:
         spec = runtime.exec_spec(pod, opts.container, opts.command)
 
         def session(sock: socket.socket) -> None:
             sock.sendall(head.encode())
-            _exec(WebSocket(sock), spec, opts, protocol or "")
+            _exec(WebSocket(sock), spec, opts, half_close=protocol.startswith("v5."))
 
     request.environ[TAKEOVER] = session
     return Response(b"", 101)
@@ -349,8 +385,9 @@ def _port_forward_session(
     return spdy.PortForwardSession(transport, lambda port: connect_in(netns, port), describe)
 
 
-def _serve_spdy(request: Request, pod: Obj, runtime: Runtime) -> Response:
-    """``Upgrade: SPDY/3.1``: httpstream.Handshake on X-Stream-Protocol-Version, then
+def _spdy_upgrade(request: Request, protocol: str) -> Response | str:
+    """``Upgrade: SPDY/3.1``: httpstream.Handshake on X-Stream-Protocol-Version, with
+    ``protocol`` the one this server accepts; the refusal, or the head of
     spdy.NewResponseUpgrader's 101 (apimachinery pkg/util/httpstream/httpstream.go at
     commit 04791b490660, httpstream/spdy/upgrade.go at 4a0608cb77f6)."""
     if "upgrade" not in request.headers.get("Connection", "").lower():
@@ -358,22 +395,80 @@ def _serve_spdy(request: Request, pod: Obj, runtime: Runtime) -> Response:
     offered = _header_values(request, "X-Stream-Protocol-Version")
     if not offered:
         return _text(400, "unable to upgrade: X-Stream-Protocol-Version is required")
-    if SPDY_PORT_FORWARD not in offered:
+    if protocol not in offered:
         response = _text(
             403,
             f"unable to upgrade: unable to negotiate protocol: client supports "
-            f"[{' '.join(offered)}], server accepts [{SPDY_PORT_FORWARD}]",
+            f"[{' '.join(offered)}], server accepts [{protocol}]",
         )
-        response.headers["X-Accepted-Stream-Protocol-Versions"] = SPDY_PORT_FORWARD
+        response.headers["X-Accepted-Stream-Protocol-Versions"] = protocol
         return response
-    head = (
+    return (
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-        f"X-Stream-Protocol-Version: {SPDY_PORT_FORWARD}\r\n\r\n"
+        f"X-Stream-Protocol-Version: {protocol}\r\n\r\n"
     )
+
+
+def _serve_spdy(request: Request, pod: Obj, runtime: Runtime) -> Response:
+    """Port-forward over plain SPDY/3.1."""
+    head = _spdy_upgrade(request, SPDY_PORT_FORWARD)
+    if isinstance(head, Response):
+        return head
 
     def session(sock: socket.socket) -> None:
         sock.sendall(head.encode())
         _port_forward_session(spdy.SocketTransport(sock), pod, runtime).run()
+
+    request.environ[TAKEOVER] = session
+    return Response(b"", 101)
+
+
+def _serve_spdy_remote(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Response:
+    """exec and attach over SPDY/3.1, how kubectl speaks them when its WebSocket upgrade
+    fails (or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false): stream protocol v4, the newest the
+    kubelet's SPDY side knows (remotecommand SupportedStreamingProtocols)."""
+    head = _spdy_upgrade(request, SPDY_CHANNEL_PROTOCOL)
+    if isinstance(head, Response):
+        return head
+    # The streams the client opens for what it asked (client-go's v4 streamer: no
+    # stderr stream with a terminal, a resize stream with one), and the error stream.
+    asked = {"error": True, "stdin": opts.stdin, "stdout": opts.stdout}
+    asked |= {"stderr": opts.stderr and not opts.tty, "resize": opts.tty}
+    wanted = {kind for kind, on in asked.items() if on}
+    if opts.kind == "attach":
+        attachment = runtime.attach(pod, opts.container, opts.stdin)
+        opts.tty = attachment.tty
+        opts.stderr = opts.stderr and not opts.tty
+
+        def serve_streams(channels: spdy.RemoteCommandSession) -> None:
+            _attach(channels, attachment, opts, half_close=True)
+
+        def give_up() -> None:
+            attachment.close()
+
+    else:
+        spec = runtime.exec_spec(pod, opts.container, opts.command)
+
+        def serve_streams(channels: spdy.RemoteCommandSession) -> None:
+            _exec(channels, spec, opts, half_close=True)
+
+        def give_up() -> None:
+            pass
+
+    def session(sock: socket.socket) -> None:
+        channels = spdy.RemoteCommandSession(spdy.SocketTransport(sock), SPDY_CHANNELS, CLOSE)
+        try:
+            sock.sendall(head.encode())
+            ready = channels.wait_for_streams(wanted, STREAM_CREATION_TIMEOUT_S)
+        except (OSError, spdy.ProtocolError) as err:
+            log.info("%s over SPDY ended before it began: %s", opts.kind, err)
+            ready = False
+        if not ready:
+            log.info("%s over SPDY: the client did not create its streams", opts.kind)
+            give_up()
+            channels.close(linger=0)
+            return
+        serve_streams(channels)
 
     request.environ[TAKEOVER] = session
     return Response(b"", 101)
@@ -512,6 +607,12 @@ class WebSocket:
         self.eof = False  # the client closed the TCP connection
         self._parts: list[bytes] = []
 
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def pending(self) -> bool:
+        return spdy.tls_pending(self.sock)
+
     def send(self, channel: int, data: bytes = b"") -> None:
         self.send_binary(bytes([channel]) + data)
 
@@ -581,7 +682,9 @@ def status_of(code: int, command: list[str]) -> Obj:
     }
 
 
-def _exec(ws: WebSocket, spec: ExecSpec, opts: Options, protocol: str) -> None:
+def _exec(ws: Channels, spec: ExecSpec, opts: Options, half_close: bool) -> None:
+    """Run the command with its stdio on the client's channels; ``half_close``: the
+    client can end stdin alone (WebSocket v5's close message, SPDY's FIN)."""
     master = None
     if opts.tty:
         master, slave = pty.openpty()
@@ -638,14 +741,14 @@ def _exec(ws: WebSocket, spec: ExecSpec, opts: Options, protocol: str) -> None:
         stdin_fd = proc.stdin.fileno() if proc.stdin is not None else None
     try:
         while outputs and not ws.closed:
-            if _readable([ws.sock], 0):
-                ready = [ws.sock.fileno()]
+            if ws.pending():
+                ready = [ws.fileno()]
             else:
-                ready = select.select([ws.sock.fileno(), *outputs], [], [])[0]
+                ready = select.select([ws.fileno(), *outputs], [], [])[0]
             for fd in ready:
-                if fd == ws.sock.fileno():
+                if fd == ws.fileno():
                     for message in ws.receive():
-                        stdin_fd = _exec_input(message, proc, stdin_fd, master, protocol)
+                        stdin_fd = _exec_input(message, proc, stdin_fd, master, half_close)
                     continue
                 try:
                     data = os.read(fd, 65536)
@@ -684,7 +787,7 @@ def _exec_input(
     proc: subprocess.Popen[bytes],
     stdin_fd: int | None,
     master: int | None,
-    protocol: str,
+    half_close: bool,
 ) -> int | None:
     channel, data = message[0], message[1:]
     if channel == STDIN and stdin_fd is not None and data:
@@ -699,7 +802,7 @@ def _exec_input(
             fcntl.ioctl(master, termios.TIOCSWINSZ, winsize)
         except (ValueError, KeyError, TypeError, OSError):
             pass
-    elif channel == CLOSE and protocol.startswith("v5.") and data[:1] == bytes([STDIN]):
+    elif channel == CLOSE and half_close and data[:1] == bytes([STDIN]):
         if master is not None:
             # End of input on a terminal: the line discipline's EOF character.
             with contextlib.suppress(OSError):
@@ -712,18 +815,18 @@ def _exec_input(
     return stdin_fd
 
 
-def _attach(ws: WebSocket, attachment: Attachment, opts: Options, protocol: str) -> None:
+def _attach(ws: Channels, attachment: Attachment, opts: Options, half_close: bool) -> None:
     wanted = {STDOUT: opts.stdout, STDERR: opts.stderr}
     ended = False
     try:
         while not ws.closed and not ended:
-            if _readable([ws.sock], 0):
-                ready = [ws.sock.fileno()]
+            if ws.pending():
+                ready = [ws.fileno()]
             else:
-                ready = select.select([ws.sock.fileno(), attachment.fileno()], [], [])[0]
-            if ws.sock.fileno() in ready:
+                ready = select.select([ws.fileno(), attachment.fileno()], [], [])[0]
+            if ws.fileno() in ready:
                 for message in ws.receive():
-                    _attach_input(message, attachment, opts, protocol)
+                    _attach_input(message, attachment, opts, half_close)
             if attachment.fileno() in ready:
                 frames = attachment.read()
                 if frames is None:
@@ -743,7 +846,7 @@ def _attach(ws: WebSocket, attachment: Attachment, opts: Options, protocol: str)
         ws.close()
 
 
-def _attach_input(message: bytes, attachment: Attachment, opts: Options, protocol: str) -> None:
+def _attach_input(message: bytes, attachment: Attachment, opts: Options, half_close: bool) -> None:
     channel, data = message[0], message[1:]
     if channel == STDIN and opts.stdin and data:
         attachment.write_stdin(data)
@@ -753,12 +856,7 @@ def _attach_input(message: bytes, attachment: Attachment, opts: Options, protoco
             attachment.resize(int(size["Width"]), int(size["Height"]))
         except (ValueError, KeyError, TypeError):
             pass
-    elif (
-        channel == CLOSE
-        and protocol.startswith("v5.")
-        and data[:1] == bytes([STDIN])
-        and opts.stdin
-    ):
+    elif channel == CLOSE and half_close and data[:1] == bytes([STDIN]) and opts.stdin:
         attachment.close_stdin()
 
 
