@@ -1,13 +1,18 @@
-"""`kubectl port-forward` in the background, for tests that fetch through it."""
+"""kubectl for the stand-in tests: `port-forward` in the background, for tests that fetch
+through it, and kubectl on a terminal of its own, for `-t`."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
 import re
 import select
 import shutil
+import struct
 import subprocess
+import termios
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -81,3 +86,52 @@ def fetch(port: int, path: str = "/", timeout: float = 20.0) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         body: bytes = response.read()
     return body
+
+
+def in_terminal(
+    kubeconfig: Path,
+    args: list[str],
+    *,
+    typed: bytes = b"",
+    env: dict[str, str] | None = None,
+    size: tuple[int, int] | None = None,
+) -> tuple[int, bytes]:
+    """kubectl on a pty of its own (-t needs a terminal) of ``size`` (rows, columns);
+    ``typed`` is sent once kubectl has asked for it ("try pressing enter"). Returns the
+    exit status and everything the terminal showed."""
+    assert KUBECTL is not None
+    master, slave = pty.openpty()
+    if size is not None:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+    proc = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    os.close(slave)
+    shown, sent = b"", not typed
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not sent and b"try pressing enter" in shown:
+                time.sleep(1.0)  # the attachment is being made after the hint
+                os.write(master, typed)
+                sent = True
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: kubectl has gone, and the terminal with it
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=30), shown
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)

@@ -12,9 +12,7 @@ import contextlib
 import io
 import json
 import os
-import pty
 import re
-import select
 import subprocess
 import tarfile
 import time
@@ -29,7 +27,14 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 from image.builder import own_image
-from kubectl_forward import KUBECTL, PLAIN_SPDY, SPDY_REMOTE_COMMAND, fetch, port_forward
+from kubectl_forward import (
+    KUBECTL,
+    PLAIN_SPDY,
+    SPDY_REMOTE_COMMAND,
+    fetch,
+    in_terminal,
+    port_forward,
+)
 
 pytestmark = [
     pytest.mark.docker,
@@ -906,58 +911,17 @@ def test_attach_follows_the_output_from_now_on(cluster: Cluster) -> None:
     cluster.kubectl("delete", "pod", "talker", "-n", NS, "--wait=false")
 
 
-def _kubectl_in_terminal(
-    cluster: Cluster, args: list[str], typed: bytes, env: dict[str, str] | None = None
-) -> tuple[int, bytes]:
-    """kubectl on a pty of its own (-t needs a terminal); ``typed`` is sent once kubectl
-    has asked for it. Returns the exit status and everything the terminal showed."""
-    assert KUBECTL is not None
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        env={**os.environ, **(env or {})},
-    )
-    os.close(slave)
-    shown, sent = b"", False
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            if not sent and b"try pressing enter" in shown:
-                time.sleep(1.0)  # the attachment is being made after the hint
-                os.write(master, typed)
-                sent = True
-            if select.select([master], [], [], 0.2)[0]:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: kubectl has gone, and the terminal with it
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-            elif proc.poll() is not None:
-                break
-        return proc.wait(timeout=30), shown
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
-
-
 @pytest.mark.parametrize("env", [{}, SPDY_REMOTE_COMMAND], ids=["websocket", "spdy"])
 def test_run_with_a_terminal(cluster: Cluster, env: dict[str, str]) -> None:
     name = "term" if not env else "term-spdy"
-    code, shown = _kubectl_in_terminal(
-        cluster,
+    code, shown = in_terminal(
+        cluster.kubeconfig,
         [
             *("run", "-it", "--rm", "--restart=Never", "-n", NS, "--image=busybox", name),
             *("--", "sh", "-c", "read l; echo got $l; tty"),
         ],
-        b"hello\r",
-        env,
+        typed=b"hello\r",
+        env=env,
     )
     # The container's terminal echoes what was typed and carries the output.
     assert code == 0, shown

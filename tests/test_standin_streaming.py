@@ -9,14 +9,9 @@ SPDY, where kubectl is installed."""
 from __future__ import annotations
 
 import copy
-import fcntl
 import json
 import os
-import pty
-import select
-import struct
 import subprocess
-import termios
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +21,14 @@ from urllib.parse import urlencode
 
 import pytest
 from k8s_standin.node.testing import Standin, wait_for
-from kubectl_forward import KUBECTL, PLAIN_SPDY, SPDY_REMOTE_COMMAND, fetch, port_forward
+from kubectl_forward import (
+    KUBECTL,
+    PLAIN_SPDY,
+    SPDY_REMOTE_COMMAND,
+    fetch,
+    in_terminal,
+    port_forward,
+)
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import portforward, stream
@@ -621,42 +623,12 @@ def test_kubectl_exec_with_a_terminal_over_spdy(standin: Standin, web: tuple[str
     # -t: no stderr stream, a resize stream carrying kubectl's own terminal size. That
     # size comes after the command started (as with a real runtime), so it is waited for.
     pod, _ = web
-    assert KUBECTL is not None
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
     script = (
         "for i in $(seq 100); do s=$(stty size 2>/dev/null); "
         "[ \"$s\" = '33 101' ] && break; sleep 0.1; done; "
         "echo size $s; tty; exit 4"
     )
     command = ["exec", "-it", pod, "--", "sh", "-c", script]
-    proc = subprocess.Popen(
-        [KUBECTL, "--kubeconfig", str(standin.kubeconfig), *command],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        env={**os.environ, **SPDY_REMOTE_COMMAND},
-    )
-    os.close(slave)
-    shown = b""
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if select.select([master], [], [], 0.2)[0]:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: kubectl has gone, and the terminal with it
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-            elif proc.poll() is not None:
-                break
-        code = proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
+    code, shown = in_terminal(standin.kubeconfig, command, env=SPDY_REMOTE_COMMAND, size=(33, 101))
     assert code == 4, shown
     assert b"size 33 101\r\n/dev/pts/" in shown, shown
