@@ -24,6 +24,7 @@ from k8s_standin.pbtypes import EVERY_VERSION, KINDS, MESSAGES
 from kubectl_forward import KUBECTL
 from kubernetes import config
 from kubernetes.client import ApiClient
+from polling import eventually
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 
@@ -513,7 +514,12 @@ class Api:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     with testing.running(testing.k3s(tmp_path_factory.mktemp("pb"))) as standin:
-        yield Api(str(standin.kubeconfig))
+        api = Api(str(standin.kubeconfig))
+        # Pods are admitted once their namespace's default ServiceAccount exists, which a
+        # controller makes after start.
+        account = "/api/v1/namespaces/default/serviceaccounts/default"
+        eventually(lambda: api.request("GET", account, b"")[0] == 200, timeout=30)
+        yield api
 
 
 @pytest.mark.parametrize(
