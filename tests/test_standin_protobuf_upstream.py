@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import upstream_protobuf
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from k8s_standin import testing
+from k8s_standin import resources, testing
 from k8s_standin.pbclasses import element
 from k8s_standin.pbtypes import EVERY_VERSION, KINDS, MESSAGES
 from kubectl_forward import KUBECTL
@@ -456,18 +456,12 @@ _SERVER_SET = {"name", "uid", "resourceVersion", "creationTimestamp", "managedFi
 
 
 def _path(obj: dict[str, Any], namespace: str) -> str:
-    group_version = obj["apiVersion"]
-    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
-    plural = {
-        "Endpoints": "endpoints",
-        "PersistentVolumeClaim": "persistentvolumeclaims",
-        "PersistentVolume": "persistentvolumes",
-        "StorageClass": "storageclasses",
-        "NetworkPolicy": "networkpolicies",
-        "IngressClass": "ingressclasses",
-    }.get(obj["kind"], obj["kind"].lower() + "s")
-    cluster_wide = obj["kind"] in ("Node", "PersistentVolume", "StorageClass", "IngressClass")
-    return base + ("" if cluster_wide else f"/namespaces/{namespace}") + f"/{plural}"
+    """The collection of the object's kind, as the stand-in serves it."""
+    res = resources.by_kind(obj["apiVersion"], obj["kind"])
+    assert res is not None, (obj["apiVersion"], obj["kind"])
+    base = f"/apis/{res.api_version}" if res.group else f"/api/{res.api_version}"
+    scope = f"/namespaces/{namespace}" if res.namespaced else ""
+    return f"{base}{scope}/{res.plural}"
 
 
 def _comparable(stored: dict[str, Any]) -> dict[str, Any]:
@@ -540,10 +534,6 @@ def test_an_object_sent_as_upstream_protobuf_is_stored_as_its_json(
     assert _comparable(from_protobuf) == _comparable(from_json)
 
 
-def _protobuf(schema: upstream_protobuf.Schema, obj: dict[str, Any]) -> bytes:
-    return upstream_protobuf.encode(schema, obj)
-
-
 def test_a_protobuf_binding_assigns_the_pod(schema: upstream_protobuf.Schema, api: Api) -> None:
     """What a scheduler posts to pods/binding, as client-go encodes it."""
     pod = {
@@ -563,7 +553,7 @@ def test_a_protobuf_binding_assigns_the_pod(schema: upstream_protobuf.Schema, ap
         "target": {"kind": "Node", "name": "picked-node"},
     }
     path = "/api/v1/namespaces/default/pods/pb-bound"
-    api.send("POST", f"{path}/binding", _protobuf(schema, binding), PROTOBUF)
+    api.send("POST", f"{path}/binding", upstream_protobuf.encode(schema, binding), PROTOBUF)
     assert api.get(path)["spec"]["nodeName"] == "picked-node"
 
 
@@ -587,7 +577,9 @@ def test_a_protobuf_scale_sets_the_replicas(schema: upstream_protobuf.Schema, ap
         "metadata": {"name": "pb-scaled", "namespace": "default"},
         "spec": {"replicas": 2},
     }
-    answer = api.send("PUT", f"{path}/pb-scaled/scale", _protobuf(schema, scale), PROTOBUF)
+    answer = api.send(
+        "PUT", f"{path}/pb-scaled/scale", upstream_protobuf.encode(schema, scale), PROTOBUF
+    )
     assert answer["spec"]["replicas"] == 2
     assert api.get(f"{path}/pb-scaled")["spec"]["replicas"] == 2
 

@@ -393,6 +393,12 @@ class Session:
     def _on_reset(self, stream: Stream) -> None:
         """The client reset ``stream``."""
 
+    def _client_ready(self, timeout: float) -> bool:
+        """Whether the client's side has something to read within ``timeout``."""
+        if self.transport.pending():
+            return True
+        return bool(select.select([self.transport.fileno()], [], [], timeout)[0])
+
     def _on_transport(self) -> None:
         data = self.transport.read()
         if data is None:
@@ -776,7 +782,7 @@ class RemoteCommandSession(Session):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            if self.transport.pending() or _readable(self.transport.fileno(), remaining):
+            if self._client_ready(remaining):
                 self._on_transport()
         return False
 
@@ -790,7 +796,7 @@ class RemoteCommandSession(Session):
     def receive(self) -> Iterator[bytes]:
         """The channel messages the client's frames carried: read what has arrived
         without waiting for more."""
-        if self.transport.pending() or _readable(self.transport.fileno(), 0):
+        if self._client_ready(0):
             try:
                 self._on_transport()
             except ProtocolError as err:
@@ -825,7 +831,7 @@ class RemoteCommandSession(Session):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            if self.transport.pending() or _readable(self.transport.fileno(), remaining):
+            if self._client_ready(remaining):
                 try:
                     self._on_transport()
                 except (ProtocolError, OSError):
@@ -876,10 +882,6 @@ class RemoteCommandSession(Session):
 
     def _on_reset(self, stream: Stream) -> None:
         self._on_remote_fin(stream)
-
-
-def _readable(fd: int, timeout: float) -> bool:
-    return bool(select.select([fd], [], [], timeout)[0])
 
 
 # The fixed fields each control frame starts with (draft 3.1 section 2.6).

@@ -331,11 +331,7 @@ def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Respon
             _port_forward(WebSocket(sock), opts.ports, netns)
 
     elif opts.kind == "attach":
-        attachment = runtime.attach(pod, opts.container, opts.stdin)
-        # The container's setting decides; with a terminal there is no stderr stream
-        # (remotecommand NewOptions bypasses it).
-        opts.tty = attachment.tty
-        opts.stderr = opts.stderr and not opts.tty
+        attachment = _attach_to(runtime, pod, opts)
 
         def session(sock: socket.socket) -> None:
             try:
@@ -354,6 +350,15 @@ def serve(request: Request, pod: Obj, opts: Options, runtime: Runtime) -> Respon
 
     request.environ[TAKEOVER] = session
     return Response(b"", 101)
+
+
+def _attach_to(runtime: Runtime, pod: Obj, opts: Options) -> Attachment:
+    """The container's stdio for an attach; its own tty setting decides, and with a
+    terminal there is no stderr stream (remotecommand NewOptions bypasses it)."""
+    attachment = runtime.attach(pod, opts.container, opts.stdin)
+    opts.tty = attachment.tty
+    opts.stderr = opts.stderr and not opts.tty
+    return attachment
 
 
 def _header_values(request: Request, name: str) -> list[str]:
@@ -436,9 +441,7 @@ def _serve_spdy_remote(request: Request, pod: Obj, opts: Options, runtime: Runti
     asked |= {"stderr": opts.stderr and not opts.tty, "resize": opts.tty}
     wanted = {kind for kind, on in asked.items() if on}
     if opts.kind == "attach":
-        attachment = runtime.attach(pod, opts.container, opts.stdin)
-        opts.tty = attachment.tty
-        opts.stderr = opts.stderr and not opts.tty
+        attachment = _attach_to(runtime, pod, opts)
 
         def serve_streams(channels: spdy.RemoteCommandSession) -> None:
             _attach(channels, attachment, opts, half_close=True)
