@@ -36,9 +36,10 @@ from kubernetes.stream.ws_client import WSClient
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs POSIX processes")
 
+# Run in the container's working directory: host-mode pods share the host's filesystem.
 WEB = (
-    "mkdir -p /tmp/www-$HOSTNAME && echo page:$HOSTNAME > /tmp/www-$HOSTNAME/index.html && "
-    "exec httpd -f -p $PORT -h /tmp/www-$HOSTNAME"
+    "mkdir -p www-$HOSTNAME && echo page:$HOSTNAME > www-$HOSTNAME/index.html && "
+    "exec httpd -f -p $PORT -h www-$HOSTNAME"
 )
 
 
@@ -57,7 +58,13 @@ def core(standin: Standin) -> client.CoreV1Api:
 
 
 @pytest.fixture(scope="module")
-def web(core: client.CoreV1Api) -> tuple[str, int]:
+def pod_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The web pod's working directory, a test directory rather than the host's /tmp."""
+    return tmp_path_factory.mktemp("pod")
+
+
+@pytest.fixture(scope="module")
+def web(core: client.CoreV1Api, pod_dir: Path) -> tuple[str, int]:
     """A running busybox pod serving its name over HTTP (host network: a port of its own)."""
     from k8s_standin.node.testing import free_port
 
@@ -68,7 +75,7 @@ def web(core: client.CoreV1Api) -> tuple[str, int]:
         "image": "busybox:1.36",
         "command": ["sh", "-c", WEB],
         "env": [{"name": "PORT", "value": str(port)}, {"name": "GREETING", "value": "hi"}],
-        "workingDir": "/tmp",
+        "workingDir": str(pod_dir),
     }
     core.create_namespaced_pod(
         "default", {"metadata": {"name": name}, "spec": {"containers": [container]}}
@@ -98,13 +105,13 @@ def run(core: client.CoreV1Api, pod: str, command: list[str], **kwargs: Any) -> 
 
 
 def test_exec_output_environment_and_exit_codes(
-    core: client.CoreV1Api, web: tuple[str, int]
+    core: client.CoreV1Api, web: tuple[str, int], pod_dir: Path
 ) -> None:
     pod, _ = web
     session = run(core, pod, ["sh", "-c", 'echo "$GREETING:$HOSTNAME"; pwd; echo oops >&2'])
     session.run_forever(timeout=10)
     assert session.subprotocol == "v5.channel.k8s.io"
-    assert session.read_stdout() == f"hi:{pod}\n/tmp\n"
+    assert session.read_stdout() == f"hi:{pod}\n{pod_dir}\n"
     assert session.read_stderr() == "oops\n"
     assert session.returncode == 0
     session = run(core, pod, ["sh", "-c", "exit 3"])
@@ -483,6 +490,7 @@ def test_streams_of_an_agents_pod_go_through_its_kubelet(tmp_path: Any) -> None:
             "image": "busybox:1.36",
             "command": ["sh", "-c", WEB],
             "env": [{"name": "PORT", "value": str(port)}],
+            "workingDir": str(tmp_path),
         }
         core.create_namespaced_pod(
             "default",
@@ -591,14 +599,16 @@ def test_kubectl_exec_over_spdy(standin: Standin, web: tuple[str, int]) -> None:
 
 
 @needs_kubectl
-def test_kubectl_cp_over_spdy(standin: Standin, web: tuple[str, int], tmp_path: Path) -> None:
+def test_kubectl_cp_over_spdy(
+    standin: Standin, web: tuple[str, int], pod_dir: Path, tmp_path: Path
+) -> None:
     pod, _ = web
     source = tmp_path / "up.txt"
     source.write_text("over spdy\n")
-    done = _over_spdy(standin, "cp", str(source), f"default/{pod}:/tmp/spdy-up.txt")
+    done = _over_spdy(standin, "cp", str(source), f"default/{pod}:{pod_dir}/spdy-up.txt")
     assert done.returncode == 0, done
     back = tmp_path / "back.txt"
-    done = _over_spdy(standin, "cp", f"default/{pod}:/tmp/spdy-up.txt", str(back))
+    done = _over_spdy(standin, "cp", f"default/{pod}:{pod_dir}/spdy-up.txt", str(back))
     assert done.returncode == 0, done
     assert back.read_text() == "over spdy\n"
 

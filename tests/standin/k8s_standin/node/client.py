@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import ssl
-import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -91,8 +91,8 @@ class Credentials:
     cert_file: str | None = None
     key_file: str | None = None
     token: str | None = None
-    # Temporary files holding inline *-data from a kubeconfig; kept alive here.
-    _tmp: list[Any] = field(default_factory=list)
+    # Descriptors of the in-memory files that hold a kubeconfig's inline *-data.
+    _fds: list[int] = field(default_factory=list)
 
     @classmethod
     def from_kubeconfig(cls, path: str | Path) -> Credentials:
@@ -117,11 +117,13 @@ class Credentials:
         data = section.get(f"{key}-data")
         if not data:
             return None
-        tmp = tempfile.NamedTemporaryFile(prefix="standin-", suffix=".pem")  # noqa: SIM115
-        tmp.write(base64.b64decode(data))
-        tmp.flush()
-        self._tmp.append(tmp)
-        return tmp.name
+        # ssl loads certificates only from paths. An in-memory file's path goes away with
+        # the process however it ends, where a temporary file would stay behind after a
+        # kill (and pods and nodes are killed all the time).
+        fd = os.memfd_create(f"standin-{key}")
+        os.write(fd, base64.b64decode(data))
+        self._fds.append(fd)
+        return f"/proc/self/fd/{fd}"
 
 
 class Client:
