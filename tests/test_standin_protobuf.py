@@ -9,6 +9,7 @@ decoder is also checked against bytes it did not make.
 from __future__ import annotations
 
 import base64
+import struct
 from typing import Any
 
 import pytest
@@ -190,7 +191,9 @@ def test_wrong_wire_type_is_refused() -> None:
         ("policy/v1beta1", "PodDisruptionBudget"),
         ("events.k8s.io/v1", "EventsEvent"),
         ("v1", "ObjectMeta"),
-        ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"),
+        # Custom objects are JSON only, upstream as here.
+        ("stable.example.com/v1", "CronTab"),
     ],
 )
 def test_untabled_kinds_are_refused(api_version: str, kind: str) -> None:
@@ -363,3 +366,164 @@ def test_micro_time() -> None:
     t = pbclasses.new("MicroTime")
     t.seconds, t.nanos = 1_700_000_000, 123_456_789
     assert protobuf._leaf("MicroTime", t) == "2023-11-14T22:13:20.123456Z"
+
+
+def _schema(props: Any, **fields: Any) -> Any:
+    for key, value in fields.items():
+        setattr(props, key, value)
+    return props
+
+
+def test_round_trip_crd_schema_unions_and_json_values() -> None:
+    """The JSON forms of apiextensions/v1 marshal.go: JSON values, the three unions, and
+    schema keys that are not identifiers (`$ref`, `x-kubernetes-*`)."""
+    crd = pbclasses.new("CustomResourceDefinition")
+    crd.metadata.name = "gadgets.example.com"
+    spec = crd.spec
+    spec.group, spec.scope = "example.com", "Namespaced"
+    spec.names.plural, spec.names.kind = "gadgets", "Gadget"
+    spec.names.shortNames.append("gd")
+    spec.conversion.strategy = "Webhook"
+    hook = spec.conversion.webhook
+    hook.conversionReviewVersions.append("v1")
+    hook.clientConfig.service.namespace, hook.clientConfig.service.name = "sys", "conv"
+    hook.clientConfig.service.port = 8443
+    hook.clientConfig.caBundle = b"\x00ca"
+    version = spec.versions.add(name="v1", served=True, storage=True)
+    version.subresources.status.SetInParent()  # the empty struct turns /status on
+    version.subresources.scale.specReplicasPath = ".spec.replicas"
+    version.subresources.scale.statusReplicasPath = ".status.replicas"
+    version.additionalPrinterColumns.add(name="Size", type="integer", jsonPath=".spec.size")
+    root = version.schema.openAPIV3Schema
+    root.type = "object"
+    size = _schema(root.properties["size"], type="number", maximum=10.0, minimum=0.5)
+    size.default.raw = b"1"
+    _schema(root.properties["mode"], type="string").enum.add(raw=b'"fast"')
+    root.properties["mode"].enum.add(raw=b'"slow"')
+    # items as one schema, and as a list of schemas (tuple validation)
+    root.properties["tags"].type = "array"
+    root.properties["tags"].items.schema.type = "string"
+    root.properties["tags"].field42 = "set"  # x-kubernetes-list-type
+    pair = root.properties["pair"]
+    pair.items.jSONSchemas.add(type="string")
+    pair.items.jSONSchemas.add(type="integer")
+    # additionalProperties as false, and as a schema
+    root.additionalProperties.allows = False
+    labels = root.properties["labels"]
+    labels.type = "object"
+    labels.additionalProperties.allows = True
+    labels.additionalProperties.schema.type = "string"
+    # dependencies as a list of property names, and as a schema
+    root.dependencies["size"].property.append("mode")
+    root.dependencies["mode"].schema.required.append("size")
+    free = root.properties["free"]
+    free.field38 = True  # x-kubernetes-preserve-unknown-fields
+    free.field3 = "#/definitions/free"  # $ref
+    rule = root.field44.add(rule="self.size >= 0", reason="FieldValueInvalid")
+    rule.optionalOldSelf = False
+    obj = protobuf.decode_object(_envelope("CustomResourceDefinition", crd))
+    assert obj["spec"] == {
+        "group": "example.com",
+        "names": {"plural": "gadgets", "shortNames": ["gd"], "kind": "Gadget"},
+        "scope": "Namespaced",
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "free": {
+                                "$ref": "#/definitions/free",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            },
+                            "labels": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                            "mode": {"type": "string", "enum": ["fast", "slow"]},
+                            "pair": {"items": [{"type": "string"}, {"type": "integer"}]},
+                            "size": {"type": "number", "default": 1, "maximum": 10, "minimum": 0.5},
+                            "tags": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "x-kubernetes-list-type": "set",
+                            },
+                        },
+                        "additionalProperties": False,
+                        "dependencies": {"mode": {"required": ["size"]}, "size": ["mode"]},
+                        "x-kubernetes-validations": [
+                            {
+                                "rule": "self.size >= 0",
+                                "reason": "FieldValueInvalid",
+                                "optionalOldSelf": False,
+                            }
+                        ],
+                    }
+                },
+                "subresources": {
+                    "status": {},
+                    "scale": {
+                        "specReplicasPath": ".spec.replicas",
+                        "statusReplicasPath": ".status.replicas",
+                    },
+                },
+                "additionalPrinterColumns": [
+                    {"name": "Size", "type": "integer", "jsonPath": ".spec.size"}
+                ],
+            }
+        ],
+        "conversion": {
+            "strategy": "Webhook",
+            "webhook": {
+                "clientConfig": {
+                    "service": {"namespace": "sys", "name": "conv", "port": 8443},
+                    "caBundle": base64.b64encode(b"\x00ca").decode(),
+                },
+                "conversionReviewVersions": ["v1"],
+            },
+        },
+    }
+
+
+def test_hand_assembled_schema_with_a_double_and_an_extension_field() -> None:
+    """A CRD body written from the wire format: `maximum` is a fixed64 double (wire type
+    1) and `x-kubernetes-preserve-unknown-fields` field 38, a varint."""
+    maximum = _varint(9 << 3 | 1) + struct.pack("<d", 2.5)
+    props = _str(5, "object") + maximum + _int(38, 1)
+    version = _str(1, "v1") + _int(2, 1) + _int(3, 1) + _bytes(4, _bytes(1, props))
+    names = _str(1, "things") + _str(4, "Thing")
+    spec = _str(1, "example.com") + _bytes(3, names) + _str(4, "Cluster") + _bytes(7, version)
+    raw = _bytes(1, _meta("things.example.com")) + _bytes(2, spec) + _bytes(3, b"")
+    obj = protobuf.decode_object(_body("apiextensions.k8s.io/v1", "CustomResourceDefinition", raw))
+    assert obj["spec"]["versions"][0]["schema"] == {
+        "openAPIV3Schema": {
+            "type": "object",
+            "maximum": 2.5,
+            "x-kubernetes-preserve-unknown-fields": True,
+        }
+    }
+    assert obj["spec"]["scope"] == "Cluster"
+
+
+def test_round_trip_apiservice() -> None:
+    svc = pbclasses.new("APIService")
+    svc.metadata.name = "v1beta1.metrics.k8s.io"
+    svc.spec.group, svc.spec.version = "metrics.k8s.io", "v1beta1"
+    svc.spec.service.namespace, svc.spec.service.name = "kube-system", "metrics-server"
+    svc.spec.service.port = 443
+    svc.spec.insecureSkipTLSVerify = True
+    svc.spec.groupPriorityMinimum = 100
+    svc.status.SetInParent()
+    obj = protobuf.decode_object(_envelope("APIService", svc))
+    assert obj["spec"] == {
+        "service": {"namespace": "kube-system", "name": "metrics-server", "port": 443},
+        "group": "metrics.k8s.io",
+        "version": "v1beta1",
+        "insecureSkipTLSVerify": True,
+        # No omitempty on either priority: a zero is written.
+        "groupPriorityMinimum": 100,
+        "versionPriority": 0,
+    }

@@ -24,6 +24,7 @@ _SCALARS = {
     "bool": descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
     "int32": descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
     "int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+    "double": descriptor_pb2.FieldDescriptorProto.TYPE_DOUBLE,
 }
 _OPTIONAL = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
 _REPEATED = descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
@@ -36,6 +37,15 @@ def element(type_name: str) -> str:
     if type_name.startswith("map[string]"):
         return type_name[len("map[string]") :]
     return type_name.removeprefix("[]").removeprefix("*")
+
+
+def attr(json_name: str, number: int) -> str:
+    """The field's name in the built class: its JSON name where that is an identifier.
+    An inlined struct ("") and JSON names such as `$ref` or `x-kubernetes-list-type`
+    get one from the number; only this module and protobuf.py see these names."""
+    if json_name.isidentifier():
+        return json_name
+    return f"inline{number}" if not json_name else f"field{number}"
 
 
 def _typed(field: descriptor_pb2.FieldDescriptorProto, type_name: str) -> None:
@@ -52,9 +62,7 @@ def _message(name: str) -> descriptor_pb2.DescriptorProto:
     proto = descriptor_pb2.DescriptorProto(name=name)
     for number, spec in MESSAGES[name].items():
         json_name, type_name = spec[0], spec[1]
-        # Names only matter to this module; the json name is kept for readable errors,
-        # and an inlined struct ("") needs one of its own.
-        field = proto.field.add(name=json_name or f"inline{number}", number=number)
+        field = proto.field.add(name=attr(json_name, number), number=number)
         if type_name.startswith("map[string]"):
             # A map is a repeated entry message {key = 1; value = 2}, named as protoc names
             # it (the library checks the name: `labels` has `LabelsEntry`).

@@ -6,19 +6,22 @@ k8s.io/apimachinery at v0.36.3 for meta/v1, resource.Quantity, intstr.IntOrStrin
 runtime.Unknown). kubectl 1.32 (k8s.io/api v0.32) sends a subset of these fields. No
 `.proto` file is read at run time: `pbclasses.py` builds the descriptors from this table.
 The project's tests hold the table to the descriptors compiled into kubectl itself
-(tests/test_standin_protobuf_upstream.py).
+(tests/test_standin_protobuf_upstream.py). kubectl has none for CustomResourceDefinition
+(k8s.io/apiextensions-apiserver v0.36.3) and APIService (k8s.io/kube-aggregator v0.36.2):
+those entries were compared with the generated.proto files of those tags when written.
 
 A field is `number: (json name, type)` or `number: (json name, type, ALWAYS)`:
-- `string`, `bytes`, `bool`, `int32`, `int64`: a plain Go value. gogo-protobuf writes it
-  even when it is zero, and Go's JSON (`omitempty`) leaves a zero out; ALWAYS marks the
-  fields whose JSON tag has no `omitempty`, which JSON carries even when zero.
-- `*string`, `*bool`, `*int32`, `*int64`, `*IntOrString`: a Go pointer. It is on the wire
-  only when set, and then JSON carries it even when zero.
+- `string`, `bytes`, `bool`, `int32`, `int64`, `double`: a plain Go value. gogo-protobuf
+  writes it even when it is zero, and Go's JSON (`omitempty`) leaves a zero out; ALWAYS
+  marks the fields whose JSON tag has no `omitempty`, which JSON carries even when zero.
+- `*string`, `*bool`, `*int32`, `*int64`, `*double`, `*IntOrString`, `*JSON`: a Go
+  pointer. It is on the wire only when set, and then JSON carries it even when zero.
 - `[]T` repeated, `map[string]T` a map (string keys); an empty one is left out of JSON.
 - any other name: a message of this table, in JSON when it is on the wire. A json name of
   "" is an inlined struct (`json:",inline"`): its fields join the parent's.
-- `IntOrString`, `Quantity`, `Time`, `MicroTime`, `RawExtension` are messages with a
-  JSON form of their own (`protobuf.py` writes it).
+- `IntOrString`, `Quantity`, `Time`, `MicroTime`, `RawExtension`, and apiextensions'
+  `JSON` and `JSONSchemaPropsOr{Array,Bool,StringArray}` are messages with a JSON form
+  of their own (`protobuf.py` writes it).
 
 Fields of messages not listed here (volume sources beyond emptyDir, configMap, secret,
 hostPath and persistentVolumeClaim; lifecycle hooks, affinity, topology spread, status
@@ -77,6 +80,8 @@ KINDS: Final[dict[tuple[str, str], str]] = {
     ("discovery.k8s.io/v1", "EndpointSlice"): "EndpointSlice",
     ("coordination.k8s.io/v1", "Lease"): "Lease",
     ("events.k8s.io/v1", "Event"): "EventsEvent",
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): "CustomResourceDefinition",
+    ("apiregistration.k8s.io/v1", "APIService"): "APIService",
 }
 
 #: Kinds registered in every group version (metav1.AddToGroupVersion): a DELETE's body
@@ -1357,5 +1362,204 @@ MESSAGES: Final[dict[str, dict[int, Field]]] = {
     "ScaleStatus": {
         1: ("replicas", "int32", ALWAYS),
         2: ("selector", "string"),
+    },
+    # k8s.io/apiextensions-apiserver pkg/apis/apiextensions/v1/types.go and
+    # types_jsonschema.go, v0.36.3 (the apiextensions-apiserver of Kubernetes 1.36.3).
+    "CustomResourceDefinition": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "CustomResourceDefinitionSpec"),
+        3: ("status", "CustomResourceDefinitionStatus"),
+    },
+    "CustomResourceDefinitionSpec": {
+        1: ("group", "string", ALWAYS),
+        3: ("names", "CustomResourceDefinitionNames"),
+        4: ("scope", "string", ALWAYS),
+        7: ("versions", "[]CustomResourceDefinitionVersion"),
+        9: ("conversion", "CustomResourceConversion"),
+        10: ("preserveUnknownFields", "bool"),
+    },
+    "CustomResourceDefinitionNames": {
+        1: ("plural", "string", ALWAYS),
+        2: ("singular", "string"),
+        3: ("shortNames", "[]string"),
+        4: ("kind", "string", ALWAYS),
+        5: ("listKind", "string"),
+        6: ("categories", "[]string"),
+    },
+    "CustomResourceDefinitionVersion": {
+        1: ("name", "string", ALWAYS),
+        2: ("served", "bool", ALWAYS),
+        3: ("storage", "bool", ALWAYS),
+        7: ("deprecated", "bool"),
+        8: ("deprecationWarning", "*string"),
+        4: ("schema", "CustomResourceValidation"),
+        5: ("subresources", "CustomResourceSubresources"),
+        6: ("additionalPrinterColumns", "[]CustomResourceColumnDefinition"),
+        9: ("selectableFields", "[]SelectableField"),
+    },
+    "CustomResourceValidation": {
+        1: ("openAPIV3Schema", "JSONSchemaProps"),
+    },
+    "CustomResourceSubresources": {
+        1: ("status", "CustomResourceSubresourceStatus"),
+        2: ("scale", "CustomResourceSubresourceScale"),
+    },
+    # An empty struct: `status: {}` turns the subresource on.
+    "CustomResourceSubresourceStatus": {},
+    "CustomResourceSubresourceScale": {
+        1: ("specReplicasPath", "string", ALWAYS),
+        2: ("statusReplicasPath", "string", ALWAYS),
+        3: ("labelSelectorPath", "*string"),
+    },
+    "CustomResourceColumnDefinition": {
+        1: ("name", "string", ALWAYS),
+        2: ("type", "string", ALWAYS),
+        3: ("format", "string"),
+        4: ("description", "string"),
+        5: ("priority", "int32"),
+        6: ("jsonPath", "string", ALWAYS),
+    },
+    "SelectableField": {
+        1: ("jsonPath", "string", ALWAYS),
+    },
+    "CustomResourceConversion": {
+        1: ("strategy", "string", ALWAYS),
+        2: ("webhook", "WebhookConversion"),
+    },
+    "WebhookConversion": {
+        2: ("clientConfig", "WebhookClientConfig"),
+        3: ("conversionReviewVersions", "[]string"),
+    },
+    "WebhookClientConfig": {
+        3: ("url", "*string"),
+        1: ("service", "ApiextensionsServiceReference"),
+        2: ("caBundle", "bytes"),
+    },
+    "ApiextensionsServiceReference": {
+        1: ("namespace", "string", ALWAYS),
+        2: ("name", "string", ALWAYS),
+        3: ("path", "*string"),
+        4: ("port", "*int32"),
+    },
+    "CustomResourceDefinitionStatus": {
+        1: ("conditions", "[]CustomResourceDefinitionCondition"),
+        2: ("acceptedNames", "CustomResourceDefinitionNames"),
+        3: ("storedVersions", "[]string"),
+        4: ("observedGeneration", "int64"),
+    },
+    "CustomResourceDefinitionCondition": {
+        1: ("type", "string", ALWAYS),
+        2: ("status", "string", ALWAYS),
+        3: ("lastTransitionTime", "Time"),
+        4: ("reason", "string"),
+        5: ("message", "string"),
+        6: ("observedGeneration", "int64"),
+    },
+    # The schema: JSON names that are not identifiers (`$schema`, `x-kubernetes-...`) are
+    # kept as JSON has them; pbclasses gives their fields names of their own.
+    "JSONSchemaProps": {
+        1: ("id", "string"),
+        2: ("$schema", "string"),
+        3: ("$ref", "*string"),
+        4: ("description", "string"),
+        5: ("type", "string"),
+        6: ("format", "string"),
+        7: ("title", "string"),
+        8: ("default", "*JSON"),
+        9: ("maximum", "*double"),
+        10: ("exclusiveMaximum", "bool"),
+        11: ("minimum", "*double"),
+        12: ("exclusiveMinimum", "bool"),
+        13: ("maxLength", "*int64"),
+        14: ("minLength", "*int64"),
+        15: ("pattern", "string"),
+        16: ("maxItems", "*int64"),
+        17: ("minItems", "*int64"),
+        18: ("uniqueItems", "bool"),
+        19: ("multipleOf", "*double"),
+        20: ("enum", "[]JSON"),
+        21: ("maxProperties", "*int64"),
+        22: ("minProperties", "*int64"),
+        23: ("required", "[]string"),
+        24: ("items", "*JSONSchemaPropsOrArray"),
+        25: ("allOf", "[]JSONSchemaProps"),
+        26: ("oneOf", "[]JSONSchemaProps"),
+        27: ("anyOf", "[]JSONSchemaProps"),
+        28: ("not", "JSONSchemaProps"),
+        29: ("properties", "map[string]JSONSchemaProps"),
+        30: ("additionalProperties", "*JSONSchemaPropsOrBool"),
+        31: ("patternProperties", "map[string]JSONSchemaProps"),
+        32: ("dependencies", "map[string]JSONSchemaPropsOrStringArray"),
+        33: ("additionalItems", "*JSONSchemaPropsOrBool"),
+        34: ("definitions", "map[string]JSONSchemaProps"),
+        35: ("externalDocs", "ExternalDocumentation"),
+        36: ("example", "*JSON"),
+        37: ("nullable", "bool"),
+        38: ("x-kubernetes-preserve-unknown-fields", "*bool"),
+        39: ("x-kubernetes-embedded-resource", "bool"),
+        40: ("x-kubernetes-int-or-string", "bool"),
+        41: ("x-kubernetes-list-map-keys", "[]string"),
+        42: ("x-kubernetes-list-type", "*string"),
+        43: ("x-kubernetes-map-type", "*string"),
+        44: ("x-kubernetes-validations", "[]ValidationRule"),
+    },
+    "ValidationRule": {
+        1: ("rule", "string", ALWAYS),
+        2: ("message", "string"),
+        3: ("messageExpression", "string"),
+        4: ("reason", "*string"),
+        5: ("fieldPath", "string"),
+        6: ("optionalOldSelf", "*bool"),
+    },
+    "ExternalDocumentation": {
+        1: ("description", "string"),
+        2: ("url", "string"),
+    },
+    # Leaves with a JSON form of their own (marshal.go): JSON is its raw bytes; the three
+    # unions are a schema, or a list, or a bool (protobuf.py writes them).
+    "JSON": {
+        1: ("raw", "bytes"),
+    },
+    "JSONSchemaPropsOrArray": {
+        1: ("schema", "JSONSchemaProps"),
+        2: ("jSONSchemas", "[]JSONSchemaProps"),
+    },
+    "JSONSchemaPropsOrBool": {
+        1: ("allows", "bool"),
+        2: ("schema", "JSONSchemaProps"),
+    },
+    "JSONSchemaPropsOrStringArray": {
+        1: ("schema", "JSONSchemaProps"),
+        2: ("property", "[]string"),
+    },
+    # k8s.io/kube-aggregator pkg/apis/apiregistration/v1/types.go, v0.36.2.
+    "APIService": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "APIServiceSpec"),
+        3: ("status", "APIServiceStatus"),
+    },
+    "APIServiceSpec": {
+        1: ("service", "ApiregistrationServiceReference"),
+        2: ("group", "string"),
+        3: ("version", "string"),
+        4: ("insecureSkipTLSVerify", "bool"),
+        5: ("caBundle", "bytes"),
+        7: ("groupPriorityMinimum", "int32", ALWAYS),
+        8: ("versionPriority", "int32", ALWAYS),
+    },
+    "ApiregistrationServiceReference": {
+        1: ("namespace", "string"),
+        2: ("name", "string"),
+        3: ("port", "*int32"),
+    },
+    "APIServiceStatus": {
+        1: ("conditions", "[]APIServiceCondition"),
+    },
+    "APIServiceCondition": {
+        1: ("type", "string", ALWAYS),
+        2: ("status", "string", ALWAYS),
+        3: ("lastTransitionTime", "Time"),
+        4: ("reason", "string"),
+        5: ("message", "string"),
     },
 }

@@ -20,14 +20,34 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from k8s_standin.pbclasses import element, new
+from k8s_standin.pbclasses import attr, element, new
 from k8s_standin.pbtypes import ALWAYS, EVERY_VERSION, KINDS, MESSAGES
 
 MAGIC = b"k8s\x00"
 
-_ZERO: dict[str, Any] = {"string": "", "bytes": b"", "bool": False, "int32": 0, "int64": 0}
+_ZERO: dict[str, Any] = {
+    "string": "",
+    "bytes": b"",
+    "bool": False,
+    "int32": 0,
+    "int64": 0,
+    "double": 0.0,
+}
 #: Messages whose JSON is a value of their own rather than an object of their fields.
-_LEAVES = frozenset({"IntOrString", "Quantity", "Time", "MicroTime", "RawExtension"})
+_LEAVES = frozenset(
+    {
+        "IntOrString",
+        "Quantity",
+        "Time",
+        "MicroTime",
+        "RawExtension",
+        # apiextensions/v1 marshal.go
+        "JSON",
+        "JSONSchemaPropsOrArray",
+        "JSONSchemaPropsOrBool",
+        "JSONSchemaPropsOrStringArray",
+    }
+)
 
 
 #: A message of a class built at run time: its fields are unknown to type checkers.
@@ -57,13 +77,13 @@ def check_known(name: str, msg: Msg) -> None:
         inner = element(type_name)
         if inner not in MESSAGES:
             continue
-        value = getattr(msg, json_name or f"inline{number}")
+        value = getattr(msg, attr(json_name, number))
         if type_name.startswith("map[string]"):
             values = list(value.values())
         elif type_name.startswith("[]"):
             values = list(value)
         else:
-            values = [value] if msg.HasField(json_name or f"inline{number}") else []
+            values = [value] if msg.HasField(attr(json_name, number)) else []
         for item in values:
             check_known(inner, item)
 
@@ -87,16 +107,34 @@ def _leaf(type_name: str, msg: Msg) -> Any:
         return msg.intVal
     if type_name == "Quantity":
         return msg.string
-    if type_name == "RawExtension":
+    if type_name in ("RawExtension", "JSON"):
         # The bytes are the embedded object's own serialization: JSON for the objects
-        # the stand-in serves (a ControllerRevision's data).
+        # the stand-in serves (a ControllerRevision's data), and a schema's `default`,
+        # `example` and `enum` values are JSON bytes. Empty bytes marshal as null.
         return json.loads(msg.raw) if msg.raw else None
+    if type_name == "JSONSchemaPropsOrArray":
+        # A list when it holds several schemas, else the one schema (null without one).
+        if msg.jSONSchemas:
+            return [to_json("JSONSchemaProps", item) for item in msg.jSONSchemas]
+        return to_json("JSONSchemaProps", msg.schema) if msg.HasField("schema") else None
+    if type_name == "JSONSchemaPropsOrBool":
+        # The schema when there is one, else the bool.
+        if msg.HasField("schema"):
+            return to_json("JSONSchemaProps", msg.schema)
+        return bool(msg.allows)
+    if type_name == "JSONSchemaPropsOrStringArray":
+        if msg.property:
+            return list(msg.property)
+        return to_json("JSONSchemaProps", msg.schema) if msg.HasField("schema") else None
     return _time(msg, micro=type_name == "MicroTime")
 
 
 def _value(type_name: str, value: Any) -> Any:
     if type_name == "bytes":
         return base64.b64encode(value).decode()
+    if type_name == "double" and value.is_integer() and abs(value) < 1e21:
+        # Go's JSON writes a whole float64 without a fraction (`maximum: 5`).
+        return int(value)
     if type_name in _ZERO:
         return value
     if type_name in _LEAVES:
@@ -110,9 +148,9 @@ def to_json(name: str, msg: Msg) -> dict[str, Any]:
     for number, spec in MESSAGES[name].items():
         json_name, type_name = spec[0], spec[1]
         always = len(spec) > 2 and spec[2] == ALWAYS
-        attr = json_name or f"inline{number}"
+        name_in_class = attr(json_name, number)
         inner = element(type_name)
-        value = getattr(msg, attr)
+        value = getattr(msg, name_in_class)
         if type_name.startswith("map[string]"):
             if value:
                 out[json_name] = {k: _value(inner, v) for k, v in sorted(value.items())}
@@ -120,12 +158,12 @@ def to_json(name: str, msg: Msg) -> dict[str, Any]:
             if value:
                 out[json_name] = [_value(inner, v) for v in value]
         elif type_name.startswith("*"):
-            if msg.HasField(attr):
+            if msg.HasField(name_in_class):
                 out[json_name] = _value(inner, value)
         elif inner in _ZERO:
             if always or value != _ZERO[inner]:
                 out[json_name] = _value(inner, value)
-        elif msg.HasField(attr):
+        elif msg.HasField(name_in_class):
             converted = _value(inner, value)
             if not json_name:
                 out.update(converted)
