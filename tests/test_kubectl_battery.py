@@ -1210,6 +1210,7 @@ spec:
             properties:
               cronSpec: {type: string}
               replicas: {type: integer, minimum: 1, maximum: 10}
+              image: {type: string, default: busybox}
           status:
             type: object
             properties: {phase: {type: string}}
@@ -1258,8 +1259,9 @@ def test_custom_objects_apply_get_describe_patch_delete(cluster: Cluster, cronta
     out = cluster.kubectl("get", "ct", "-n", NS)
     assert re.search(r"^NAME\s+SPEC\s+REPLICAS$", out, re.M), out
     assert re.search(r"^my-cron\s+\*/5 \* \* \* \*\s+1$", out, re.M), out
+    # The server filled in the schema's default.
     spec = cluster.json("get", "ct", "my-cron", "-n", NS)["spec"]
-    assert spec == {"cronSpec": "*/5 * * * *", "replicas": 1}
+    assert spec == {"cronSpec": "*/5 * * * *", "replicas": 1, "image": "busybox"}
     described = cluster.kubectl("describe", "crontab", "my-cron", "-n", NS)
     assert "Kind:         CronTab" in described and "Cron Spec:" in described, described
     patched = cluster.kubectl(

@@ -117,6 +117,77 @@ def test_validation_messages_have_kube_openapis_wording() -> None:
     )
 
 
+DEFAULTED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "default": {},
+            "properties": {
+                "replicas": {"type": "integer", "default": 1},
+                "mode": {"type": "string", "default": "fast"},
+                "note": {"type": "string", "nullable": True, "default": "n"},
+                "plain": {"type": "string"},
+                "ports": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "default": {"port": 80},
+                        "properties": {
+                            "port": {"type": "integer"},
+                            "protocol": {"type": "string", "default": "TCP"},
+                        },
+                    },
+                },
+                "limits": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "default": "1"},
+                },
+            },
+        },
+    },
+}
+
+
+def _defaulted(obj: dict[str, Any]) -> dict[str, Any]:
+    schema.drop_nulls(obj, DEFAULTED_SCHEMA)
+    schema.default(obj, DEFAULTED_SCHEMA)
+    return obj
+
+
+def test_defaults_fill_missing_fields_and_non_nullable_nulls() -> None:
+    # A missing object with a default of {} is created, then defaulted itself.
+    assert _defaulted({}) == {"spec": {"replicas": 1, "mode": "fast", "note": "n"}}
+    got = _defaulted(
+        {
+            "spec": {
+                "replicas": 3,
+                "mode": None,  # not nullable, defaulted: the default
+                "note": None,  # nullable: null stays
+                "plain": None,  # not nullable, no default: dropped
+                "ports": [{"port": 8080}, None],  # an item: its own default, then its fields'
+                "limits": {"cpu": None, "memory": "2"},
+            }
+        }
+    )
+    assert got == {
+        "spec": {
+            "replicas": 3,
+            "mode": "fast",
+            "note": None,
+            "ports": [{"port": 8080, "protocol": "TCP"}, {"port": 80, "protocol": "TCP"}],
+            "limits": {"cpu": "1", "memory": "2"},
+        }
+    }
+
+
+def test_defaults_are_copies() -> None:
+    one, two = _defaulted({}), _defaulted({})
+    one["spec"]["replicas"] = 9
+    assert two["spec"]["replicas"] == 1
+    assert DEFAULTED_SCHEMA["properties"]["spec"]["default"] == {}
+
+
 def test_printer_column_cells_by_type() -> None:
     columns = printer_columns(
         (
@@ -571,3 +642,31 @@ def test_a_protobuf_apiservice_is_stored_as_its_json(standin: testing.StandIn) -
     }
     assert made["spec"] == as_json["spec"]
     _request(standin, "DELETE", f"{path}/v1alpha1.widgets.example.com")
+
+
+def test_defaults_are_applied_on_create_and_patch(
+    ext: client.ApiextensionsV1Api, custom: client.CustomObjectsApi
+) -> None:
+    """Defaults are filled in by the server, after pruning and before validation; a
+    patch that removes a defaulted field gets the default back."""
+    made = crd("sprockets", "Sprocket")
+    made["spec"]["versions"][0]["schema"] = {"openAPIV3Schema": DEFAULTED_SCHEMA}
+    del made["spec"]["versions"][0]["additionalPrinterColumns"]
+    ext.create_custom_resource_definition(made)
+    eventually(lambda: _established(ext, f"sprockets.{GROUP}"), timeout=10)
+    body = {"apiVersion": f"{GROUP}/v1", "kind": "Sprocket", "metadata": {"name": "s"}}
+    body["spec"] = {"replicas": 2, "mode": None, "ports": [{"port": 53}], "unknown": 1}
+    got = eventually(
+        lambda: custom.create_namespaced_custom_object(GROUP, "v1", "default", "sprockets", body),
+        timeout=10,
+    )
+    assert got["spec"] == {
+        "replicas": 2,
+        "mode": "fast",
+        "note": "n",
+        "ports": [{"port": 53, "protocol": "TCP"}],
+    }
+    patched = custom.patch_namespaced_custom_object(
+        GROUP, "v1", "default", "sprockets", "s", {"spec": {"replicas": None}}
+    )
+    assert patched["spec"]["replicas"] == 1

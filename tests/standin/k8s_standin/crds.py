@@ -326,7 +326,8 @@ def resources_of(crd: Obj) -> list[Resource]:
 # -- custom objects ---------------------------------------------------------------------
 def admit(res: Resource, obj: Obj, old: Obj | None) -> None:
     """The custom resource strategy: status dropped on create where a status
-    subresource exists, unknown fields pruned, then the schema validated."""
+    subresource exists, unknown fields pruned, defaults applied, then the schema
+    validated."""
     info = served(res)
     if info is None:
         raise ApiError("NotFound", "the server could not find the requested resource", {}, 404)
@@ -344,6 +345,10 @@ def admit(res: Resource, obj: Obj, old: Obj | None) -> None:
     for key in [k for k in obj if k not in pruned]:
         del obj[key]
     obj.update(pruned)
+    # Upstream's decoder drops the nulls nobody may hold, and its defaulter then fills
+    # the schema's defaults in, both before validation.
+    schema.drop_nulls(obj, info.schema)
+    schema.default(obj, info.schema)
     causes = Causes()
     causes.items.extend(schema.validate(obj, info.schema))
     causes.raise_if_any(res.kind, res.group, obj.get("metadata", {}).get("name", ""))

@@ -10,11 +10,17 @@ apiextensions-apiserver/pkg/apiserver/schema/pruning and .../apiserver/validatio
   required, enum, minimum/maximum (with the exclusive forms), minLength/maxLength,
   minItems/maxItems and pattern; each failure is a field error whose message has
   kube-openapi's wording (`<path> in body must be of type integer: "string"`).
-  CEL rules (`x-kubernetes-validations`), formats and defaults are not applied.
+- Defaulting, after pruning (.../apiserver/schema/defaulting: prunenulls.go, then
+  algorithm.go): a null where the schema is not `nullable` and has no default is
+  dropped; a property missing, or null where not `nullable`, takes a deep copy of its
+  `default`; then each present property, `additionalProperties` value and array item
+  is defaulted in turn by its own schema.
+  CEL rules (`x-kubernetes-validations`) and formats are not applied.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -53,6 +59,71 @@ def _prune(value: Any, schema: Obj, root: bool = False) -> Any:
         if isinstance(items, dict):
             return [_prune(item, items) for item in value]
     return value
+
+
+def _field_schema(schema: Obj | None, key: str) -> Obj | None:
+    """The schema of a map's key: its property's, else additionalProperties' (a schema)."""
+    if schema is None:
+        return None
+    props: Obj = schema.get("properties") or {}
+    if key in props:
+        return props[key]  # type: ignore[no-any-return]
+    extra = schema.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
+
+
+def _items_schema(schema: Obj | None) -> Obj | None:
+    items = schema.get("items") if schema is not None else None
+    return items if isinstance(items, dict) else None
+
+
+def _non_nullable_null(value: Any, schema: Obj | None) -> bool:
+    return value is None and schema is not None and schema.get("nullable") is not True
+
+
+def drop_nulls(value: Any, schema: Obj | None) -> None:
+    """Remove, in place, the nulls that are neither nullable nor defaulted
+    (PruneNonNullableNullsWithoutDefaults); the others are left for default()."""
+    if isinstance(value, dict):
+        for key in list(value):
+            sub = _field_schema(schema, key)
+            if _non_nullable_null(value[key], sub) and sub is not None and "default" not in sub:
+                del value[key]
+            else:
+                drop_nulls(value[key], sub)
+    elif isinstance(value, list):
+        for item in value:
+            drop_nulls(item, _items_schema(schema))
+
+
+def _defaulted(schema: Obj | None) -> bool:
+    # `default: null` is no default: the structural schema's Default.Object is nil.
+    return schema is not None and schema.get("default") is not None
+
+
+def default(value: Any, schema: Obj | None) -> None:
+    """Apply the schema's defaults to `value` in place (structural defaulting)."""
+    if schema is None:
+        return
+    if isinstance(value, dict):
+        props: Obj = schema.get("properties") or {}
+        for key, prop in props.items():
+            if _defaulted(prop) and (key not in value or _non_nullable_null(value[key], prop)):
+                value[key] = copy.deepcopy(prop["default"])
+        extra = schema.get("additionalProperties")
+        for key in value:
+            if key in props:
+                default(value[key], props[key])
+            elif isinstance(extra, dict):
+                if _non_nullable_null(value[key], extra):
+                    value[key] = copy.deepcopy(extra.get("default"))
+                default(value[key], extra)
+    elif isinstance(value, list):
+        items = _items_schema(schema)
+        for index, item in enumerate(value):
+            if _non_nullable_null(item, items) and items is not None:
+                value[index] = copy.deepcopy(items.get("default"))
+            default(value[index], items)
 
 
 def unknown(obj: Any, schema: Obj | None) -> list[str]:
