@@ -283,7 +283,7 @@ def test_the_cluster_suite_and_the_memory_figure_in_a_vm(
         # The tier's sampling window (30 s by default): the method is checked, not the figure.
         "--distro-settle-seconds=5",
         *(f"--distro-install-artifact={kind}={path}" for kind, path in artifacts.items()),
-        "--distro-ready-timeout=300",
+        "--distro-ready-timeout=600",  # a loaded CI machine under TCG
         f"--distro-report={tmp_path / 'report'}",
         "-k",
         "test_cluster or idle_memory or (memory_tier and empty)",
@@ -315,7 +315,7 @@ def vm_run_args(image: VmImage, artifacts: dict[str, Path]) -> list[str]:
         f"--distro-vm-cmdline={image.cmdline}",
         "--distro-node-memory=1GiB",
         *(f"--distro-install-artifact={kind}={path}" for kind, path in artifacts.items()),
-        "--distro-ready-timeout=300",
+        "--distro-ready-timeout=600",  # a loaded CI machine under TCG
     ]
 
 
