@@ -165,16 +165,19 @@ def test_the_workloads_suite_passes_against_the_node_image(
 
 
 @pytest.mark.parametrize("distro", ["k3s", "k0s"])
-def test_the_reaching_in_suite_passes_against_the_node_image(
+def test_the_reaching_in_and_access_control_suites_pass_against_the_node_image(
     pytester: pytest.Pytester, engine: docker.DockerClient, alias: dict[str, str], distro: str
 ) -> None:
     """exec and port-forward from the test host through the node container's API server
-    to its kubelet, in the pods' network namespaces."""
+    to its kubelet, in the pods' network namespaces; and RBAC as both distributions run
+    it (Node,RBAC): a fresh ServiceAccount refused, `view` reading pods but not secrets.
+    One cluster serves both suites."""
     source = own_image(engine, distro, "reaching-in", TEST_LABELS)
     ref = alias[distro] = own_tag(engine, source, f"e2e-reaching-in-{distro}")
     try:
         result = pytester.runpytest_subprocess(
             str(ROOT / "suites" / "test_reaching_in.py"),
+            str(ROOT / "suites" / "test_access_control.py"),
             f"--rootdir={ROOT}",
             f"--distro={distro}",
             f"--distro-image={ref}",
@@ -185,7 +188,7 @@ def test_the_reaching_in_suite_passes_against_the_node_image(
             "-rA",
             timeout=600,
         )
-        result.assert_outcomes(passed=2)
+        result.assert_outcomes(passed=4)
     finally:
         # Never forced: another test may still run the image.
         with contextlib.suppress(docker.errors.APIError):

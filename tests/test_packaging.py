@@ -106,7 +106,10 @@ def test_the_installed_suites_run_outside_the_checkout(
     data = json.loads(report.with_suffix(".json").read_text())
     (entry,) = data["distros"].values()
     suites = entry["suites"]
-    for name in ("cluster", "dns", "storage", "ingress", "networking", "footprint"):
+    for name in (
+        *("cluster", "dns", "storage", "ingress", "networking", "footprint"),
+        *("workloads", "access_control", "reaching_in", "metrics"),
+    ):
         assert suites[name]["passed"] > 0, (name, suites[name])
         assert suites[name]["failed"] == 0, (name, suites[name])
     # Under -n 3 the memory tiers ran on a cluster of their own, and the report says so.
