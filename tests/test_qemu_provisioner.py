@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 import urllib3
+from polling import api_version
 from sshd.artifacts import write_artifacts
 from vm.image import VmImage, ensure_image
 
@@ -31,8 +32,6 @@ from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.install import Artifact
 from pytest_k8sdistro.distros.spec import parse_distro
 from pytest_k8sdistro.errors import ProvisionError
-from pytest_k8sdistro.kube import api as kube_clients
-from pytest_k8sdistro.kube.client import Kube
 from pytest_k8sdistro.measure.footprint.nodes import memory_of
 from pytest_k8sdistro.model.cache import CACHE_ENV
 from pytest_k8sdistro.model.cluster import RunIdentity
@@ -140,20 +139,6 @@ def test_a_vm_boots_installs_air_gapped_answers_on_loopback_and_leaves_nothing(
         assert probe.connect_ex(reached) != 0
     out = capsys.readouterr().err
     assert "accelerator tcg" in out
-
-
-def api_version(kubeconfig: str, timeout: float = 180.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        api = kube_clients.api_client(kubeconfig)
-        try:
-            return str(Kube(api).version.get_code().git_version)
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(2)
-        finally:
-            api.close()  # type: ignore[no-untyped-call]
 
 
 def owner_record(directory: Path) -> dict[str, object]:

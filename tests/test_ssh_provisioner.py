@@ -17,6 +17,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from polling import api_version
 from sshd.artifacts import VERSION, write_artifacts
 from sshd.fixtures import SshMachine
 from sshd.image import PLAIN_USER, SUDO_USER
@@ -25,8 +26,6 @@ from pytest_k8sdistro.config.settings import Settings
 from pytest_k8sdistro.distros.install import Artifact
 from pytest_k8sdistro.distros.spec import parse_distro
 from pytest_k8sdistro.errors import ProvisionError
-from pytest_k8sdistro.kube import api as kube_clients
-from pytest_k8sdistro.kube.client import Kube
 from pytest_k8sdistro.model.cluster import RunIdentity
 from pytest_k8sdistro.progress import Progress
 from pytest_k8sdistro.provisioners.machine import lease
@@ -89,11 +88,7 @@ def test_root_login_installs_reads_the_kubeconfig_and_uninstalls(
         assert (Path(cluster.kubeconfig).stat().st_mode & 0o777) == 0o600
         # Reached as "localhost", verified as 127.0.0.1: the name the server's certificate has.
         assert "tls-server-name: 127.0.0.1" in Path(cluster.kubeconfig).read_text()
-        api = kube_clients.api_client(cluster.kubeconfig)
-        try:
-            assert Kube(api).version.get_code().git_version.startswith("v1.36.5")
-        finally:
-            api.close()  # type: ignore[no-untyped-call]
+        assert api_version(cluster.kubeconfig).startswith("v1.36.5")
         code, _ = ssh_machine.exec(
             engine, "test -f /var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar"
         )
@@ -271,11 +266,7 @@ def test_a_machine_a_live_run_holds_is_never_touched(
         with pytest.raises(lease.Busy, match=r"in use by a live run \w+ \(pid \d+ on .*k3s-live"):
             second.create(parse_distro("k3s"), "k3s-intruder")
         # The first run's cluster is untouched: still installed, still answering.
-        api = kube_clients.api_client(cluster.kubeconfig)
-        try:
-            assert Kube(api).version.get_code().git_version.startswith("v1.36.5")
-        finally:
-            api.close()  # type: ignore[no-untyped-call]
+        assert api_version(cluster.kubeconfig).startswith("v1.36.5")
     finally:
         first.destroy(cluster)
     assert leftovers(ssh_machine) == []
