@@ -34,6 +34,7 @@ from typing import Any
 
 from k8s_standin.node.killall import killall
 from k8s_standin.node.testing import Standin
+from k8s_standin.testing import free_port
 
 from pytest_k8sdistro import (
     Capabilities,
@@ -299,7 +300,7 @@ class StandinNetns(Provisioner):
         ports: dict[str, int] = {}
         forwards = []
         for port in PUBLISHED:
-            ports[f"{port}/tcp"] = local = _free_port()
+            ports[f"{port}/tcp"] = local = free_port()
             forwards.append(f"{local}:{NODE_IP}:{port}")
         forwarder = subprocess.Popen(
             [sys.executable, "-m", "standin_provisioner", "forward", *forwards],
@@ -337,12 +338,6 @@ class StandinNetns(Provisioner):
 
     def logs(self, cluster: Cluster, tail: int = 40) -> str:
         return StandinProcess.logs(self, cluster, tail)  # type: ignore[arg-type]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _relay(src: socket.socket, dst: socket.socket) -> None:

@@ -37,6 +37,7 @@ ADDRESS_SCRIPT = (
 
 
 def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (callers cope with losing it)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

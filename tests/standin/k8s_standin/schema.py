@@ -66,10 +66,8 @@ def _field_schema(schema: Obj | None, key: str) -> Obj | None:
     if schema is None:
         return None
     props: Obj = schema.get("properties") or {}
-    if key in props:
-        return props[key]  # type: ignore[no-any-return]
-    extra = schema.get("additionalProperties")
-    return extra if isinstance(extra, dict) else None
+    found = props.get(key, schema.get("additionalProperties"))
+    return found if isinstance(found, dict) else None
 
 
 def _items_schema(schema: Obj | None) -> Obj | None:

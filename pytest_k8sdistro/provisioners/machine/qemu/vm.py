@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from pytest_k8sdistro import interrupt
 from pytest_k8sdistro.distros.install import Step
 from pytest_k8sdistro.errors import ProvisionError
 from pytest_k8sdistro.provisioners import process
+from pytest_k8sdistro.provisioners.machine.forward import free_port
 from pytest_k8sdistro.provisioners.machine.qemu import command, qmp, state
 from pytest_k8sdistro.provisioners.machine.qemu.seed import VM_USER, cloud_config, write_seed
 from pytest_k8sdistro.provisioners.machine.ssh import SshAddress, SshTarget
@@ -74,14 +74,6 @@ class VmTarget(SshTarget):
                 f"(forwarded: {', '.join(map(str, self.forwards))})"
             )
         return self.forwards[distro_port]
-
-
-def free_port() -> int:
-    # The port may be taken again before QEMU binds it; QEMU then exits at once with
-    # "Could not set up host forwarding rule", and the boot is tried again.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -165,6 +157,8 @@ def prepare(directory: state.VmDir, owner: state.Owner, shape: Shape, hostname: 
 def start(vm: Vm, shape: Shape, *, attempts: int = 3) -> None:
     """Start QEMU; a forwarded port taken meanwhile is chosen again."""
     for attempt in range(attempts):
+        # A port may be taken again before QEMU binds it; QEMU then exits at once with
+        # "Could not set up host forwarding rule", and the boot is tried again.
         vm.forwards = {port: free_port() for port in (22, *shape.ports)}
         vm.argv = command.qemu_command(
             vm.directory.files,

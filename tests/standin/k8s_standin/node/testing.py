@@ -20,16 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..testing import free_port
 from .killall import killall
+
+__all__ = ["free_port"]  # imported from here by the node tests
 
 T = TypeVar("T")
 STANDIN_DIR = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 #: The service ports host-mode tests give LoadBalancers: Traefik's and the suites'.
