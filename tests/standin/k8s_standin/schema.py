@@ -85,7 +85,7 @@ def drop_nulls(value: Any, schema: Obj | None) -> None:
     if isinstance(value, dict):
         for key in list(value):
             sub = _field_schema(schema, key)
-            if _non_nullable_null(value[key], sub) and sub is not None and "default" not in sub:
+            if _non_nullable_null(value[key], sub) and not _defaulted(sub):
                 del value[key]
             else:
                 drop_nulls(value[key], sub)
@@ -119,7 +119,7 @@ def default(value: Any, schema: Obj | None) -> None:
     elif isinstance(value, list):
         items = _items_schema(schema)
         for index, item in enumerate(value):
-            if _non_nullable_null(item, items) and items is not None:
+            if items is not None and _non_nullable_null(item, items):
                 value[index] = copy.deepcopy(items.get("default"))
             default(value[index], items)
 
