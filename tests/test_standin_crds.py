@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from k8s_standin import schema, testing
+from k8s_standin import pbclasses, protobuf, schema, testing
 from k8s_standin.tables import jsonpath, printer_columns
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
@@ -181,6 +181,16 @@ def test_defaults_fill_missing_fields_and_non_nullable_nulls() -> None:
     }
 
 
+def test_a_null_default_is_no_default() -> None:
+    """`default: null` is no default upstream (Default.Object is nil): a non-nullable
+    null under it is dropped, not kept for defaulting."""
+    shape = {"type": "object", "properties": {"x": {"type": "string", "default": None}}}
+    obj: dict[str, Any] = {"x": None}
+    schema.drop_nulls(obj, shape)
+    schema.default(obj, shape)
+    assert obj == {}
+
+
 def test_defaults_are_copies() -> None:
     one, two = _defaulted({}), _defaulted({})
     one["spec"]["replicas"] = 9
@@ -250,7 +260,8 @@ def _request(
         "127.0.0.1", standin.port, timeout=10, context=standin.admin_context()
     )
     try:
-        data = json.dumps(body) if body is not None else None
+        # Bytes go as they are (a protobuf body); anything else as JSON.
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body)
         conn.request(method, path, body=data, headers=headers or {})
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read() or b"null")
@@ -530,24 +541,11 @@ def _post_protobuf(
     standin: testing.StandIn, path: str, api_version: str, kind: str, msg: Any
 ) -> Any:
     """POST one object as kubectl's typed clients send it: `k8s\\0` and a runtime.Unknown."""
-    from k8s_standin import pbclasses, protobuf
-
     envelope = pbclasses.new("Unknown")
     envelope.typeMeta.apiVersion, envelope.typeMeta.kind = api_version, kind
     envelope.raw = msg.SerializeToString()
-    conn = http.client.HTTPSConnection(
-        "127.0.0.1", standin.port, timeout=10, context=standin.admin_context()
-    )
-    try:
-        headers = {
-            "Content-Type": "application/vnd.kubernetes.protobuf",
-            "Accept": "application/json",
-        }
-        conn.request("POST", path, protobuf.MAGIC + envelope.SerializeToString(), headers)
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read())
-    finally:
-        conn.close()
+    headers = {"Content-Type": "application/vnd.kubernetes.protobuf", "Accept": "application/json"}
+    return _request(standin, "POST", path, protobuf.MAGIC + envelope.SerializeToString(), headers)
 
 
 def test_a_protobuf_crd_is_established_and_its_schema_validates(
@@ -555,8 +553,6 @@ def test_a_protobuf_crd_is_established_and_its_schema_validates(
 ) -> None:
     """A CRD sent as protobuf is the CRD its JSON would be: named, established, and its
     decoded schema (a double maximum, an enum of JSON values) holds its objects."""
-    from k8s_standin import pbclasses
-
     msg = pbclasses.new("CustomResourceDefinition")
     msg.metadata.name = f"widgets.{GROUP}"
     msg.spec.group, msg.spec.scope = GROUP, "Namespaced"
@@ -615,8 +611,6 @@ def _plurals(standin: testing.StandIn) -> set[str]:
 
 
 def test_a_protobuf_apiservice_is_stored_as_its_json(standin: testing.StandIn) -> None:
-    from k8s_standin import pbclasses
-
     msg = pbclasses.new("APIService")
     msg.metadata.name = "v1alpha1.widgets.example.com"
     msg.spec.group, msg.spec.version = "widgets.example.com", "v1alpha1"
